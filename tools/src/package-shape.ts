@@ -17,13 +17,15 @@ export function packageShapeProblems(packageDir: string): string[] {
     if (root.import !== "./dist/index.js") problems.push('exports["."].import must be ./dist/index.js');
     if (root.source !== "./src/index.ts") problems.push('exports["."].source must be ./src/index.ts');
   }
-  for (const key of ["license", "repository", "description", "version"]) if (!pkg[key]) problems.push(`missing ${key}`);
+  for (const key of ["license", "repository", "description", "version"])
+    if (!pkg[key]) problems.push(`missing ${key}`);
   if (!Array.isArray(pkg.files) || !pkg.files.includes("dist")) problems.push('files must include "dist"');
   if (pkg.type !== "module") problems.push('type must be "module"');
   const tsup = fs.readFileSync(path.join(packageDir, "tsup.config.ts"), "utf8");
   for (const [name, target] of Object.entries<string>(pkg.bin ?? {})) {
     const src = target.replace("./dist/", "src/").replace(/\.js$/, ".ts");
-    if (!tsup.includes(JSON.stringify(src))) problems.push(`bin ${name} -> ${target}: ${src} is not a tsup entry`);
+    if (!tsup.includes(JSON.stringify(src)))
+      problems.push(`bin ${name} -> ${target}: ${src} is not a tsup entry`);
     if (!fs.existsSync(path.join(packageDir, src))) problems.push(`bin ${name}: ${src} does not exist`);
   }
   const srcDir = path.join(packageDir, "src");
@@ -37,7 +39,8 @@ export function packageShapeProblems(packageDir: string): string[] {
       if (spec.startsWith("node:")) continue;
       const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
       const declared = { ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies };
-      if (!(name in declared)) problems.push(`src/${file} imports ${name}, which is not a declared dependency`);
+      if (!(name in declared))
+        problems.push(`src/${file} imports ${name}, which is not a declared dependency`);
     }
   }
   return problems;
