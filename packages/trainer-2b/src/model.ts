@@ -1,0 +1,232 @@
+// The decoder-only transformer, top-down: config → RMSNorm → rotary → attention → SwiGLU MLP →
+// block → model (init, forward, loss). Pure tfjs ops, so the same file runs on tfjs-node(-gpu),
+// wasm and cpu; `tf` is passed in (the namespace returned by selectBackend).
+// Shapes: B batch, T time, C d_model, H heads, D = C / H head size, F d_ff, V vocab.
+import type * as TF from "@tensorflow/tfjs";
+import { createRng, normal } from "./rng.js";
+
+export type Tf = typeof TF;
+type Tensor = TF.Tensor;
+
+export interface ModelConfig {
+  vocabSize: number;
+  dModel: number;
+  nLayers: number;
+  nHeads: number;
+  dFF: number;
+  seqLen: number;
+  ropeTheta: number;
+  normEps: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm: x / rms(x) · g — no mean subtraction, no bias.
+function rmsNorm(tf: Tf, x: Tensor, g: Tensor, eps: number): Tensor {
+  const ms = tf.mean(tf.square(x), -1, true); // [B, T, 1]
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), g); // [B, T, C]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotary positions (RoPE, "rotate half" layout): pairs (i, i + D/2) rotate by pos·θ^(-2i/D).
+export function ropeTables(tf: Tf, T: number, D: number, theta: number): { cos: Tensor; sin: Tensor } {
+  const half = D / 2;
+  const cos = new Float32Array(T * half);
+  const sin = new Float32Array(T * half);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const a = t * theta ** (-(2 * i) / D);
+      cos[t * half + i] = Math.cos(a);
+      sin[t * half + i] = Math.sin(a);
+    }
+  }
+  return { cos: tf.tensor2d(cos, [T, half]), sin: tf.tensor2d(sin, [T, half]) }; // [T, D/2]
+}
+
+function rope(tf: Tf, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  const D = x.shape[3]!;
+  const x1 = tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, D / 2]); // [B, H, T, D/2]
+  const x2 = tf.slice(x, [0, 0, 0, D / 2], [-1, -1, -1, D / 2]); // [B, H, T, D/2]
+  return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x1, sin), tf.mul(x2, cos))], -1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Causal self-attention; `mask` is additive [B, 1, T, T] (0 = may attend, -1e9 = may not) and
+// encodes both causality and document boundaries of packed sequences.
+export interface AttentionWeights {
+  wq: Tensor; // [C, C]
+  wk: Tensor; // [C, C]
+  wv: Tensor; // [C, C]
+  wo: Tensor; // [C, C]
+}
+
+export function attention(
+  tf: Tf,
+  x: Tensor, // [B, T, C]
+  w: AttentionWeights,
+  nHeads: number,
+  mask: Tensor, // [B, 1, T, T]
+  rot: { cos: Tensor; sin: Tensor },
+): Tensor {
+  const [B, T, C] = x.shape as [number, number, number];
+  const D = C / nHeads;
+  const x2 = tf.reshape(x, [B * T, C]);
+  const heads = (wt: Tensor) => tf.transpose(tf.reshape(tf.matMul(x2, wt), [B, T, nHeads, D]), [0, 2, 1, 3]);
+  const q = rope(tf, heads(w.wq), rot.cos, rot.sin); // [B, H, T, D]
+  const k = rope(tf, heads(w.wk), rot.cos, rot.sin); // [B, H, T, D]
+  const v = heads(w.wv); // [B, H, T, D]
+  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D)), mask); // [B, H, T, T]
+  const y = tf.matMul(tf.softmax(scores, -1), v); // [B, H, T, D]
+  const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]); // [B*T, C]
+  return tf.reshape(tf.matMul(merged, w.wo), [B, T, C]); // [B, T, C]
+}
+
+/** Additive mask [B, 1, T, T] from per-position document ids: causal and within one document. */
+export function documentMask(tf: Tf, docIds: Int32Array, B: number, T: number): Tensor {
+  const m = new Float32Array(B * T * T);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < T; i++) {
+      const di = docIds[b * T + i];
+      for (let j = 0; j < T; j++) {
+        m[(b * T + i) * T + j] = j <= i && docIds[b * T + j] === di ? 0 : -1e9;
+      }
+    }
+  }
+  return tf.tensor4d(m, [B, 1, T, T]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU MLP: (silu(x W1) ⊙ x W3) W2.
+function swiglu(tf: Tf, x: Tensor, w1: Tensor, w3: Tensor, w2: Tensor): Tensor {
+  const [B, T, C] = x.shape as [number, number, number];
+  const x2 = tf.reshape(x, [B * T, C]);
+  const a = tf.matMul(x2, w1); // [B*T, F]
+  const h = tf.mul(tf.mul(a, tf.sigmoid(a)), tf.matMul(x2, w3)); // [B*T, F]
+  return tf.reshape(tf.matMul(h, w2), [B, T, C]); // [B, T, C]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters: names are stable (they are the safetensors keys of checkpoints).
+export function parameterShapes(cfg: ModelConfig): Record<string, number[]> {
+  const { vocabSize: V, dModel: C, dFF: F, nLayers } = cfg;
+  const shapes: Record<string, number[]> = { wte: [V, C] };
+  for (let l = 0; l < nLayers; l++) {
+    shapes[`h.${l}.attn_norm`] = [C];
+    for (const n of ["wq", "wk", "wv", "wo"]) shapes[`h.${l}.attn.${n}`] = [C, C];
+    shapes[`h.${l}.mlp_norm`] = [C];
+    shapes[`h.${l}.mlp.w1`] = [C, F];
+    shapes[`h.${l}.mlp.w3`] = [C, F];
+    shapes[`h.${l}.mlp.w2`] = [F, C];
+  }
+  shapes["norm_f"] = [C];
+  return shapes;
+}
+
+export function countParameters(cfg: ModelConfig): number {
+  return Object.values(parameterShapes(cfg)).reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
+}
+
+let modelCounter = 0;
+
+export class Transformer {
+  readonly params = new Map<string, TF.Variable>();
+  private rot?: { T: number; cos: Tensor; sin: Tensor };
+
+  constructor(
+    readonly tf: Tf,
+    readonly cfg: ModelConfig,
+    init: { seed: number } | { weights: Record<string, Tensor> },
+  ) {
+    if (cfg.dModel % cfg.nHeads !== 0 || (cfg.dModel / cfg.nHeads) % 2 !== 0) {
+      throw new Error(`d_model (${cfg.dModel}) must split into n_heads (${cfg.nHeads}) heads of even size`);
+    }
+    const uid = `m${modelCounter++}`;
+    const rng = "seed" in init ? createRng(init.seed) : undefined;
+    for (const [name, shape] of Object.entries(parameterShapes(cfg))) {
+      let value: Tensor;
+      if ("weights" in init) {
+        const w = init.weights[name];
+        if (!w) throw new Error(`checkpoint has no tensor "${name}"`);
+        if (w.shape.join(",") !== shape.join(",")) {
+          throw new Error(`checkpoint tensor "${name}" has shape [${w.shape}], model expects [${shape}]`);
+        }
+        value = w;
+      } else if (shape.length === 1) {
+        value = tf.ones(shape);
+      } else {
+        // GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2·layers).
+        const std = /\.(wo|w2)$/.test(name) ? 0.02 / Math.sqrt(2 * cfg.nLayers) : 0.02;
+        value = tf.tensor(normal(rng!, shape.reduce((a, b) => a * b, 1), std), shape);
+      }
+      this.params.set(name, tf.variable(value, true, `${uid}/${name}`));
+      if (!("weights" in init)) value.dispose();
+    }
+  }
+
+  p(name: string): TF.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`no parameter ${name}`);
+    return v;
+  }
+
+  private rotary(T: number) {
+    if (!this.rot || this.rot.T < T) {
+      this.rot?.cos.dispose();
+      this.rot?.sin.dispose();
+      const D = this.cfg.dModel / this.cfg.nHeads;
+      // Kept: forward() usually runs inside a tidy (variableGrads), which would free the cache.
+      const { cos, sin } = ropeTables(this.tf, T, D, this.cfg.ropeTheta);
+      this.rot = { T, cos: this.tf.keep(cos), sin: this.tf.keep(sin) };
+    }
+    const half = this.cfg.dModel / this.cfg.nHeads / 2;
+    return {
+      cos: this.tf.slice(this.rot.cos, [0, 0], [T, half]),
+      sin: this.tf.slice(this.rot.sin, [0, 0], [T, half]),
+    };
+  }
+
+  /** Logits [B, T, V] for tokens [B, T] under the additive mask [B, 1, T, T]. */
+  forward(tokens: Tensor, mask: Tensor): Tensor {
+    const { tf, cfg } = this;
+    const [B, T] = tokens.shape as [number, number];
+    const rot = this.rotary(T);
+    let x = tf.gather(this.p("wte"), tf.reshape(tokens, [B * T])).reshape([B, T, cfg.dModel]); // [B, T, C]
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const h = rmsNorm(tf, x, this.p(`h.${l}.attn_norm`), cfg.normEps);
+      const attn = attention(
+        tf,
+        h,
+        {
+          wq: this.p(`h.${l}.attn.wq`),
+          wk: this.p(`h.${l}.attn.wk`),
+          wv: this.p(`h.${l}.attn.wv`),
+          wo: this.p(`h.${l}.attn.wo`),
+        },
+        cfg.nHeads,
+        mask,
+        rot,
+      );
+      x = tf.add(x, attn); // [B, T, C]
+      const m = rmsNorm(tf, x, this.p(`h.${l}.mlp_norm`), cfg.normEps);
+      x = tf.add(x, swiglu(tf, m, this.p(`h.${l}.mlp.w1`), this.p(`h.${l}.mlp.w3`), this.p(`h.${l}.mlp.w2`)));
+    }
+    x = rmsNorm(tf, x, this.p("norm_f"), cfg.normEps);
+    // Tied embeddings: the output projection is the embedding matrix transposed.
+    const logits = tf.matMul(tf.reshape(x, [B * T, cfg.dModel]), this.p("wte"), false, true); // [B*T, V]
+    return tf.reshape(logits, [B, T, cfg.vocabSize]); // [B, T, V]
+  }
+
+  /** Per-position cross-entropy in nats [B*T] (unmasked; callers weight it). */
+  tokenLoss(logits: Tensor, targets: Tensor): Tensor {
+    const { tf, cfg } = this;
+    const flat = tf.reshape(logits, [-1, cfg.vocabSize]); // [B*T, V]
+    const logp = tf.logSoftmax(flat, -1); // [B*T, V]
+    return tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [-1]), cfg.vocabSize)), -1)); // [B*T]
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+    this.rot?.cos.dispose();
+    this.rot?.sin.dispose();
+  }
+}

@@ -1,0 +1,100 @@
+// AdamW (decoupled weight decay, Loshchilov & Hutter) + warmup/cosine schedule + global-norm clip.
+import type * as TF from "@tensorflow/tfjs";
+import type { Tf } from "./model.js";
+
+export interface ScheduleParams {
+  lr: number;
+  minLr: number;
+  warmup: number;
+  maxSteps: number;
+}
+
+/** Learning rate for optimizer step `step` (0-based): linear warmup, then cosine down to minLr. */
+export function lrAt(step: number, s: ScheduleParams): number {
+  if (step < s.warmup) return (s.lr * (step + 1)) / s.warmup;
+  if (step >= s.maxSteps) return s.minLr;
+  const progress = (step - s.warmup) / Math.max(1, s.maxSteps - s.warmup);
+  return s.minLr + 0.5 * (s.lr - s.minLr) * (1 + Math.cos(Math.PI * progress));
+}
+
+export interface AdamWParams {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay: number;
+}
+
+export class AdamW {
+  readonly m = new Map<string, TF.Variable>();
+  readonly v = new Map<string, TF.Variable>();
+  /** Number of updates applied so far (bias correction uses t = step + 1). */
+  step = 0;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+
+  constructor(
+    readonly tf: Tf,
+    readonly params: Map<string, TF.Variable>,
+    readonly opts: AdamWParams,
+    state?: { step: number; m: Record<string, TF.Tensor>; v: Record<string, TF.Tensor> },
+  ) {
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.95;
+    this.eps = opts.eps ?? 1e-8;
+    for (const [name, p] of params) {
+      const m0 = state?.m[name];
+      const v0 = state?.v[name];
+      if (state && (!m0 || !v0)) throw new Error(`optimizer state has no moments for "${name}"`);
+      this.m.set(name, tf.variable(m0 ?? tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(v0 ?? tf.zerosLike(p), false));
+    }
+    if (state) this.step = state.step;
+  }
+
+  /** Apply one update with gradients `grads` at learning rate `lr`. */
+  apply(grads: Record<string, TF.Tensor>, lr: number): void {
+    const { tf, beta1: b1, beta2: b2, eps } = this;
+    const t = this.step + 1;
+    const c1 = 1 - b1 ** t;
+    const c2 = 1 - b2 ** t;
+    tf.tidy(() => {
+      for (const [name, p] of this.params) {
+        const g = grads[name];
+        if (!g) continue;
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
+        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
+        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
+        // Decay matrices only: norm gains (1-D) are not shrunk towards 0.
+        const decay = p.shape.length >= 2 ? this.opts.weightDecay : 0;
+        p.assign(tf.sub(decay > 0 ? tf.mul(p, 1 - lr * decay) : p, tf.mul(update, lr)));
+      }
+    });
+    this.step++;
+  }
+
+  dispose(): void {
+    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+  }
+}
+
+/** Global L2 norm of all gradients, and the gradients scaled so that norm ≤ maxNorm (0 = no clip). */
+export function clipByGlobalNorm(
+  tf: Tf,
+  grads: Record<string, TF.Tensor>,
+  maxNorm: number,
+): { norm: number; grads: Record<string, TF.Tensor> } {
+  const norm = Math.sqrt(
+    tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))).dataSync()[0]!),
+  );
+  if (!(maxNorm > 0) || norm <= maxNorm) return { norm, grads };
+  const scale = maxNorm / (norm + 1e-6);
+  const out: Record<string, TF.Tensor> = {};
+  for (const [k, g] of Object.entries(grads)) {
+    out[k] = tf.mul(g, scale);
+    g.dispose();
+  }
+  return { norm, grads: out };
+}

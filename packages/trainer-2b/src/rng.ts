@@ -1,0 +1,45 @@
+// Seeded randomness (never Math.random): mulberry32, whose whole state is one uint32, so it can be
+// written into a checkpoint and resumed exactly.
+
+export interface Rng {
+  /** Uniform in [0, 1). */
+  next(): number;
+  state(): number;
+}
+
+export function createRng(seed: number, state?: number): Rng {
+  let s = (state ?? seed) >>> 0;
+  return {
+    next() {
+      s = (s + 0x6d2b79f5) >>> 0;
+      let t = s;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    },
+    state: () => s,
+  };
+}
+
+/** n samples of N(0, std²) (Box–Muller), as float32. */
+export function normal(rng: Rng, n: number, std: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(rng.next(), 1e-12);
+    const v = rng.next();
+    const r = Math.sqrt(-2 * Math.log(u)) * std;
+    out[i] = r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+  return out;
+}
+
+/** FNV-1a hash of a string → uint32 (held-out split by key, per-sample draws). */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -1,0 +1,168 @@
+// One optimizer step: gradient accumulation over micro-batches, clip, AdamW; and the statistics
+// (loss per source and per modality) that go into metrics.jsonl.
+import type * as TF from "@tensorflow/tfjs";
+import { type Transformer, documentMask } from "./model.js";
+import type { AdamW } from "./optim.js";
+import { clipByGlobalNorm } from "./optim.js";
+import type { Batch } from "./sequences.js";
+
+export interface LossWeights {
+  text: number;
+  image: number;
+}
+
+export interface LossStats {
+  /** Mean cross-entropy (nats/token) over all loss-masked targets, unweighted. */
+  loss: number;
+  /** Weighted objective that was optimised. */
+  objective: number;
+  tokens: number;
+  perSource: Record<string, { loss: number; tokens: number }>;
+  perModality: { text: { loss: number; tokens: number }; image: { loss: number; tokens: number } };
+}
+
+function batchTensors(tf: typeof TF, batch: Batch, w: LossWeights) {
+  const { B, T } = batch;
+  const weights = new Float32Array(B * T);
+  for (let i = 0; i < B * T; i++) weights[i] = batch.lossMask[i]! * (batch.modality[i] ? w.image : w.text);
+  return {
+    inputs: tf.tensor2d(batch.inputs, [B, T], "int32"),
+    targets: tf.tensor2d(batch.targets, [B, T], "int32"),
+    mask: documentMask(tf, batch.docIds, B, T),
+    weights: tf.tensor1d(weights),
+    weightSum: weights.reduce((a, b) => a + b, 0),
+  };
+}
+
+/** Aggregate per-token losses into per-source / per-modality sums (merge several with `mergeStats`). */
+export function statsOf(batch: Batch, ce: Float32Array, objective: number): LossStats {
+  const perSource: LossStats["perSource"] = {};
+  const perModality = { text: { loss: 0, tokens: 0 }, image: { loss: 0, tokens: 0 } };
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < ce.length; i++) {
+    if (!batch.lossMask[i]) continue;
+    const name = batch.sources[batch.sourceIdx[i]!] ?? "?";
+    const s = (perSource[name] ??= { loss: 0, tokens: 0 });
+    s.loss += ce[i]!;
+    s.tokens++;
+    const m = batch.modality[i] ? perModality.image : perModality.text;
+    m.loss += ce[i]!;
+    m.tokens++;
+    sum += ce[i]!;
+    n++;
+  }
+  return { loss: sum, objective, tokens: n, perSource, perModality };
+}
+
+/** Sums → means. */
+export function finishStats(parts: LossStats[]): LossStats {
+  const out: LossStats = {
+    loss: 0,
+    objective: 0,
+    tokens: 0,
+    perSource: {},
+    perModality: { text: { loss: 0, tokens: 0 }, image: { loss: 0, tokens: 0 } },
+  };
+  for (const p of parts) {
+    out.loss += p.loss;
+    out.tokens += p.tokens;
+    out.objective += p.objective / parts.length;
+    for (const [k, s] of Object.entries(p.perSource)) {
+      const o = (out.perSource[k] ??= { loss: 0, tokens: 0 });
+      o.loss += s.loss;
+      o.tokens += s.tokens;
+    }
+    for (const k of ["text", "image"] as const) {
+      out.perModality[k].loss += p.perModality[k].loss;
+      out.perModality[k].tokens += p.perModality[k].tokens;
+    }
+  }
+  const mean = (s: { loss: number; tokens: number }) => (s.loss = s.tokens ? s.loss / s.tokens : Number.NaN);
+  out.loss = out.tokens ? out.loss / out.tokens : Number.NaN;
+  Object.values(out.perSource).forEach(mean);
+  mean(out.perModality.text);
+  mean(out.perModality.image);
+  return out;
+}
+
+/** Weighted mean loss (scalar) and per-token CE [B*T] of a batch; used by training and gradient checks. */
+export function batchLoss(model: Transformer, batch: Batch, w: LossWeights) {
+  const tf = model.tf;
+  const t = batchTensors(tf, batch, w);
+  const lossFn = () => {
+    const ce = model.tokenLoss(model.forward(t.inputs, t.mask), t.targets); // [B*T]
+    return { ce, loss: tf.div(tf.sum(tf.mul(ce, t.weights)), Math.max(t.weightSum, 1e-9)) as TF.Scalar };
+  };
+  const dispose = () => tf.dispose([t.inputs, t.targets, t.mask, t.weights]);
+  return { lossFn, dispose };
+}
+
+export interface StepResult extends LossStats {
+  gradNorm: number;
+  lr: number;
+}
+
+export function trainStep(params: {
+  model: Transformer;
+  opt: AdamW;
+  micro: Batch[];
+  lr: number;
+  gradClip: number;
+  lossWeights: LossWeights;
+}): StepResult {
+  const { model, opt, micro, lr, gradClip, lossWeights } = params;
+  const tf = model.tf;
+  const vars = [...model.params.values()];
+  const names = [...model.params.keys()];
+  let acc: Record<string, TF.Tensor> | undefined;
+  const parts: LossStats[] = [];
+  for (const batch of micro) {
+    const { lossFn, dispose } = batchLoss(model, batch, lossWeights);
+    let ceKept: TF.Tensor | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const { ce, loss } = lossFn();
+      ceKept = tf.keep(ce);
+      return loss;
+    }, vars);
+    const objective = value.dataSync()[0]!;
+    parts.push(statsOf(batch, ceKept!.dataSync() as Float32Array, objective));
+    tf.dispose([value, ceKept!]);
+    dispose();
+    if (!acc) acc = grads;
+    else {
+      for (const n of Object.keys(grads)) {
+        const sum = tf.add(acc[n]!, grads[n]!);
+        tf.dispose([acc[n]!, grads[n]!]);
+        acc[n] = sum;
+      }
+    }
+  }
+  // variableGrads keys gradients by the tfjs variable name; map them back to parameter names.
+  const byName: Record<string, TF.Tensor> = {};
+  names.forEach((n, i) => {
+    const g = acc![vars[i]!.name];
+    if (!g) return;
+    byName[n] = micro.length > 1 ? tf.div(g, micro.length) : g;
+    if (micro.length > 1) g.dispose();
+  });
+  const { norm, grads } = clipByGlobalNorm(tf, byName, gradClip);
+  opt.apply(grads, lr);
+  tf.dispose(Object.values(grads));
+  return { ...finishStats(parts), gradNorm: norm, lr };
+}
+
+/** Loss statistics on fixed batches without gradients (held-out evaluation). */
+export function evaluate(model: Transformer, batches: Batch[], w: LossWeights): LossStats {
+  const tf = model.tf;
+  const parts = batches.map((batch) => {
+    const { lossFn, dispose } = batchLoss(model, batch, w);
+    const [ce, objective] = tf.tidy(() => {
+      const r = lossFn();
+      return [r.ce.dataSync() as Float32Array, r.loss.dataSync()[0]!] as const;
+    });
+    dispose();
+    return statsOf(batch, ce, objective);
+  });
+  return finishStats(parts);
+}
