@@ -1,0 +1,123 @@
+import { describe, expect, test } from "vitest";
+import {
+  formatPlan,
+  formatSummary,
+  planPipeline,
+  runPipeline,
+  StageFailedError,
+} from "../src/run-pipeline.js";
+import type { Stage, StageCheck, StageRunParams } from "../src/stage.js";
+
+/** A stage over an in-memory "output": complete when `done` reaches `need`. */
+function fakeStage(name: string, opts: { done?: number; need?: number; fail?: string; lazy?: boolean } = {}) {
+  const state = { done: opts.done ?? 0, need: opts.need ?? 3, runs: [] as StageRunParams["resume"][] };
+  const stage: Stage & { state: typeof state } = {
+    name,
+    state,
+    describe: () => `${name}: makes ${state.need} things`,
+    outputs: () => [`out/${name}`],
+    command: () => `laion-trainer ${name}`,
+    check: async (): Promise<StageCheck> => ({
+      complete: state.done >= state.need,
+      partial: state.done > 0 && state.done < state.need,
+      detail: `${state.done}/${state.need}`,
+    }),
+    run: async ({ resume }) => {
+      state.runs.push(resume);
+      if (opts.fail) throw new Error(opts.fail);
+      // a lazy stage returns without finishing its outputs
+      if (!opts.lazy) state.done = state.need;
+    },
+  };
+  return stage;
+}
+
+const quiet = () => {};
+
+describe("runPipeline", () => {
+  test("runs stages in order, skips complete ones, resumes partial ones", async () => {
+    const order: string[] = [];
+    const a = fakeStage("fetch", { done: 3 });
+    const b = fakeStage("download", { done: 1 });
+    const c = fakeStage("train", { done: 0 });
+    for (const s of [a, b, c]) {
+      const run = s.run;
+      s.run = async (p) => {
+        order.push(s.name);
+        return run(p);
+      };
+    }
+    const summary = await runPipeline({
+      stages: [a, b, c],
+      rerunCommand: "laion-trainer kaggle",
+      log: quiet,
+    });
+    expect(order).toEqual(["download", "train"]);
+    expect(a.state.runs).toEqual([]);
+    expect(b.state.runs).toEqual([true]);
+    expect(c.state.runs).toEqual([false]);
+    expect(summary.stages.map((s) => s.status)).toEqual(["skipped", "resumed", "ran"]);
+    expect(summary.ok).toBe(true);
+  });
+
+  test("force runs complete stages again, from scratch", async () => {
+    const a = fakeStage("fetch", { done: 3 });
+    const summary = await runPipeline({ stages: [a], rerunCommand: "x", log: quiet, force: true });
+    expect(a.state.runs).toEqual([false]);
+    expect(summary.stages[0]!.status).toBe("ran");
+  });
+
+  test("a failing stage stops the run, names the stage and prints how to resume", async () => {
+    const a = fakeStage("fetch");
+    const b = fakeStage("download", { fail: "connection refused" });
+    const c = fakeStage("train");
+    const err = await runPipeline({
+      stages: [a, b, c],
+      rerunCommand: 'npx nx run trainer:kaggle --args="--laion"',
+      log: quiet,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StageFailedError);
+    const failed = err as StageFailedError;
+    expect(failed.stage).toBe("download");
+    expect(failed.message).toContain('stage "download" failed: connection refused');
+    expect(failed.message).toContain('npx nx run trainer:kaggle --args="--laion"');
+    expect(failed.message).toContain("laion-trainer download");
+    expect(c.state.runs).toEqual([]);
+    expect(failed.summary.stages.map((s) => s.status)).toEqual(["ran", "failed", "not run"]);
+    expect(formatSummary(failed.summary)).toContain("FAILED");
+  });
+
+  test("a stage that returns without complete outputs counts as failed", async () => {
+    const a = fakeStage("train-vq", { lazy: true });
+    const err = (await runPipeline({ stages: [a], rerunCommand: "x", log: quiet }).catch((e) => e)) as Error;
+    expect(err).toBeInstanceOf(StageFailedError);
+    expect(err.message).toContain("outputs are incomplete: 0/3");
+  });
+
+  test("summary lists every stage with its status, seconds and outputs", async () => {
+    let t = 0;
+    const now = () => (t += 500);
+    const summary = await runPipeline({
+      stages: [fakeStage("fetch", { done: 3 }), fakeStage("train")],
+      rerunCommand: "x",
+      log: quiet,
+      now,
+    });
+    const text = formatSummary(summary);
+    expect(text).toMatch(/fetch\s+skipped\s+-\s+out\/fetch/);
+    expect(text).toMatch(/train\s+ran\s+\d+\.\d\s+out\/train/);
+  });
+});
+
+describe("planPipeline (--dry-run)", () => {
+  test("says what each stage would do without running any", async () => {
+    const stages = [fakeStage("fetch", { done: 3 }), fakeStage("download", { done: 2 }), fakeStage("train")];
+    const plan = await planPipeline({ stages });
+    expect(plan.map((p) => p.action)).toEqual(["skip", "resume", "run"]);
+    expect(stages.every((s) => s.state.runs.length === 0)).toBe(true);
+    const text = formatPlan(plan);
+    expect(text).toContain("1. fetch     skip    3/3");
+    expect(text).toContain("2. download  resume  2/3");
+    expect(text).toContain("alone: laion-trainer train");
+  });
+});
