@@ -1,0 +1,52 @@
+import { ShardError } from "./errors.js";
+import type { TarMember } from "./tar-members.js";
+
+/** One training sample: the members of a tar that share a key, by lower-cased extension. */
+export interface RawSample {
+  /** Member path up to the first dot of its basename (directories kept), e.g. `part1/000042`. */
+  __key__: string;
+  /** The shard the sample came from. */
+  __url__: string;
+  [ext: string]: Uint8Array | string;
+}
+
+// webdataset's base_plus_ext: everything up to the first dot of the basename is the key,
+// everything after it (possibly several dots) the extension.
+const BASE_PLUS_EXT = /^((?:.*\/|)[^.]+)[.]([^/]*)$/s;
+// webdataset skips metadata members such as `__meta__` / `__index__/…`.
+const META = /^__[^/]*__($|\/)/;
+
+/** Splits a member path into key and extension as webdataset does; null when it has no extension. */
+export function splitKey(name: string): { key: string; ext: string } | null {
+  const m = BASE_PLUS_EXT.exec(name);
+  if (!m) return null;
+  return { key: m[1] as string, ext: m[2] as string };
+}
+
+/**
+ * Groups consecutive members with the same key into samples (webdataset's group_by_keys):
+ * extensions are lower-cased; members without an extension and `__meta__` members are skipped;
+ * a repeated extension within one sample is an error naming the member.
+ */
+export async function* groupSamples(members: AsyncIterable<TarMember>, url: string): AsyncGenerator<RawSample> {
+  let current: RawSample | undefined;
+  for await (const member of members) {
+    if (META.test(member.name)) continue;
+    const parts = splitKey(member.name);
+    if (!parts) continue;
+    const ext = parts.ext.toLowerCase();
+    if (current === undefined || current.__key__ !== parts.key) {
+      if (current !== undefined) yield current;
+      current = { __key__: parts.key, __url__: url };
+    }
+    if (ext in current || ext === "__key__" || ext === "__url__") {
+      throw new ShardError({
+        url,
+        member: member.name,
+        message: `duplicate extension "${ext}" for key "${parts.key}" (members of one sample must have distinct extensions)`,
+      });
+    }
+    current[ext] = member.data;
+  }
+  if (current !== undefined) yield current;
+}
