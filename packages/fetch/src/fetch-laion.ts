@@ -1,0 +1,234 @@
+import type { DecodedArray } from "hyparquet";
+import { BloomFilter } from "./bloom.js";
+import { type ColumnMap, detectColumns, OUTPUT_ORDER } from "./columns.js";
+import { FetchError } from "./errors.js";
+import { buildFilters, type FilterParams } from "./filters.js";
+import type { HttpParams } from "./http.js";
+import { openParquet } from "./open-parquet.js";
+import { bufferShuffle, createRng, shuffleInPlace } from "./prng.js";
+import { readBatches } from "./read-batches.js";
+import { type CanonicalColumn, emptyStats, type FetchStats, type LaionRow, type Source } from "./types.js";
+
+export interface FetchLaionParams extends FilterParams, Omit<HttpParams, "counter"> {
+  /** Parquet files to read, e.g. from resolveSources(). */
+  sources: readonly Source[];
+  /** Stop after this many kept rows; no further bytes are fetched. */
+  maxSamples?: number;
+  /** Exact URL column name (else detected from aliases). */
+  urlCol?: string;
+  /** Exact caption column name (else detected from aliases). */
+  captionCol?: string;
+  /** Drop rows whose URL was already kept (Bloom filter, bounded memory). */
+  dedupeUrls?: boolean;
+  /** Distinct URLs the Bloom filter is sized for (default: maxSamples, else 50M). */
+  dedupeExpectedRows?: number;
+  /** Target false-positive rate of the Bloom filter (default 0.001). */
+  dedupeFpr?: number;
+  /** Seed of every random choice (file order, row shuffle). Default 0. */
+  seed?: number;
+  /** Shuffle the file order and the rows within each file through a bounded buffer. */
+  shuffle?: boolean;
+  /** Rows held by the shuffle buffer (default 100 000). */
+  shuffleBuffer?: number;
+  /** Rows per range read inside a row group, when the file has offset indexes. */
+  batchRows?: number;
+  /** Source indices already finished (resume): skipped. */
+  skip?: ReadonlySet<number>;
+  /** Counters to continue from (resume); updated in place. */
+  stats?: FetchStats;
+  /** A Bloom filter already holding the URLs kept before (resume). */
+  bloom?: BloomFilter;
+  /** Called after each batch with the live counters (progress). */
+  onProgress?: (stats: FetchStats) => void;
+}
+
+/** The rows of one input file, after filters, dedupe, shuffle and the max-samples cap. */
+export interface FileRows {
+  /** Index of the file in `sources`. */
+  index: number;
+  source: Source;
+  /** Where each canonical column comes from in this file. */
+  columns: ColumnMap;
+  /** Physical parquet type of each source column. */
+  types: Record<string, string | undefined>;
+  batches: AsyncGenerator<LaionRow[]>;
+}
+
+export interface LaionStream {
+  /** Rows after filters. Consume once. */
+  rows: AsyncIterable<LaionRow>;
+  /** The same rows in batches (faster for sinks); use instead of `rows`, not with it. */
+  batches: AsyncIterable<LaionRow[]>;
+  /** Live counters, final once the iteration ends. */
+  stats: FetchStats;
+}
+
+/** Order in which files are read: as given, or shuffled by the seed (the same seed, the same order). */
+export function fileOrder(count: number, params: { shuffle?: boolean; seed?: number }): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  return params.shuffle ? shuffleInPlace(order, createRng(params.seed ?? 0)) : order;
+}
+
+/**
+ * Stream LAION rows from parquet files: footer first, then row groups with only the needed
+ * columns, filters applied while streaming. Stops reading as soon as `maxSamples` rows are kept.
+ *
+ * ```ts
+ * const { rows, stats } = fetchLaion({ sources: await resolveSources({ input: ["a.parquet"] }), minCaptionLen: 5 });
+ * for await (const row of rows) console.log(row.URL, row.TEXT);
+ * console.log(stats.rows_read, stats.dropped);
+ * ```
+ */
+export function fetchLaion(params: FetchLaionParams): LaionStream {
+  const stats = params.stats ?? emptyStats();
+  async function* batches() {
+    for await (const file of fetchLaionFiles(params, stats)) yield* file.batches;
+  }
+  async function* rows() {
+    for await (const batch of batches()) yield* batch;
+  }
+  return { rows: rows(), batches: batches(), stats };
+}
+
+function validate(params: FetchLaionParams): void {
+  if (params.maxSamples !== undefined && (!Number.isInteger(params.maxSamples) || params.maxSamples < 1))
+    throw new FetchError(`--max-samples must be an integer >= 1, got ${params.maxSamples}`);
+  if (params.sources.length === 0) throw new FetchError("no input files");
+  if (params.shuffleBuffer !== undefined && params.shuffleBuffer < 1)
+    throw new FetchError(`--shuffle-buffer must be >= 1, got ${params.shuffleBuffer}`);
+}
+
+/**
+ * The per-file form of fetchLaion, used by the CLI to write one part file per input file (so a
+ * resumed run can skip finished files). Each file's batches must be consumed before the next
+ * file is requested.
+ */
+export async function* fetchLaionFiles(params: FetchLaionParams, stats: FetchStats): AsyncGenerator<FileRows> {
+  validate(params);
+  const started = performance.now();
+  const startSeconds = stats.seconds;
+  const { filters, required } = buildFilters(params);
+  const bloom = params.dedupeUrls
+    ? (params.bloom ??
+      new BloomFilter({
+        expectedItems: params.dedupeExpectedRows ?? params.maxSamples ?? 50_000_000,
+        fpr: params.dedupeFpr ?? 0.001,
+      }))
+    : undefined;
+  const max = params.maxSamples ?? Number.POSITIVE_INFINITY;
+  stats.files_total = params.sources.length;
+  const counter = { bytes: 0 };
+  const bytesBefore = stats.bytes_fetched;
+  const tick = () => {
+    stats.bytes_fetched = bytesBefore + counter.bytes;
+    stats.seconds = startSeconds + (performance.now() - started) / 1000;
+    params.onProgress?.(stats);
+  };
+
+  for (const index of fileOrder(params.sources.length, params)) {
+    if (params.skip?.has(index)) continue;
+    if (stats.rows_kept >= max) {
+      stats.stopped_early = true;
+      break;
+    }
+    const source = params.sources[index]!;
+    const opened = await openParquet({ ...params, source, counter });
+    stats.bytes_total_of_opened_files += opened.file.byteLength;
+    const map = detectColumns({
+      names: opened.names,
+      required,
+      source: source.location,
+      ...(params.urlCol !== undefined ? { urlCol: params.urlCol } : {}),
+      ...(params.captionCol !== undefined ? { captionCol: params.captionCol } : {}),
+    });
+    const present = OUTPUT_ORDER.filter((c) => map[c] !== undefined);
+    const projection = present.map((c) => map[c]!);
+
+    async function* filtered(): AsyncGenerator<LaionRow[]> {
+      try {
+        for await (const batch of readBatches({
+          file: opened.file,
+          metadata: opened.metadata,
+          columns: projection,
+          ...(params.batchRows !== undefined ? { batchRows: params.batchRows } : {}),
+        })) {
+          const cols = present.map((c) => batch.columns[map[c]!]!);
+          const out: LaionRow[] = [];
+          for (let i = 0; i < batch.length; i++) {
+            const row = makeRow(present, cols, i);
+            let keep = true;
+            for (const f of filters) {
+              if (!f.keep(row)) {
+                stats.dropped[f.name] = (stats.dropped[f.name] ?? 0) + 1;
+                keep = false;
+                break;
+              }
+            }
+            if (keep && bloom?.testAndAdd(row.URL)) {
+              stats.dropped["dedupe_urls"] = (stats.dropped["dedupe_urls"] ?? 0) + 1;
+              keep = false;
+            }
+            if (keep) out.push(row);
+          }
+          stats.rows_read += batch.length;
+          yield out;
+        }
+      } catch (err) {
+        if (err instanceof FetchError) throw err;
+        throw new FetchError(`${source.location}: cannot decode parquet data (${(err as Error).message})`, {
+          cause: err,
+        });
+      }
+    }
+
+    // Per-file rng derived from the seed and the file index: a resumed run that skips finished
+    // files shuffles the remaining ones exactly as an uninterrupted run would.
+    const shuffled = params.shuffle
+      ? bufferShuffle(filtered(), {
+          size: params.shuffleBuffer ?? 100_000,
+          rng: createRng(((params.seed ?? 0) * 1_000_003 + index) | 0),
+        })
+      : filtered();
+
+    async function* capped(): AsyncGenerator<LaionRow[]> {
+      for await (const batch of shuffled) {
+        const room = max - stats.rows_kept;
+        const out = batch.length > room ? batch.slice(0, room) : batch;
+        stats.rows_kept += out.length;
+        tick();
+        if (out.length > 0) yield out;
+        if (stats.rows_kept >= max) {
+          stats.stopped_early = true;
+          return; // closes the readers: no more range requests
+        }
+      }
+      stats.files_done += 1;
+      tick();
+    }
+    yield { index, source, columns: map, types: opened.types, batches: capped() };
+  }
+  tick();
+}
+
+const NUMERIC = new Set<CanonicalColumn>(["WIDTH", "HEIGHT", "similarity", "punsafe", "pwatermark"]);
+
+function toNumber(v: unknown): number | null {
+  if (v === null || v === undefined) return null;
+  const n = typeof v === "number" ? v : Number(v);
+  return Number.isNaN(n) ? null : n;
+}
+
+function makeRow(present: readonly CanonicalColumn[], cols: readonly DecodedArray[], i: number): LaionRow {
+  const url = cols[0]![i];
+  const text = cols[1]![i];
+  const row: LaionRow = {
+    URL: typeof url === "string" ? url : url == null ? "" : String(url),
+    TEXT: typeof text === "string" ? text : text == null ? "" : String(text),
+  };
+  for (let c = 2; c < present.length; c++) {
+    const name = present[c]!;
+    const v = cols[c]![i];
+    (row as unknown as Record<string, unknown>)[name] = NUMERIC.has(name) ? toNumber(v) : (v ?? null);
+  }
+  return row;
+}

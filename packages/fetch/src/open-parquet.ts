@@ -1,0 +1,75 @@
+import fs from "node:fs/promises";
+import type { AsyncBuffer, FileMetaData } from "hyparquet";
+import { asyncBufferFromFile, asyncBufferFromUrl, parquetMetadataAsync, parquetSchema } from "hyparquet";
+import { FetchError } from "./errors.js";
+import { createHttpFetch, type HttpParams } from "./http.js";
+import type { Source } from "./types.js";
+
+export interface OpenedParquet {
+  file: AsyncBuffer;
+  metadata: FileMetaData;
+  /** Top-level column names in file order. */
+  names: string[];
+  /** Physical type of each top-level column, e.g. BYTE_ARRAY, INT64, DOUBLE. */
+  types: Record<string, string | undefined>;
+}
+
+/** Counts every byte returned by `slice`, so local and remote reads report the same figure. */
+function countingBuffer(file: AsyncBuffer, counter: { bytes: number }): AsyncBuffer {
+  return {
+    byteLength: file.byteLength,
+    async slice(start, end) {
+      const buf = await file.slice(start, end);
+      counter.bytes += buf.byteLength;
+      return buf;
+    },
+  };
+}
+
+/**
+ * Open a local or remote parquet file and read its footer. Remote files are read with HTTP range
+ * requests only (hyparquet's asyncBufferFromUrl over our fetch). Errors name the file and say
+ * whether it is missing, unreachable, not parquet at all, or truncated.
+ */
+export async function openParquet(params: { source: Source; counter: { bytes: number } } & HttpParams) {
+  const { source, counter } = params;
+  let file: AsyncBuffer;
+  if (source.kind === "file") {
+    try {
+      const st = await fs.stat(source.location);
+      if (!st.isFile()) throw new FetchError(`input ${source.location} is not a file`);
+    } catch (err) {
+      if (err instanceof FetchError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new FetchError(
+        code === "ENOENT"
+          ? `input file not found: ${source.location}`
+          : `cannot read input ${source.location} (${code})`,
+      );
+    }
+    file = countingBuffer(await asyncBufferFromFile(source.location), counter);
+  } else {
+    // The HTTP fetch counts body bytes itself (HEAD requests have none).
+    const fetch = createHttpFetch({ ...params, counter });
+    file = await asyncBufferFromUrl({ url: source.location, byteLength: source.size, fetch });
+  }
+  let metadata: FileMetaData;
+  try {
+    if (file.byteLength < 12) throw new Error("too small");
+    metadata = await parquetMetadataAsync(file);
+  } catch (err) {
+    if (err instanceof FetchError) throw err;
+    const head = new Uint8Array(await file.slice(0, Math.min(4, file.byteLength)));
+    const startsPar1 = head.length === 4 && new TextDecoder().decode(head) === "PAR1";
+    throw new FetchError(
+      startsPar1
+        ? `${source.location}: truncated parquet file (starts with PAR1 but its footer is missing or damaged: ${(err as Error).message}); download it again`
+        : `${source.location}: not a parquet file (no PAR1 magic bytes, ${file.byteLength} bytes)`,
+    );
+  }
+  const children = parquetSchema(metadata).children;
+  const names = children.map((c) => c.element.name);
+  const types: Record<string, string | undefined> = {};
+  for (const c of children) types[c.element.name] = c.element.type;
+  return { file, metadata, names, types } satisfies OpenedParquet;
+}

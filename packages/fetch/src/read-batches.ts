@@ -1,0 +1,89 @@
+import type { AsyncBuffer, ColumnData, DecodedArray, FileMetaData } from "hyparquet";
+import { parquetRead } from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+
+/** A run of consecutive rows of a file, column by column (only the projected columns). */
+export interface ColumnBatch {
+  /** Index of the first row in the file. */
+  rowStart: number;
+  length: number;
+  columns: Record<string, DecodedArray>;
+}
+
+export interface ReadBatchesParams {
+  file: AsyncBuffer;
+  metadata: FileMetaData;
+  /** Source column names to read (projection): other columns are never fetched. */
+  columns: readonly string[];
+  /**
+   * Rows per read inside a row group when the file has offset indexes (only the pages covering
+   * those rows are fetched). Without offset indexes a row group is read in one go, since each
+   * partial read would fetch the whole column chunk again.
+   */
+  batchRows?: number;
+}
+
+/**
+ * Read a parquet file row group by row group with column projection. Lazy: the consumer stopping
+ * (break / return) means no further range request is made, which is how --max-samples stops early.
+ */
+export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<ColumnBatch> {
+  const { file, metadata } = params;
+  const columns = [...params.columns];
+  const batchRows = params.batchRows ?? 65_536;
+  let groupStart = 0;
+  for (const group of metadata.row_groups) {
+    const groupRows = Number(group.num_rows);
+    const groupEnd = groupStart + groupRows;
+    const projected = group.columns.filter((c) => columns.includes(c.meta_data?.path_in_schema[0] ?? ""));
+    const indexed = projected.every((c) => c.offset_index_offset !== undefined && c.offset_index_length);
+    const step = indexed ? batchRows : groupRows;
+    for (let start = groupStart; start < groupEnd; start += step) {
+      const end = Math.min(groupEnd, start + step);
+      yield await readRange({ file, metadata, columns, rowStart: start, rowEnd: end, useOffsetIndex: indexed });
+    }
+    groupStart = groupEnd;
+  }
+}
+
+async function readRange(p: {
+  file: AsyncBuffer;
+  metadata: FileMetaData;
+  columns: string[];
+  rowStart: number;
+  rowEnd: number;
+  useOffsetIndex: boolean;
+}): Promise<ColumnBatch> {
+  const chunks = new Map<string, ColumnData[]>();
+  await parquetRead({
+    file: p.file,
+    metadata: p.metadata,
+    columns: p.columns,
+    rowStart: p.rowStart,
+    rowEnd: p.rowEnd,
+    compressors,
+    useOffsetIndex: p.useOffsetIndex,
+    onChunk: (chunk) => {
+      let list = chunks.get(chunk.columnName);
+      if (!list) chunks.set(chunk.columnName, (list = []));
+      list.push(chunk);
+    },
+  });
+  const length = p.rowEnd - p.rowStart;
+  const out: Record<string, DecodedArray> = {};
+  for (const name of p.columns) out[name] = assemble(chunks.get(name) ?? [], p.rowStart, p.rowEnd);
+  return { rowStart: p.rowStart, length, columns: out };
+}
+
+/** Join the chunks of one column into exactly [rowStart, rowEnd) (chunks may overhang the range). */
+function assemble(list: ColumnData[], rowStart: number, rowEnd: number): DecodedArray {
+  const first = list[0];
+  if (list.length === 1 && first && first.rowStart === rowStart && first.rowEnd === rowEnd) return first.columnData;
+  const out = new Array(rowEnd - rowStart).fill(null);
+  for (const c of list) {
+    const from = Math.max(c.rowStart, rowStart);
+    const to = Math.min(c.rowEnd, rowEnd);
+    for (let r = from; r < to; r++) out[r - rowStart] = c.columnData[r - c.rowStart];
+  }
+  return out;
+}

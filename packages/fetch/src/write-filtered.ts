@@ -1,0 +1,169 @@
+import fs from "node:fs";
+import type { ColumnSource, Writer } from "hyparquet-writer";
+import { ByteWriter, ParquetWriter, schemaFromColumnData } from "hyparquet-writer";
+import { type ColumnMap, OUTPUT_ORDER } from "./columns.js";
+import { FetchError } from "./errors.js";
+import type { CanonicalColumn, LaionRow } from "./types.js";
+
+export type OutputType = "STRING" | "INT64" | "DOUBLE";
+export interface OutputColumn {
+  name: CanonicalColumn;
+  type: OutputType;
+}
+
+const FIXED: Partial<Record<CanonicalColumn, OutputType>> = {
+  URL: "STRING",
+  TEXT: "STRING",
+  WIDTH: "INT64",
+  HEIGHT: "INT64",
+  similarity: "DOUBLE",
+  punsafe: "DOUBLE",
+  pwatermark: "DOUBLE",
+  LANGUAGE: "STRING",
+};
+
+/**
+ * Output schema for a source: URL, TEXT first, then the LAION columns it has. Types are fixed per
+ * column (WIDTH/HEIGHT INT64, scores DOUBLE) so parts from differently typed sources merge; `hash`
+ * keeps the source's kind (integer or string).
+ */
+export function outputColumns(map: ColumnMap, types: Record<string, string | undefined> = {}): OutputColumn[] {
+  return OUTPUT_ORDER.filter((c) => map[c] !== undefined).map((name) => {
+    const fixed = FIXED[name];
+    if (fixed) return { name, type: fixed };
+    const t = types[map[name]!];
+    return { name, type: t === "INT64" || t === "INT32" ? "INT64" : t === "DOUBLE" || t === "FLOAT" ? "DOUBLE" : "STRING" };
+  });
+}
+
+function columnsFromRow(row: LaionRow): OutputColumn[] {
+  return OUTPUT_ORDER.filter((c) => c in row).map((name) => {
+    const fixed = FIXED[name];
+    if (fixed) return { name, type: fixed };
+    const v = row[name];
+    return { name, type: typeof v === "bigint" ? "INT64" : typeof v === "number" ? "DOUBLE" : "STRING" };
+  });
+}
+
+function convert(type: OutputType, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (type === "STRING") return typeof v === "string" ? v : String(v);
+  if (type === "DOUBLE") {
+    const n = Number(v);
+    return Number.isNaN(n) ? null : n;
+  }
+  if (typeof v === "bigint") return v;
+  const n = Number(v);
+  return Number.isFinite(n) ? BigInt(Math.trunc(n)) : null;
+}
+
+/** A hyparquet-writer Writer that streams to a file descriptor in ~1 MB chunks (constant memory). */
+function fdWriter(fd: number): Writer {
+  const writer = new ByteWriter();
+  const flush = () => {
+    if (writer.index > 0) fs.writeSync(fd, new Uint8Array(writer.buffer, 0, writer.index));
+    writer.index = 0;
+  };
+  const grow = ByteWriter.prototype.ensure;
+  writer.ensure = function ensure(size: number) {
+    if (writer.index > 1 << 20) flush();
+    grow.call(writer, size);
+  };
+  const out: Writer = writer;
+  out.flush = flush;
+  out.finish = flush;
+  return out;
+}
+
+export interface WriteFilteredParams {
+  /** Rows, or batches of rows, e.g. fetchLaion(...).batches. */
+  rows: AsyncIterable<LaionRow | readonly LaionRow[]>;
+  /** Final path; the file appears there only when complete (temp file + rename). */
+  outPath: string;
+  /** Rows per row group (default 100 000): bounds memory and lets readers range-read the output. */
+  rowGroupSize?: number;
+  /** Output columns; by default those of the first row (URL, TEXT, then LAION columns). */
+  columns?: readonly OutputColumn[];
+}
+
+/**
+ * Streaming parquet sink: rows are buffered up to one row group, encoded with hyparquet-writer
+ * (snappy) and written out, so memory stays bounded whatever the row count. Written to
+ * `<outPath>.tmp-<pid>` and renamed into place at the end; on error the temp file is removed
+ * and nothing appears under `outPath`.
+ */
+export async function writeFiltered(params: WriteFilteredParams): Promise<{ rows: number; path: string }> {
+  const rowGroupSize = params.rowGroupSize ?? 100_000;
+  if (!Number.isInteger(rowGroupSize) || rowGroupSize < 1)
+    throw new FetchError(`rowGroupSize must be an integer >= 1, got ${rowGroupSize}`);
+  const tmp = `${params.outPath}.tmp-${process.pid}`;
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, "w");
+  } catch (err) {
+    throw new FetchError(`cannot write ${params.outPath} (${(err as NodeJS.ErrnoException).code})`);
+  }
+  let columns = params.columns ? [...params.columns] : undefined;
+  let writer: ParquetWriter | undefined;
+  let buffer: unknown[][] = [];
+  let buffered = 0;
+  let total = 0;
+
+  const start = (cols: OutputColumn[]) => {
+    columns = cols;
+    buffer = cols.map(() => []);
+    const probe: ColumnSource[] = cols.map((c) => ({ name: c.name, data: [], type: c.type, nullable: true }));
+    writer = new ParquetWriter({ writer: fdWriter(fd), schema: schemaFromColumnData({ columnData: probe }) });
+  };
+  const flushGroup = async () => {
+    if (!writer || !columns || buffered === 0) return;
+    const columnData: ColumnSource[] = columns.map((c, j) => ({
+      name: c.name,
+      data: buffer[j]!,
+      type: c.type,
+      nullable: true,
+    }));
+    await writer.write({ columnData, rowGroupSize });
+    buffer = columns.map(() => []);
+    buffered = 0;
+  };
+  /** Buffers one row; true when a row group is full (kept synchronous: it runs per row). */
+  const push = (row: LaionRow): boolean => {
+    if (!writer) start(columns ?? columnsFromRow(row));
+    const cols = columns!;
+    for (let j = 0; j < cols.length; j++) {
+      const c = cols[j]!;
+      buffer[j]!.push(convert(c.type, row[c.name]));
+    }
+    buffered++;
+    total++;
+    return buffered >= rowGroupSize;
+  };
+
+  try {
+    for await (const item of params.rows) {
+      if (Array.isArray(item)) {
+        for (const row of item as readonly LaionRow[]) if (push(row)) await flushGroup();
+      } else if (push(item as LaionRow)) await flushGroup();
+    }
+    if (!writer)
+      start(
+        columns ?? [
+          { name: "URL", type: "STRING" },
+          { name: "TEXT", type: "STRING" },
+        ],
+      );
+    await flushGroup();
+    await writer!.finish();
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, params.outPath);
+  } catch (err) {
+    try {
+      fs.closeSync(fd);
+    } catch {}
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  return { rows: total, path: params.outPath };
+}
