@@ -1,1 +1,29 @@
-export {};
+export { type BatchOptions, batch } from "./batch";
+export { interleave } from "./interleave";
+export {
+  type LaionMixed,
+  type LaionMixtureOptions,
+  type LaionMixtureSources,
+  laionMixture,
+} from "./laion-mixture";
+export { type MapOptions, map } from "./map";
+export { type Mixed, type Mixer, type MixOptions, type MixOutput, mix } from "./mix";
+export { pipe } from "./pipe";
+export { prefetch } from "./prefetch";
+export { createRng, deriveSeed, type Rng, type RngState } from "./rng";
+export { type SeekableState, seekable } from "./seekable";
+export { shuffle } from "./shuffle";
+export type { Stage } from "./stage";
+export { take } from "./take";
+export {
+  type AnyIterable,
+  isResumable,
+  type MixState,
+  type OnExhausted,
+  type Resumable,
+  type Source,
+  type SourceContext,
+  type SourceSpec,
+  type SourceState,
+  type StopWhen,
+} from "./types";
