@@ -1,1 +1,26 @@
-export {};
+// The downloader half of @laion/shards: URLs → resized images → img2dataset-compatible webdataset shards.
+export { computeKey, SHARD_DIGITS, sampleDigits, shardName } from "./key.js";
+export type { ComputeKeyParams } from "./key.js";
+export { RESIZE_MODES, roundHalfEven, isResizeMode } from "./geometry.js";
+export type { ResizeMode, ResizePlan, GeometryFn, GeometryParams } from "./geometry.js";
+export { resizeImage, validateResizeParams, ENCODE_FORMATS, DEFAULT_LIMIT_INPUT_PIXELS } from "./resize.js";
+export type { ResizeParams, ResizeResult, EncodeFormat } from "./resize.js";
+export { downloadShards, defaultConcurrency } from "./download-shards.js";
+export type { DownloadParams, DownloadProgress } from "./download-shards.js";
+export { openInput, InputError } from "./input.js";
+export type { InputParams, InputRow, OpenedInput, WantShard } from "./input.js";
+export { INPUT_FORMATS, formatFromPath, openRecordSource } from "./input-formats.js";
+export type { InputFormat, RecordSource } from "./input-formats.js";
+export { createImageFetcher, checkUrl, USER_AGENT } from "./http.js";
+export type { HttpParams, FetchResult, ImageFetcher } from "./http.js";
+export { isPrivateAddress, safeLookup, PRIVATE_ADDRESS_ERROR } from "./address-safety.js";
+export { isDisallowedByRobots, DEFAULT_DISALLOWED_DIRECTIVES, ROBOTS_DISALLOWED_ERROR } from "./robots.js";
+export { createWebDatasetWriter, isShardComplete, shardFiles } from "./shard-writer.js";
+export type { SampleWriter, WebDatasetWriterParams, ShardFiles } from "./shard-writer.js";
+export { localFolderStorage, s3Storage, openStorage, OutputError } from "./storage.js";
+export type { ShardStorage, PendingObject, OutputParams, S3StorageParams } from "./storage.js";
+export { ownsShard, resolveWorkerSlot } from "./workers.js";
+export type { WorkerSlot } from "./workers.js";
+export { pythonJson, plainValue } from "./sample-meta.js";
+export type { SampleMeta, SampleRecord, SampleStatus } from "./sample-meta.js";
+export type { ShardStats, RunStats } from "./stats.js";

@@ -1,0 +1,214 @@
+import fs from "node:fs";
+import path from "node:path";
+import {
+  formatFromPath,
+  INPUT_FORMATS,
+  type InputFormat,
+  openRecordSource,
+  type RecordSource,
+  type ShouldRead,
+} from "./input-formats.js";
+
+export interface InputParams {
+  /** One file, several files, or a folder (its files of the input format, or of any known format, sorted). */
+  input: string | readonly string[];
+  /** Default: from each file's extension (.parquet, .csv, .tsv, .jsonl/.ndjson, .txt). */
+  inputFormat?: InputFormat;
+  /** URL column. Default "URL", else a case-insensitive "url". */
+  urlCol?: string;
+  /** Caption column. Default "TEXT", else a case-insensitive "caption" or "text"; `null`: no captions. */
+  captionCol?: string | null;
+  /** Input columns copied into each sample's .json and the shard parquet. */
+  saveAdditionalColumns?: readonly string[];
+}
+
+/**
+ * One input row and its place in the output. As in img2dataset, every input file starts a new shard, and a
+ * row's shard and index depend only on its file and line: the key of a sample never depends on timing.
+ */
+export interface InputRow {
+  shardId: number;
+  indexInShard: number;
+  url: string;
+  caption: string | null;
+  /** The additional columns, under the names asked for. */
+  extra: Record<string, unknown>;
+}
+
+/** Whether a shard's rows are needed (ours and not finished yet); unwanted parquet row groups are never read. */
+export type WantShard = (shardId: number) => boolean | Promise<boolean>;
+
+export interface OpenedInput {
+  files: { file: string; format: InputFormat; columns: string[]; rowCount?: number }[];
+  /** Total rows when every file is parquet (known without reading rows). */
+  rowCount?: number;
+  hasCaptions: boolean;
+  additionalColumns: string[];
+  rows(params: { shardSize: number; wantShard?: WantShard }): AsyncIterable<InputRow>;
+}
+
+/** A problem with the input files or their columns: raised before anything is downloaded. */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
+function listInputFiles(input: string | readonly string[], format: InputFormat | undefined): string[] {
+  const entries = typeof input === "string" ? [input] : [...input];
+  if (entries.length === 0) throw new InputError("no input file given");
+  const files: string[] = [];
+  for (const entry of entries) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(entry);
+    } catch {
+      throw new InputError(`input file not found: ${entry}`);
+    }
+    if (stat.isDirectory()) {
+      const inside = fs
+        .readdirSync(entry)
+        .filter((f) => (format ? formatFromPath(f) === format || f.endsWith(`.${format}`) : formatFromPath(f) !== null))
+        .sort()
+        .map((f) => path.join(entry, f));
+      if (inside.length === 0)
+        throw new InputError(`input folder ${entry} has no ${format ?? INPUT_FORMATS.join("/")} files`);
+      files.push(...inside);
+    } else files.push(entry);
+  }
+  return files;
+}
+
+/** Finds a column: the exact name first, then a unique case-insensitive match. */
+function findColumn(columns: readonly string[], name: string): string | null {
+  if (columns.includes(name)) return name;
+  const matches = columns.filter((c) => c.toLowerCase() === name.toLowerCase());
+  return matches.length === 1 ? matches[0]! : null;
+}
+
+function describeColumns(columns: readonly string[]): string {
+  return columns.length ? columns.map((c) => JSON.stringify(c)).join(", ") : "(none)";
+}
+
+interface Resolved {
+  url: string;
+  caption: string | null;
+  extra: string[];
+}
+
+function resolveColumns(source: RecordSource, params: InputParams): Resolved {
+  const { file, columns } = source;
+  const missing = (what: string) =>
+    new InputError(`input file ${file} has no ${what}; its columns are: ${describeColumns(columns)}`);
+
+  let url: string | null;
+  if (params.urlCol !== undefined) {
+    url = findColumn(columns, params.urlCol);
+    if (!url) throw missing(`column "${params.urlCol}" (--url-col)`);
+  } else {
+    url = findColumn(columns, "URL") ?? findColumn(columns, "url");
+    if (!url) throw missing(`URL column (looked for "URL"/"url"; choose one with --url-col)`);
+  }
+
+  let caption: string | null = null;
+  if (params.captionCol !== undefined && params.captionCol !== null && params.captionCol !== "") {
+    caption = findColumn(columns, params.captionCol);
+    if (!caption) throw missing(`column "${params.captionCol}" (--caption-col)`);
+  } else if (params.captionCol === undefined && source.format !== "txt") {
+    caption = findColumn(columns, "TEXT") ?? findColumn(columns, "caption") ?? findColumn(columns, "text");
+    if (!caption)
+      throw missing(
+        `caption column (looked for "TEXT"/"caption"/"text"; choose one with --caption-col, or --caption-col "" for none)`,
+      );
+  }
+
+  const extra: string[] = [];
+  for (const name of params.saveAdditionalColumns ?? []) {
+    const found = findColumn(columns, name);
+    if (!found) throw missing(`column "${name}" (--save-additional-columns)`);
+    extra.push(found);
+  }
+  return { url, caption, extra };
+}
+
+function asText(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("utf8");
+  return String(value);
+}
+
+/**
+ * Opens the input files and checks their columns — all of them, before a single download — with errors that
+ * name the file, the missing column, the flag and the columns that do exist. Rows then stream file by file.
+ */
+export async function openInput(params: InputParams): Promise<OpenedInput> {
+  if (params.inputFormat && !INPUT_FORMATS.includes(params.inputFormat))
+    throw new InputError(`unknown input format "${params.inputFormat}"; use one of: ${INPUT_FORMATS.join(", ")}`);
+  const files = listInputFiles(params.input, params.inputFormat);
+  const opened: { source: RecordSource; resolved: Resolved }[] = [];
+  for (const file of files) {
+    const format = params.inputFormat ?? formatFromPath(file);
+    if (!format)
+      throw new InputError(
+        `cannot tell the format of ${file} from its extension; use --input-format ${INPUT_FORMATS.join("|")}`,
+      );
+    let source: RecordSource;
+    try {
+      source = await openRecordSource(file, format);
+    } catch (err) {
+      throw new InputError(`cannot read ${format} input ${file}: ${(err as Error).message}`);
+    }
+    opened.push({ source, resolved: resolveColumns(source, params) });
+  }
+  const hasCaptions = opened.every((o) => o.resolved.caption !== null);
+  // additional columns keep the names the user gave, whatever their case in each file
+  const additionalColumns = [...(params.saveAdditionalColumns ?? [])];
+  const counts = opened.map((o) => o.source.rowCount);
+  const rowCount = counts.every((c) => c !== undefined) ? counts.reduce((a, b) => a + b, 0) : undefined;
+
+  return {
+    files: opened.map(({ source }) => ({
+      file: source.file,
+      format: source.format,
+      columns: source.columns,
+      ...(source.rowCount !== undefined ? { rowCount: source.rowCount } : {}),
+    })),
+    ...(rowCount !== undefined ? { rowCount } : {}),
+    hasCaptions,
+    additionalColumns,
+    async *rows({ shardSize, wantShard }) {
+      let firstShard = 0;
+      for (const { source, resolved } of opened) {
+        const base = firstShard;
+        // [start, end) rows of this file → does any shard they fall in matter?
+        const shouldRead: ShouldRead | undefined = wantShard
+          ? async (start, end) => {
+              for (let s = base + Math.floor(start / shardSize); s <= base + Math.floor((end - 1) / shardSize); s++)
+                if (await wantShard(s)) return true;
+              return false;
+            }
+          : undefined;
+        const count = source.rowCount;
+        if (count !== undefined && (count === 0 || (shouldRead && !(await shouldRead(0, count))))) {
+          firstShard += Math.ceil(count / shardSize);
+          continue;
+        }
+        const wanted = [resolved.url, ...(resolved.caption ? [resolved.caption] : []), ...resolved.extra];
+        let rows = 0;
+        for await (const { index, record } of source.records({ wanted, ...(shouldRead ? { shouldRead } : {}) })) {
+          const extra: Record<string, unknown> = {};
+          resolved.extra.forEach((col, i) => {
+            extra[additionalColumns[i] ?? col] = record[col] ?? null;
+          });
+          yield {
+            shardId: base + Math.floor(index / shardSize),
+            indexInShard: index % shardSize,
+            url: asText(record[resolved.url]),
+            caption: resolved.caption ? asText(record[resolved.caption]) : null,
+            extra,
+          };
+          rows = index + 1;
+        }
+        firstShard += Math.ceil((count ?? rows) / shardSize);
+      }
+    },
+  };
+}
