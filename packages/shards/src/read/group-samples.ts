@@ -30,23 +30,31 @@ export function splitKey(name: string): { key: string; ext: string } | null {
  */
 export async function* groupSamples(members: AsyncIterable<TarMember>, url: string): AsyncGenerator<RawSample> {
   let current: RawSample | undefined;
-  for await (const member of members) {
-    if (META.test(member.name)) continue;
-    const parts = splitKey(member.name);
-    if (!parts) continue;
-    const ext = parts.ext.toLowerCase();
-    if (current === undefined || current.__key__ !== parts.key) {
-      if (current !== undefined) yield current;
-      current = { __key__: parts.key, __url__: url };
+  try {
+    for await (const member of members) {
+      if (META.test(member.name)) continue;
+      const parts = splitKey(member.name);
+      if (!parts) continue;
+      const ext = parts.ext.toLowerCase();
+      if (current === undefined || current.__key__ !== parts.key) {
+        if (current !== undefined) yield current;
+        current = { __key__: parts.key, __url__: url };
+      }
+      if (ext in current || ext === "__key__" || ext === "__url__") {
+        throw new ShardError({
+          url,
+          member: member.name,
+          message: `duplicate extension "${ext}" for key "${parts.key}" (members of one sample must have distinct extensions)`,
+        });
+      }
+      current[ext] = member.data;
     }
-    if (ext in current || ext === "__key__" || ext === "__url__") {
-      throw new ShardError({
-        url,
-        member: member.name,
-        message: `duplicate extension "${ext}" for key "${parts.key}" (members of one sample must have distinct extensions)`,
-      });
-    }
-    current[ext] = member.data;
+  } catch (error) {
+    // A failure inside a member of the *next* key means the sample being assembled was complete:
+    // hand it out before the error. Otherwise (unknown position) it may lack members, so drop it.
+    const failed = error instanceof ShardError && error.member !== undefined ? splitKey(error.member) : null;
+    if (current !== undefined && failed && failed.key !== current.__key__) yield current;
+    throw error;
   }
   if (current !== undefined) yield current;
 }

@@ -43,8 +43,8 @@ export async function* tarMembers(params: {
   let failure: ShardError | undefined;
   const fail = (message: string, cause: unknown) => {
     if (!failure) {
-      const where = member ?? (previous === undefined ? undefined : `after ${previous}`);
-      failure = new ShardError({ url, member: where, message, cause });
+      const after = member === undefined && previous !== undefined ? ` after member ${previous}` : "";
+      failure = new ShardError({ url, member, message: message + after, cause });
     }
     extract.destroy(failure);
   };
@@ -79,6 +79,7 @@ export async function* tarMembers(params: {
     }
   } catch (error) {
     if (failure) throw failure;
+    if (error instanceof ShardError) throw error;
     const message = error instanceof Error ? error.message : String(error);
     if (/unexpected end of data/i.test(message)) fail("truncated tar (unexpected end of data)", error);
     else fail(message.replace(/\.?$/, ""), error);

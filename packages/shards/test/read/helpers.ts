@@ -52,3 +52,36 @@ export function hasPython(): boolean {
     return false;
   }
 }
+
+/** Builds a tar in memory with tar-stream's packer: members in the given order. */
+export async function tarBuffer(members: { name: string; data: Uint8Array | string }[]): Promise<Buffer> {
+  const { default: tar } = await import("tar-stream");
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on("data", (c: Buffer) => chunks.push(c));
+  const done = new Promise<void>((resolve, reject) => {
+    pack.on("end", resolve);
+    pack.on("error", reject);
+  });
+  for (const m of members) pack.entry({ name: m.name }, typeof m.data === "string" ? m.data : Buffer.from(m.data));
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** Writes `count` shards of `perShard` samples (`<shard>-<i>.txt` + `.cls`) to `dir`; returns their paths. */
+export async function writeShards(dir: string, count: number, perShard: number): Promise<string[]> {
+  const { writeFileSync } = await import("node:fs");
+  const paths: string[] = [];
+  for (let s = 0; s < count; s++) {
+    const members = [];
+    for (let i = 0; i < perShard; i++) {
+      const key = `s${String(s).padStart(3, "0")}-${String(i).padStart(4, "0")}`;
+      members.push({ name: `${key}.txt`, data: `text of ${key}` }, { name: `${key}.cls`, data: String(i) });
+    }
+    const file = path.join(dir, `shard-${String(s).padStart(5, "0")}.tar`);
+    writeFileSync(file, await tarBuffer(members));
+    paths.push(file);
+  }
+  return paths;
+}
