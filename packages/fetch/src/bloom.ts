@@ -37,7 +37,7 @@ export class BloomFilter {
     // Two 53-bit values from the 64 hashed bits, so filters larger than 2^32 bits stay uniform.
     const m = this.bits;
     let idx = (h1 * 2097152 + (h2 >>> 11)) % m;
-    const step = ((h2 * 2097152 + (h1 >>> 11)) % m) || 1;
+    const step = (h2 * 2097152 + (h1 >>> 11)) % m || 1;
     let seen = true;
     for (let i = 0; i < this.hashes; i++) {
       const byte = Math.floor(idx / 8);

@@ -1,5 +1,5 @@
-import type { CanonicalColumn } from "./types.js";
 import { FetchError } from "./errors.js";
+import type { CanonicalColumn } from "./types.js";
 
 /** Accepted source names for each output column, matched case-insensitively, first match wins. */
 export const COLUMN_ALIASES: Record<CanonicalColumn, readonly string[]> = {
@@ -56,7 +56,8 @@ export function detectColumns(params: DetectColumnsParams): ColumnMap {
   const existing = () => `columns in ${params.source}: ${names.join(", ") || "(none)"}`;
   const map: ColumnMap = {};
   for (const canonical of OUTPUT_ORDER) {
-    const override = canonical === "URL" ? params.urlCol : canonical === "TEXT" ? params.captionCol : undefined;
+    const override =
+      canonical === "URL" ? params.urlCol : canonical === "TEXT" ? params.captionCol : undefined;
     if (override !== undefined) {
       if (!names.includes(override)) {
         const flag = canonical === "URL" ? "--url-col" : "--caption-col";

@@ -103,7 +103,10 @@ function validate(params: FetchLaionParams): void {
  * resumed run can skip finished files). Each file's batches must be consumed before the next
  * file is requested.
  */
-export async function* fetchLaionFiles(params: FetchLaionParams, stats: FetchStats): AsyncGenerator<FileRows> {
+export async function* fetchLaionFiles(
+  params: FetchLaionParams,
+  stats: FetchStats,
+): AsyncGenerator<FileRows> {
   validate(params);
   const started = performance.now();
   const startSeconds = stats.seconds;

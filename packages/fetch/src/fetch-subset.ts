@@ -126,7 +126,10 @@ export async function fetchLaionSubset(
   const partsDir = path.join(outDir, PARTS_DIR);
 
   const sources = await resolveSources(params);
-  const fp = fingerprint(params, sources.map((s) => s.location));
+  const fp = fingerprint(
+    params,
+    sources.map((s) => s.location),
+  );
 
   let progress: Progress | undefined;
   if (params.resume && fs.existsSync(progressPath)) {
@@ -151,7 +154,11 @@ export async function fetchLaionSubset(
   fs.mkdirSync(partsDir, { recursive: true });
   for (const f of fs.readdirSync(partsDir)) if (f.includes(".tmp-")) fs.rmSync(path.join(partsDir, f));
 
-  const stats: FetchStats = { ...progress.stats, dropped: { ...progress.stats.dropped }, stopped_early: false };
+  const stats: FetchStats = {
+    ...progress.stats,
+    dropped: { ...progress.stats.dropped },
+    stopped_early: false,
+  };
   let bloom: BloomFilter | undefined;
   if (params.dedupeUrls) {
     bloom = new BloomFilter({
@@ -165,7 +172,13 @@ export async function fetchLaionSubset(
   }
 
   const files = fetchLaionFiles(
-    { ...params, sources, skip: new Set(progress.done.map((d) => d.index)), stats, ...(bloom ? { bloom } : {}) },
+    {
+      ...params,
+      sources,
+      skip: new Set(progress.done.map((d) => d.index)),
+      stats,
+      ...(bloom ? { bloom } : {}),
+    },
     stats,
   );
   for await (const file of files) {

@@ -20,7 +20,8 @@ const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 function describeStatus(url: string, status: number, statusText: string): string {
   const base = `${url}: HTTP ${status}${statusText ? ` ${statusText}` : ""}`;
   if (status === 401 || status === 403) return `${base}: ${GATED_HINT}`;
-  if (status === 404) return `${base}: no such file (check the path, --hf-dataset, --subset/--num-parts or --parts-url)`;
+  if (status === 404)
+    return `${base}: no such file (check the path, --hf-dataset, --subset/--num-parts or --parts-url)`;
   return base;
 }
 

@@ -27,6 +27,35 @@ function countingBuffer(file: AsyncBuffer, counter: { bytes: number }): AsyncBuf
 }
 
 /**
+ * Keeps the footer read (the file's last bytes) and serves later reads from it, fetching only the
+ * part before it: on a small file the footer read already holds most column data, and reading
+ * it twice would make bytes_fetched exceed the file size.
+ */
+function tailCaching(file: AsyncBuffer): AsyncBuffer {
+  let tail: { start: number; data: Uint8Array } | undefined;
+  return {
+    byteLength: file.byteLength,
+    async slice(start, end = file.byteLength) {
+      if (!tail) {
+        const buf = await file.slice(start, end);
+        if (end === file.byteLength) tail = { start, data: new Uint8Array(buf) };
+        return buf;
+      }
+      if (end <= tail.start || start >= end) return file.slice(start, end);
+      if (start >= tail.start) return tail.data.slice(start - tail.start, end - tail.start).buffer;
+      const head = new Uint8Array(await file.slice(start, tail.start));
+      const out = new Uint8Array(end - start);
+      out.set(head, 0);
+      out.set(tail.data.subarray(0, end - tail.start), head.length);
+      return out.buffer;
+    },
+  };
+}
+
+/** Footer bytes read first; hyparquet reads the rest of a larger footer in one more request. */
+const FOOTER_GUESS = 64 * 1024;
+
+/**
  * Open a local or remote parquet file and read its footer. Remote files are read with HTTP range
  * requests only (hyparquet's asyncBufferFromUrl over our fetch). Errors name the file and say
  * whether it is missing, unreachable, not parquet at all, or truncated.
@@ -47,16 +76,16 @@ export async function openParquet(params: { source: Source; counter: { bytes: nu
           : `cannot read input ${source.location} (${code})`,
       );
     }
-    file = countingBuffer(await asyncBufferFromFile(source.location), counter);
+    file = tailCaching(countingBuffer(await asyncBufferFromFile(source.location), counter));
   } else {
     // The HTTP fetch counts body bytes itself (HEAD requests have none).
     const fetch = createHttpFetch({ ...params, counter });
-    file = await asyncBufferFromUrl({ url: source.location, byteLength: source.size, fetch });
+    file = tailCaching(await asyncBufferFromUrl({ url: source.location, byteLength: source.size, fetch }));
   }
   let metadata: FileMetaData;
   try {
     if (file.byteLength < 12) throw new Error("too small");
-    metadata = await parquetMetadataAsync(file);
+    metadata = await parquetMetadataAsync(file, { initialFetchSize: FOOTER_GUESS });
   } catch (err) {
     if (err instanceof FetchError) throw err;
     const head = new Uint8Array(await file.slice(0, Math.min(4, file.byteLength)));

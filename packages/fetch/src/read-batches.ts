@@ -40,7 +40,14 @@ export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<Co
     const step = indexed ? batchRows : groupRows;
     for (let start = groupStart; start < groupEnd; start += step) {
       const end = Math.min(groupEnd, start + step);
-      yield await readRange({ file, metadata, columns, rowStart: start, rowEnd: end, useOffsetIndex: indexed });
+      yield await readRange({
+        file,
+        metadata,
+        columns,
+        rowStart: start,
+        rowEnd: end,
+        useOffsetIndex: indexed,
+      });
     }
     groupStart = groupEnd;
   }
@@ -64,9 +71,9 @@ async function readRange(p: {
     compressors,
     useOffsetIndex: p.useOffsetIndex,
     onChunk: (chunk) => {
-      let list = chunks.get(chunk.columnName);
-      if (!list) chunks.set(chunk.columnName, (list = []));
-      list.push(chunk);
+      const list = chunks.get(chunk.columnName);
+      if (list) list.push(chunk);
+      else chunks.set(chunk.columnName, [chunk]);
     },
   });
   const length = p.rowEnd - p.rowStart;
@@ -78,7 +85,8 @@ async function readRange(p: {
 /** Join the chunks of one column into exactly [rowStart, rowEnd) (chunks may overhang the range). */
 function assemble(list: ColumnData[], rowStart: number, rowEnd: number): DecodedArray {
   const first = list[0];
-  if (list.length === 1 && first && first.rowStart === rowStart && first.rowEnd === rowEnd) return first.columnData;
+  if (list.length === 1 && first && first.rowStart === rowStart && first.rowEnd === rowEnd)
+    return first.columnData;
   const out = new Array(rowEnd - rowStart).fill(null);
   for (const c of list) {
     const from = Math.max(c.rowStart, rowStart);

@@ -65,7 +65,9 @@ export async function resolveSources(params: ResolveSourcesParams): Promise<Sour
   const hubUrl = (params.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "");
   if (params.input && params.input.length > 0) {
     if (params.subset) throw new FetchError("--input and --subset cannot be combined: pick one source");
-    return params.input.map((loc) => (isUrl(loc) ? { location: loc, kind: "url" } : { location: loc, kind: "file" }));
+    return params.input.map((loc) =>
+      isUrl(loc) ? { location: loc, kind: "url" } : { location: loc, kind: "file" },
+    );
   }
   if (params.subset || params.partsUrl) {
     const known = params.subset ? SUBSETS[params.subset] : undefined;
@@ -83,7 +85,10 @@ export async function resolveSources(params: ResolveSourcesParams): Promise<Sour
     const template = params.partsUrl ?? known!.template;
     if (!template.includes("{part}") && !template.includes("{i}"))
       throw new FetchError(`--parts-url must contain {part} (5-digit part number) or {i}, got ${template}`);
-    return Array.from({ length: numParts }, (_, i) => ({ location: partUrl(template, i, hubUrl), kind: "url" }));
+    return Array.from({ length: numParts }, (_, i) => ({
+      location: partUrl(template, i, hubUrl),
+      kind: "url",
+    }));
   }
   const dataset = params.hfDataset ?? DEFAULT_HF_DATASET;
   if (!/^[\w.-]+\/[\w.-]+$/.test(dataset))
@@ -118,14 +123,17 @@ export async function resolveSources(params: ResolveSourcesParams): Promise<Sour
         throw new FetchError(
           `dataset ${dataset} on ${hubUrl}: HTTP ${status}: ${GATED_HINT}${params.token ? "" : " (no token was given)"}; a misspelt --hf-dataset also answers 401`,
         );
-      throw new FetchError(scrub(`listing dataset ${dataset} on ${hubUrl} failed: HTTP ${status}`, [params.token]));
+      throw new FetchError(
+        scrub(`listing dataset ${dataset} on ${hubUrl} failed: HTTP ${status}`, [params.token]),
+      );
     }
     const e = err as Error & { cause?: { code?: string } };
     throw new FetchError(
       scrub(`listing dataset ${dataset} on ${hubUrl} failed: ${e.cause?.code ?? e.message}`, [params.token]),
     );
   }
-  if (files.length === 0) throw new FetchError(`dataset ${dataset} has no .parquet files at revision ${revision}`);
+  if (files.length === 0)
+    throw new FetchError(`dataset ${dataset} has no .parquet files at revision ${revision}`);
   files.sort((a, b) => (a.location < b.location ? -1 : a.location > b.location ? 1 : 0));
   return files;
 }

@@ -27,12 +27,18 @@ const FIXED: Partial<Record<CanonicalColumn, OutputType>> = {
  * column (WIDTH/HEIGHT INT64, scores DOUBLE) so parts from differently typed sources merge; `hash`
  * keeps the source's kind (integer or string).
  */
-export function outputColumns(map: ColumnMap, types: Record<string, string | undefined> = {}): OutputColumn[] {
+export function outputColumns(
+  map: ColumnMap,
+  types: Record<string, string | undefined> = {},
+): OutputColumn[] {
   return OUTPUT_ORDER.filter((c) => map[c] !== undefined).map((name) => {
     const fixed = FIXED[name];
     if (fixed) return { name, type: fixed };
     const t = types[map[name]!];
-    return { name, type: t === "INT64" || t === "INT32" ? "INT64" : t === "DOUBLE" || t === "FLOAT" ? "DOUBLE" : "STRING" };
+    return {
+      name,
+      type: t === "INT64" || t === "INT32" ? "INT64" : t === "DOUBLE" || t === "FLOAT" ? "DOUBLE" : "STRING",
+    };
   });
 }
 

@@ -31,9 +31,7 @@ describe("local parquet", () => {
     expect(got.map((r) => r.URL)).toEqual(want.map((r) => r["URL"]));
     expect(stats.rows_read).toBe(1000);
     expect(stats.rows_kept).toBe(want.length);
-    expect(stats.rows_read - stats.rows_kept).toBe(
-      Object.values(stats.dropped).reduce((a, b) => a + b, 0),
-    );
+    expect(stats.rows_read - stats.rows_kept).toBe(Object.values(stats.dropped).reduce((a, b) => a + b, 0));
   });
 
   test("caption length filters drop exactly the rows outside the bounds (code points)", async () => {
@@ -48,7 +46,9 @@ describe("local parquet", () => {
     const lens = (t: string) => [...t].length;
     const want = source.filter((r) => lens(r["TEXT"] as string) >= 20 && lens(r["TEXT"] as string) <= 80);
     expect(got).toEqual(want.map((r) => r["URL"]));
-    expect(stats.dropped["min_caption_len"]).toBe(source.filter((r) => lens(r["TEXT"] as string) < 20).length);
+    expect(stats.dropped["min_caption_len"]).toBe(
+      source.filter((r) => lens(r["TEXT"] as string) < 20).length,
+    );
     expect(want.length).toBeGreaterThan(1000);
     expect(want.length).toBeLessThan(source.length);
   });
@@ -64,7 +64,11 @@ describe("local parquet", () => {
     expect(onDisk.rows_kept).toBe(500);
     expect(onDisk.stopped_early).toBe(true);
     expect(stats.bytes_fetched).toBeGreaterThan(0);
-    expect(fs.readdirSync(out).sort()).toEqual([".fetch-progress.json", "fetch_stats.json", "filtered.parquet"]);
+    expect(fs.readdirSync(out).sort()).toEqual([
+      ".fetch-progress.json",
+      "fetch_stats.json",
+      "filtered.parquet",
+    ]);
   });
 
   test("helpers agree with the Python semantics they mirror", () => {
