@@ -32,7 +32,8 @@ function laionCounts(p: number, t: number, seed: number): Promise<number[]> {
 
 describe("the χ² check itself", () => {
   test("its p-values are right: df = 2 is exp(-x/2), df = 1 at 3.841 is 0.05", () => {
-    for (const x of [0.5, 2, 10, 18.42, 40]) expect(chiSquareSurvival(x, 2)).toBeCloseTo(Math.exp(-x / 2), 12);
+    for (const x of [0.5, 2, 10, 18.42, 40])
+      expect(chiSquareSurvival(x, 2)).toBeCloseTo(Math.exp(-x / 2), 12);
     expect(chiSquareSurvival(3.841458820694124, 1)).toBeCloseTo(0.05, 10);
     expect(chiSquareSurvival(11.070497693516351, 5)).toBeCloseTo(0.05, 10);
   });
@@ -55,7 +56,9 @@ describe("the χ² check itself", () => {
       ],
       { seed: 1, stopWhen: "never" },
     );
-    expect(chiSquareTest(await countNames(wrongFormula, DRAWS), expected(0.5, 0.3)).pValue).toBeLessThan(ALPHA);
+    expect(chiSquareTest(await countNames(wrongFormula, DRAWS), expected(0.5, 0.3)).pValue).toBeLessThan(
+      ALPHA,
+    );
     expect(chiSquareTest(await laionCounts(0.51, 0.3, 1), expected(0.5, 0.3)).pValue).toBeLessThan(ALPHA);
   });
 });
@@ -73,7 +76,9 @@ describe("laionMixture fractions over 100k draws", () => {
         const counts = await laionCounts(p, t, seed);
         const result = chiSquareTest(counts, expected(p, t));
         expect(result.df).toBe(2);
-        expect(result.pValue, `seed ${seed}: counts ${counts}, χ²=${result.statistic}`).toBeGreaterThan(ALPHA);
+        expect(result.pValue, `seed ${seed}: counts ${counts}, χ²=${result.statistic}`).toBeGreaterThan(
+          ALPHA,
+        );
       }
     });
   }

@@ -55,7 +55,9 @@ describe("createRng", () => {
     const a = createRng(7);
     for (let i = 0; i < 123; i++) a.nextUint32();
     const b = createRng(a.state());
-    expect(Array.from({ length: 50 }, () => b.nextUint32())).toEqual(Array.from({ length: 50 }, () => a.nextUint32()));
+    expect(Array.from({ length: 50 }, () => b.nextUint32())).toEqual(
+      Array.from({ length: 50 }, () => a.nextUint32()),
+    );
     const seeds = [0, 1, 2, -1, 2 ** 32, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER];
     const firsts = new Set(seeds.map((s) => createRng(s).state().join(",")));
     expect(firsts.size).toBe(seeds.length);

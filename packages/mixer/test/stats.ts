@@ -62,7 +62,8 @@ export function chiSquareSurvival(statistic: number, df: number): number {
 }
 
 export function chiSquareTest(counts: readonly number[], probabilities: readonly number[]): ChiSquareResult {
-  if (counts.length !== probabilities.length) throw new Error("chiSquareTest: counts and probabilities differ in length");
+  if (counts.length !== probabilities.length)
+    throw new Error("chiSquareTest: counts and probabilities differ in length");
   const n = counts.reduce((a, b) => a + b, 0);
   let statistic = 0;
   let df = -1;
