@@ -100,6 +100,8 @@ function classify(err: unknown, timeoutMs: number, maxRedirects: number): Attemp
   if (e.code === "ERR_UNSUPPORTED_PROTOCOL") return new AttemptError("unsupported URL scheme in redirect", false);
   if (e.code === "ENOTFOUND") return new AttemptError("DNS name not found (ENOTFOUND)", false);
   const code = e.code ?? "unknown";
+  // llhttp's codes: the server broke HTTP itself (e.g. more body than its Content-Length)
+  if (code.startsWith("HPE_")) return new AttemptError(`invalid HTTP response (${code})`, false);
   return new AttemptError(`network error (${code})`, RETRIABLE_CODES.has(code) || code === "unknown");
 }
 

@@ -106,5 +106,10 @@ export async function resizeImage(bytes: Uint8Array, params: ResizeParams = {}):
 /** sharp's messages can carry per-image detail (offsets, sizes); keep the first line so stats aggregate. */
 function decodeErrorMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  return message.split("\n")[0]!.trim() || "image decoding error";
+  const first = message.split("\n")[0]!.trim();
+  // libvips words corrupt data differently from run to run ("Unknown error", "Corrupt JPEG data: …"):
+  // one reason, so status counts stay meaningful
+  if (first === "" || /unknown error|corrupt|premature end|truncated|read error/i.test(first))
+    return "image decoding error (corrupt or truncated data)";
+  return first;
 }

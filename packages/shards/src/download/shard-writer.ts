@@ -45,17 +45,22 @@ const INT_COLUMNS = new Set(["width", "height", "original_width", "original_heig
 /** Column data for hyparquet-writer: known columns typed, additional ones typed by their values. */
 function parquetColumns(rows: SampleMeta[], names: string[]) {
   return names.map((name) => {
-    const data = rows.map((r) => {
-      const v = plainValue(r[name]);
-      return v === undefined ? null : v;
-    });
+    const data = rows.map((r) => (r[name] === undefined ? null : r[name]));
     if (INT_COLUMNS.has(name)) return { name, data, type: "INT32" as const, nullable: true };
-    const kinds = new Set(data.filter((v) => v !== null).map((v) => typeof v));
-    if (kinds.size === 1 && kinds.has("number"))
-      return { name, data, type: data.every((v) => v === null || Number.isInteger(v)) ? ("INT64" as const) : ("DOUBLE" as const), nullable: true };
-    if (kinds.size === 1 && kinds.has("boolean")) return { name, data, type: "BOOLEAN" as const, nullable: true };
+    const present = data.filter((v) => v !== null);
+    const isInt = (v: unknown) => typeof v === "bigint" || (typeof v === "number" && Number.isInteger(v));
+    if (present.length > 0 && present.every(isInt))
+      return { name, data: data.map((v) => (v === null ? null : BigInt(v as number))), type: "INT64" as const, nullable: true };
+    if (present.length > 0 && present.every((v) => typeof v === "number" || typeof v === "bigint"))
+      return { name, data: data.map((v) => (v === null ? null : Number(v))), type: "DOUBLE" as const, nullable: true };
+    if (present.length > 0 && present.every((v) => typeof v === "boolean"))
+      return { name, data, type: "BOOLEAN" as const, nullable: true };
     // strings, and anything mixed or nested, as text (objects as JSON)
-    const text = data.map((v) => (v === null ? null : typeof v === "object" ? JSON.stringify(v) : String(v)));
+    const text = data.map((v) => {
+      if (v === null) return null;
+      const plain = plainValue(v);
+      return typeof plain === "object" ? JSON.stringify(plain) : String(plain);
+    });
     return { name, data: text, type: "STRING" as const, nullable: true };
   });
 }

@@ -1,0 +1,209 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { type ImageServer, startImageServer } from "@laion/test-servers";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { downloadShards, PRIVATE_ADDRESS_ERROR, ROBOTS_DISALLOWED_ERROR, type RunStats } from "../../src/download/index.js";
+import { listDir, ORIGINAL_NAMES, ORIGINALS, readParquetRows, readTar, realCaptions, tempDir, writeParquet } from "./helpers.js";
+
+/** Every way a web URL goes wrong, with what the downloader must record for it. */
+const FAULTS: { path: (base: string) => string; status: string; error: RegExp | null }[] = [
+  { path: (b) => `${b}/fault/404/123_456.jpg`, status: "failed_to_download", error: /^HTTP 404$/ },
+  { path: (b) => `${b}/fault/500/123_456.jpg`, status: "failed_to_download", error: /^HTTP 500$/ },
+  { path: (b) => `${b}/fault/503-then-ok/208_495.jpg`, status: "success", error: null },
+  { path: (b) => `${b}/fault/429-then-ok/321_421.jpg`, status: "success", error: null },
+  { path: (b) => `${b}/fault/slow/389_535.jpg`, status: "failed_to_download", error: /^timeout after 1500 ms$/ },
+  { path: (b) => `${b}/fault/truncated/416_264.jpg`, status: "failed_to_download", error: /^network error/ },
+  { path: (b) => `${b}/fault/redirect-chain/456_123.jpg`, status: "success", error: null },
+  { path: (b) => `${b}/fault/redirect-loop/524_316.jpg`, status: "failed_to_download", error: /^too many redirects \(max 5\)$/ },
+  { path: (b) => `${b}/fault/wrong-content-type/123_456.jpg`, status: "failed_to_resize", error: /unsupported image format/ },
+  { path: (b) => `${b}/fault/lying-content-length/208_495.jpg`, status: "failed_to_download", error: /^invalid HTTP response/ },
+  { path: (b) => `${b}/fault/lying-content-length-big/321_421.jpg`, status: "failed_to_download", error: /^network error/ },
+  { path: (b) => `${b}/fault/noai/389_535.jpg`, status: "failed_to_download", error: /^Use of image disallowed/ },
+  { path: (b) => `${b}/fault/noimageai/416_264.jpg`, status: "failed_to_download", error: /^Use of image disallowed/ },
+  { path: (b) => `${b}/fault/noindex/456_123.jpg`, status: "failed_to_download", error: /^Use of image disallowed/ },
+  { path: (b) => `${b}/fault/huge/huge.png`, status: "failed_to_resize", error: /^image area too large/ },
+  { path: (b) => `${b}/fault/corrupt/524_316.jpg`, status: "failed_to_resize", error: /^image decoding error/ },
+  { path: (b) => `${b}/fault/empty/123_456.jpg`, status: "failed_to_resize", error: /^empty image$/ },
+  { path: () => "", status: "failed_to_download", error: /^empty URL$/ },
+  { path: () => "ftp://example.com/a.jpg", status: "failed_to_download", error: /^unsupported URL scheme "ftp"/ },
+  { path: () => "not a url", status: "failed_to_download", error: /^invalid URL$/ },
+];
+
+const SHARD_SIZE = 10;
+const ROWS = 45; // 5 shards, the last one short
+
+interface Row {
+  url: string;
+  caption: string;
+  index: bigint;
+  status: string;
+  error: RegExp | null;
+  file?: string;
+}
+
+let server: ImageServer;
+let work: string;
+let rows: Row[];
+let input: string;
+
+beforeAll(async () => {
+  server = await startImageServer();
+  work = tempDir("main");
+  const captions = await realCaptions(ROWS);
+  // faults spread over the shards: rows 3, 5, 7, … ; real images elsewhere
+  rows = captions.map(({ caption, index }, i) => {
+    const f = i % 2 === 1 && (i - 1) / 2 < FAULTS.length ? FAULTS[(i - 1) / 2]! : null;
+    if (f) return { url: f.path(server.url), caption, index, status: f.status, error: f.error };
+    const file = ORIGINAL_NAMES[i % ORIGINAL_NAMES.length]!;
+    return { url: `${server.url}/images/${file}`, caption, index, status: "success", error: null, file };
+  });
+  input = writeParquet(path.join(work, "input.parquet"), {
+    URL: { data: rows.map((r) => r.url), type: "STRING" },
+    TEXT: { data: rows.map((r) => r.caption), type: "STRING" },
+    __index_level_0__: { data: rows.map((r) => r.index), type: "INT64" },
+  });
+});
+
+afterAll(async () => {
+  await server?.close();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+const key = (i: number) => `${String(Math.floor(i / SHARD_SIZE)).padStart(5, "0")}${String(i % SHARD_SIZE)}`;
+
+describe("downloadShards end to end against the local image server", () => {
+  let out: string;
+  let stats: RunStats;
+
+  beforeAll(async () => {
+    out = path.join(work, "out");
+    stats = await downloadShards({
+      input,
+      output: out,
+      shardSize: SHARD_SIZE,
+      imageSize: 256,
+      concurrency: 8,
+      timeoutMs: 1500,
+      retries: 1,
+      retryBaseDelayMs: 10,
+      maxRedirects: 5,
+      allowPrivateAddresses: true,
+      saveAdditionalColumns: ["__index_level_0__"],
+    });
+  });
+
+  test("writes img2dataset's file layout: tar, parquet and stats per shard, and stats.json", () => {
+    const shards = ["00000", "00001", "00002", "00003", "00004"];
+    expect(listDir(out)).toEqual(
+      [...shards.flatMap((s) => [`${s}.tar`, `${s}.parquet`, `${s}_stats.json`]), "stats.json"].sort(),
+    );
+  });
+
+  test("every fault ends with the expected status and reason", async () => {
+    const all = (await Promise.all([0, 1, 2, 3, 4].map((s) => readParquetRows(path.join(out, `0000${s}.parquet`))))).flat();
+    expect(all.map((r) => r.key)).toEqual(rows.map((_, i) => key(i)));
+    for (const [i, row] of rows.entries()) {
+      const got = all[i]!;
+      expect({ i, url: got.url, status: got.status }).toEqual({ i, url: row.url, status: row.status });
+      if (row.error) expect(String(got.error_message)).toMatch(row.error);
+      else expect(got.error_message).toBeNull();
+    }
+  });
+
+  test("tars hold {key}.jpg, .json, .txt for each success, members of a sample together", async () => {
+    const expectedNames: string[] = [];
+    const names: string[] = [];
+    for (let s = 0; s < 5; s++) {
+      const members = await readTar(path.join(out, `0000${s}.tar`));
+      for (let m = 0; m < members.length; m += 3) {
+        const k = members[m]!.name.split(".")[0];
+        expect(members.slice(m, m + 3).map((x) => x.name)).toEqual([`${k}.jpg`, `${k}.json`, `${k}.txt`]);
+      }
+      names.push(...members.map((m) => m.name));
+      expect(members.every((m) => m.mode === 0o444)).toBe(true);
+    }
+    rows.forEach((r, i) => {
+      if (r.status === "success") expectedNames.push(`${key(i)}.jpg`, `${key(i)}.json`, `${key(i)}.txt`);
+    });
+    expect(names.sort()).toEqual(expectedNames.sort());
+  });
+
+  test("captions are byte-equal, json has img2dataset's fields, images are 256×256 JPEGs", async () => {
+    const byKey = new Map<string, Map<string, Buffer>>();
+    for (let s = 0; s < 5; s++)
+      for (const m of await readTar(path.join(out, `0000${s}.tar`))) {
+        const [k, ext] = m.name.split(".") as [string, string];
+        if (!byKey.has(k)) byKey.set(k, new Map());
+        byKey.get(k)!.set(ext, m.body);
+      }
+    for (const [i, row] of rows.entries()) {
+      if (row.status !== "success") continue;
+      const sample = byKey.get(key(i))!;
+      expect(sample.get("txt")!.equals(Buffer.from(row.caption, "utf8"))).toBe(true);
+      const json = JSON.parse(sample.get("json")!.toString("utf8"));
+      expect(Object.keys(json)).toEqual([
+        "__index_level_0__",
+        "caption",
+        "url",
+        "key",
+        "status",
+        "error_message",
+        "width",
+        "height",
+        "original_width",
+        "original_height",
+        "sha256",
+      ]);
+      expect(json).toMatchObject({
+        __index_level_0__: Number(row.index),
+        caption: row.caption,
+        url: row.url,
+        key: key(i),
+        status: "success",
+        error_message: null,
+        width: 256,
+        height: 256,
+      });
+      if (row.file) {
+        const original = fs.readFileSync(path.join(ORIGINALS, row.file));
+        expect(json.sha256).toBe(createHash("sha256").update(original).digest("hex"));
+        const [w, h] = row.file.replace(".jpg", "").split("_").map(Number);
+        expect([json.original_width, json.original_height]).toEqual([w, h]);
+      }
+      const meta = await sharp(sample.get("jpg")!).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(["jpeg", 256, 256]);
+    }
+  });
+
+  test("stats count every failure reason, per shard and for the run", () => {
+    const successes = rows.filter((r) => r.status === "success").length;
+    expect(stats).toMatchObject({
+      count: ROWS,
+      successes,
+      failed_to_download: rows.filter((r) => r.status === "failed_to_download").length,
+      failed_to_resize: rows.filter((r) => r.status === "failed_to_resize").length,
+      shards_written: 5,
+      shards_skipped: 0,
+    });
+    expect(stats.status_dict.success).toBe(successes);
+    expect(stats.status_dict["HTTP 404"]).toBe(1);
+    expect(stats.status_dict[ROBOTS_DISALLOWED_ERROR]).toBe(3);
+    expect(Object.values(stats.status_dict).reduce((a, b) => a + b, 0)).toBe(ROWS);
+    const onDisk = JSON.parse(fs.readFileSync(path.join(out, "stats.json"), "utf8"));
+    expect(onDisk).toEqual(stats);
+    const shard0 = JSON.parse(fs.readFileSync(path.join(out, "00000_stats.json"), "utf8"));
+    expect(Object.keys(shard0).sort()).toEqual(
+      ["count", "successes", "failed_to_download", "failed_to_resize", "duration", "start_time", "end_time", "status_dict"].sort(),
+    );
+    expect(shard0.count).toBe(SHARD_SIZE);
+  });
+
+  test("a rerun finds every shard complete and downloads nothing", async () => {
+    const before = server.requests.length;
+    const again = await downloadShards({ input, output: out, shardSize: SHARD_SIZE, allowPrivateAddresses: true, saveAdditionalColumns: ["__index_level_0__"] });
+    expect(server.requests.length).toBe(before);
+    expect(again).toMatchObject({ shards_written: 0, shards_skipped: 5, count: ROWS, successes: stats.successes });
+  });
+});
