@@ -24,6 +24,15 @@ export class BloomFilter {
 
   /** Adds `key`; returns true when it was (probably) already there. */
   testAndAdd(key: string): boolean {
+    return this.probe(key, true);
+  }
+
+  /** True when `key` was (probably) added before; false means certainly not. Adds nothing. */
+  has(key: string): boolean {
+    return this.probe(key, false);
+  }
+
+  private probe(key: string, add: boolean): boolean {
     let h1 = 0x811c9dc5;
     let h2 = 0x9747b28c;
     for (let i = 0; i < key.length; i++) {
@@ -44,6 +53,7 @@ export class BloomFilter {
       const bit = 1 << (idx % 8);
       if ((this.data[byte]! & bit) === 0) {
         seen = false;
+        if (!add) return false;
         this.data[byte]! |= bit;
       }
       idx += step;

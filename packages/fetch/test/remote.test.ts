@@ -44,16 +44,23 @@ describe("over HTTP with Range", () => {
     const remote = await collect(fetchLaion({ sources: await resolveSources({ input: [url] }) }).rows);
     const local = await collect(fetchLaion({ sources: [{ location: T1000, kind: "file" }] }).rows);
     expect(remote).toEqual(local);
-    const gets = server.requests.filter((r) => r.path === "/files/laion/test_1000.parquet" && r.method === "GET");
+    const gets = server.requests.filter(
+      (r) => r.path === "/files/laion/test_1000.parquet" && r.method === "GET",
+    );
     expect(gets.length).toBeGreaterThan(0);
     expect(gets.every((r) => r.range?.startsWith("bytes="))).toBe(true);
   });
 
   test("--max-samples fetches a small fraction of a multi-row-group file", async () => {
     const size = fs.statSync(multiGroup).size;
-    const { rows, stats } = fetchLaion({ sources: [{ location: `${server.url}/files/groups.parquet`, kind: "url" }], maxSamples: 500 });
+    const { rows, stats } = fetchLaion({
+      sources: [{ location: `${server.url}/files/groups.parquet`, kind: "url" }],
+      maxSamples: 500,
+    });
     const got = await collect(rows);
-    const want = (await readAll(T10000, ["URL", "TEXT"])).filter((r) => String(r["TEXT"]).trim() !== "" && /^https?:\/\//i.test(String(r["URL"])));
+    const want = (await readAll(T10000, ["URL", "TEXT"])).filter(
+      (r) => String(r["TEXT"]).trim() !== "" && /^https?:\/\//i.test(String(r["URL"])),
+    );
     expect(got.map((r) => r.URL)).toEqual(want.slice(0, 500).map((r) => r["URL"]));
     expect(stats.bytes_fetched).toBeGreaterThan(0);
     expect(stats.bytes_fetched).toBeLessThan(size * 0.25);
@@ -106,9 +113,15 @@ describe("through the hub-like server with @huggingface/hub", () => {
 
   test("lists the dataset's parquet files in path order and streams them with the token", async () => {
     const out = tempDir();
-    const { stats } = await fetchLaionSubset({ hubUrl: hub.url, token: TOKEN, maxSamples: 1500, outDir: out });
+    const { stats } = await fetchLaionSubset({
+      hubUrl: hub.url,
+      token: TOKEN,
+      maxSamples: 1500,
+      outDir: out,
+    });
     const written = await readAll(path.join(out, "filtered.parquet"));
-    const keep = (r: Record<string, unknown>) => String(r["TEXT"] ?? "").trim() !== "" && /^https?:\/\//i.test(String(r["URL"]));
+    const keep = (r: Record<string, unknown>) =>
+      String(r["TEXT"] ?? "").trim() !== "" && /^https?:\/\//i.test(String(r["URL"]));
     const a = (await readAll(T1000, ["URL", "TEXT"])).filter(keep);
     const b = (await readAll(T10000, ["URL", "TEXT"])).filter(keep);
     const want = [...a, ...b].slice(0, 1500);
@@ -136,7 +149,11 @@ describe("through the hub-like server with @huggingface/hub", () => {
   });
 
   test("--subset part files follow the URL pattern; --num-parts beyond 128 is refused", async () => {
-    const sources = await resolveSources({ subset: "laion2B-en", numParts: 2, hubUrl: "https://huggingface.co" });
+    const sources = await resolveSources({
+      subset: "laion2B-en",
+      numParts: 2,
+      hubUrl: "https://huggingface.co",
+    });
     expect(sources.map((s) => s.location)).toEqual([
       "https://huggingface.co/datasets/laion/laion2B-en/resolve/main/part-00000-5114fd87-297e-42b0-9d11-50f1df323dfa-c000.snappy.parquet",
       "https://huggingface.co/datasets/laion/laion2B-en/resolve/main/part-00001-5114fd87-297e-42b0-9d11-50f1df323dfa-c000.snappy.parquet",
