@@ -58,6 +58,17 @@ const RETRIABLE_CODES = new Set([
   "ERR_STREAM_PREMATURE_CLOSE",
 ]);
 
+/** Every X-Robots-Tag header of a response (decompressed responses are copies without `headersDistinct`). */
+function robotsTags(res: http.IncomingMessage): string[] | string | undefined {
+  if (res.rawHeaders?.length) {
+    const values: string[] = [];
+    for (let i = 0; i + 1 < res.rawHeaders.length; i += 2)
+      if (res.rawHeaders[i]!.toLowerCase() === "x-robots-tag") values.push(res.rawHeaders[i + 1]!);
+    return values;
+  }
+  return res.headers["x-robots-tag"];
+}
+
 /** Validates a URL before any network use: only http and https, and no private IP literal unless allowed. */
 export function checkUrl(raw: string, allowPrivateAddresses: boolean): URL {
   const text = raw.trim();
@@ -157,7 +168,7 @@ export function createImageFetcher(params: HttpParams = {}): ImageFetcher {
       stream.destroy();
     };
     stream.on("response", (res: http.IncomingMessage) => {
-      if (directives.length > 0 && isDisallowedByRobots(res.headersDistinct["x-robots-tag"], directives))
+      if (directives.length > 0 && isDisallowedByRobots(robotsTags(res), directives))
         return fail(new AttemptError(ROBOTS_DISALLOWED_ERROR, false));
       const declared = Number(res.headers["content-length"]);
       if (Number.isFinite(declared) && declared > maxBodyBytes)
