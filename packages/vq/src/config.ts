@@ -1,0 +1,108 @@
+import { z } from "zod";
+
+/** Architecture + quantiser settings; saved in every checkpoint. */
+export interface VQConfig {
+  /** Square input/output size in pixels. */
+  imageSize: number;
+  /** Spatial downsampling factor: the code grid is imageSize/downsample on a side. */
+  downsample: 8 | 16;
+  /** Number of codebook entries. */
+  codebookSize: number;
+  /** Dimension of each (L2-normalised) code vector. */
+  codeDim: number;
+  /** Conv channels per resolution, from full resolution down to the code grid: length log2(downsample) + 1. */
+  channels: number[];
+  /** Residual blocks at the code-grid resolution, in the encoder and in the decoder. */
+  resBlocks: number;
+  /** Commitment loss weight β. */
+  commitment: number;
+  /** EMA decay of the codebook statistics. */
+  emaDecay: number;
+  /** A code is restarted when its EMA usage falls below this fraction of the mean usage. */
+  deadCodeThreshold: number;
+}
+
+export const configSchema = z.object({
+  imageSize: z.number().int().min(16).max(1024),
+  downsample: z.union([z.literal(8), z.literal(16)]),
+  codebookSize: z.number().int().min(2).max(65536),
+  codeDim: z.number().int().min(2).max(1024),
+  channels: z.array(z.number().int().min(1).max(2048)),
+  resBlocks: z.number().int().min(0).max(16),
+  commitment: z.number().min(0).max(10),
+  emaDecay: z.number().min(0).max(0.99999),
+  deadCodeThreshold: z.number().min(0).max(1),
+});
+
+/**
+ * Presets. `demo` trains in minutes on 2 CPU cores (64 px, 8×8 = 64 tokens); the 256 px ones are for
+ * a GPU backend (tfjs-node-gpu): 16×16 = 256 tokens per image.
+ */
+export const VQ_PRESETS = {
+  demo: {
+    imageSize: 64,
+    downsample: 8,
+    codebookSize: 512,
+    codeDim: 32,
+    channels: [32, 64, 96, 128],
+    resBlocks: 1,
+    commitment: 0.25,
+    emaDecay: 0.99,
+    deadCodeThreshold: 0.03,
+  },
+  "256-f16-1k": {
+    imageSize: 256,
+    downsample: 16,
+    codebookSize: 1024,
+    codeDim: 32,
+    channels: [64, 128, 128, 256, 256],
+    resBlocks: 2,
+    commitment: 0.25,
+    emaDecay: 0.99,
+    deadCodeThreshold: 0.03,
+  },
+  "256-f16-8k": {
+    imageSize: 256,
+    downsample: 16,
+    codebookSize: 8192,
+    codeDim: 32,
+    channels: [64, 128, 256, 256, 512],
+    resBlocks: 2,
+    commitment: 0.25,
+    emaDecay: 0.99,
+    deadCodeThreshold: 0.03,
+  },
+} as const satisfies Record<string, VQConfig>;
+
+export type VQPresetName = keyof typeof VQ_PRESETS;
+
+/** Validate a full config; the error names the offending field. */
+export function validateConfig(config: VQConfig): VQConfig {
+  const parsed = configSchema.safeParse(config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`invalid VQ config: ${issue?.path.join(".")}: ${issue?.message}`);
+  }
+  const levels = Math.log2(config.downsample);
+  if (config.channels.length !== levels + 1) {
+    throw new Error(
+      `invalid VQ config: channels needs ${levels + 1} entries for downsample ${config.downsample} (one per resolution), got ${config.channels.length}`,
+    );
+  }
+  if (config.imageSize % config.downsample !== 0) {
+    throw new Error(`invalid VQ config: imageSize ${config.imageSize} is not a multiple of downsample ${config.downsample}`);
+  }
+  return config;
+}
+
+/** A preset with overrides applied; `channels` is re-derived when only `downsample` changes. */
+export function resolveConfig(overrides: Partial<VQConfig> = {}, preset: VQPresetName = "demo"): VQConfig {
+  const base: VQConfig = { ...VQ_PRESETS[preset], channels: [...VQ_PRESETS[preset].channels] };
+  const merged: VQConfig = { ...base, ...overrides } as VQConfig;
+  if (overrides.downsample !== undefined && overrides.channels === undefined && merged.downsample !== base.downsample) {
+    const levels = Math.log2(merged.downsample) + 1;
+    const ch = base.channels;
+    merged.channels = Array.from({ length: levels }, (_, i) => ch[Math.min(i, ch.length - 1)] as number);
+  }
+  return validateConfig(merged);
+}

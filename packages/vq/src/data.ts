@@ -1,0 +1,224 @@
+import { type Augment, imageToFloat } from "./images.js";
+import { hashString } from "./rng.js";
+
+/** A sample as the @laion/shards readers yield it: a key and the image bytes under their extension. */
+export interface ImageSample {
+  __key__: string;
+  jpg?: Uint8Array;
+  jpeg?: Uint8Array;
+  png?: Uint8Array;
+  webp?: Uint8Array;
+  [ext: string]: unknown;
+}
+
+const IMAGE_EXTS = ["jpg", "jpeg", "png", "webp"] as const;
+
+/** The image bytes of a sample, or undefined when it has none. */
+export function sampleImage(sample: ImageSample): Uint8Array | undefined {
+  for (const ext of IMAGE_EXTS) {
+    const v = sample[ext];
+    if (v instanceof Uint8Array) return v;
+  }
+  return undefined;
+}
+
+/** Held-out split by key hash: stable across runs, epochs and shard orders. */
+export function isHeldOut(key: string, percent: number): boolean {
+  return percent > 0 && hashString(key) % 1000 < percent * 10;
+}
+
+export interface Batch {
+  /** [n,S,S,3] in [0,1]. */
+  images: Float32Array;
+  n: number;
+  keys: string[];
+}
+
+/**
+ * Group samples into decoded, augmented batches. Images that fail to decode are reported through
+ * `onSkip` and skipped (LAION shards contain a few); held-out keys never reach training.
+ */
+export async function* imageBatches(
+  samples: AsyncIterable<ImageSample>,
+  params: {
+    batchSize: number;
+    imageSize: number;
+    augment: Omit<Augment, "rng"> & { rng: Augment["rng"] };
+    holdOutPercent: number;
+    onSkip?: (key: string, reason: string) => void;
+  },
+): AsyncGenerator<Batch> {
+  const S = params.imageSize;
+  let pending: { key: string; bytes: Uint8Array }[] = [];
+  const decode = async (group: { key: string; bytes: Uint8Array }[]): Promise<Batch> => {
+    // draw every random number up front, in sample order, so the augmentation is reproducible
+    // even though the decodes run concurrently in sharp's thread pool
+    const rngs = group.map(() => params.augment.rng.fork(params.augment.rng.int(2 ** 31)));
+    const results = await Promise.all(
+      group.map((s, i) =>
+        imageToFloat(s.bytes, S, { ...params.augment, rng: rngs[i] as Augment["rng"] }).then(
+          (px) => px,
+          (err: Error) => {
+            params.onSkip?.(s.key, err.message);
+            return undefined;
+          },
+        ),
+      ),
+    );
+    const keys: string[] = [];
+    const images = new Float32Array(group.length * S * S * 3);
+    let n = 0;
+    results.forEach((px, i) => {
+      if (!px) return;
+      images.set(px, n * S * S * 3);
+      keys.push((group[i] as { key: string }).key);
+      n++;
+    });
+    return { images: images.subarray(0, n * S * S * 3), n, keys };
+  };
+  for await (const sample of samples) {
+    const key = String(sample.__key__);
+    if (isHeldOut(key, params.holdOutPercent)) continue;
+    const bytes = sampleImage(sample);
+    if (!bytes) {
+      params.onSkip?.(key, "no jpg/jpeg/png/webp member");
+      continue;
+    }
+    pending.push({ key, bytes });
+    if (pending.length === params.batchSize) {
+      const batch = await decode(pending);
+      pending = [];
+      if (batch.n > 0) yield batch;
+    }
+  }
+  if (pending.length > 0) {
+    const batch = await decode(pending);
+    if (batch.n > 0) yield batch;
+  }
+}
+
+/** Collect up to `count` held-out images (centre crops) for evaluation. */
+export async function collectEval(
+  samples: AsyncIterable<ImageSample>,
+  params: { count: number; imageSize: number; holdOutPercent: number; scanLimit?: number },
+): Promise<{ images: Float32Array; n: number; keys: string[] }> {
+  const S = params.imageSize;
+  const out: Float32Array[] = [];
+  const keys: string[] = [];
+  let scanned = 0;
+  for await (const sample of samples) {
+    if (out.length >= params.count || scanned++ >= (params.scanLimit ?? 5000)) break;
+    const key = String(sample.__key__);
+    if (!isHeldOut(key, params.holdOutPercent)) continue;
+    const bytes = sampleImage(sample);
+    if (!bytes) continue;
+    try {
+      out.push(await imageToFloat(bytes, S));
+      keys.push(key);
+    } catch {
+      // undecodable eval candidates are simply not used
+    }
+  }
+  const images = new Float32Array(out.length * S * S * 3);
+  out.forEach((px, i) => {
+    images.set(px, i * S * S * 3);
+  });
+  return { images, n: out.length, keys };
+}
+
+/** Decode a list of image bytes (centre crops) into one [n,S,S,3] array. */
+export async function decodeImages(list: Uint8Array[], imageSize: number): Promise<Float32Array> {
+  const S = imageSize;
+  const images = new Float32Array(list.length * S * S * 3);
+  for (let i = 0; i < list.length; i++) images.set(await imageToFloat(list[i] as Uint8Array, S), i * S * S * 3);
+  return images;
+}
+
+interface ShardsApi {
+  LocalCaptionedImages(params: { captions: string; imageRoot: string }): AsyncIterable<ImageSample>;
+  WebDataset(urls: string | string[], params?: Record<string, unknown>): AsyncIterable<ImageSample>;
+}
+interface MixerApi {
+  mix<T>(
+    sources: { name: string; weight: number; source: AsyncIterable<T> }[],
+    params: { seed: number; stopWhen?: string },
+  ): AsyncIterable<{ source: string; item: T }>;
+}
+
+async function shardsApi(): Promise<ShardsApi> {
+  const mod = (await import("@laion/shards")) as unknown as Partial<ShardsApi>;
+  if (typeof mod.LocalCaptionedImages !== "function" || typeof mod.WebDataset !== "function") {
+    throw new Error("@laion/shards does not export LocalCaptionedImages/WebDataset (is it built?)");
+  }
+  return mod as ShardsApi;
+}
+
+async function mixerApi(): Promise<MixerApi> {
+  const mod = (await import("@laion/mixer")) as unknown as Partial<MixerApi>;
+  if (typeof mod.mix !== "function") throw new Error("@laion/mixer does not export mix (is it built?)");
+  return mod as MixerApi;
+}
+
+export interface DataParams {
+  captions?: string;
+  imageRoot?: string;
+  laionTars?: string | string[];
+  laionProb?: number;
+  seed: number;
+}
+
+/** The user's captioned images, one pass. */
+export async function localSource(params: DataParams): Promise<AsyncIterable<ImageSample>> {
+  if (!params.captions) throw new Error("no --captions given");
+  const shards = await shardsApi();
+  return shards.LocalCaptionedImages({ captions: params.captions, imageRoot: params.imageRoot ?? "." });
+}
+
+/**
+ * The training stream: local images (one pass per call, the caller loops epochs), or, with LAION tars,
+ * an infinite mix in which each sample comes from LAION with probability `laionProb`.
+ */
+export async function trainingSource(params: DataParams & { epoch: number }): Promise<AsyncIterable<ImageSample>> {
+  if (!params.laionTars) return localSource(params);
+  const shards = await shardsApi();
+  const laion = shards.WebDataset(params.laionTars, {
+    resample: true,
+    shuffleBuffer: 256,
+    seed: params.seed,
+    epoch: params.epoch,
+    handler: "warnAndContinue",
+  });
+  if (!params.captions) return laion;
+  const p = params.laionProb ?? 0.5;
+  const mixer = await mixerApi();
+  const local = repeatForever(() => localSource(params));
+  const mixed = mixer.mix<ImageSample>(
+    [
+      { name: "local", weight: 1 - p, source: local },
+      { name: "laion", weight: p, source: laion },
+    ],
+    { seed: params.seed + params.epoch },
+  );
+  return (async function* () {
+    for await (const { item } of mixed) yield item;
+  })();
+}
+
+async function* repeatForever(make: () => Promise<AsyncIterable<ImageSample>>): AsyncGenerator<ImageSample> {
+  for (;;) {
+    let any = false;
+    for await (const s of await make()) {
+      any = true;
+      yield s;
+    }
+    if (!any) throw new Error("the local image set is empty");
+  }
+}
+
+/** Where held-out eval images come from: the local set, else the first LAION shards (no resampling). */
+export async function evalSource(params: DataParams): Promise<AsyncIterable<ImageSample>> {
+  if (params.captions) return localSource(params);
+  if (!params.laionTars) throw new Error("no data: give --captions/--image-root and/or --laion-tars");
+  const shards = await shardsApi();
+  return shards.WebDataset(params.laionTars, { handler: "warnAndContinue" });
+}
