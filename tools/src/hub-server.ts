@@ -9,6 +9,12 @@ export interface HubDataset {
   files: Record<string, string>;
   /** A gated repo answers 401 (like the real hub) unless the request carries `Bearer <token>`. */
   gated?: boolean;
+  /**
+   * For a gated repo: whether the holder of `token` has accepted its terms (default true). When false,
+   * the valid token gets 403 GatedRepo "…not in the authorized list", as the real hub answers a signed-in
+   * user who has not been granted access.
+   */
+  accessGranted?: boolean;
 }
 
 export interface HubServerOptions {
@@ -110,9 +116,13 @@ export async function startHubServer(params: HubServerOptions): Promise<HubServe
     .createHash("sha1")
     .update(JSON.stringify(Object.keys(params.datasets)))
     .digest("hex");
-  const repos = new Map<string, { entries: Entry[]; gated: boolean }>();
+  const repos = new Map<string, { entries: Entry[]; gated: boolean; accessGranted: boolean }>();
   for (const [name, ds] of Object.entries(params.datasets)) {
-    repos.set(name, { entries: await buildEntries(ds.files), gated: ds.gated ?? false });
+    repos.set(name, {
+      entries: await buildEntries(ds.files),
+      gated: ds.gated ?? false,
+      accessGranted: ds.accessGranted ?? true,
+    });
   }
   // longest names first, so "a/b" never shadows a dataset called "a/b-c"
   const repoNames = [...repos.keys()].sort((a, b) => b.length - a.length);
@@ -150,10 +160,20 @@ export async function startHubServer(params: HubServerOptions): Promise<HubServe
         fail(401, "Invalid credentials in Authorization header");
         return false;
       }
-      if (repos.get(repo)!.gated && (params.token === undefined || bearer !== params.token)) {
+      const { gated, accessGranted } = repos.get(repo)!;
+      if (!gated) return true;
+      if (params.token === undefined || bearer !== params.token) {
         fail(
           401,
           `Access to dataset ${repo} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+          "GatedRepo",
+        );
+        return false;
+      }
+      if (!accessGranted) {
+        fail(
+          403,
+          `Access to dataset ${repo} is restricted and you are not in the authorized list. Visit ${baseUrl}/datasets/${repo} to ask for access.`,
           "GatedRepo",
         );
         return false;

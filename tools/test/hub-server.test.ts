@@ -18,6 +18,7 @@ import { fixturePath, type HubServer, startHubServer } from "../src/index.js";
 const TOKEN = "hf_test_token_never_logged";
 const PUBLIC = "laion/public-sample";
 const GATED = "laion/gated-sample";
+const NOT_ACCEPTED = "laion/gated-terms-not-accepted";
 const P1000 = fixturePath("laion/test_1000.parquet");
 const P10000 = fixturePath("laion/test_10000.parquet");
 const README = fixturePath("README.md");
@@ -37,6 +38,7 @@ beforeAll(async () => {
         },
       },
       [GATED]: { gated: true, files: { "data/part-00000.parquet": P1000 } },
+      [NOT_ACCEPTED]: { gated: true, accessGranted: false, files: { "data/part-00000.parquet": P1000 } },
     },
   });
 });
@@ -102,6 +104,7 @@ describe("listFiles", () => {
     const err = await apiError(list(GATED));
     expect(err.statusCode).toBe(401);
     expect(err.message).toContain(`Access to dataset ${GATED} is restricted`);
+    expect(err.data).toEqual({ error: expect.stringContaining("restricted") });
   });
 
   test("a wrong token is a 401, on gated and public repos alike", async () => {
@@ -110,6 +113,16 @@ describe("listFiles", () => {
       expect(err.statusCode, name).toBe(401);
       expect(err.message).toMatch(/Invalid credentials/);
     }
+  });
+
+  test("a gated repo whose terms the token holder has not accepted is a 403 GatedRepo", async () => {
+    const err = await apiError(list(NOT_ACCEPTED, { accessToken: TOKEN }));
+    expect(err.statusCode).toBe(403);
+    expect(err.message).toContain("not in the authorized list");
+    const raw = await fetch(hub.resolveUrl(NOT_ACCEPTED, "data/part-00000.parquet"), {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    expect([raw.status, raw.headers.get("x-error-code")]).toEqual([403, "GatedRepo"]);
   });
 
   test("a gated repo with the token lists its files", async () => {

@@ -2,8 +2,10 @@ import fs from "node:fs";
 import { Readable } from "node:stream";
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -153,4 +155,97 @@ test("close() removes the temporary folder and is idempotent", async () => {
   expect(fs.existsSync(own.directory)).toBe(true);
   await Promise.all([own.close(), own.close()]);
   expect(fs.existsSync(own.directory)).toBe(false);
+});
+
+test("keys with spaces, unicode and reserved characters round-trip (and their signatures verify)", async () => {
+  const keys = ["odd/a b+c=d&e.tar", "odd/සිංහල/දත්ත.txt", "odd/(x)!*'~@$,;:.tar", "odd/percent%20literal"];
+  for (const Key of keys) {
+    await s3.send(new PutObjectCommand({ Bucket: "shards", Key, Body: Buffer.from(Key) }));
+    expect((await getBytes(Key)).toString(), Key).toBe(Key);
+  }
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: "shards", Prefix: "odd/" }));
+  expect(listed.Contents!.map((o) => o.Key).sort()).toEqual([...keys].sort());
+});
+
+test("a delimiter groups keys into CommonPrefixes, also across pages", async () => {
+  for (const k of ["tree/a/1", "tree/a/2", "tree/b/1", "tree/c", "tree/d/1"]) {
+    await s3.send(new PutObjectCommand({ Bucket: "shards", Key: k, Body: "x" }));
+  }
+  const prefixes: string[] = [];
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: "shards",
+        Prefix: "tree/",
+        Delimiter: "/",
+        MaxKeys: 2,
+        ContinuationToken: token,
+      }),
+    );
+    for (const p of page.CommonPrefixes ?? []) prefixes.push(p.Prefix!);
+    for (const o of page.Contents ?? []) keys.push(o.Key!);
+    token = page.NextContinuationToken;
+  } while (token);
+  expect(prefixes).toEqual(["tree/a/", "tree/b/", "tree/d/"]);
+  expect(keys).toEqual(["tree/c"]);
+});
+
+test("CopyObject, DeleteObjects and HeadObject of a missing key", async () => {
+  await s3.send(
+    new PutObjectCommand({ Bucket: "shards", Key: "cp/src", Body: TAR, ContentType: "application/x-tar" }),
+  );
+  await s3.send(new CopyObjectCommand({ Bucket: "other", Key: "cp/dst", CopySource: "shards/cp/src" }));
+  const copied = await s3.send(new GetObjectCommand({ Bucket: "other", Key: "cp/dst" }));
+  expect(copied.ContentType).toBe("application/x-tar");
+  expect(Buffer.from(await copied.Body!.transformToByteArray()).equals(TAR)).toBe(true);
+  const res = await s3.send(
+    new DeleteObjectsCommand({
+      Bucket: "other",
+      Delete: { Objects: [{ Key: "cp/dst" }, { Key: "never-there" }] },
+    }),
+  );
+  expect(res.Deleted?.map((d) => d.Key)).toEqual(["cp/dst", "never-there"]);
+  await expect(s3.send(new HeadObjectCommand({ Bucket: "other", Key: "cp/dst" }))).rejects.toMatchObject({
+    $metadata: { httpStatusCode: 404 },
+  });
+});
+
+test("user metadata and content type come back on GetObject", async () => {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: "shards",
+      Key: "meta/x",
+      Body: "{}",
+      ContentType: "application/json",
+      Metadata: { shard: "00007" },
+    }),
+  );
+  const res = await s3.send(new GetObjectCommand({ Bucket: "shards", Key: "meta/x" }));
+  expect(res.ContentType).toBe("application/json");
+  expect(res.Metadata).toEqual({ shard: "00007" });
+});
+
+test("an unknown access key and unsigned requests are refused", async () => {
+  const bad = new S3Client({
+    ...s3ClientConfig(server),
+    credentials: { accessKeyId: "NOPE", secretAccessKey: "S3RVER" },
+  });
+  try {
+    await expect(bad.send(new ListObjectsV2Command({ Bucket: "shards" }))).rejects.toMatchObject({
+      name: "InvalidAccessKeyId",
+    });
+  } finally {
+    bad.destroy();
+  }
+  const anonymous = await fetch(`${server.endpoint}/shards/a/00000.tar`);
+  expect(anonymous.status).toBe(403);
+  expect(await anonymous.text()).toContain("<Code>AccessDenied</Code>");
+});
+
+test("requests are recorded without credentials", () => {
+  expect(server.requests.some((r) => r.method === "PUT")).toBe(true);
+  expect(server.requests.some((r) => r.range === "bytes=512-1023")).toBe(true);
+  expect(JSON.stringify(server.requests)).not.toContain("Signature=");
 });
