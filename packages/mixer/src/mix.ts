@@ -43,6 +43,7 @@ export type MixOutput<S extends readonly SourceSpec<string, unknown>[]> = {
   [K in keyof S]: S[K] extends SourceSpec<infer N, unknown> ? Mixed<N, ItemOf<S[K]["source"]>> : never;
 }[number];
 
+const DONE: IteratorResult<Mixed> = Object.freeze({ done: true, value: undefined });
 const STOP_WHEN: readonly StopWhen[] = ["first_exhausted", "all_exhausted", "never"];
 const ON_EXHAUSTED: readonly OnExhausted[] = ["drop", "restart"];
 
@@ -148,6 +149,9 @@ class MixerImpl implements Mixer<Mixed> {
   #steps = 0;
   #ended = false;
   #started = false;
+  #closed = false;
+  #busy = false;
+  #waiting: (() => void)[] = [];
   #active: Slot[] = [];
   #cumulative: number[] = [];
   #total = 0;
@@ -237,21 +241,50 @@ class MixerImpl implements Mixer<Mixed> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Mixed> {
-    if (this.#started)
+    if (this.#started) {
       throw new Error("mix: a mixer can be iterated only once (create a new one, or resume from state())");
+    }
     this.#started = true;
-    return this.#run();
+    // Hand-written rather than an async generator: about twice the throughput (see tools/bench/mixer.bench.mjs).
+    return {
+      next: () => this.#serialised(() => this.#step()),
+      return: () => this.#serialised(() => this.#close()),
+    };
   }
 
-  async *#run(): AsyncGenerator<Mixed, void, undefined> {
+  /** Runs one operation at a time: a next() or return() issued while another is pending waits its turn. */
+  #serialised(op: () => Promise<IteratorResult<Mixed>>): Promise<IteratorResult<Mixed>> {
+    if (!this.#busy) return op();
+    return new Promise((resolve, reject) => this.#waiting.push(() => op().then(resolve, reject)));
+  }
+
+  #release(): void {
+    this.#busy = false;
+    this.#waiting.shift()?.();
+  }
+
+  async #close(): Promise<IteratorResult<Mixed>> {
+    this.#busy = true;
+    try {
+      // Closed by the consumer: not `ended` (the state stays resumable), but this iterator is finished.
+      this.#closed = true;
+      await this.#closeAll(false);
+      return DONE;
+    } finally {
+      this.#release();
+    }
+  }
+
+  async #step(): Promise<IteratorResult<Mixed>> {
+    this.#busy = true;
     let current: Slot | null = null;
-    let failed = false;
     try {
       for (;;) {
-        if (this.#ended) return;
-        if (this.#active.length === 0) {
+        if (this.#closed) return DONE;
+        if (this.#ended || this.#active.length === 0) {
           this.#ended = true;
-          return;
+          await this.#closeAll(false);
+          return DONE;
         }
         const slot = this.#draw();
         current = slot;
@@ -265,7 +298,7 @@ class MixerImpl implements Mixer<Mixed> {
             (this.#stopWhen === "all_exhausted" && this.#allExhausted())
           ) {
             this.#ended = true;
-            return;
+            continue;
           }
           if (slot.restart && slot.consumed > 0) {
             slot.pass++;
@@ -284,19 +317,19 @@ class MixerImpl implements Mixer<Mixed> {
         slot.consumed++;
         slot.total++;
         this.#steps++;
-        current = null;
-        yield { source: slot.name, item: r.value };
+        return { done: false, value: { source: slot.name, item: r.value } };
       }
     } catch (error) {
-      failed = true;
+      this.#closed = true;
       // A source that threw is finished; the protocol does not call return() on it.
       if (current !== null) {
         current.iterable = null;
         current.iterator = null;
       }
+      await this.#closeAll(true);
       throw error;
     } finally {
-      await this.#closeAll(failed);
+      this.#release();
     }
   }
 

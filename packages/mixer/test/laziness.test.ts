@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { laionMixture, mix } from "../src/index";
-import { collect, counting } from "./fakes";
+import { collect, counting, tagged } from "./fakes";
 
 describe("laziness: only the chosen source is pulled", () => {
   test("each step pulls exactly one item from the source it names; a zero-weight source is never opened", async () => {
@@ -124,4 +124,21 @@ describe("cleanup: closing the consumer closes the sources", () => {
     await collect(stream);
     expect(() => stream[Symbol.asyncIterator]()).toThrow("can be iterated only once");
   });
+});
+
+test("next() calls issued without waiting are served one at a time, in order", async () => {
+  const build = () =>
+    mix(
+      [
+        { name: "a", weight: 1, source: tagged("a") },
+        { name: "b", weight: 2, source: tagged("b", 5) },
+      ],
+      { seed: 12, stopWhen: "never" },
+    );
+  const sequential = await collect(build(), 12);
+  const it = build()[Symbol.asyncIterator]();
+  const results = await Promise.all(Array.from({ length: 12 }, () => it.next()));
+  expect(results.map((r) => r.value)).toEqual(sequential);
+  const [, closed] = await Promise.all([it.next(), it.return?.(), it.next()]);
+  expect(closed).toEqual({ done: true, value: undefined });
 });
