@@ -7,3 +7,36 @@ export async function cpuTf(): Promise<Tf> {
   await tf.ready();
   return tf;
 }
+
+import sharp from "sharp";
+import type { ImageCoder } from "../src/data.js";
+
+/** A stand-in VQ for tests: codes are a hash of the image bytes; decoding paints a flat PNG. */
+export function fakeVq(codebookSize = 16, tokensPerImage = 4): ImageCoder & { encoded: number } {
+  const vq = {
+    codebookSize,
+    tokensPerImage,
+    encoded: 0,
+    async encodeImageBytes(images: Uint8Array[]) {
+      return images.map((bytes) => {
+        vq.encoded++;
+        const codes = new Int32Array(tokensPerImage);
+        let h = 2166136261;
+        for (let i = 0; i < bytes.length; i += 7) {
+          h = Math.imul(h ^ bytes[i]!, 16777619) >>> 0;
+          codes[i % tokensPerImage] = h % codebookSize;
+        }
+        return codes;
+      });
+    },
+    async decodeToPng(codes: Int32Array) {
+      const v = (codes[0]! * 16) % 256;
+      return new Uint8Array(
+        await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: v, g: 0, b: 255 - v } } })
+          .png()
+          .toBuffer(),
+      );
+    },
+  };
+  return vq;
+}

@@ -1,0 +1,166 @@
+// The YAML config: a typed defaults object (zod schema with defaults); files hold only overrides.
+// Unknown keys and wrong types are errors that name the key path and the allowed values.
+import fs from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { PRESETS, PRESET_NAMES, type PresetName } from "./presets.js";
+
+const positiveInt = z.number().int().positive();
+const prob = z.number().min(0).max(1);
+const nullablePath = z.string().min(1).nullable();
+
+const modelSchema = z.strictObject({
+  preset: z.enum(PRESET_NAMES as [PresetName, ...PresetName[]]).default("demo"),
+  d_model: positiveInt.optional(),
+  n_layers: positiveInt.optional(),
+  n_heads: positiveInt.optional(),
+  d_ff: positiveInt.optional(),
+  seq_len: positiveInt.optional(),
+  /** Text vocabulary (256 bytes + BPE merges) the tokenizer is trained to. */
+  text_vocab: z.number().int().min(256).optional(),
+  /** Used only when no VQ checkpoint is given (dry runs); otherwise the checkpoint's codebook wins. */
+  codebook_size: positiveInt.optional(),
+  /** Total vocabulary; derived (specials + text + codes) when absent, must be ≥ that when given. */
+  vocab: positiveInt.optional(),
+  rope_theta: z.number().positive().default(10000),
+  norm_eps: z.number().positive().default(1e-5),
+  /** Existing tokenizer JSON; null → trained on corpus + captions into <output_dir>/tokenizer.json. */
+  tokenizer: nullablePath.default(null),
+});
+
+const dataSchema = z.strictObject({
+  /** Sinhala (or any) text corpus: .txt / .jsonl files or folders. */
+  corpus: z.array(z.string().min(1)).default([]),
+  /** captions.json of the user's own images. */
+  captions: nullablePath.default(null),
+  image_root: nullablePath.default(null),
+  /** Fraction of documents (by key hash) held out for evaluation. */
+  held_out_fraction: z.number().min(0).max(0.5).default(0.05),
+  /** Cap on text tokens per document. */
+  max_text_tokens: positiveInt.default(512),
+});
+
+const trainingSchema = z.strictObject({
+  /** null = no LAION; a folder, a brace pattern (shard-{00000..00127}.tar), http(s):// or s3:// URL. */
+  laion_path: nullablePath.default(null),
+  laion_prob: prob.default(0),
+  text_only_prob: prob.default(0.5),
+  /** Of the image samples, this fraction becomes text→image, the rest image→text. */
+  image_text_ratio: prob.default(0.5),
+  loss_weight_text: z.number().min(0).default(1),
+  loss_weight_image: z.number().min(0).default(1),
+  batch_size: positiveInt.default(8),
+  grad_accum: positiveInt.default(1),
+  lr: z.number().positive().default(3e-3),
+  min_lr: z.number().min(0).default(3e-4),
+  warmup: z.number().int().min(0).default(20),
+  weight_decay: z.number().min(0).default(0.1),
+  grad_clip: z.number().min(0).default(1),
+  max_steps: positiveInt.default(300),
+  eval_every: positiveInt.default(50),
+  eval_batches: positiveInt.default(4),
+  checkpoint_every: positiveInt.default(50),
+  seed: z.number().int().min(0).default(0),
+  shuffle_buffer: z.number().int().min(0).default(1000),
+  vq_checkpoint: nullablePath.default(null),
+  backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
+  device_memory_gb: z.number().positive().nullable().default(null),
+  /** Cache VQ codes of images by sample key (the user's images repeat every epoch). */
+  code_cache_size: z.number().int().min(0).default(10000),
+});
+
+export const configSchema = z.strictObject({
+  output_dir: z.string().min(1).default("output_multimodal"),
+  model: modelSchema.default(modelSchema.parse({})),
+  data: dataSchema.default(dataSchema.parse({})),
+  training: trainingSchema.default(trainingSchema.parse({})),
+});
+
+export type TrainConfig = z.output<typeof configSchema>;
+
+const SECTIONS: Record<string, string[]> = {
+  "": Object.keys(configSchema.shape),
+  model: Object.keys(modelSchema.shape),
+  data: Object.keys(dataSchema.shape),
+  training: Object.keys(trainingSchema.shape),
+};
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.join(".") || "(top level)";
+  if (issue.code === "unrecognized_keys") {
+    const section = issue.path.join(".");
+    const keys = issue.keys.map((k) => (section ? `${section}.${k}` : k)).join(", ");
+    return `unknown key ${keys} (allowed in ${section || "the top level"}: ${(SECTIONS[section] ?? []).join(", ")})`;
+  }
+  if (issue.code === "invalid_value") {
+    return `${where}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  }
+  return `${where}: ${issue.message}`;
+}
+
+/** Validate a parsed object; `origin` (file name) prefixes the errors. */
+export function parseConfig(raw: unknown, origin = "config"): TrainConfig {
+  const r = configSchema.safeParse(raw ?? {});
+  if (!r.success) throw new Error(`${origin}: ${r.error.issues.map(describeIssue).join("; ")}`);
+  return r.data;
+}
+
+export function loadConfig(file: string): TrainConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read config ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new Error(`${file}: invalid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, file);
+}
+
+/** Flag overrides (already typed) applied on top of a config, then re-validated. */
+export interface ConfigOverrides {
+  outputDir?: string;
+  vqCheckpoint?: string;
+  laionPath?: string | null;
+  laionProb?: number;
+  maxSteps?: number;
+  backend?: TrainConfig["training"]["backend"];
+  deviceMemoryGb?: number;
+  preset?: PresetName;
+  batchSize?: number;
+}
+
+export function applyOverrides(cfg: TrainConfig, o: ConfigOverrides): TrainConfig {
+  const next = structuredClone(cfg);
+  if (o.outputDir !== undefined) next.output_dir = o.outputDir;
+  if (o.vqCheckpoint !== undefined) next.training.vq_checkpoint = o.vqCheckpoint;
+  if (o.laionPath !== undefined) next.training.laion_path = o.laionPath;
+  if (o.laionProb !== undefined) next.training.laion_prob = o.laionProb;
+  if (o.maxSteps !== undefined) next.training.max_steps = o.maxSteps;
+  if (o.backend !== undefined) next.training.backend = o.backend;
+  if (o.deviceMemoryGb !== undefined) next.training.device_memory_gb = o.deviceMemoryGb;
+  if (o.preset !== undefined) next.model.preset = o.preset;
+  if (o.batchSize !== undefined) next.training.batch_size = o.batchSize;
+  return parseConfig(next, "flags");
+}
+
+/** The model shape: the preset, with any explicit model.* keys on top. */
+export function resolveShape(cfg: TrainConfig) {
+  const p = PRESETS[cfg.model.preset];
+  const m = cfg.model;
+  return {
+    dModel: m.d_model ?? p.dModel,
+    nLayers: m.n_layers ?? p.nLayers,
+    nHeads: m.n_heads ?? p.nHeads,
+    dFF: m.d_ff ?? p.dFF,
+    seqLen: m.seq_len ?? p.seqLen,
+    textVocab: m.text_vocab ?? p.textVocab,
+    codebookSize: m.codebook_size ?? p.codebookSize,
+    ropeTheta: m.rope_theta,
+    normEps: m.norm_eps,
+  };
+}

@@ -1,0 +1,243 @@
+// The data side of training: @laion/shards readers → @laion/mixer (the seed's laion_prob /
+// text_only_prob semantics) → documents (images → VQ codes on the fly) → packed batches.
+// Its state (mixer position + packer tail + direction rng) goes into every checkpoint, so a
+// resumed run sees exactly the batches an uninterrupted run would have seen.
+import { type MixState, laionMixture } from "@laion/mixer";
+import { LocalCaptionedImages, TextCorpus, WebDataset, readCaptions } from "@laion/shards";
+import type { TrainConfig } from "./config.js";
+import { createRng, hashString } from "./rng.js";
+import { type Batch, type Doc, Packer, type PackerState, buildDoc } from "./sequences.js";
+import type { Tokenizer } from "./tokenizer.js";
+import type { Vocab } from "./vocab.js";
+
+/** What the trainer needs of a VQ image tokenizer (structurally @laion/vq's VQModel). */
+export interface ImageCoder {
+  codebookSize: number;
+  tokensPerImage: number;
+  encodeImageBytes(images: Uint8Array[]): Promise<Int32Array[]>;
+  decodeToPng(codes: Int32Array): Promise<Uint8Array>;
+}
+
+export type SourceName = "laion" | "text" | "local";
+
+export interface DataState {
+  mixer: MixState;
+  packer: PackerState;
+  rng: number;
+}
+
+interface RawSample {
+  __key__: string;
+  [k: string]: unknown;
+}
+
+const IMAGE_EXTS = ["jpg", "jpeg", "png", "webp"];
+const utf8 = new TextDecoder();
+
+function imageBytes(s: RawSample): Uint8Array | undefined {
+  for (const e of IMAGE_EXTS) if (s[e] instanceof Uint8Array) return s[e] as Uint8Array;
+  return undefined;
+}
+
+function textOf(s: RawSample): string {
+  const t = s["txt"];
+  if (typeof t === "string") return t;
+  if (t instanceof Uint8Array) return utf8.decode(t);
+  return "";
+}
+
+/** Deterministic held-out split by sample key. */
+export const isHeldOut = (source: string, key: string, fraction: number) =>
+  fraction > 0 && hashString(`${source}\u0000${key}`) / 4294967296 < fraction;
+
+async function* filterSplit(it: AsyncIterable<RawSample>, source: string, fraction: number, heldOut: boolean) {
+  for await (const s of it) if (isHeldOut(source, s.__key__, fraction) === heldOut) yield s;
+}
+
+/** Fresh iterable of one source's raw samples (train or held-out part). */
+function openSource(cfg: TrainConfig, name: SourceName, pass: number, heldOut: boolean): AsyncIterable<RawSample> {
+  const f = cfg.data.held_out_fraction;
+  if (name === "text") return filterSplit(TextCorpus(cfg.data.corpus) as AsyncIterable<RawSample>, name, f, heldOut);
+  if (name === "local") {
+    const imageRoot = cfg.data.image_root;
+    return filterSplit(
+      LocalCaptionedImages({ captions: cfg.data.captions!, ...(imageRoot ? { imageRoot } : {}) }),
+      name,
+      f,
+      heldOut,
+    );
+  }
+  const ds = WebDataset(cfg.training.laion_path!, {
+    // Held-out reading is one plain pass; training resamples shards forever with a shuffle buffer.
+    ...(heldOut ? {} : { resample: true, shuffleBuffer: cfg.training.shuffle_buffer }),
+    seed: cfg.training.seed,
+    epoch: pass,
+    handler: "warnAndContinue",
+  }) as AsyncIterable<RawSample>;
+  return filterSplit(ds, name, f, heldOut);
+}
+
+/** All training texts (corpus documents + captions), for training the tokenizer. */
+export async function* tokenizerTexts(cfg: TrainConfig): AsyncGenerator<string> {
+  if (cfg.data.corpus.length) for await (const s of TextCorpus(cfg.data.corpus)) yield s.txt;
+  if (cfg.data.captions) for (const c of await readCaptions(cfg.data.captions)) yield c.caption;
+}
+
+/** Bounded FIFO cache of VQ codes by sample key (the user's images come round every epoch). */
+class CodeCache {
+  private readonly map = new Map<string, Int32Array>();
+  constructor(private readonly max: number) {}
+  get(k: string) {
+    return this.map.get(k);
+  }
+  set(k: string, v: Int32Array) {
+    if (this.max <= 0) return;
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    this.map.set(k, v);
+  }
+}
+
+export interface DocMaker {
+  (source: SourceName, sample: RawSample, direction: "text2image" | "image2text"): Promise<Doc | null>;
+}
+
+export function makeDocMaker(params: {
+  cfg: TrainConfig;
+  tokenizer: Tokenizer;
+  vocab: Vocab;
+  vq: ImageCoder | null;
+}): DocMaker {
+  const { cfg, tokenizer, vocab, vq } = params;
+  const cache = new CodeCache(cfg.training.code_cache_size);
+  return async (source, sample, direction) => {
+    const text = textOf(sample);
+    if (source === "text") {
+      return buildDoc({ vocab, tokenizer, source, text, maxTextTokens: cfg.data.max_text_tokens });
+    }
+    const bytes = imageBytes(sample);
+    if (!bytes) return null; // a caption without its image: nothing to learn from
+    if (!vq) throw new Error(`source "${source}" has images but no VQ checkpoint was given (--vq-checkpoint)`);
+    const key = `${source}/${sample.__key__}`;
+    let codes = cache.get(key);
+    if (!codes) {
+      codes = (await vq.encodeImageBytes([bytes]))[0]!;
+      cache.set(key, codes);
+    }
+    return buildDoc({ vocab, tokenizer, source, text, codes, direction, maxTextTokens: cfg.data.max_text_tokens });
+  };
+}
+
+/** Sources with a positive share of steps under the config. */
+export function activeSources(cfg: TrainConfig): Record<SourceName, number> {
+  const p = cfg.training.laion_path ? cfg.training.laion_prob : 0;
+  const t = cfg.training.text_only_prob;
+  return { laion: p, text: (1 - p) * t, local: (1 - p) * (1 - t) };
+}
+
+export function checkSources(cfg: TrainConfig): void {
+  const share = activeSources(cfg);
+  if (share.text > 0 && cfg.data.corpus.length === 0) {
+    throw new Error(
+      `data.corpus is empty but text-only steps have share ${share.text.toFixed(3)}; set data.corpus or training.text_only_prob: 0`,
+    );
+  }
+  if (share.local > 0 && !cfg.data.captions) {
+    throw new Error(
+      `data.captions is null but local image steps have share ${share.local.toFixed(3)}; set data.captions or training.text_only_prob: 1`,
+    );
+  }
+  if (cfg.training.laion_prob > 0 && !cfg.training.laion_path) {
+    process.emitWarning("training.laion_prob > 0 but training.laion_path is null: LAION is not mixed in");
+  }
+}
+
+export interface TrainStream {
+  next(): Promise<Batch>;
+  state(): DataState;
+}
+
+/** The infinite stream of training batches. */
+export function createTrainStream(params: {
+  cfg: TrainConfig;
+  tokenizer: Tokenizer;
+  vocab: Vocab;
+  vq: ImageCoder | null;
+  seqLen: number;
+  resume?: DataState;
+}): TrainStream {
+  const { cfg, vocab, seqLen, resume } = params;
+  checkSources(cfg);
+  const share = activeSources(cfg);
+  const factory = (name: SourceName) => (share[name] > 0 ? ({ pass }: { pass: number }) => openSource(cfg, name, pass, false) : null);
+  const mixer = laionMixture(
+    { laion: factory("laion"), text: factory("text"), local: factory("local") },
+    {
+      laionProb: share.laion,
+      textOnlyProb: cfg.training.text_only_prob,
+      seed: cfg.training.seed,
+      stopWhen: "never",
+      onExhausted: "restart",
+      ...(resume ? { resume: resume.mixer } : {}),
+    },
+  );
+  const it = mixer[Symbol.asyncIterator]();
+  const packer = new Packer({
+    vocab,
+    seqLen,
+    batchSize: cfg.training.batch_size,
+    sources: ["text", "local", "laion"],
+    ...(resume ? { state: resume.packer } : {}),
+  });
+  const rng = createRng(cfg.training.seed ^ 0x5eed, resume?.rng);
+  const makeDoc = makeDocMaker(params);
+  return {
+    async next() {
+      while (!packer.ready) {
+        const r = await it.next();
+        if (r.done) throw new Error("the data mixture ended (every source is empty?)");
+        const { source, item } = r.value as { source: SourceName; item: RawSample };
+        const direction = rng.next() < cfg.training.image_text_ratio ? "text2image" : "image2text";
+        const doc = await makeDoc(source, item, direction);
+        if (doc) packer.push(doc);
+      }
+      return packer.batch();
+    },
+    state: () => ({ mixer: mixer.state(), packer: packer.state(), rng: rng.state() }),
+  };
+}
+
+/** Held-out batches per source (fixed for the run): both directions alternate for image sources. */
+export async function heldOutBatches(params: {
+  cfg: TrainConfig;
+  tokenizer: Tokenizer;
+  vocab: Vocab;
+  vq: ImageCoder | null;
+  seqLen: number;
+  maxDocsPerSource?: number;
+}): Promise<{ batches: Batch[]; docs: Record<string, Doc[]>; samples: Record<string, RawSample[]> }> {
+  const { cfg, vocab, seqLen } = params;
+  const share = activeSources(cfg);
+  const makeDoc = makeDocMaker(params);
+  const max = params.maxDocsPerSource ?? 64;
+  const batches: Batch[] = [];
+  const docs: Record<string, Doc[]> = {};
+  const samples: Record<string, RawSample[]> = {};
+  for (const name of ["text", "local", "laion"] as SourceName[]) {
+    if (!(share[name] > 0)) continue;
+    const packer = new Packer({ vocab, seqLen, batchSize: cfg.training.batch_size, sources: [name] });
+    const list: Doc[] = (docs[name] = []);
+    const raw: RawSample[] = (samples[name] = []);
+    let i = 0;
+    for await (const s of openSource(cfg, name, 0, true)) {
+      const doc = await makeDoc(name, s, i++ % 2 === 0 ? "image2text" : "text2image");
+      if (!doc) continue;
+      list.push(doc);
+      raw.push(s);
+      packer.push(doc);
+      while (packer.ready && batches.length < cfg.training.eval_batches * 3) batches.push(packer.batch());
+      if (list.length >= max) break;
+    }
+    if (list.length && !packer.ready) batches.push(packer.batch(true));
+  }
+  return { batches, docs, samples };
+}

@@ -1,0 +1,130 @@
+// Memory arithmetic done before any tensor is allocated, so a run that cannot fit is refused with
+// the sizes that would, instead of dying in the allocator an hour later.
+import os from "node:os";
+import { type ModelConfig, countParameters } from "./model.js";
+import { PRESETS, PRESET_NAMES, type PresetName } from "./presets.js";
+import { SPECIALS } from "./vocab.js";
+
+export interface MemoryPlan {
+  params: number;
+  /** fp32 weights: 4 B/param. */
+  weightsBytes: number;
+  /** fp32 gradients: 4 B/param. */
+  gradsBytes: number;
+  /** AdamW first + second moments: 8 B/param. */
+  optimizerBytes: number;
+  /** Gradient-accumulation buffer (4 B/param) when grad_accum > 1. */
+  accumBytes: number;
+  /** Activations kept for backward at one micro-batch of batch_size × seq_len. */
+  activationBytes: number;
+  totalBytes: number;
+}
+
+/**
+ * Activations per token per layer (floats): residual, norms, q/k/v and their rotated copies,
+ * attention output and projections ≈ 14·C; SwiGLU ≈ 5·F; scores + softmax 2·H·T (naive
+ * attention materialises [B, H, T, T]). Head: logits, log-softmax, one-hot, product 4·V. Plus the
+ * [B, 1, T, T] document mask.
+ */
+export function memoryPlan(cfg: ModelConfig, batchSize: number, gradAccum: number): MemoryPlan {
+  const params = countParameters(cfg);
+  const { dModel: C, dFF: F, nHeads: H, seqLen: T, nLayers: L, vocabSize: V } = cfg;
+  const perToken = L * (14 * C + 5 * F + 2 * H * T) + 4 * V + T;
+  const activationBytes = 4 * batchSize * T * perToken;
+  const weightsBytes = 4 * params;
+  const gradsBytes = 4 * params;
+  const optimizerBytes = 8 * params;
+  const accumBytes = gradAccum > 1 ? 4 * params : 0;
+  return {
+    params,
+    weightsBytes,
+    gradsBytes,
+    optimizerBytes,
+    accumBytes,
+    activationBytes,
+    totalBytes: weightsBytes + gradsBytes + optimizerBytes + accumBytes + activationBytes,
+  };
+}
+
+export interface DeviceMemory {
+  bytes: number;
+  /** Where the figure comes from, for the plan printout. */
+  source: string;
+}
+
+/**
+ * Memory available to tensors. An explicit --device-memory-gb wins. GPUs (tfjs-node-gpu) do not
+ * report their size through tfjs, so they default to 16 GB (a Kaggle T4); wasm is capped by the
+ * 4 GiB wasm32 address space; cpu backends get 80 % of system RAM.
+ */
+export function deviceMemory(backend: string, flagGb?: number | null): DeviceMemory {
+  if (flagGb) return { bytes: flagGb * 1e9, source: "--device-memory-gb" };
+  if (backend === "tfjs-node-gpu") {
+    return { bytes: 16e9, source: "GPU default 16 GB (Kaggle T4); pass --device-memory-gb" };
+  }
+  if (backend === "wasm") return { bytes: 4 * 2 ** 30, source: "wasm32 address space (4 GiB)" };
+  return { bytes: Math.floor(os.totalmem() * 0.8), source: "80% of system RAM" };
+}
+
+export function presetModelConfig(name: PresetName, vocabSize?: number): ModelConfig {
+  const p = PRESETS[name];
+  return {
+    vocabSize: vocabSize ?? SPECIALS.length + p.textVocab + p.codebookSize,
+    dModel: p.dModel,
+    nLayers: p.nLayers,
+    nHeads: p.nHeads,
+    dFF: p.dFF,
+    seqLen: p.seqLen,
+    ropeTheta: 10000,
+    normEps: 1e-5,
+  };
+}
+
+/** For each preset, the largest power-of-two batch size (≤ 64) that fits, or none. */
+export function whatFits(deviceBytes: number, gradAccum: number): { preset: PresetName; batchSize: number }[] {
+  const out: { preset: PresetName; batchSize: number }[] = [];
+  for (const name of PRESET_NAMES) {
+    const cfg = presetModelConfig(name);
+    let best = 0;
+    for (let b = 1; b <= 64; b *= 2) if (memoryPlan(cfg, b, gradAccum).totalBytes <= deviceBytes) best = b;
+    if (best) out.push({ preset: name, batchSize: best });
+  }
+  return out;
+}
+
+export const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
+
+export function formatPlan(plan: MemoryPlan): string {
+  return [
+    `parameters      ${plan.params.toLocaleString("en-US")} (${(plan.params / 1e9).toFixed(3)} B)`,
+    `weights fp32    ${gb(plan.weightsBytes)}`,
+    `gradients fp32  ${gb(plan.gradsBytes)}`,
+    `AdamW m + v     ${gb(plan.optimizerBytes)}`,
+    `grad accum buf  ${gb(plan.accumBytes)}`,
+    `activations     ${gb(plan.activationBytes)}`,
+    `total           ${gb(plan.totalBytes)}`,
+  ].join("\n");
+}
+
+/** Throws a message that says what does not fit and lists what does. */
+export function assertFits(params: {
+  plan: MemoryPlan;
+  device: DeviceMemory;
+  batchSize: number;
+  gradAccum: number;
+}): void {
+  const { plan, device, gradAccum } = params;
+  if (plan.totalBytes <= device.bytes) return;
+  const fits = whatFits(device.bytes, gradAccum);
+  const fixed = plan.weightsBytes + plan.gradsBytes + plan.optimizerBytes;
+  const list = fits.length
+    ? fits.map((f) => `  model.preset: ${f.preset} with training.batch_size ≤ ${f.batchSize}`).join("\n")
+    : "  (none of the presets)";
+  throw new Error(
+    `this configuration does not fit the device: it needs ${gb(plan.totalBytes)} ` +
+      `(weights + gradients + AdamW state alone ${gb(fixed)} for ${(plan.params / 1e9).toFixed(2)} B parameters in fp32, ` +
+      `activations ${gb(plan.activationBytes)} at batch_size ${params.batchSize}), ` +
+      `the device has ${gb(device.bytes)} (${device.source}).\nWhat fits:\n${list}\n` +
+      "Lower training.batch_size and raise training.grad_accum to keep the effective batch.",
+  );
+}

@@ -1,0 +1,47 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect, test } from "vitest";
+import { applyOverrides, loadConfig, parseConfig, resolveShape } from "../src/config.js";
+
+const repoConfigs = path.resolve(import.meta.dirname, "../../../configs");
+
+function yamlFile(text: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cfg-")), "c.yaml");
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+test("an unknown key is an error naming its path and the allowed keys", () => {
+  const file = yamlFile("training:\n  lr: 0.001\n  learning_rate: 0.1\n");
+  expect(() => loadConfig(file)).toThrow(/unknown key training\.learning_rate \(allowed in training: laion_path, laion_prob/);
+});
+
+test("a wrong type names the key and what was expected", () => {
+  expect(() => parseConfig({ training: { batch_size: "eight" } })).toThrow(/training\.batch_size: .*expected number/);
+  expect(() => parseConfig({ training: { laion_prob: 1.5 } })).toThrow(/training\.laion_prob: .*<=1/);
+  expect(() => parseConfig({ model: { preset: "7b" } })).toThrow(
+    /model\.preset: must be one of "tiny", "demo", "small", "base", "1b", "2b"/,
+  );
+  expect(() => loadConfig(yamlFile("training: [1, 2"))).toThrow(/invalid YAML/);
+});
+
+test("defaults fill what a file leaves out; flags override the file", () => {
+  const cfg = parseConfig({ training: { laion_path: "data/laion/{00000..00003}.tar", laion_prob: 0.2 } });
+  expect(cfg.training.text_only_prob).toBe(0.5);
+  expect(cfg.model.preset).toBe("demo");
+  const over = applyOverrides(cfg, { laionProb: 0.5, maxSteps: 7, outputDir: "out" });
+  expect(over.training.laion_prob).toBe(0.5);
+  expect(over.training.max_steps).toBe(7);
+  expect(over.output_dir).toBe("out");
+  expect(cfg.training.laion_prob).toBe(0.2);
+  expect(() => applyOverrides(cfg, { laionProb: 2 })).toThrow(/flags: training\.laion_prob/);
+});
+
+test("the shipped configs validate", () => {
+  for (const name of ["demo.yaml", "train_2b_multimodal_hard.yaml"]) {
+    const cfg = loadConfig(path.join(repoConfigs, name));
+    expect(resolveShape(cfg).dModel).toBeGreaterThan(0);
+  }
+  expect(resolveShape(loadConfig(path.join(repoConfigs, "train_2b_multimodal_hard.yaml"))).dModel).toBe(2560);
+});
