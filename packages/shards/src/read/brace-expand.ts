@@ -7,7 +7,7 @@
  * `\{` and `\}` escape a brace.
  */
 export function expandBraces(pattern: string): string[] {
-  return expand(pattern).map(unescape);
+  return expand(pattern).map(removeEscapes);
 }
 
 function expand(pattern: string): string[] {
@@ -93,6 +93,6 @@ function listAlternatives(body: string): string[] | null {
   return parts;
 }
 
-function unescape(text: string): string {
+function removeEscapes(text: string): string {
   return text.replace(/\\([{}\\,])/g, "$1");
 }

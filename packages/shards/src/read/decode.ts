@@ -45,7 +45,10 @@ function kind(ext: string): keyof DecodeOptions | undefined {
  * Decodes the members of one sample in place per `options`; throws an Error naming the
  * extension on undecodable data (the caller adds the shard URL and key).
  */
-export async function decodeSample<T extends Record<string, unknown>>(sample: T, options: DecodeOptions): Promise<T> {
+export async function decodeSample<T extends Record<string, unknown>>(
+  sample: T,
+  options: DecodeOptions,
+): Promise<T> {
   const textDecoder = new TextDecoder("utf-8", { fatal: true });
   for (const [ext, value] of Object.entries(sample)) {
     if (ext.startsWith("__") || !(value instanceof Uint8Array)) continue;
@@ -58,7 +61,8 @@ export async function decodeSample<T extends Record<string, unknown>>(sample: T,
       else {
         const text = textDecoder.decode(value).trim();
         const n = Number(text);
-        if (text === "" || !Number.isFinite(n)) throw new Error(`not a number: ${JSON.stringify(text.slice(0, 40))}`);
+        if (text === "" || !Number.isFinite(n))
+          throw new Error(`not a number: ${JSON.stringify(text.slice(0, 40))}`);
         (sample as Record<string, unknown>)[ext] = n;
       }
     } catch (error) {
@@ -78,5 +82,9 @@ export async function decodeRgb(bytes: Uint8Array): Promise<RgbImage> {
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  return {
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
 }

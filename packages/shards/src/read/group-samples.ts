@@ -28,7 +28,10 @@ export function splitKey(name: string): { key: string; ext: string } | null {
  * extensions are lower-cased; members without an extension and `__meta__` members are skipped;
  * a repeated extension within one sample is an error naming the member.
  */
-export async function* groupSamples(members: AsyncIterable<TarMember>, url: string): AsyncGenerator<RawSample> {
+export async function* groupSamples(
+  members: AsyncIterable<TarMember>,
+  url: string,
+): AsyncGenerator<RawSample> {
   let current: RawSample | undefined;
   try {
     for await (const member of members) {

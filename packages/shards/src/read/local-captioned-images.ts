@@ -57,7 +57,8 @@ export function LocalCaptionedImages(params: LocalCaptionedImagesParams): Captio
           bytes = await readFile(file);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-          if (params.strict) throw new Error(`missing image ${file} (listed as "${image}" in ${params.captions})`);
+          if (params.strict)
+            throw new Error(`missing image ${file} (listed as "${image}" in ${params.captions})`);
           stats.missing++;
           if (stats.missingPaths.length < 1000) stats.missingPaths.push(file);
           params.onMissing?.(file);
@@ -66,7 +67,12 @@ export function LocalCaptionedImages(params: LocalCaptionedImagesParams): Captio
         const ext = path.extname(image).slice(1).toLowerCase() || "bin";
         const key = image.replace(/\\/g, "/").replace(/\.[^./]*$/, "");
         stats.images++;
-        yield { __key__: key, __url__: file, [ext]: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), txt: caption } as CaptionedImage;
+        yield {
+          __key__: key,
+          __url__: file,
+          [ext]: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
+          txt: caption,
+        } as CaptionedImage;
       }
     },
   };
@@ -83,7 +89,12 @@ export async function readCaptions(file: string): Promise<{ image: string; capti
   if (Array.isArray(value)) {
     return value.map((entry, i) => {
       const e = entry as Record<string, unknown> | null;
-      if (typeof e !== "object" || e === null || typeof e.image !== "string" || typeof e.caption !== "string") {
+      if (
+        typeof e !== "object" ||
+        e === null ||
+        typeof e.image !== "string" ||
+        typeof e.caption !== "string"
+      ) {
         throw new Error(`${file}: entry ${i} is ${JSON.stringify(entry)?.slice(0, 100)}; ${EXPECTED_SHAPES}`);
       }
       return { image: e.image, caption: e.caption };
@@ -93,7 +104,9 @@ export async function readCaptions(file: string): Promise<{ image: string; capti
     const entries = Object.entries(value);
     const bad = entries.find(([, caption]) => typeof caption !== "string");
     if (!bad) return entries.map(([image, caption]) => ({ image, caption: caption as string }));
-    throw new Error(`${file}: "${bad[0]}" maps to ${JSON.stringify(bad[1])?.slice(0, 100)}, not a caption string; ${EXPECTED_SHAPES}`);
+    throw new Error(
+      `${file}: "${bad[0]}" maps to ${JSON.stringify(bad[1])?.slice(0, 100)}, not a caption string; ${EXPECTED_SHAPES}`,
+    );
   }
   throw new Error(`${file}: captions file holds ${JSON.stringify(value)?.slice(0, 100)}; ${EXPECTED_SHAPES}`);
 }

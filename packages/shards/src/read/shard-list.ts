@@ -66,7 +66,8 @@ async function listS3Shards(client: S3Client, url: string): Promise<string[]> {
     const page = await client.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
     );
-    for (const object of page.Contents ?? []) if (object.Key && isShardName(object.Key)) keys.push(object.Key);
+    for (const object of page.Contents ?? [])
+      if (object.Key && isShardName(object.Key)) keys.push(object.Key);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   if (keys.length === 0) throw new Error(`no .tar/.tgz/.tar.gz shards under ${url}`);

@@ -5,7 +5,11 @@ import { type Random, randomInt } from "./prng.js";
  * then for each new item emit a random buffered one and put the new one in its place;
  * drain in random order at the end. Memory is `size` items, whatever the source length.
  */
-export async function* shuffleBuffer<T>(source: AsyncIterable<T>, size: number, random: Random): AsyncGenerator<T> {
+export async function* shuffleBuffer<T>(
+  source: AsyncIterable<T>,
+  size: number,
+  random: Random,
+): AsyncGenerator<T> {
   if (size <= 1) {
     yield* source;
     return;

@@ -27,7 +27,9 @@ function checkPart(indexName: string, index: number, countName: string, count: n
     throw new Error(`split.${countName} must be an integer ≥ 1, got ${count}`);
   }
   if (!Number.isInteger(index) || index < 0 || index >= count) {
-    throw new Error(`split.${indexName} must be an integer in [0, ${count - 1}] (${countName} = ${count}), got ${index}`);
+    throw new Error(
+      `split.${indexName} must be an integer in [0, ${count - 1}] (${countName} = ${count}), got ${index}`,
+    );
   }
 }
 

@@ -95,7 +95,12 @@ function gunzipMember(data: Buffer, url: string, member: string): Uint8Array {
   try {
     return gunzipSync(data);
   } catch (error) {
-    throw new ShardError({ url, member, message: `bad gzip member: ${(error as Error).message}`, cause: error });
+    throw new ShardError({
+      url,
+      member,
+      message: `bad gzip member: ${(error as Error).message}`,
+      cause: error,
+    });
   }
 }
 

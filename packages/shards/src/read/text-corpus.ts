@@ -33,7 +33,10 @@ const TEXT_FILES = /\.(txt|jsonl)$/i;
  * file:line. Documents are NFC-normalised; lines are split only at `\n`, so grapheme
  * clusters (Sinhala conjuncts with ZWJ, vowel signs) are never cut.
  */
-export function TextCorpus(paths: string | readonly string[], options: TextCorpusOptions = {}): AsyncIterable<TextSample> {
+export function TextCorpus(
+  paths: string | readonly string[],
+  options: TextCorpusOptions = {},
+): AsyncIterable<TextSample> {
   const mode = options.mode ?? "line";
   if (mode !== "line" && mode !== "paragraph") {
     throw new Error(`TextCorpus: mode must be "line" or "paragraph", got ${JSON.stringify(mode)}`);
@@ -43,11 +46,17 @@ export function TextCorpus(paths: string | readonly string[], options: TextCorpu
   return {
     [Symbol.asyncIterator]: async function* () {
       for (const file of await resolveTextFiles(list)) {
-        const documents = /\.jsonl$/i.test(file) ? jsonlDocuments(file, options) : txtDocuments(file, mode, options);
+        const documents = /\.jsonl$/i.test(file)
+          ? jsonlDocuments(file, options)
+          : txtDocuments(file, mode, options);
         const normalize = options.normalize ?? "NFC";
         const stem = path.basename(file).replace(/\.[^.]*$/, "");
         for await (const { text, line } of documents) {
-          yield { __key__: `${stem}:${line}`, __url__: file, txt: normalize ? text.normalize(normalize) : text };
+          yield {
+            __key__: `${stem}:${line}`,
+            __url__: file,
+            txt: normalize ? text.normalize(normalize) : text,
+          };
         }
       }
     },
@@ -66,7 +75,9 @@ async function resolveTextFiles(paths: readonly string[]): Promise<string[]> {
       if (!TEXT_FILES.test(p)) throw new Error(`TextCorpus: ${p} is neither .txt nor .jsonl`);
       out.push(p);
     } else if (/[*?[\]{}]/.test(p)) {
-      const found = (await glob(p, { onlyFiles: true, absolute: path.isAbsolute(p) })).filter((f) => TEXT_FILES.test(f));
+      const found = (await glob(p, { onlyFiles: true, absolute: path.isAbsolute(p) })).filter((f) =>
+        TEXT_FILES.test(f),
+      );
       if (found.length === 0) throw new Error(`TextCorpus: glob ${p} matched no .txt or .jsonl files`);
       out.push(...found.sort());
     } else {
@@ -100,7 +111,10 @@ async function* txtDocuments(
   if (paragraph.length > 0) yield { text: paragraph.join("\n"), line: first };
 }
 
-async function* jsonlDocuments(file: string, options: TextCorpusOptions): AsyncGenerator<{ text: string; line: number }> {
+async function* jsonlDocuments(
+  file: string,
+  options: TextCorpusOptions,
+): AsyncGenerator<{ text: string; line: number }> {
   const field = options.field ?? "text";
   for await (const l of utf8Lines({ path: file, highWaterMark: options.readBufferSize })) {
     if (l.text.trim() === "") continue;
@@ -112,7 +126,9 @@ async function* jsonlDocuments(file: string, options: TextCorpusOptions): AsyncG
     }
     const text = (record as Record<string, unknown> | null)?.[field];
     if (typeof record !== "object" || record === null || typeof text !== "string") {
-      throw new Error(`${file}:${l.line}: expected an object with a string "${field}" field, got ${l.text.slice(0, 80)}`);
+      throw new Error(
+        `${file}:${l.line}: expected an object with a string "${field}" field, got ${l.text.slice(0, 80)}`,
+      );
     }
     yield { text, line: l.line };
   }

@@ -45,7 +45,9 @@ export async function* utf8Lines(params: { path: string; highWaterMark?: number 
     try {
       pending += decoder.decode();
     } catch {
-      throw new Error(`${path}: invalid UTF-8 at byte offset ${offset - held.length} (file ends inside a character)`);
+      throw new Error(
+        `${path}: invalid UTF-8 at byte offset ${offset - held.length} (file ends inside a character)`,
+      );
     }
     if (pending.length > 0) {
       yield { text: pending.endsWith("\r") ? pending.slice(0, -1) : pending, line: ++line };
@@ -68,7 +70,8 @@ function sequenceLength(lead: number): number {
 function incompleteTail(bytes: Uint8Array): Uint8Array {
   for (let back = 1; back <= Math.min(3, bytes.length); back++) {
     const b = bytes[bytes.length - back] as number;
-    if ((b & 0xc0) !== 0x80) return sequenceLength(b) > back ? bytes.slice(bytes.length - back) : new Uint8Array(0);
+    if ((b & 0xc0) !== 0x80)
+      return sequenceLength(b) > back ? bytes.slice(bytes.length - back) : new Uint8Array(0);
   }
   return new Uint8Array(0);
 }

@@ -67,8 +67,14 @@ export function WebDataset(
   urls: string | readonly string[],
   options?: WebDatasetOptions & { decode?: false | undefined },
 ): AsyncIterable<RawSample>;
-export function WebDataset(urls: string | readonly string[], options?: WebDatasetOptions): AsyncIterable<Sample>;
-export function WebDataset(urls: string | readonly string[], options: WebDatasetOptions = {}): AsyncIterable<Sample> {
+export function WebDataset(
+  urls: string | readonly string[],
+  options?: WebDatasetOptions,
+): AsyncIterable<Sample>;
+export function WebDataset(
+  urls: string | readonly string[],
+  options: WebDatasetOptions = {},
+): AsyncIterable<Sample> {
   const config = validate(urls, options);
   return { [Symbol.asyncIterator]: () => readDataset(config) };
 }
@@ -85,16 +91,21 @@ interface Config {
 }
 
 function validate(urls: string | readonly string[], options: WebDatasetOptions): Config {
-  if (typeof urls !== "string" && !Array.isArray(urls)) throw new Error("WebDataset: urls must be a string or an array of strings");
-  if ((typeof urls === "string" ? [urls] : urls).length === 0) throw new Error("WebDataset: no shard URLs given");
+  if (typeof urls !== "string" && !Array.isArray(urls))
+    throw new Error("WebDataset: urls must be a string or an array of strings");
+  if ((typeof urls === "string" ? [urls] : urls).length === 0)
+    throw new Error("WebDataset: no shard URLs given");
   const handler = options.handler ?? "raise";
   if (!ERROR_HANDLERS.includes(handler)) {
-    throw new Error(`WebDataset: handler must be one of ${ERROR_HANDLERS.join(", ")}, got ${JSON.stringify(handler)}`);
+    throw new Error(
+      `WebDataset: handler must be one of ${ERROR_HANDLERS.join(", ")}, got ${JSON.stringify(handler)}`,
+    );
   }
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed)) throw new Error(`WebDataset: seed must be an integer, got ${seed}`);
   const epoch = options.epoch ?? 0;
-  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new Error(`WebDataset: epoch must be an integer ≥ 0, got ${epoch}`);
+  if (!Number.isSafeInteger(epoch) || epoch < 0)
+    throw new Error(`WebDataset: epoch must be an integer ≥ 0, got ${epoch}`);
   const buffer = options.shuffleBuffer ?? 0;
   if (!Number.isSafeInteger(buffer) || buffer < 0) {
     throw new Error(`WebDataset: shuffleBuffer must be an integer ≥ 0, got ${buffer}`);
@@ -102,7 +113,10 @@ function validate(urls: string | readonly string[], options: WebDatasetOptions):
   const slot = splitSlot(options.split);
   let client: S3Client | undefined = options.s3Client;
   const s3Client = () => {
-    client ??= createS3Client({ ...options.s3, ...(options.s3Endpoint ? { endpoint: options.s3Endpoint } : {}) });
+    client ??= createS3Client({
+      ...options.s3,
+      ...(options.s3Endpoint ? { endpoint: options.s3Endpoint } : {}),
+    });
     return client;
   };
   return { urls, options, seed, epoch, handler, slot, decode: decodeOptions(options.decode), s3Client };
@@ -116,7 +130,11 @@ async function* readDataset(config: Config): AsyncGenerator<Sample> {
     : ownShards(shards, config);
   let samples: AsyncIterable<Sample> = shardSamples(order, config, shards.length);
   if ((options.shuffleBuffer ?? 0) > 1) {
-    samples = shuffleBuffer(samples, options.shuffleBuffer ?? 0, mulberry32(deriveSeed(seed, epoch, SAMPLE_STREAM, slot.index)));
+    samples = shuffleBuffer(
+      samples,
+      options.shuffleBuffer ?? 0,
+      mulberry32(deriveSeed(seed, epoch, SAMPLE_STREAM, slot.index)),
+    );
   }
   if (!config.decode) {
     yield* samples;
@@ -133,7 +151,9 @@ async function* readDataset(config: Config): AsyncGenerator<Sample> {
 
 function ownShards(shards: string[], config: Config): string[] {
   const { options, seed, epoch, slot } = config;
-  const order = options.shuffleShards ? shuffled(shards, mulberry32(deriveSeed(seed, epoch, SHARD_STREAM))) : shards;
+  const order = options.shuffleShards
+    ? shuffled(shards, mulberry32(deriveSeed(seed, epoch, SHARD_STREAM)))
+    : shards;
   const mine = takeSplit(order, slot);
   if (mine.length === 0) {
     throw new Error(
@@ -148,7 +168,11 @@ function* resampled(shards: readonly string[], random: () => number): Generator<
 }
 
 /** Reads the shards in order, applying the error handler per shard. */
-async function* shardSamples(order: Iterable<string>, config: Config, distinct: number): AsyncGenerator<Sample> {
+async function* shardSamples(
+  order: Iterable<string>,
+  config: Config,
+  distinct: number,
+): AsyncGenerator<Sample> {
   const { handler, options } = config;
   // With resample and a handler that skips errors, an all-broken shard list would spin forever.
   const maxEmptyInARow = Math.max(10, 3 * distinct);
@@ -160,7 +184,11 @@ async function* shardSamples(order: Iterable<string>, config: Config, distinct: 
       opened = await openShard(url, { s3Client: config.s3Client }).catch((error: unknown) => {
         throw new ShardError({ url, message: `cannot open: ${(error as Error).message}`, cause: error });
       });
-      const members = tarMembers({ stream: opened.stream, url, gunzipMembers: options.gunzipMembers ?? true });
+      const members = tarMembers({
+        stream: opened.stream,
+        url,
+        gunzipMembers: options.gunzipMembers ?? true,
+      });
       for await (const sample of groupSamples(members, url)) {
         produced++;
         yield sample;
@@ -175,7 +203,9 @@ async function* shardSamples(order: Iterable<string>, config: Config, distinct: 
     }
     emptyInARow = produced > 0 ? 0 : emptyInARow + 1;
     if (options.resample && emptyInARow >= maxEmptyInARow) {
-      throw new Error(`WebDataset: ${emptyInARow} shards in a row gave no samples while resampling; giving up`);
+      throw new Error(
+        `WebDataset: ${emptyInARow} shards in a row gave no samples while resampling; giving up`,
+      );
     }
   }
 }

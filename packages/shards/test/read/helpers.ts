@@ -58,12 +58,13 @@ export async function tarBuffer(members: { name: string; data: Uint8Array | stri
   const { default: tar } = await import("tar-stream");
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on("data", (c: Buffer) => chunks.push(c));
+  pack.on("data", (c: unknown) => chunks.push(c as Buffer));
   const done = new Promise<void>((resolve, reject) => {
     pack.on("end", resolve);
     pack.on("error", reject);
   });
-  for (const m of members) pack.entry({ name: m.name }, typeof m.data === "string" ? m.data : Buffer.from(m.data));
+  for (const m of members)
+    pack.entry({ name: m.name }, typeof m.data === "string" ? m.data : Buffer.from(m.data));
   pack.finalize();
   await done;
   return Buffer.concat(chunks);

@@ -14,7 +14,11 @@ beforeAll(async () => {
 
 const keys = async (options: WebDatasetOptions, urls: string | string[] = pattern, limit?: number) =>
   (await collect(WebDataset(urls, options), limit)).map((s) => s.__key__);
-const natural = () => Array.from({ length: 100 }, (_, i) => `s${String(Math.floor(i / 10)).padStart(3, "0")}-${String(i % 10).padStart(4, "0")}`);
+const natural = () =>
+  Array.from(
+    { length: 100 },
+    (_, i) => `s${String(Math.floor(i / 10)).padStart(3, "0")}-${String(i % 10).padStart(4, "0")}`,
+  );
 
 describe("shuffling", () => {
   test("without shuffle options the order is the shards' order, then the tar order", async () => {
@@ -42,7 +46,11 @@ describe("shuffling", () => {
   test("shuffleShards alone keeps each shard's samples together, in tar order", async () => {
     const order = await keys({ shuffleShards: true, seed: 3 });
     const shardOrder = order.filter((_, i) => i % 10 === 0).map((k) => k.slice(0, 4));
-    expect(shardOrder).not.toEqual(natural().filter((_, i) => i % 10 === 0).map((k) => k.slice(0, 4)));
+    expect(shardOrder).not.toEqual(
+      natural()
+        .filter((_, i) => i % 10 === 0)
+        .map((k) => k.slice(0, 4)),
+    );
     for (let s = 0; s < 10; s++) {
       const block = order.slice(s * 10, s * 10 + 10);
       expect(block).toEqual(natural().filter((k) => k.startsWith(shardOrder[s] as string)));
@@ -98,7 +106,11 @@ describe("resample", () => {
 
   test("gives up with an error when no shard yields samples, instead of spinning", async () => {
     await expect(
-      keys({ resample: true, handler: "ignore" }, [`${tmp.dir}/missing-a.tar`, `${tmp.dir}/missing-b.tar`], 5),
+      keys(
+        { resample: true, handler: "ignore" },
+        [`${tmp.dir}/missing-a.tar`, `${tmp.dir}/missing-b.tar`],
+        5,
+      ),
     ).rejects.toThrow(/shards in a row gave no samples while resampling/);
   });
 });

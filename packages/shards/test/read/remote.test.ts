@@ -19,7 +19,9 @@ describe("http(s)://", () => {
     const samples = await collect(WebDataset(`${server.url}/files/webdataset/{tendata.tar,sample.tgz}`));
     expect(samples).toHaveLength(100 + 90);
     const local = await collect(WebDataset(shard("tendata.tar")));
-    expect(Buffer.from(samples[42]?.ten as Uint8Array).equals(Buffer.from(local[42]?.ten as Uint8Array))).toBe(true);
+    expect(
+      Buffer.from(samples[42]?.ten as Uint8Array).equals(Buffer.from(local[42]?.ten as Uint8Array)),
+    ).toBe(true);
     expect(samples[0]?.__url__).toBe(`${server.url}/files/webdataset/tendata.tar`);
   });
 
@@ -28,7 +30,10 @@ describe("http(s)://", () => {
     await expect(collect(WebDataset(url))).rejects.toThrow(`${url}: cannot open: HTTP 404`);
     const errors: ShardError[] = [];
     const samples = await collect(
-      WebDataset([url, `${server.url}/files/webdataset/mpdata.tar`], { handler: "ignore", onError: (e) => errors.push(e) }),
+      WebDataset([url, `${server.url}/files/webdataset/mpdata.tar`], {
+        handler: "ignore",
+        onError: (e) => errors.push(e),
+      }),
     );
     expect(samples).toHaveLength(100);
     expect(errors.map((e) => e.url)).toEqual([url]);
@@ -36,7 +41,10 @@ describe("http(s)://", () => {
 
   test("streams (never downloads whole) and closes the socket when the consumer breaks", async () => {
     // 48 MiB of 128 KiB members; the reader takes one sample and stops.
-    const members = Array.from({ length: 384 }, (_, i) => ({ name: `${String(i).padStart(5, "0")}.bin`, data: new Uint8Array(128 * 1024) }));
+    const members = Array.from({ length: 384 }, (_, i) => ({
+      name: `${String(i).padStart(5, "0")}.bin`,
+      data: new Uint8Array(128 * 1024),
+    }));
     const body = await tarBuffer(members);
     let sent = 0;
     let closed: Promise<unknown> = Promise.resolve();
@@ -71,7 +79,9 @@ describe("s3://", () => {
     s3 = await startS3Server({ buckets: ["laion"] });
     const client = new S3Client(s3ClientConfig(s3));
     for (const name of ["tendata.tar", "sample.tgz"]) {
-      await client.send(new PutObjectCommand({ Bucket: "laion", Key: `webdataset/${name}`, Body: readFileSync(shard(name)) }));
+      await client.send(
+        new PutObjectCommand({ Bucket: "laion", Key: `webdataset/${name}`, Body: readFileSync(shard(name)) }),
+      );
     }
     client.destroy();
   });
@@ -81,7 +91,10 @@ describe("s3://", () => {
 
   test("reads a shard with GetObject from an S3-compatible endpoint (s3Endpoint option)", async () => {
     const samples = await collect(
-      WebDataset("s3://laion/webdataset/sample.tgz", { s3Endpoint: s3.endpoint, s3: { credentials: credentials() } }),
+      WebDataset("s3://laion/webdataset/sample.tgz", {
+        s3Endpoint: s3.endpoint,
+        s3: { credentials: credentials() },
+      }),
     );
     expect(samples).toHaveLength(90);
     expect(samples[0]?.__url__).toBe("s3://laion/webdataset/sample.tgz");
@@ -109,7 +122,12 @@ describe("s3://", () => {
 
   test("a missing key is an error naming the URL", async () => {
     await expect(
-      collect(WebDataset("s3://laion/webdataset/nope.tar", { s3Endpoint: s3.endpoint, s3: { credentials: credentials() } })),
+      collect(
+        WebDataset("s3://laion/webdataset/nope.tar", {
+          s3Endpoint: s3.endpoint,
+          s3: { credentials: credentials() },
+        }),
+      ),
     ).rejects.toThrow(/s3:\/\/laion\/webdataset\/nope\.tar: cannot open: .*(NoSuchKey|does not exist)/);
   });
 });

@@ -77,7 +77,9 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as tar:
     // Same basename in different folders is fine (different keys).
     expect((await collect(WebDataset(at("dup.tar")))).map((s) => s.__key__)).toEqual(["a/x", "b/x"]);
     execFileSync("tar", ["-cf", at("dup2.tar"), "-C", at("dup"), "a/x.txt", "a/x.TXT"]);
-    await expect(collect(WebDataset(at("dup2.tar")))).rejects.toThrow(/dup2\.tar \(member a\/x\.TXT\): duplicate extension "txt"/);
+    await expect(collect(WebDataset(at("dup2.tar")))).rejects.toThrow(
+      /dup2\.tar \(member a\/x\.TXT\): duplicate extension "txt"/,
+    );
   });
 });
 
@@ -141,7 +143,9 @@ describe("error handler", () => {
     expect(() => WebDataset(shard("mpdata.tar"), { handler: "skip" as never })).toThrow(
       'handler must be one of raise, warnAndContinue, ignore, got "skip"',
     );
-    expect(() => WebDataset(shard("mpdata.tar"), { shuffleBuffer: -1 })).toThrow(/shuffleBuffer must be an integer ≥ 0, got -1/);
+    expect(() => WebDataset(shard("mpdata.tar"), { shuffleBuffer: -1 })).toThrow(
+      /shuffleBuffer must be an integer ≥ 0, got -1/,
+    );
     expect(() => WebDataset(shard("mpdata.tar"), { split: { rank: 2, worldSize: 2 } })).toThrow(
       /split.rank must be an integer in \[0, 1\] \(worldSize = 2\), got 2/,
     );

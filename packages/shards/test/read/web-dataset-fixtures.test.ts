@@ -39,7 +39,9 @@ function expectSameSamples(actual: RawSample[], tarFile: string): void {
 describe("WebDataset on the real webdataset test shards", () => {
   test("tendata.tar: 100 samples with a .ten member, keys in tar order", async () => {
     const samples = await collect(WebDataset(shard("tendata.tar")));
-    expect(samples.map((s) => s.__key__)).toEqual(Array.from({ length: 100 }, (_, i) => String(i).padStart(6, "0")));
+    expect(samples.map((s) => s.__key__)).toEqual(
+      Array.from({ length: 100 }, (_, i) => String(i).padStart(6, "0")),
+    );
     expect(samples.every((s) => s.__url__ === shard("tendata.tar"))).toBe(true);
     expectSameSamples(samples, shard("tendata.tar"));
   });

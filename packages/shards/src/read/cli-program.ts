@@ -1,0 +1,97 @@
+import { CliError, createProgress, intOption } from "@laion/cli-kit";
+import { Command, Option } from "commander";
+import type { ErrorHandler } from "./errors.js";
+import { datasetStats, summarizeSample } from "./inspect.js";
+import { WebDataset } from "./web-dataset.js";
+
+interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+interface Flags {
+  json?: boolean;
+  s3Endpoint?: string;
+  handler: ErrorHandler;
+  limit?: number;
+}
+
+const URLS =
+  "shards: paths, folders, globs, {000..009} patterns, http(s)://, s3://bucket/key (or prefix/), pipe:command";
+
+const handlerOption = (fallback: ErrorHandler) =>
+  new Option("--handler <policy>", "what to do with unreadable shards")
+    .choices(["raise", "warnAndContinue", "ignore"])
+    .default(fallback);
+
+const s3Option = () =>
+  new Option(
+    "--s3-endpoint <url>",
+    "endpoint of an S3-compatible store (default: $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL)",
+  );
+
+/** The `laion-shards` command line (`ls`, `stats`); `io` lets tests capture the output. */
+export function createShardsCli(io: Io = { stdout: process.stdout, stderr: process.stderr }): Command {
+  const write = async (text: string) => {
+    if (!io.stdout.write(text)) await new Promise((resolve) => io.stdout.once("drain", resolve));
+  };
+  const program = new Command("laion-shards")
+    .description("Look inside webdataset shards.")
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError();
+
+  program
+    .command("ls")
+    .description("one line per sample: key, then ext:bytes for each member")
+    .argument("<urls...>", URLS)
+    .option("--json", "JSON lines: {__key__, __url__, members: {ext: bytes}}")
+    .option("--limit <n>", "stop after n samples", intOption("--limit", { min: 1 }))
+    .addOption(s3Option())
+    .addOption(handlerOption("raise"))
+    .action(async (urls: string[], flags: Flags) => {
+      let n = 0;
+      for await (const sample of WebDataset(urls, { handler: flags.handler, s3Endpoint: flags.s3Endpoint })) {
+        const s = summarizeSample(sample);
+        const sizes = Object.entries(s.members).map(([ext, bytes]) => `${ext}:${bytes}`);
+        await write(`${flags.json ? JSON.stringify(s) : `${s.__key__}\t${sizes.join(" ")}`}\n`);
+        if (flags.limit !== undefined && ++n >= flags.limit) break;
+      }
+    });
+
+  program
+    .command("stats")
+    .description(
+      "shards, samples, bytes, per-extension counts and errors (exit code 1 if any error, unless --handler ignore)",
+    )
+    .argument("<urls...>", URLS)
+    .option("--json", "print the stats as one JSON object")
+    .addOption(s3Option())
+    .addOption(handlerOption("warnAndContinue"))
+    .action(async (urls: string[], flags: Flags) => {
+      const progress = createProgress({ label: "samples", stream: io.stderr });
+      const stats = await datasetStats({
+        urls,
+        options: { handler: flags.handler, s3Endpoint: flags.s3Endpoint },
+        onSample: () => progress.tick(),
+      });
+      progress.done();
+      if (flags.json) {
+        await write(`${JSON.stringify(stats)}\n`);
+      } else {
+        const extensions = Object.entries(stats.extensions).sort(([a], [b]) => a.localeCompare(b));
+        const lines = [
+          `shards   ${stats.shards}`,
+          `samples  ${stats.samples}`,
+          `bytes    ${stats.bytes}`,
+          ...extensions.map(([ext, e]) => `  ${ext}\t${e.count} samples\t${e.bytes} bytes`),
+          `errors   ${stats.errors.length}`,
+          ...stats.errors.map((e) => `  ${e.message}`),
+        ];
+        await write(`${lines.join("\n")}\n`);
+      }
+      if (stats.errors.length > 0 && flags.handler !== "ignore") {
+        throw new CliError(`${stats.errors.length} shard(s) could not be read completely`);
+      }
+    });
+  return program;
+}

@@ -1,0 +1,70 @@
+import { PassThrough } from "node:stream";
+import { CliError } from "@laion/cli-kit";
+import { describe, expect, test } from "vitest";
+import { createShardsCli } from "../../src/read/cli-program.js";
+import { shard } from "./helpers.js";
+
+async function run(...args: string[]): Promise<{ out: string; err: string; error?: unknown }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c) => (out += c));
+  stderr.on("data", (c) => (err += c));
+  const program = createShardsCli({ stdout, stderr }).exitOverride();
+  for (const command of program.commands) command.exitOverride();
+  try {
+    await program.parseAsync(["node", "laion-shards", ...args]);
+    return { out, err };
+  } catch (error) {
+    return { out, err, error };
+  }
+}
+
+describe("laion-shards CLI", () => {
+  test("ls prints one line per sample: key then ext:bytes", async () => {
+    const { out, error } = await run("ls", shard("sample.tgz"));
+    expect(error).toBeUndefined();
+    const lines = out.trimEnd().split("\n");
+    expect(lines).toHaveLength(90);
+    expect(lines[0]).toBe("10\tcls:1 png:306");
+  });
+
+  test("ls --json --limit prints JSON lines", async () => {
+    const { out } = await run("ls", "--json", "--limit", "2", shard("compressed.tar"));
+    expect(
+      out
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
+      { __key__: "compressed/0001", __url__: shard("compressed.tar"), members: { txt: 6 } },
+      { __key__: "compressed/0002", __url__: shard("compressed.tar"), members: { txt: 6 } },
+    ]);
+  });
+
+  test("stats counts shards, samples, bytes and extensions", async () => {
+    const { out, error } = await run("stats", "--json", shard("{sample.tgz,mpdata.tar}"));
+    expect(error).toBeUndefined();
+    const stats = JSON.parse(out);
+    expect(stats).toMatchObject({ shards: 2, samples: 190, errors: [] });
+    expect(stats.extensions.png.count).toBe(90);
+    expect(stats.extensions.cls).toEqual({ count: 90, bytes: 90 });
+    expect(stats.extensions.mp).toEqual({ count: 100, bytes: 872 });
+  });
+
+  test("stats lists unreadable shards and fails with exit code 1", async () => {
+    const missing = shard("missing.tar");
+    const { out, error } = await run("stats", shard("mpdata.tar"), missing);
+    expect(out).toContain("samples  100");
+    expect(out).toContain(`errors   1\n  ${missing}: cannot open: ENOENT`);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).exitCode).toBe(1);
+  });
+
+  test("a bad flag value names the flag", async () => {
+    const { err, error } = await run("ls", "--limit", "0", shard("mpdata.tar"));
+    expect(error).toBeDefined();
+    expect(err).toContain("--limit must be an integer >= 1");
+  });
+});
