@@ -24,6 +24,12 @@ export interface HubServerOptions {
   token?: string;
   /** Tree entries per page before a `Link: <…>; rel="next"` header (the real hub pages at 1000). */
   pageSize?: number;
+  /**
+   * Answer resolve URLs of LFS files with a 302 to `/cdn-lfs/<sha256>` on the same server (with
+   * `X-Linked-Size` / `X-Linked-ETag`), as the real hub redirects to its CDN. Default false: files are
+   * served directly.
+   */
+  lfsRedirect?: boolean;
 }
 
 export interface HubRequest {
@@ -294,11 +300,30 @@ export async function startHubServer(params: HubServerOptions): Promise<HubServe
           .entries.find((e): e is FileEntry => e.type === "file" && e.path === m[3]);
         if (!entry) return fail(404, "Entry not found", "EntryNotFound");
         const etag = entry.lfs ? entry.lfs.oid : entry.oid;
+        if (entry.lfs && params.lfsRedirect) {
+          res.writeHead(302, {
+            Location: `${baseUrl}/cdn-lfs/${entry.lfs.oid}?repo=${encodeURIComponent(repo)}&path=${encodeURIComponent(entry.path)}`,
+            ETag: `"${entry.oid}"`,
+            "X-Linked-ETag": `"${etag}"`,
+            "X-Linked-Size": String(entry.size),
+            "X-Repo-Commit": commit,
+            "Content-Length": "0",
+          });
+          return void res.end();
+        }
         return sendFile(req, res, entry.local, {
           ETag: `"${etag}"`,
           "X-Repo-Commit": commit,
           ...(entry.lfs ? { "X-Linked-ETag": `"${etag}"`, "X-Linked-Size": String(entry.size) } : {}),
         });
+      }
+      // GET|HEAD /cdn-lfs/<sha256>?…: the "CDN" behind lfsRedirect; like a signed CDN URL it needs no token
+      const cdn = /^\/cdn-lfs\/([0-9a-f]{64})$/.exec(pathname);
+      if (cdn && params.lfsRedirect && (req.method === "GET" || req.method === "HEAD")) {
+        for (const { entries } of repos.values()) {
+          const entry = entries.find((e): e is FileEntry => e.type === "file" && e.lfs?.oid === cdn[1]);
+          if (entry) return sendFile(req, res, entry.local, { ETag: `"${cdn[1]}"` });
+        }
       }
       return fail(404, `Sorry, we can't find the page you are looking for.`);
     };

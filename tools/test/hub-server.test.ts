@@ -234,3 +234,60 @@ test("requests record whether a token was sent, never the token itself", () => {
   expect(JSON.stringify(hub.requests)).not.toContain(TOKEN);
   expect(JSON.stringify(hub.requests)).not.toContain("hf_wrong");
 });
+
+describe("lfsRedirect: LFS files resolve through a 302 to a CDN URL, as on the real hub", () => {
+  let cdnHub: HubServer;
+  beforeAll(async () => {
+    cdnHub = await startHubServer({
+      token: TOKEN,
+      lfsRedirect: true,
+      datasets: {
+        [GATED]: { gated: true, files: { "data/part-00000.parquet": P1000, "README.md": README } },
+      },
+    });
+  });
+  afterAll(() => cdnHub.close());
+
+  test("the resolve URL redirects with X-Linked-Size, and only LFS files do", async () => {
+    const res = await fetch(cdnHub.resolveUrl(GATED, "data/part-00000.parquet"), {
+      redirect: "manual",
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toMatch(/\/cdn-lfs\/[0-9a-f]{64}\?/);
+    expect(Number(res.headers.get("x-linked-size"))).toBe(fs.statSync(P1000).size);
+    const readme = await fetch(cdnHub.resolveUrl(GATED, "README.md"), {
+      redirect: "manual",
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    expect(readme.status).toBe(200);
+  });
+
+  test("downloadFile and hyparquet follow the redirect and range-read the CDN URL", async () => {
+    const blob = await downloadFile({
+      repo: repo(GATED),
+      path: "data/part-00000.parquet",
+      hubUrl: cdnHub.url,
+      accessToken: TOKEN,
+    });
+    expect(Buffer.from(await blob!.arrayBuffer()).equals(fs.readFileSync(P1000))).toBe(true);
+    const file = await asyncBufferFromUrl({
+      url: cdnHub.resolveUrl(GATED, "data/part-00000.parquet"),
+      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } },
+    });
+    expect(file.byteLength).toBe(fs.statSync(P1000).size);
+    expect(await parquetReadObjects({ file, rowEnd: 5 })).toEqual(
+      await parquetReadObjects({ file: await asyncBufferFromFile(P1000), rowEnd: 5 }),
+    );
+    const cdnReads = cdnHub.requests.filter((r) => r.path.startsWith("/cdn-lfs/"));
+    expect(cdnReads.length).toBeGreaterThan(0);
+    expect(cdnReads.some((r) => r.range)).toBe(true);
+  });
+
+  test("the redirect is still behind the gate", async () => {
+    const err = await apiError(
+      downloadFile({ repo: repo(GATED), path: "data/part-00000.parquet", hubUrl: cdnHub.url }),
+    );
+    expect(err.statusCode).toBe(401);
+  });
+});
