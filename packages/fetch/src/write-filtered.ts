@@ -53,7 +53,9 @@ function columnsFromRow(row: LaionRow): OutputColumn[] {
 
 function convert(type: OutputType, v: unknown): unknown {
   if (v === null || v === undefined) return null;
-  if (type === "STRING") return typeof v === "string" ? v : String(v);
+  // Pre-encoded UTF-8: hyparquet-writer passes bytes through, and Buffer.from is faster than the
+  // TextEncoder call it would make per string.
+  if (type === "STRING") return Buffer.from(typeof v === "string" ? v : String(v), "utf8");
   if (type === "DOUBLE") {
     const n = Number(v);
     return Number.isNaN(n) ? null : n;
@@ -128,6 +130,8 @@ export async function writeFiltered(params: WriteFilteredParams): Promise<{ rows
       data: buffer[j]!,
       type: c.type,
       nullable: true,
+      // min/max of URLs and captions help no reader and cost a string comparison per row
+      statistics: c.type !== "STRING",
     }));
     await writer.write({ columnData, rowGroupSize });
     buffer = columns.map(() => []);
