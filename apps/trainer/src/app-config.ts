@@ -43,6 +43,9 @@ const vqSchema = z.strictObject({
   preset: z.string().min(1).default("256-f16-1k"),
   max_steps: positiveInt.default(5000),
   laion_prob: prob.default(0.5),
+  batch_size: positiveInt.default(16),
+  /** Evaluate (PSNR, codebook usage, reconstruction grid) and checkpoint every this many steps. */
+  eval_every: positiveInt.default(500),
 });
 
 const trainSchema = z.strictObject({

@@ -13,6 +13,7 @@ import {
   StageFailedError,
 } from "./run-pipeline.js";
 import { startStableForwarder } from "./stable-port.js";
+import { latestReconstructionGrid } from "./stage-vq.js";
 
 /** The repo the demo's hub server pretends to be: the same id the kaggle run reads from huggingface.co. */
 export const DEMO_DATASET = "laion/relaion2B-en-research-safe";
@@ -49,7 +50,14 @@ export function demoConfig(params: {
   hubUrl: string;
   rows: number;
 }): AppConfig {
-  const { root, outDir } = params;
+  // paths under the working directory are shown relative to it: shorter logs, same meaning
+  const rel = (p: string) => {
+    const r = path.relative(process.cwd(), p);
+    if (r === "") return ".";
+    return !r.startsWith("..") && !path.isAbsolute(r) ? r : p;
+  };
+  const root = rel(params.root);
+  const outDir = rel(params.outDir);
   return parseAppConfig(
     {
       laion: {
@@ -80,6 +88,8 @@ export function demoConfig(params: {
         preset: "demo",
         max_steps: 300,
         laion_prob: 0.5,
+        batch_size: 16,
+        eval_every: 100,
       },
       train: {
         config: path.join(root, "configs/demo.yaml"),
@@ -150,7 +160,7 @@ export async function runDemo(params: DemoParams): Promise<DemoResult> {
     const stages = buildStages({ cfg });
     const outputs = {
       report: path.join(cfg.train.output_dir, "report.html"),
-      reconstructions: reconstructionGridPath(cfg.vq.out),
+      reconstructions: latestReconstructionGrid(cfg.vq.out) ?? "(written by the train-vq stage)",
       filtered: path.join(cfg.laion.dir, "filtered.parquet"),
       shards: cfg.download.output,
       vq: cfg.vq.out,
@@ -173,14 +183,10 @@ export async function runDemo(params: DemoParams): Promise<DemoResult> {
     }
     log(formatSummary(summary));
     log(`Report:          ${outputs.report}`);
+    outputs.reconstructions = latestReconstructionGrid(cfg.vq.out) ?? outputs.reconstructions;
     log(`Reconstructions: ${outputs.reconstructions}`);
     return { summary, cfg, outputs };
   } finally {
     for (const close of closers.reverse()) await close();
   }
-}
-
-/** Where @laion/vq writes the reconstruction grid for a checkpoint path. */
-export function reconstructionGridPath(vqOut: string): string {
-  return vqOut.replace(/(\.pt|\.safetensors)?$/, ".recon.png");
 }

@@ -2,7 +2,7 @@
 export type { AppConfig } from "./app-config.js";
 export { appConfigSchema, laionFromEnv, loadAppConfig, parseAppConfig } from "./app-config.js";
 export type { DemoParams, DemoResult } from "./demo.js";
-export { DEMO_DATASET, demoConfig, reconstructionGridPath, runDemo } from "./demo.js";
+export { DEMO_DATASET, demoConfig, runDemo } from "./demo.js";
 export type { DemoImagesParams, DemoParquetParams, DemoRow } from "./demo-inputs.js";
 export { DEMO_FAULTS, prepareDemoImages, writeDemoParquet } from "./demo-inputs.js";
 export { findRepoRoot } from "./find-root.js";
@@ -21,3 +21,6 @@ export { formatPlan, formatSummary, planPipeline, runPipeline, StageFailedError 
 export type { Forwarder } from "./stable-port.js";
 export { startStableForwarder } from "./stable-port.js";
 export type { Stage, StageCheck, StageRunParams } from "./stage.js";
+export { downloadStage, shardTotals } from "./stage-download.js";
+export { fetchStage } from "./stage-fetch.js";
+export { latestReconstructionGrid, vqStage } from "./stage-vq.js";
