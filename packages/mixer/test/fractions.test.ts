@@ -63,6 +63,62 @@ describe("the χ² check itself", () => {
   });
 });
 
+/** Counts of consecutive (previous, next) source pairs, 3 × 3 = 9 categories. */
+async function pairCounts(stream: AsyncIterable<{ source: string }>, n: number): Promise<number[]> {
+  const counts = new Array<number>(9).fill(0);
+  let previous = -1;
+  let i = 0;
+  for await (const { source } of stream) {
+    const k = NAMES.indexOf(source as (typeof NAMES)[number]);
+    if (previous >= 0) counts[previous * 3 + k]!++;
+    previous = k;
+    if (++i >= n) break;
+  }
+  return counts;
+}
+
+const pairExpected = (f: number[]) => f.flatMap((a) => f.map((b) => a * b));
+
+/** Nginx's smooth weighted round robin: exact long-run fractions, but no randomness at all. */
+async function* weightedRoundRobin(weights: number[]): AsyncGenerator<{ source: string }> {
+  const current = weights.map(() => 0);
+  const total = weights.reduce((a, b) => a + b, 0);
+  for (;;) {
+    let best = 0;
+    for (let i = 0; i < weights.length; i++) {
+      current[i]! += weights[i]!;
+      if (current[i]! > current[best]!) best = i;
+    }
+    current[best]! -= total;
+    yield { source: NAMES[best]! };
+  }
+}
+
+describe("draws are independent, not just in the right proportions", () => {
+  test("consecutive pairs match the product of the fractions (χ², df = 8)", async () => {
+    const stream = laionMixture(
+      { laion: tagged("laion"), text: tagged("text"), local: tagged("local") },
+      { laionProb: 0.5, textOnlyProb: 0.3, seed: 1, stopWhen: "never" },
+    );
+    const result = chiSquareTest(await pairCounts(stream, DRAWS), pairExpected(expected(0.5, 0.3)));
+    expect(result.df).toBe(8);
+    expect(result.pValue).toBeGreaterThan(ALPHA);
+  });
+
+  test("a deterministic quota scheduler passes the fractions check but fails the pairs check", async () => {
+    const fractions = chiSquareTest(
+      await countNames(weightedRoundRobin([10, 3, 7]), DRAWS),
+      expected(0.5, 0.3),
+    );
+    expect(fractions.pValue).toBeGreaterThan(ALPHA); // too good a fit, in fact
+    const pairs = chiSquareTest(
+      await pairCounts(weightedRoundRobin([10, 3, 7]), DRAWS),
+      pairExpected(expected(0.5, 0.3)),
+    );
+    expect(pairs.pValue).toBeLessThan(ALPHA);
+  });
+});
+
 describe("laionMixture fractions over 100k draws", () => {
   const configs: [number, number][] = [
     [0.5, 0.3],
