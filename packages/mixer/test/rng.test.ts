@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { createRng, deriveSeed, type RngState } from "../src/index";
+import { createRng, deriveSeed, laionMixture, type RngState } from "../src/index";
+import { collect, tagged } from "./fakes";
 import { chiSquareTest } from "./stats";
 
 /** xoshiro128** written independently with BigInt, straight from the reference C code. */
@@ -91,4 +92,14 @@ describe("createRng", () => {
     for (const s of seeds) expect(Number.isSafeInteger(s) && s >= 0).toBe(true);
     expect(deriveSeed(5, 1)).toBe(deriveSeed(5, 1));
   });
+});
+
+test("the mixture's sequence of choices is pinned for a seed (same on every platform)", async () => {
+  const stream = laionMixture(
+    { laion: tagged("laion"), text: tagged("text"), local: tagged("local") },
+    { laionProb: 0.5, textOnlyProb: 0.3, seed: 1, stopWhen: "never" },
+  );
+  // Second letter of each name: a = laion, e = text, o = local.
+  const letters = (await collect(stream, 40)).map((x) => x.source[1]).join("");
+  expect(letters).toMatchInlineSnapshot(`"oaoaaoaeoeaoeaaaaaaooooaaoeeaeaaaaaeooea"`);
 });
