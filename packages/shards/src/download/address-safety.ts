@@ -88,7 +88,8 @@ export function safeLookup(hostname: string, options: unknown, callback?: unknow
   const opts = (typeof options === "object" && options !== null ? options : {}) as dns.LookupOptions;
   dns.lookup(hostname, { ...opts, all: true }, (err, addresses) => {
     if (err) return cb(err);
-    if (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address))) return cb(new PrivateAddressError());
+    if (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address)))
+      return cb(new PrivateAddressError());
     if (opts.all) return cb(null, addresses);
     const first = addresses[0]!;
     cb(null, first.address, first.family);

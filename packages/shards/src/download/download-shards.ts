@@ -58,12 +58,13 @@ function semaphore(size: number) {
   let free = size;
   const waiting: (() => void)[] = [];
   return {
-    acquire: () =>
-      free > 0
-        ? (free--, Promise.resolve())
-        : new Promise<void>((resolve) => {
-            waiting.push(resolve);
-          }),
+    acquire: (): Promise<void> => {
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
     release: () => {
       const next = waiting.shift();
       if (next) next();
@@ -78,7 +79,8 @@ function runStatsName(workerIndex: number, workerCount: number): string {
 
 function checkParams(params: DownloadParams, shardSize: number, concurrency: number): void {
   if (!params.output) throw new Error("no output given: a folder or s3://bucket/prefix");
-  if (!Number.isInteger(shardSize) || shardSize < 1) throw new Error(`shard size must be an integer ≥ 1, got ${shardSize}`);
+  if (!Number.isInteger(shardSize) || shardSize < 1)
+    throw new Error(`shard size must be an integer ≥ 1, got ${shardSize}`);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`concurrency must be an integer ≥ 1, got ${concurrency}`);
   validateResizeParams(params);
@@ -235,7 +237,12 @@ export async function downloadShards(params: DownloadParams): Promise<RunStats> 
         break;
       }
       const shard = current;
-      const key = computeKey({ indexInShard: row.indexInShard, shardId: row.shardId, shardSize, shardDigits: SHARD_DIGITS });
+      const key = computeKey({
+        indexInShard: row.indexInShard,
+        shardId: row.shardId,
+        shardSize,
+        shardDigits: SHARD_DIGITS,
+      });
       const task = processRow(row, key, fetcher, resize, input.hasCaptions)
         .then((sample) => {
           shard.queue = shard.queue.then(() => shard.writer.write(sample));

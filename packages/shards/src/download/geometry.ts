@@ -38,7 +38,12 @@ export function roundHalfEven(x: number): number {
 }
 
 /** Scale so that `side` becomes `size`; the other side is round(x · size / side), never below 1 pixel. */
-function scaleTo(width: number, height: number, side: number, size: number): { width: number; height: number } {
+function scaleTo(
+  width: number,
+  height: number,
+  side: number,
+  size: number,
+): { width: number; height: number } {
   const scale = size / side;
   if (scale === 1) return { width, height };
   return {

@@ -2,7 +2,13 @@ import http from "node:http";
 import https from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import got, { HTTPError, MaxRedirectsError, type RequestError, TimeoutError } from "got";
-import { ipLiteralHost, isPrivateAddress, PRIVATE_ADDRESS_ERROR, PrivateAddressError, safeLookup } from "./address-safety.js";
+import {
+  ipLiteralHost,
+  isPrivateAddress,
+  PRIVATE_ADDRESS_ERROR,
+  PrivateAddressError,
+  safeLookup,
+} from "./address-safety.js";
 import { DEFAULT_DISALLOWED_DIRECTIVES, isDisallowedByRobots, ROBOTS_DISALLOWED_ERROR } from "./robots.js";
 
 export const USER_AGENT = "laion-ts-downloader/0.1 (+https://github.com/laion-ts/laion-ts)";
@@ -80,7 +86,10 @@ export function checkUrl(raw: string, allowPrivateAddresses: boolean): URL {
     throw new AttemptError("invalid URL", false);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:")
-    throw new AttemptError(`unsupported URL scheme "${url.protocol.replace(/:$/, "")}" (only http and https)`, false);
+    throw new AttemptError(
+      `unsupported URL scheme "${url.protocol.replace(/:$/, "")}" (only http and https)`,
+      false,
+    );
   if (!allowPrivateAddresses) {
     const ip = ipLiteralHost(url);
     if (ip && isPrivateAddress(ip)) throw new AttemptError(PRIVATE_ADDRESS_ERROR, false);
@@ -103,12 +112,14 @@ function classify(err: unknown, timeoutMs: number, maxRedirects: number): Attemp
     const retriable = status >= 500 || status === 429 || status === 408;
     return new AttemptError(`HTTP ${status}`, retriable, retryAfterMs(err.response.headers["retry-after"]));
   }
-  if (err instanceof MaxRedirectsError) return new AttemptError(`too many redirects (max ${maxRedirects})`, false);
+  if (err instanceof MaxRedirectsError)
+    return new AttemptError(`too many redirects (max ${maxRedirects})`, false);
   if (err instanceof TimeoutError) return new AttemptError(`timeout after ${timeoutMs} ms`, true);
   const e = err as Partial<RequestError> & { cause?: unknown };
   if (e.code === "ERR_PRIVATE_ADDRESS" || e.message === PRIVATE_ADDRESS_ERROR)
     return new AttemptError(PRIVATE_ADDRESS_ERROR, false);
-  if (e.code === "ERR_UNSUPPORTED_PROTOCOL") return new AttemptError("unsupported URL scheme in redirect", false);
+  if (e.code === "ERR_UNSUPPORTED_PROTOCOL")
+    return new AttemptError("unsupported URL scheme in redirect", false);
   if (e.code === "ENOTFOUND") return new AttemptError("DNS name not found (ENOTFOUND)", false);
   const code = e.code ?? "unknown";
   // llhttp's codes: the server broke HTTP itself (e.g. more body than its Content-Length)

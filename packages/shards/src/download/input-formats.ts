@@ -68,7 +68,9 @@ async function openParquet(file: string): Promise<RecordSource> {
 }
 
 /** Pulls the first item so a reader's header is known, and replays it first. */
-async function peek<T>(iterable: AsyncIterable<T>): Promise<{ first: IteratorResult<T>; rest: AsyncIterator<T> }> {
+async function peek<T>(
+  iterable: AsyncIterable<T>,
+): Promise<{ first: IteratorResult<T>; rest: AsyncIterator<T> }> {
   const rest = iterable[Symbol.asyncIterator]();
   return { first: await rest.next(), rest };
 }
@@ -104,7 +106,8 @@ async function openCsv(file: string, format: "csv" | "tsv"): Promise<RecordSourc
       try {
         let index = 0;
         if (!first.done) yield { index: index++, record: first.value };
-        for (let r = await rest.next(); !r.done; r = await rest.next()) yield { index: index++, record: r.value };
+        for (let r = await rest.next(); !r.done; r = await rest.next())
+          yield { index: index++, record: r.value };
       } finally {
         parser.destroy();
       }
@@ -117,7 +120,8 @@ async function* lines(file: string): AsyncGenerator<{ line: string; lineNo: numb
   const rl = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNo = 0;
   try {
-    for await (const line of rl) yield { line: lineNo === 0 ? line.replace(/^\uFEFF/, "") : line, lineNo: ++lineNo };
+    for await (const line of rl)
+      yield { line: lineNo === 0 ? line.replace(/^\uFEFF/, "") : line, lineNo: ++lineNo };
   } finally {
     rl.close();
     stream.destroy();

@@ -66,7 +66,9 @@ function listInputFiles(input: string | readonly string[], format: InputFormat |
     if (stat.isDirectory()) {
       const inside = fs
         .readdirSync(entry)
-        .filter((f) => (format ? formatFromPath(f) === format || f.endsWith(`.${format}`) : formatFromPath(f) !== null))
+        .filter((f) =>
+          format ? formatFromPath(f) === format || f.endsWith(`.${format}`) : formatFromPath(f) !== null,
+        )
         .sort()
         .map((f) => path.join(entry, f));
       if (inside.length === 0)
@@ -141,7 +143,9 @@ function asText(value: unknown): string {
  */
 export async function openInput(params: InputParams): Promise<OpenedInput> {
   if (params.inputFormat && !INPUT_FORMATS.includes(params.inputFormat))
-    throw new InputError(`unknown input format "${params.inputFormat}"; use one of: ${INPUT_FORMATS.join(", ")}`);
+    throw new InputError(
+      `unknown input format "${params.inputFormat}"; use one of: ${INPUT_FORMATS.join(", ")}`,
+    );
   const files = listInputFiles(params.input, params.inputFormat);
   const opened: { source: RecordSource; resolved: Resolved }[] = [];
   for (const file of files) {
@@ -181,7 +185,11 @@ export async function openInput(params: InputParams): Promise<OpenedInput> {
         // [start, end) rows of this file → does any shard they fall in matter?
         const shouldRead: ShouldRead | undefined = wantShard
           ? async (start, end) => {
-              for (let s = base + Math.floor(start / shardSize); s <= base + Math.floor((end - 1) / shardSize); s++)
+              for (
+                let s = base + Math.floor(start / shardSize);
+                s <= base + Math.floor((end - 1) / shardSize);
+                s++
+              )
                 if (await wantShard(s)) return true;
               return false;
             }
@@ -193,7 +201,10 @@ export async function openInput(params: InputParams): Promise<OpenedInput> {
         }
         const wanted = [resolved.url, ...(resolved.caption ? [resolved.caption] : []), ...resolved.extra];
         let rows = 0;
-        for await (const { index, record } of source.records({ wanted, ...(shouldRead ? { shouldRead } : {}) })) {
+        for await (const { index, record } of source.records({
+          wanted,
+          ...(shouldRead ? { shouldRead } : {}),
+        })) {
           const extra: Record<string, unknown> = {};
           resolved.extra.forEach((col, i) => {
             extra[additionalColumns[i] ?? col] = record[col] ?? null;

@@ -40,9 +40,12 @@ const WHITE = { r: 255, g: 255, b: 255, alpha: 1 };
 /** Checks resize params once, up front, with errors that name the bad value and the allowed ones. */
 export function validateResizeParams(params: ResizeParams): void {
   const { imageSize = 256, resizeMode = "center_crop", encodeFormat = "jpg", encodeQuality } = params;
-  if (!Number.isInteger(imageSize) || imageSize < 1) throw new Error(`image size must be an integer ≥ 1, got ${imageSize}`);
+  if (!Number.isInteger(imageSize) || imageSize < 1)
+    throw new Error(`image size must be an integer ≥ 1, got ${imageSize}`);
   if (!isResizeMode(resizeMode))
-    throw new Error(`unknown resize mode "${resizeMode}"; use one of: ${Object.keys(RESIZE_MODES).join(", ")}`);
+    throw new Error(
+      `unknown resize mode "${resizeMode}"; use one of: ${Object.keys(RESIZE_MODES).join(", ")}`,
+    );
   if (!ENCODE_FORMATS.includes(encodeFormat))
     throw new Error(`unknown encode format "${encodeFormat}"; use one of: ${ENCODE_FORMATS.join(", ")}`);
   if (encodeQuality !== undefined) {
@@ -82,7 +85,8 @@ export async function resizeImage(bytes: Uint8Array, params: ResizeParams = {}):
     const rotated = (meta.orientation ?? 1) >= 5;
     const originalWidth = rotated ? meta.height : meta.width;
     const originalHeight = rotated ? meta.width : meta.height;
-    if (Math.min(originalWidth, originalHeight) < minImageSize) return { ok: false, error: "image too small" };
+    if (Math.min(originalWidth, originalHeight) < minImageSize)
+      return { ok: false, error: "image too small" };
     if (Math.max(originalWidth, originalHeight) / Math.min(originalWidth, originalHeight) > maxAspectRatio)
       return { ok: false, error: "aspect ratio too large" };
 

@@ -20,7 +20,9 @@ export function isDisallowedByRobots(
   for (const value of values) {
     const colon = value.indexOf(":");
     const token = colon >= 0 ? value.slice(0, colon).trim().toLowerCase() : null;
-    const directives = (colon >= 0 ? value.slice(colon + 1) : value).split(",").map((d) => d.trim().toLowerCase());
+    const directives = (colon >= 0 ? value.slice(colon + 1) : value)
+      .split(",")
+      .map((d) => d.trim().toLowerCase());
     const forUs = token === null || (USER_AGENT_TOKENS as readonly string[]).includes(token);
     if (forUs && directives.some((d) => set.has(d))) return true;
   }

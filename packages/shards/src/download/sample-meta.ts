@@ -29,7 +29,9 @@ export interface SampleRecord {
 /** Makes an input value JSON- and parquet-friendly: bigint → number (or string past 2^53), bytes → base64, dates → ISO. */
 export function plainValue(value: unknown): unknown {
   if (typeof value === "bigint")
-    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString();
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(plainValue);

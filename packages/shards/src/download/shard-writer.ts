@@ -50,9 +50,19 @@ function parquetColumns(rows: SampleMeta[], names: string[]) {
     const present = data.filter((v) => v !== null);
     const isInt = (v: unknown) => typeof v === "bigint" || (typeof v === "number" && Number.isInteger(v));
     if (present.length > 0 && present.every(isInt))
-      return { name, data: data.map((v) => (v === null ? null : BigInt(v as number))), type: "INT64" as const, nullable: true };
+      return {
+        name,
+        data: data.map((v) => (v === null ? null : BigInt(v as number))),
+        type: "INT64" as const,
+        nullable: true,
+      };
     if (present.length > 0 && present.every((v) => typeof v === "number" || typeof v === "bigint"))
-      return { name, data: data.map((v) => (v === null ? null : Number(v))), type: "DOUBLE" as const, nullable: true };
+      return {
+        name,
+        data: data.map((v) => (v === null ? null : Number(v))),
+        type: "DOUBLE" as const,
+        nullable: true,
+      };
     if (present.length > 0 && present.every((v) => typeof v === "boolean"))
       return { name, data, type: "BOOLEAN" as const, nullable: true };
     // strings, and anything mixed or nested, as text (objects as JSON)

@@ -53,7 +53,8 @@ export function addStats(total: ShardStats, shard: ShardStats): void {
   total.successes += shard.successes;
   total.failed_to_download += shard.failed_to_download;
   total.failed_to_resize += shard.failed_to_resize;
-  for (const [k, v] of Object.entries(shard.status_dict)) total.status_dict[k] = (total.status_dict[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(shard.status_dict))
+    total.status_dict[k] = (total.status_dict[k] ?? 0) + v;
 }
 
 export function finishStats(stats: ShardStats, endTime: number): void {

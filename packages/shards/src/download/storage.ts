@@ -3,7 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { createS3Client, parseS3Url, type S3Options } from "../read/s3.js";
 
 /** A problem with the output location (unwritable, full, unreachable): stops the run with a clear message. */
@@ -134,7 +140,9 @@ export function s3Storage(params: S3StorageParams): ShardStorage {
   const keyOf = (name: string) => (prefix ? `${prefix.replace(/\/+$/, "")}/${name}` : name);
   const where = (name: string) => `s3://${bucket}/${keyOf(name)}`;
   const fail = (what: string, err: unknown) =>
-    new OutputError(`cannot write ${what}: ${(err as Error).name ?? ""} ${(err as Error).message ?? String(err)}`.trim());
+    new OutputError(
+      `cannot write ${what}: ${(err as Error).name ?? ""} ${(err as Error).message ?? String(err)}`.trim(),
+    );
   return {
     location: params.url,
     async probe() {

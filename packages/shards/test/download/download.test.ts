@@ -4,8 +4,21 @@ import path from "node:path";
 import { type ImageServer, startImageServer } from "@laion/test-servers";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { downloadShards, PRIVATE_ADDRESS_ERROR, ROBOTS_DISALLOWED_ERROR, type RunStats } from "../../src/download/index.js";
-import { listDir, ORIGINAL_NAMES, ORIGINALS, readParquetRows, readTar, realCaptions, tempDir, writeParquet } from "./helpers.js";
+import {
+  downloadShards,
+  ROBOTS_DISALLOWED_ERROR,
+  type RunStats,
+} from "../../src/download/index.js";
+import {
+  listDir,
+  ORIGINAL_NAMES,
+  ORIGINALS,
+  readParquetRows,
+  readTar,
+  realCaptions,
+  tempDir,
+  writeParquet,
+} from "./helpers.js";
 
 /** Every way a web URL goes wrong, with what the downloader must record for it. */
 const FAULTS: { path: (base: string) => string; status: string; error: RegExp | null }[] = [
@@ -13,21 +26,61 @@ const FAULTS: { path: (base: string) => string; status: string; error: RegExp | 
   { path: (b) => `${b}/fault/500/123_456.jpg`, status: "failed_to_download", error: /^HTTP 500$/ },
   { path: (b) => `${b}/fault/503-then-ok/208_495.jpg`, status: "success", error: null },
   { path: (b) => `${b}/fault/429-then-ok/321_421.jpg`, status: "success", error: null },
-  { path: (b) => `${b}/fault/slow/389_535.jpg`, status: "failed_to_download", error: /^timeout after 1500 ms$/ },
+  {
+    path: (b) => `${b}/fault/slow/389_535.jpg`,
+    status: "failed_to_download",
+    error: /^timeout after 1500 ms$/,
+  },
   { path: (b) => `${b}/fault/truncated/416_264.jpg`, status: "failed_to_download", error: /^network error/ },
   { path: (b) => `${b}/fault/redirect-chain/456_123.jpg`, status: "success", error: null },
-  { path: (b) => `${b}/fault/redirect-loop/524_316.jpg`, status: "failed_to_download", error: /^too many redirects \(max 5\)$/ },
-  { path: (b) => `${b}/fault/wrong-content-type/123_456.jpg`, status: "failed_to_resize", error: /unsupported image format/ },
-  { path: (b) => `${b}/fault/lying-content-length/208_495.jpg`, status: "failed_to_download", error: /^invalid HTTP response/ },
-  { path: (b) => `${b}/fault/lying-content-length-big/321_421.jpg`, status: "failed_to_download", error: /^network error/ },
-  { path: (b) => `${b}/fault/noai/389_535.jpg`, status: "failed_to_download", error: /^Use of image disallowed/ },
-  { path: (b) => `${b}/fault/noimageai/416_264.jpg`, status: "failed_to_download", error: /^Use of image disallowed/ },
-  { path: (b) => `${b}/fault/noindex/456_123.jpg`, status: "failed_to_download", error: /^Use of image disallowed/ },
+  {
+    path: (b) => `${b}/fault/redirect-loop/524_316.jpg`,
+    status: "failed_to_download",
+    error: /^too many redirects \(max 5\)$/,
+  },
+  {
+    path: (b) => `${b}/fault/wrong-content-type/123_456.jpg`,
+    status: "failed_to_resize",
+    error: /unsupported image format/,
+  },
+  {
+    path: (b) => `${b}/fault/lying-content-length/208_495.jpg`,
+    status: "failed_to_download",
+    error: /^invalid HTTP response/,
+  },
+  {
+    path: (b) => `${b}/fault/lying-content-length-big/321_421.jpg`,
+    status: "failed_to_download",
+    error: /^network error/,
+  },
+  {
+    path: (b) => `${b}/fault/noai/389_535.jpg`,
+    status: "failed_to_download",
+    error: /^Use of image disallowed/,
+  },
+  {
+    path: (b) => `${b}/fault/noimageai/416_264.jpg`,
+    status: "failed_to_download",
+    error: /^Use of image disallowed/,
+  },
+  {
+    path: (b) => `${b}/fault/noindex/456_123.jpg`,
+    status: "failed_to_download",
+    error: /^Use of image disallowed/,
+  },
   { path: (b) => `${b}/fault/huge/huge.png`, status: "failed_to_resize", error: /^image area too large/ },
-  { path: (b) => `${b}/fault/corrupt/524_316.jpg`, status: "failed_to_resize", error: /^image decoding error/ },
+  {
+    path: (b) => `${b}/fault/corrupt/524_316.jpg`,
+    status: "failed_to_resize",
+    error: /^image decoding error/,
+  },
   { path: (b) => `${b}/fault/empty/123_456.jpg`, status: "failed_to_resize", error: /^empty image$/ },
   { path: () => "", status: "failed_to_download", error: /^empty URL$/ },
-  { path: () => "ftp://example.com/a.jpg", status: "failed_to_download", error: /^unsupported URL scheme "ftp"/ },
+  {
+    path: () => "ftp://example.com/a.jpg",
+    status: "failed_to_download",
+    error: /^unsupported URL scheme "ftp"/,
+  },
   { path: () => "not a url", status: "failed_to_download", error: /^invalid URL$/ },
 ];
 
@@ -102,7 +155,9 @@ describe("downloadShards end to end against the local image server", () => {
   });
 
   test("every fault ends with the expected status and reason", async () => {
-    const all = (await Promise.all([0, 1, 2, 3, 4].map((s) => readParquetRows(path.join(out, `0000${s}.parquet`))))).flat();
+    const all = (
+      await Promise.all([0, 1, 2, 3, 4].map((s) => readParquetRows(path.join(out, `0000${s}.parquet`))))
+    ).flat();
     expect(all.map((r) => r.key)).toEqual(rows.map((_, i) => key(i)));
     for (const [i, row] of rows.entries()) {
       const got = all[i]!;
@@ -195,15 +250,35 @@ describe("downloadShards end to end against the local image server", () => {
     expect(onDisk).toEqual(stats);
     const shard0 = JSON.parse(fs.readFileSync(path.join(out, "00000_stats.json"), "utf8"));
     expect(Object.keys(shard0).sort()).toEqual(
-      ["count", "successes", "failed_to_download", "failed_to_resize", "duration", "start_time", "end_time", "status_dict"].sort(),
+      [
+        "count",
+        "successes",
+        "failed_to_download",
+        "failed_to_resize",
+        "duration",
+        "start_time",
+        "end_time",
+        "status_dict",
+      ].sort(),
     );
     expect(shard0.count).toBe(SHARD_SIZE);
   });
 
   test("a rerun finds every shard complete and downloads nothing", async () => {
     const before = server.requests.length;
-    const again = await downloadShards({ input, output: out, shardSize: SHARD_SIZE, allowPrivateAddresses: true, saveAdditionalColumns: ["__index_level_0__"] });
+    const again = await downloadShards({
+      input,
+      output: out,
+      shardSize: SHARD_SIZE,
+      allowPrivateAddresses: true,
+      saveAdditionalColumns: ["__index_level_0__"],
+    });
     expect(server.requests.length).toBe(before);
-    expect(again).toMatchObject({ shards_written: 0, shards_skipped: 5, count: ROWS, successes: stats.successes });
+    expect(again).toMatchObject({
+      shards_written: 0,
+      shards_skipped: 5,
+      count: ROWS,
+      successes: stats.successes,
+    });
   });
 });

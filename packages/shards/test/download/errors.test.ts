@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import http from "node:http";
-import zlib from "node:zlib";
 import path from "node:path";
+import zlib from "node:zlib";
 import { type ImageServer, startImageServer } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { downloadShards, PRIVATE_ADDRESS_ERROR } from "../../src/download/index.js";
@@ -29,13 +29,16 @@ afterAll(async () => {
 describe("bad columns fail before any download, naming the file, the flag and the columns", () => {
   test.each([
     [{ urlCol: "link" }, /in\.parquet has no column "link" \(--url-col\); its columns are: "URL", "TEXT"/],
-    [{ captionCol: "caption_en" }, /has no column "caption_en" \(--caption-col\); its columns are: "URL", "TEXT"/],
+    [
+      { captionCol: "caption_en" },
+      /has no column "caption_en" \(--caption-col\); its columns are: "URL", "TEXT"/,
+    ],
     [{ saveAdditionalColumns: ["similarity"] }, /has no column "similarity" \(--save-additional-columns\)/],
   ])("%j", async (flags, message) => {
     const before = server.requests.length;
-    await expect(downloadShards({ input, output: path.join(work, "never"), allowPrivateAddresses: true, ...flags })).rejects.toThrow(
-      message,
-    );
+    await expect(
+      downloadShards({ input, output: path.join(work, "never"), allowPrivateAddresses: true, ...flags }),
+    ).rejects.toThrow(message);
     expect(server.requests.length).toBe(before);
     expect(fs.existsSync(path.join(work, "never"))).toBe(false);
   });
@@ -55,7 +58,11 @@ describe("bad columns fail before any download, naming the file, the flag and th
       url: { data: [`${server.url}/images/123_456.jpg`], type: "STRING" },
       caption: { data: ["a caption"], type: "STRING" },
     });
-    const stats = await downloadShards({ input: file, output: path.join(work, "lower"), allowPrivateAddresses: true });
+    const stats = await downloadShards({
+      input: file,
+      output: path.join(work, "lower"),
+      allowPrivateAddresses: true,
+    });
     expect(stats.successes).toBe(1);
   });
 });
@@ -67,12 +74,16 @@ describe("an output that cannot be written fails before any download", () => {
     const before = server.requests.length;
     await expect(
       downloadShards({ input, output: path.join(blocker, "out"), allowPrivateAddresses: true }),
-    ).rejects.toThrow(/cannot write to output folder .*a-file\/out: a parent of it is a file, not a folder \(ENOTDIR\)/);
+    ).rejects.toThrow(
+      /cannot write to output folder .*a-file\/out: a parent of it is a file, not a folder \(ENOTDIR\)/,
+    );
     expect(server.requests.length).toBe(before);
   });
 
   test("an unsupported output URL", async () => {
-    await expect(downloadShards({ input, output: "gs://bucket/x" })).rejects.toThrow(/use a local folder or s3:\/\/bucket\/prefix/);
+    await expect(downloadShards({ input, output: "gs://bucket/x" })).rejects.toThrow(
+      /use a local folder or s3:\/\/bucket\/prefix/,
+    );
   });
 });
 
@@ -90,17 +101,32 @@ describe("private destinations", () => {
       TEXT: { data: urls.map(() => "c"), type: "STRING" },
     });
     const before = server.requests.length;
-    const stats = await downloadShards({ input: file, output: path.join(work, "private"), retries: 0, timeoutMs: 2000 });
+    const stats = await downloadShards({
+      input: file,
+      output: path.join(work, "private"),
+      retries: 0,
+      timeoutMs: 2000,
+    });
     expect(stats.status_dict).toEqual({ [PRIVATE_ADDRESS_ERROR]: urls.length });
     expect(server.requests.length).toBe(before);
   });
 
   test("with it, the same URLs download", async () => {
     const file = writeParquet(path.join(work, "allowed.parquet"), {
-      URL: { data: [`${server.url}/images/123_456.jpg`, `http://localhost:${new URL(server.url).port}/images/123_456.jpg`], type: "STRING" },
+      URL: {
+        data: [
+          `${server.url}/images/123_456.jpg`,
+          `http://localhost:${new URL(server.url).port}/images/123_456.jpg`,
+        ],
+        type: "STRING",
+      },
       TEXT: { data: ["a", "b"], type: "STRING" },
     });
-    const stats = await downloadShards({ input: file, output: path.join(work, "allowed"), allowPrivateAddresses: true });
+    const stats = await downloadShards({
+      input: file,
+      output: path.join(work, "allowed"),
+      allowPrivateAddresses: true,
+    });
     expect(stats.successes).toBe(2);
   });
 });
@@ -117,7 +143,10 @@ test("the user agent names the tool", async () => {
 
 test("bodies over --max-body-bytes are cut off while streaming", async () => {
   const file = writeParquet(path.join(work, "big.parquet"), {
-    URL: { data: [`${server.url}/images/524_316.jpg`, `${server.url}/fault/lying-content-length-big/524_316.jpg`], type: "STRING" },
+    URL: {
+      data: [`${server.url}/images/524_316.jpg`, `${server.url}/fault/lying-content-length-big/524_316.jpg`],
+      type: "STRING",
+    },
     TEXT: { data: ["a", "b"], type: "STRING" },
   });
   const stats = await downloadShards({

@@ -26,14 +26,25 @@ export async function realCaptions(count: number): Promise<{ caption: string; in
     rowEnd: count,
     compressors,
   });
-  return rows.map((r) => ({ caption: String(r.TEXT ?? ""), index: BigInt(r.__index_level_0__ as number | bigint) }));
+  return rows.map((r) => ({
+    caption: String(r.TEXT ?? ""),
+    index: BigInt(r.__index_level_0__ as number | bigint),
+  }));
 }
 
 /** Writes a LAION-shaped parquet (URL, TEXT, __index_level_0__ or any other columns). */
-export function writeParquet(file: string, columns: Record<string, { data: unknown[]; type: "STRING" | "INT64" }>): string {
+export function writeParquet(
+  file: string,
+  columns: Record<string, { data: unknown[]; type: "STRING" | "INT64" }>,
+): string {
   parquetWriteFile({
     filename: file,
-    columnData: Object.entries(columns).map(([name, c]) => ({ name, data: c.data as never, type: c.type, nullable: true })),
+    columnData: Object.entries(columns).map(([name, c]) => ({
+      name,
+      data: c.data as never,
+      type: c.type,
+      nullable: true,
+    })),
   });
   return file;
 }

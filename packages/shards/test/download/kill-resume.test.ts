@@ -7,7 +7,15 @@ import { type ImageServer, startImageServer } from "@laion/test-servers";
 import { build } from "esbuild";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { downloadShards } from "../../src/download/index.js";
-import { listDir, ORIGINAL_NAMES, readParquetRows, readTar, realCaptions, tempDir, writeParquet } from "./helpers.js";
+import {
+  listDir,
+  ORIGINAL_NAMES,
+  readParquetRows,
+  readTar,
+  realCaptions,
+  tempDir,
+  writeParquet,
+} from "./helpers.js";
 
 const PKG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 // inside the package's node_modules so the bundle resolves sharp, got … like the package does
@@ -26,7 +34,11 @@ beforeAll(async () => {
   const captions = await realCaptions(ROWS);
   const urls = captions.map((_, i) =>
     // one slow URL in the last shard: the first run cannot finish before it is killed
-    i === 35 ? `${server.url}/fault/slow/389_535.jpg?ms=30000` : i % 9 === 4 ? `${server.url}/fault/404/x.jpg` : `${server.url}/images/${ORIGINAL_NAMES[i % ORIGINAL_NAMES.length]}`,
+    i === 35
+      ? `${server.url}/fault/slow/389_535.jpg?ms=30000`
+      : i % 9 === 4
+        ? `${server.url}/fault/404/x.jpg`
+        : `${server.url}/images/${ORIGINAL_NAMES[i % ORIGINAL_NAMES.length]}`,
   );
   input = writeParquet(path.join(work, "in.parquet"), {
     URL: { data: urls, type: "STRING" },
@@ -75,7 +87,8 @@ async function contents(dir: string) {
   const members: string[] = [];
   for (const t of tars) members.push(...(await readTar(path.join(dir, t))).map((m) => m.name));
   const rows = [];
-  for (const p of listDir(dir).filter((f) => f.endsWith(".parquet"))) rows.push(...(await readParquetRows(path.join(dir, p))));
+  for (const p of listDir(dir).filter((f) => f.endsWith(".parquet")))
+    rows.push(...(await readParquetRows(path.join(dir, p))));
   return { tars, members, rows: rows.map((r) => `${r.key} ${r.status} ${r.error_message}`) };
 }
 
@@ -84,7 +97,9 @@ test("kill -9 mid-run, then the same command again: same keys as an uninterrupte
   const child: ChildProcess = spawn(process.execPath, [runner, JSON.stringify(params(out))], {
     stdio: ["ignore", "pipe", "inherit"],
   });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on("exit", (_code, signal) => resolve(signal)),
+  );
   let finished = false;
   for await (const line of readline.createInterface({ input: child.stdout! })) {
     if (line === "finished") finished = true;

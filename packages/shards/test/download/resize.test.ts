@@ -43,12 +43,22 @@ describe("resizeImage geometry on every fixture image, in every mode", () => {
       ] as const) {
         test(`${file} ${mode} size ${size}${onlyIfBigger ? " only-if-bigger" : ""}`, async () => {
           const bytes = fs.readFileSync(path.join(ORIGINALS, file));
-          const r = await resizeImage(bytes, { imageSize: size, resizeMode: mode, resizeOnlyIfBigger: onlyIfBigger });
+          const r = await resizeImage(bytes, {
+            imageSize: size,
+            resizeMode: mode,
+            resizeOnlyIfBigger: onlyIfBigger,
+          });
           if (!r.ok) throw new Error(r.error);
           const [ew, eh] = expected(mode, w, h, size, onlyIfBigger);
           expect([r.width, r.height, r.originalWidth, r.originalHeight]).toEqual([ew, eh, w, h]);
           const meta = await sharp(r.bytes).metadata();
-          expect([meta.format, meta.width, meta.height, meta.space, meta.channels]).toEqual(["jpeg", ew, eh, "srgb", 3]);
+          expect([meta.format, meta.width, meta.height, meta.space, meta.channels]).toEqual([
+            "jpeg",
+            ew,
+            eh,
+            "srgb",
+            3,
+          ]);
         });
       }
     }
@@ -59,7 +69,10 @@ describe("img2dataset's own outputs for original.png at size 600", () => {
   const ref = fixturePath("images/img2dataset-reference");
   for (const mode of MODES) {
     test(mode, async () => {
-      const r = await resizeImage(fs.readFileSync(path.join(ref, "original.png")), { imageSize: 600, resizeMode: mode });
+      const r = await resizeImage(fs.readFileSync(path.join(ref, "original.png")), {
+        imageSize: 600,
+        resizeMode: mode,
+      });
       if (!r.ok) throw new Error(r.error);
       const theirs = await sharp(path.join(ref, `resize_${mode}.jpg`)).metadata();
       expect([r.width, r.height]).toEqual([theirs.width, theirs.height]);

@@ -20,7 +20,8 @@ describe("computeKey (img2dataset's compute_key)", () => {
   });
   test("keys are unique across shards and indexes", () => {
     const keys = new Set<string>();
-    for (let s = 0; s < 30; s++) for (let i = 0; i < 100; i++) keys.add(computeKey({ indexInShard: i, shardId: s, shardSize: 100 }));
+    for (let s = 0; s < 30; s++)
+      for (let i = 0; i < 100; i++) keys.add(computeKey({ indexInShard: i, shardId: s, shardSize: 100 }));
     expect(keys.size).toBe(3000);
   });
 });
@@ -37,7 +38,10 @@ describe("worker split", () => {
     }
   });
   test("JOB_COMPLETION_INDEX gives the index of a Kubernetes Indexed Job pod", () => {
-    expect(resolveWorkerSlot({ workerCount: 4 }, { JOB_COMPLETION_INDEX: "2" })).toEqual({ workerIndex: 2, workerCount: 4 });
+    expect(resolveWorkerSlot({ workerCount: 4 }, { JOB_COMPLETION_INDEX: "2" })).toEqual({
+      workerIndex: 2,
+      workerCount: 4,
+    });
     expect(resolveWorkerSlot({ workerIndex: 1, workerCount: 4 }, { JOB_COMPLETION_INDEX: "2" })).toEqual({
       workerIndex: 1,
       workerCount: 4,
@@ -46,7 +50,9 @@ describe("worker split", () => {
     expect(() => resolveWorkerSlot({ workerCount: 4 }, { JOB_COMPLETION_INDEX: "4" })).toThrow(
       /JOB_COMPLETION_INDEX must be an integer from 0 to 3/,
     );
-    expect(() => resolveWorkerSlot({ workerIndex: 5, workerCount: 2 }, {})).toThrow(/--worker-index must be an integer from 0 to 1/);
+    expect(() => resolveWorkerSlot({ workerIndex: 5, workerCount: 2 }, {})).toThrow(
+      /--worker-index must be an integer from 0 to 1/,
+    );
   });
 });
 
