@@ -39,6 +39,11 @@ export async function main(argv: readonly string[], io: CommandIo = {}): Promise
       "Hugging Face token (default: $HF_TOKEN); sent as a Bearer header, never printed",
     )
     .option("--max-samples <n>", "stop after this many kept rows", intOption("--max-samples", { min: 1 }))
+    .option(
+      "--max-rows-per-file <n>",
+      "read at most n rows of each input file (a sample spread over many files)",
+      intOption("--max-rows-per-file", { min: 1 }),
+    )
     .option("--out-dir <dir>", "output directory", "data/laion")
     .option("--seed <n>", "seed for --shuffle", intOption("--seed"), 0)
     .option("--shuffle", "shuffle the file order and rows (bounded buffer, seeded)")
@@ -129,6 +134,7 @@ export async function main(argv: readonly string[], io: CommandIo = {}): Promise
         hubUrl: o["hubUrl"],
         token,
         maxSamples: o["maxSamples"],
+        maxRowsPerFile: o["maxRowsPerFile"],
         seed: o["seed"],
         shuffle: Boolean(o["shuffle"]),
         shuffleBuffer: o["shuffleBuffer"],

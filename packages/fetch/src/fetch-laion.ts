@@ -14,6 +14,8 @@ export interface FetchLaionParams extends FilterParams, Omit<HttpParams, "counte
   sources: readonly Source[];
   /** Stop after this many kept rows; no further bytes are fetched. */
   maxSamples?: number;
+  /** Read at most this many rows of each file (a sample spread over many part files). */
+  maxRowsPerFile?: number;
   /** Exact URL column name (else detected from aliases). */
   urlCol?: string;
   /** Exact caption column name (else detected from aliases). */
@@ -94,6 +96,11 @@ function validate(params: FetchLaionParams): void {
   if (params.maxSamples !== undefined && (!Number.isInteger(params.maxSamples) || params.maxSamples < 1))
     throw new FetchError(`--max-samples must be an integer >= 1, got ${params.maxSamples}`);
   if (params.sources.length === 0) throw new FetchError("no input files");
+  if (
+    params.maxRowsPerFile !== undefined &&
+    (!Number.isInteger(params.maxRowsPerFile) || params.maxRowsPerFile < 1)
+  )
+    throw new FetchError(`--max-rows-per-file must be an integer >= 1, got ${params.maxRowsPerFile}`);
   if (params.shuffleBuffer !== undefined && params.shuffleBuffer < 1)
     throw new FetchError(`--shuffle-buffer must be >= 1, got ${params.shuffleBuffer}`);
 }
@@ -147,6 +154,7 @@ export async function* fetchLaionFiles(
     const present = OUTPUT_ORDER.filter((c) => map[c] !== undefined);
     const projection = present.map((c) => map[c]!);
 
+    const perFile = params.maxRowsPerFile ?? Number.POSITIVE_INFINITY;
     async function* filtered(): AsyncGenerator<LaionRow[]> {
       try {
         for await (const batch of readBatches({
@@ -157,7 +165,8 @@ export async function* fetchLaionFiles(
         })) {
           const cols = present.map((c) => batch.columns[map[c]!]!);
           const out: LaionRow[] = [];
-          for (let i = 0; i < batch.length; i++) {
+          const length = Math.min(batch.length, perFile - batch.rowStart);
+          for (let i = 0; i < length; i++) {
             const row = makeRow(present, cols, i);
             let keep = true;
             for (const f of filters) {
@@ -173,8 +182,9 @@ export async function* fetchLaionFiles(
             }
             if (keep) out.push(row);
           }
-          stats.rows_read += batch.length;
+          stats.rows_read += length;
           yield out;
+          if (batch.rowStart + batch.length >= perFile) break;
         }
       } catch (err) {
         if (err instanceof FetchError) throw err;

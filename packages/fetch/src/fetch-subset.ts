@@ -60,6 +60,7 @@ function ensureWritableDir(dir: string): void {
 function fingerprint(params: FetchLaionSubsetParams, locations: string[]): string {
   const keys = [
     "maxSamples",
+    "maxRowsPerFile",
     "urlCol",
     "captionCol",
     "dedupeUrls",

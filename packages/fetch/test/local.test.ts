@@ -71,6 +71,23 @@ describe("local parquet", () => {
     ]);
   });
 
+  test("--max-rows-per-file takes the head of every file (a sample spread over parts)", async () => {
+    const { rows, stats } = fetchLaion({
+      sources: [
+        { location: T1000, kind: "file" },
+        { location: T10000, kind: "file" },
+      ],
+      maxRowsPerFile: 100,
+    });
+    const got = [];
+    for await (const r of rows) got.push(r.URL);
+    const a = expectedKept((await readAll(T1000, ["URL", "TEXT"])).slice(0, 100));
+    const b = expectedKept((await readAll(T10000, ["URL", "TEXT"])).slice(0, 100));
+    expect(got).toEqual([...a, ...b].map((r) => r["URL"]));
+    expect(stats.rows_read).toBe(200);
+    expect(stats.files_done).toBe(2);
+  });
+
   test("helpers agree with the Python semantics they mirror", () => {
     expect(captionLength("a😀b")).toBe(3);
     expect(isHttpUrl("https://x.org/a.jpg")).toBe(true);
