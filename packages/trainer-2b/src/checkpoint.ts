@@ -99,7 +99,8 @@ export function loadCheckpoint(tf: Tf, dir: string, withOptimizer = true): Loade
   const found = findCheckpoint(dir);
   if (!found) throw new Error(`no checkpoint in ${dir} (expected checkpoints/latest or state.json)`);
   const state = JSON.parse(fs.readFileSync(path.join(found, "state.json"), "utf8")) as CheckpointState;
-  if (state.format !== "laion-trainer-2b-v1") throw new Error(`${found}: unknown checkpoint format ${state.format}`);
+  if (state.format !== "laion-trainer-2b-v1")
+    throw new Error(`${found}: unknown checkpoint format ${state.format}`);
   const toTf = (r: Record<string, RawTensor>) =>
     Object.fromEntries(Object.entries(r).map(([k, t]) => [k, tf.tensor(t.data, t.shape)]));
   const weights = toTf(readSafetensors(path.join(found, "model.safetensors")).tensors);

@@ -1,2 +1,88 @@
 #!/usr/bin/env node
-export {};
+// train-multimodal: thin shell over trainMultimodal (flags override the YAML config).
+import { CliError, createProgress, floatOption, intOption, runCli } from "@laion/cli-kit";
+import { Command, Option } from "commander";
+import { applyOverrides, loadConfig, parseConfig } from "./config.js";
+import { PRESET_NAMES, type PresetName } from "./presets.js";
+import { trainMultimodal } from "./train.js";
+
+const program = new Command("train-multimodal")
+  .description(
+    "Train the multimodal decoder (Sinhala text + captioned images + optional LAION) in TensorFlow.js",
+  )
+  .option("--config <file>", "YAML config (see docs/trainer.md); defaults apply when omitted")
+  .option("--output-dir <dir>", "where checkpoints, metrics.jsonl and report.html go (output_dir)")
+  .option("--vq-checkpoint <file>", "VQ image tokenizer checkpoint (training.vq_checkpoint)")
+  .option(
+    "--laion-path <path>",
+    "LAION webdataset: folder, brace pattern, http(s):// or s3:// URL; 'null' for none",
+  )
+  .option(
+    "--laion-prob <p>",
+    "share of steps that draw from LAION (training.laion_prob)",
+    floatOption("--laion-prob", { min: 0, max: 1 }),
+  )
+  .option("--max-steps <n>", "optimizer steps (training.max_steps)", intOption("--max-steps", { min: 1 }))
+  .option("--batch-size <n>", "micro-batch size (training.batch_size)", intOption("--batch-size", { min: 1 }))
+  .addOption(new Option("--preset <name>", "model preset (model.preset)").choices(PRESET_NAMES))
+  .addOption(
+    new Option("--backend <name>", "tfjs backend (default: first that loads)").choices([
+      "auto",
+      "tfjs-node-gpu",
+      "tfjs-node",
+      "wasm",
+      "cpu",
+    ]),
+  )
+  .option(
+    "--device-memory-gb <gb>",
+    "device memory for the preflight check (GPU default 16 = Kaggle T4)",
+    floatOption("--device-memory-gb", { min: 0.01 }),
+  )
+  .option("--resume", "continue from the last checkpoint in the output dir (same data order)")
+  .option("--dry-run", "print the plan (parameters, memory, backend, mixture) and exit")
+  .option("--json", "progress as JSON lines even on a terminal");
+
+runCli(async () => {
+  program.parse();
+  const o = program.opts();
+  const base = o.config ? loadConfig(o.config) : parseConfig({});
+  const config = applyOverrides(base, {
+    ...(o.outputDir !== undefined ? { outputDir: o.outputDir } : {}),
+    ...(o.vqCheckpoint !== undefined ? { vqCheckpoint: o.vqCheckpoint } : {}),
+    ...(o.laionPath !== undefined
+      ? { laionPath: ["null", "none", ""].includes(o.laionPath) ? null : o.laionPath }
+      : {}),
+    ...(o.laionProb !== undefined ? { laionProb: o.laionProb } : {}),
+    ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
+    ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.preset !== undefined ? { preset: o.preset as PresetName } : {}),
+    ...(o.backend !== undefined ? { backend: o.backend } : {}),
+    ...(o.deviceMemoryGb !== undefined ? { deviceMemoryGb: o.deviceMemoryGb } : {}),
+  });
+  let progress: ReturnType<typeof createProgress> | undefined;
+  const result = await trainMultimodal({
+    config,
+    resume: Boolean(o.resume),
+    dryRun: Boolean(o.dryRun),
+    log: (m) => (progress ? progress.log(m) : process.stderr.write(`${m}\n`)),
+    onStep: (r, max) => {
+      progress ??= createProgress({ label: "steps", total: max, ...(o.json ? { json: true } : {}) });
+      if (progress.count === 0 && r.step > 1) progress.tick(r.step - 1);
+      progress.tick(1, {
+        step: r.step,
+        loss: r.loss,
+        "tok/s": r.tokens_per_s ?? 0,
+        lr: Number((r.lr ?? 0).toPrecision(3)),
+      });
+    },
+  }).catch((err: Error) => {
+    throw new CliError(err.message);
+  });
+  progress?.done({ steps: result.records.filter((r) => r.type === "train").length });
+  if (o.dryRun) process.stdout.write(`${result.plan.text}\n`);
+  else
+    process.stdout.write(
+      `report: ${result.outputDir}/report.html\nmetrics: ${result.outputDir}/metrics.jsonl\n`,
+    );
+});

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { PRESETS, PRESET_NAMES, type PresetName } from "./presets.js";
+import { PRESET_NAMES, PRESETS, type PresetName } from "./presets.js";
 
 const positiveInt = z.number().int().positive();
 const prob = z.number().min(0).max(1);
@@ -59,6 +59,8 @@ const trainingSchema = z.strictObject({
   max_steps: positiveInt.default(300),
   eval_every: positiveInt.default(50),
   eval_batches: positiveInt.default(4),
+  /** Longest sample (text tokens) generated for the report at each eval. */
+  sample_max_tokens: positiveInt.default(48),
   checkpoint_every: positiveInt.default(50),
   seed: z.number().int().min(0).default(0),
   shuffle_buffer: z.number().int().min(0).default(1000),

@@ -2,11 +2,11 @@
 // text_only_prob semantics) → documents (images → VQ codes on the fly) → packed batches.
 // Its state (mixer position + packer tail + direction rng) goes into every checkpoint, so a
 // resumed run sees exactly the batches an uninterrupted run would have seen.
-import { type MixState, laionMixture } from "@laion/mixer";
-import { LocalCaptionedImages, TextCorpus, WebDataset, readCaptions } from "@laion/shards";
+import { laionMixture, type MixState } from "@laion/mixer";
+import { LocalCaptionedImages, readCaptions, TextCorpus, WebDataset } from "@laion/shards";
 import type { TrainConfig } from "./config.js";
 import { createRng, hashString } from "./rng.js";
-import { type Batch, type Doc, Packer, type PackerState, buildDoc } from "./sequences.js";
+import { type Batch, buildDoc, type Doc, Packer, type PackerState } from "./sequences.js";
 import type { Tokenizer } from "./tokenizer.js";
 import type { Vocab } from "./vocab.js";
 
@@ -50,14 +50,25 @@ function textOf(s: RawSample): string {
 export const isHeldOut = (source: string, key: string, fraction: number) =>
   fraction > 0 && hashString(`${source}\u0000${key}`) / 4294967296 < fraction;
 
-async function* filterSplit(it: AsyncIterable<RawSample>, source: string, fraction: number, heldOut: boolean) {
+async function* filterSplit(
+  it: AsyncIterable<RawSample>,
+  source: string,
+  fraction: number,
+  heldOut: boolean,
+) {
   for await (const s of it) if (isHeldOut(source, s.__key__, fraction) === heldOut) yield s;
 }
 
 /** Fresh iterable of one source's raw samples (train or held-out part). */
-function openSource(cfg: TrainConfig, name: SourceName, pass: number, heldOut: boolean): AsyncIterable<RawSample> {
+function openSource(
+  cfg: TrainConfig,
+  name: SourceName,
+  pass: number,
+  heldOut: boolean,
+): AsyncIterable<RawSample> {
   const f = cfg.data.held_out_fraction;
-  if (name === "text") return filterSplit(TextCorpus(cfg.data.corpus) as AsyncIterable<RawSample>, name, f, heldOut);
+  if (name === "text")
+    return filterSplit(TextCorpus(cfg.data.corpus) as AsyncIterable<RawSample>, name, f, heldOut);
   if (name === "local") {
     const imageRoot = cfg.data.image_root;
     return filterSplit(
@@ -97,9 +108,11 @@ class CodeCache {
   }
 }
 
-export interface DocMaker {
-  (source: SourceName, sample: RawSample, direction: "text2image" | "image2text"): Promise<Doc | null>;
-}
+export type DocMaker = (
+  source: SourceName,
+  sample: RawSample,
+  direction: "text2image" | "image2text",
+) => Promise<Doc | null>;
 
 export function makeDocMaker(params: {
   cfg: TrainConfig;
@@ -116,14 +129,23 @@ export function makeDocMaker(params: {
     }
     const bytes = imageBytes(sample);
     if (!bytes) return null; // a caption without its image: nothing to learn from
-    if (!vq) throw new Error(`source "${source}" has images but no VQ checkpoint was given (--vq-checkpoint)`);
+    if (!vq)
+      throw new Error(`source "${source}" has images but no VQ checkpoint was given (--vq-checkpoint)`);
     const key = `${source}/${sample.__key__}`;
     let codes = cache.get(key);
     if (!codes) {
       codes = (await vq.encodeImageBytes([bytes]))[0]!;
       cache.set(key, codes);
     }
-    return buildDoc({ vocab, tokenizer, source, text, codes, direction, maxTextTokens: cfg.data.max_text_tokens });
+    return buildDoc({
+      vocab,
+      tokenizer,
+      source,
+      text,
+      codes,
+      direction,
+      maxTextTokens: cfg.data.max_text_tokens,
+    });
   };
 }
 
@@ -168,7 +190,8 @@ export function createTrainStream(params: {
   const { cfg, vocab, seqLen, resume } = params;
   checkSources(cfg);
   const share = activeSources(cfg);
-  const factory = (name: SourceName) => (share[name] > 0 ? ({ pass }: { pass: number }) => openSource(cfg, name, pass, false) : null);
+  const factory = (name: SourceName) =>
+    share[name] > 0 ? ({ pass }: { pass: number }) => openSource(cfg, name, pass, false) : null;
   const mixer = laionMixture(
     { laion: factory("laion"), text: factory("text"), local: factory("local") },
     {

@@ -1,10 +1,20 @@
 // Sampling from a trained model: text continuation, caption → image codes (decoded through the
 // VQ to PNG), image → caption. Seeded (temperature + top-k), so a report is reproducible.
 import type { ImageCoder } from "./data.js";
-import { type Transformer, documentMask } from "./model.js";
+import { documentMask, type Transformer } from "./model.js";
 import { createRng } from "./rng.js";
 import type { Tokenizer } from "./tokenizer.js";
-import { BOI, BOS, EOI, EOS, type Vocab, codesToVocab, textToVocab, vocabToCodes, vocabToText } from "./vocab.js";
+import {
+  BOI,
+  BOS,
+  codesToVocab,
+  EOI,
+  EOS,
+  textToVocab,
+  type Vocab,
+  vocabToCodes,
+  vocabToText,
+} from "./vocab.js";
 
 export interface SampleParams {
   model: Transformer;
@@ -106,7 +116,11 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
       allowed: { lo: vocab.imageOffset, hi: vocab.size },
     });
     const codes = Int32Array.from(vocabToCodes(vocab, ids));
-    return { kind: "caption2image", codes, png: codes.length === vq.tokensPerImage ? await vq.decodeToPng(codes) : null };
+    return {
+      kind: "caption2image",
+      codes,
+      png: codes.length === vq.tokensPerImage ? await vq.decodeToPng(codes) : null,
+    };
   }
   let codes: Int32Array;
   if (request.image instanceof Int32Array) codes = request.image;

@@ -1,56 +1,63 @@
 // Public API of @laion/trainer-2b.
-export { Tokenizer, trainBpe, pretokenize, type TokenizerJson, type TrainBpeParams } from "./tokenizer.js";
-export { trainTokenizer, type TrainTokenizerParams } from "./train-tokenizer.js";
+
+export { type CheckpointState, findCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 export {
-  SPECIALS,
-  PAD,
-  BOS,
-  EOS,
-  BOI,
-  EOI,
-  makeVocab,
-  kindOf,
-  textToVocab,
-  codesToVocab,
-  vocabToText,
-  vocabToCodes,
-  type Vocab,
-  type TokenKind,
-} from "./vocab.js";
-export { buildDoc, Packer, type Doc, type DocKind, type Batch, type PackerState } from "./sequences.js";
-export {
-  Transformer,
-  attention,
-  documentMask,
-  countParameters,
-  parameterShapes,
-  type ModelConfig,
-  type Tf,
-} from "./model.js";
-export { AdamW, lrAt, clipByGlobalNorm, type ScheduleParams } from "./optim.js";
-export { trainStep, evaluate, type LossStats, type LossWeights, type StepResult } from "./train-step.js";
-export { PRESETS, PRESET_NAMES, type Preset, type PresetName } from "./presets.js";
-export {
-  memoryPlan,
-  deviceMemory,
-  whatFits,
-  assertFits,
-  presetModelConfig,
-  formatPlan,
-  type MemoryPlan,
-} from "./preflight.js";
-export {
-  configSchema,
-  parseConfig,
-  loadConfig,
   applyOverrides,
+  type ConfigOverrides,
+  configSchema,
+  loadConfig,
+  parseConfig,
   resolveShape,
   type TrainConfig,
-  type ConfigOverrides,
 } from "./config.js";
-export { saveCheckpoint, loadCheckpoint, findCheckpoint, type CheckpointState } from "./checkpoint.js";
-export { createTrainStream, heldOutBatches, isHeldOut, type ImageCoder, type DataState } from "./data.js";
-export { generate, sampleTokens, type GenerateParams, type GenerateRequest, type GenerateResult } from "./generate.js";
-export { trainMultimodal, type TrainParams, type TrainResult, type TrainPlan } from "./train.js";
-export { loadForGeneration, type LoadedModel } from "./load-model.js";
-export { renderReport, lineChart, type MetricRecord, type ReportSample } from "./report.js";
+export { createTrainStream, type DataState, heldOutBatches, type ImageCoder, isHeldOut } from "./data.js";
+export {
+  type GenerateParams,
+  type GenerateRequest,
+  type GenerateResult,
+  generate,
+  sampleTokens,
+} from "./generate.js";
+export { type LoadedModel, loadForGeneration } from "./load-model.js";
+export {
+  attention,
+  countParameters,
+  documentMask,
+  type ModelConfig,
+  parameterShapes,
+  type Tf,
+  Transformer,
+} from "./model.js";
+export { AdamW, clipByGlobalNorm, lrAt, type ScheduleParams } from "./optim.js";
+export {
+  assertFits,
+  deviceMemory,
+  formatPlan,
+  type MemoryPlan,
+  memoryPlan,
+  presetModelConfig,
+  whatFits,
+} from "./preflight.js";
+export { PRESET_NAMES, PRESETS, type Preset, type PresetName } from "./presets.js";
+export { lineChart, type MetricRecord, type ReportSample, renderReport } from "./report.js";
+export { type Batch, buildDoc, type Doc, type DocKind, Packer, type PackerState } from "./sequences.js";
+export { pretokenize, Tokenizer, type TokenizerJson, type TrainBpeParams, trainBpe } from "./tokenizer.js";
+export { type TrainParams, type TrainPlan, type TrainResult, trainMultimodal } from "./train.js";
+export { evaluate, type LossStats, type LossWeights, type StepResult, trainStep } from "./train-step.js";
+export { type TrainTokenizerParams, trainTokenizer } from "./train-tokenizer.js";
+export {
+  BOI,
+  BOS,
+  codesToVocab,
+  EOI,
+  EOS,
+  kindOf,
+  makeVocab,
+  PAD,
+  SPECIALS,
+  type TokenKind,
+  textToVocab,
+  type Vocab,
+  vocabToCodes,
+  vocabToText,
+} from "./vocab.js";

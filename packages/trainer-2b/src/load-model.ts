@@ -5,7 +5,7 @@ import { loadCheckpoint } from "./checkpoint.js";
 import type { ImageCoder } from "./data.js";
 import { type Tf, Transformer } from "./model.js";
 import { Tokenizer } from "./tokenizer.js";
-import { type Vocab, makeVocab } from "./vocab.js";
+import { makeVocab, type Vocab } from "./vocab.js";
 import { loadImageCoder } from "./vq-bridge.js";
 
 export interface LoadedModel {
@@ -30,7 +30,8 @@ export async function loadForGeneration(params: {
   let vq = params.vq ?? null;
   const vqFile = params.vqCheckpoint ?? ck.state.vqCheckpoint;
   if (!vq && vqFile && vocab.codebookSize > 0) {
-    if (!fs.existsSync(vqFile)) throw new Error(`VQ checkpoint ${vqFile} (named by ${ck.dir}) does not exist; pass --vq-checkpoint`);
+    if (!fs.existsSync(vqFile))
+      throw new Error(`VQ checkpoint ${vqFile} (named by ${ck.dir}) does not exist; pass --vq-checkpoint`);
     vq = await loadImageCoder(vqFile);
   }
   return { model, tokenizer, vocab, vq, step: ck.state.step };

@@ -155,7 +155,14 @@ export class Transformer {
       } else {
         // GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2·layers).
         const std = /\.(wo|w2)$/.test(name) ? 0.02 / Math.sqrt(2 * cfg.nLayers) : 0.02;
-        value = tf.tensor(normal(rng!, shape.reduce((a, b) => a * b, 1), std), shape);
+        value = tf.tensor(
+          normal(
+            rng!,
+            shape.reduce((a, b) => a * b, 1),
+            std,
+          ),
+          shape,
+        );
       }
       this.params.set(name, tf.variable(value, true, `${uid}/${name}`));
       if (!("weights" in init)) value.dispose();

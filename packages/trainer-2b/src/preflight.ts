@@ -1,8 +1,8 @@
 // Memory arithmetic done before any tensor is allocated, so a run that cannot fit is refused with
 // the sizes that would, instead of dying in the allocator an hour later.
 import os from "node:os";
-import { type ModelConfig, countParameters } from "./model.js";
-import { PRESETS, PRESET_NAMES, type PresetName } from "./presets.js";
+import { countParameters, type ModelConfig } from "./model.js";
+import { PRESET_NAMES, PRESETS, type PresetName } from "./presets.js";
 import { SPECIALS } from "./vocab.js";
 
 export interface MemoryPlan {
@@ -81,7 +81,10 @@ export function presetModelConfig(name: PresetName, vocabSize?: number): ModelCo
 }
 
 /** For each preset, the largest power-of-two batch size (≤ 64) that fits, or none. */
-export function whatFits(deviceBytes: number, gradAccum: number): { preset: PresetName; batchSize: number }[] {
+export function whatFits(
+  deviceBytes: number,
+  gradAccum: number,
+): { preset: PresetName; batchSize: number }[] {
   const out: { preset: PresetName; batchSize: number }[] = [];
   for (const name of PRESET_NAMES) {
     const cfg = presetModelConfig(name);

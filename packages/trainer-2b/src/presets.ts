@@ -18,10 +18,34 @@ export const PRESETS = {
   /** Demo: ~1M parameters, learns on 2 CPU cores (wasm) in a few minutes. */
   demo: { dModel: 128, nLayers: 4, nHeads: 4, dFF: 352, seqLen: 128, textVocab: 1024, codebookSize: 256 },
   small: { dModel: 512, nLayers: 8, nHeads: 8, dFF: 1408, seqLen: 512, textVocab: 8192, codebookSize: 1024 },
-  base: { dModel: 1024, nLayers: 16, nHeads: 16, dFF: 2816, seqLen: 1024, textVocab: 16384, codebookSize: 4096 },
-  "1b": { dModel: 2048, nLayers: 16, nHeads: 16, dFF: 5632, seqLen: 2048, textVocab: 32768, codebookSize: 8192 },
+  base: {
+    dModel: 1024,
+    nLayers: 16,
+    nHeads: 16,
+    dFF: 2816,
+    seqLen: 1024,
+    textVocab: 16384,
+    codebookSize: 4096,
+  },
+  "1b": {
+    dModel: 2048,
+    nLayers: 16,
+    nHeads: 16,
+    dFF: 5632,
+    seqLen: 2048,
+    textVocab: 32768,
+    codebookSize: 8192,
+  },
   /** The real 2B: d_model 2560, 24 layers, 20 heads of 128, SwiGLU 6912, 2048 context → 2.008e9 params. */
-  "2b": { dModel: 2560, nLayers: 24, nHeads: 20, dFF: 6912, seqLen: 2048, textVocab: 32768, codebookSize: 8192 },
+  "2b": {
+    dModel: 2560,
+    nLayers: 24,
+    nHeads: 20,
+    dFF: 6912,
+    seqLen: 2048,
+    textVocab: 32768,
+    codebookSize: 8192,
+  },
 } as const satisfies Record<string, Preset>;
 
 export type PresetName = keyof typeof PRESETS;

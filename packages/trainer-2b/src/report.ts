@@ -25,7 +25,8 @@ export interface ReportSample {
   png?: Uint8Array | null;
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"];
 
 /** A line chart as an SVG string; `series` maps a label to [x, y] points. */
@@ -33,8 +34,11 @@ export function lineChart(title: string, series: Record<string, [number, number]
   const W = 520;
   const H = 240;
   const pad = { l: 50, r: 110, t: 24, b: 30 };
-  const pts = Object.values(series).flat().filter(([, y]) => Number.isFinite(y));
-  if (!pts.length) return `<svg width="${W}" height="40"><text x="4" y="20">${esc(title)}: no data yet</text></svg>`;
+  const pts = Object.values(series)
+    .flat()
+    .filter(([, y]) => Number.isFinite(y));
+  if (!pts.length)
+    return `<svg width="${W}" height="40"><text x="4" y="20">${esc(title)}: no data yet</text></svg>`;
   const xs = pts.map((p) => p[0]);
   const ys = pts.map((p) => p[1]);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs, Math.min(...xs) + 1)];
@@ -51,7 +55,10 @@ export function lineChart(title: string, series: Record<string, [number, number]
     return `<path d="${d}" fill="none" stroke="${c}" stroke-width="1.5"/><text x="${W - pad.r + 6}" y="${pad.t + 14 * i + 10}" fill="${c}" font-size="11">${esc(name)}</text>`;
   });
   const ticks = [y0, (y0 + y1) / 2, y1]
-    .map((y) => `<text x="${pad.l - 4}" y="${sy(y) + 4}" text-anchor="end" font-size="10">${y.toPrecision(3)}</text>`)
+    .map(
+      (y) =>
+        `<text x="${pad.l - 4}" y="${sy(y) + 4}" text-anchor="end" font-size="10">${y.toPrecision(3)}</text>`,
+    )
     .join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <text x="${pad.l}" y="14" font-size="13">${esc(title)}</text>
@@ -75,7 +82,8 @@ function bySource(records: MetricRecord[], withBaseline = false): Record<string,
     (out["total"] ??= []).push([r.step, r.loss]);
     for (const [k, v] of Object.entries(r.loss_by_source)) (out[k] ??= []).push([r.step, v]);
     if (withBaseline) {
-      for (const [k, v] of Object.entries(r.baseline_by_source ?? {})) (out[`${k} unigram`] ??= []).push([r.step, v]);
+      for (const [k, v] of Object.entries(r.baseline_by_source ?? {}))
+        (out[`${k} unigram`] ??= []).push([r.step, v]);
     }
   }
   return out;
@@ -93,12 +101,18 @@ export function renderReport(params: {
     lineChart("train loss by source (nats/token)", bySource(train)),
     lineChart("held-out loss by source vs unigram baseline", bySource(evals, true)),
     lineChart("learning rate", { lr: train.map((m) => [m.step, m.lr ?? Number.NaN]) }),
-    lineChart("throughput (tokens/s)", { "tokens/s": train.map((m) => [m.step, m.tokens_per_s ?? Number.NaN]) }),
-    lineChart("gradient norm (before clip)", { "grad norm": train.map((m) => [m.step, m.grad_norm ?? Number.NaN]) }),
+    lineChart("throughput (tokens/s)", {
+      "tokens/s": train.map((m) => [m.step, m.tokens_per_s ?? Number.NaN]),
+    }),
+    lineChart("gradient norm (before clip)", {
+      "grad norm": train.map((m) => [m.step, m.grad_norm ?? Number.NaN]),
+    }),
   ];
   const last = evals.at(-1);
   const table = last
-    ? `<table><tr><th>source</th><th>held-out loss</th><th>unigram baseline</th></tr>${Object.entries(last.loss_by_source)
+    ? `<table><tr><th>source</th><th>held-out loss</th><th>unigram baseline</th></tr>${Object.entries(
+        last.loss_by_source,
+      )
         .map(
           ([k, v]) =>
             `<tr><td>${esc(k)}</td><td>${v.toFixed(3)}</td><td>${(last.baseline_by_source?.[k] ?? Number.NaN).toFixed(3)}</td></tr>`,
@@ -107,7 +121,9 @@ export function renderReport(params: {
     : "<p>no evaluation yet</p>";
   const samples = params.samples
     .map((s) => {
-      const img = s.png ? `<img src="data:image/png;base64,${Buffer.from(s.png).toString("base64")}" width="128" height="128">` : "";
+      const img = s.png
+        ? `<img src="data:image/png;base64,${Buffer.from(s.png).toString("base64")}" width="128" height="128">`
+        : "";
       return `<div class="sample"><b>${esc(s.kind)}</b><div>${img}</div><div><i>${esc(s.prompt)}</i></div><div>→ ${esc(s.output)}</div></div>`;
     })
     .join("");

@@ -9,7 +9,11 @@ export interface RawTensor {
   data: Float32Array | Int32Array;
 }
 
-export function writeSafetensors(file: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>) {
+export function writeSafetensors(
+  file: string,
+  tensors: Record<string, RawTensor>,
+  metadata?: Record<string, string>,
+) {
   const header: Record<string, unknown> = {};
   if (metadata) header["__metadata__"] = metadata;
   let offset = 0;
@@ -38,7 +42,10 @@ export function writeSafetensors(file: string, tensors: Record<string, RawTensor
   }
 }
 
-export function readSafetensors(file: string): { tensors: Record<string, RawTensor>; metadata: Record<string, string> } {
+export function readSafetensors(file: string): {
+  tensors: Record<string, RawTensor>;
+  metadata: Record<string, string>;
+} {
   const buf = fs.readFileSync(file);
   if (buf.length < 8) throw new Error(`${file}: not a safetensors file (too short)`);
   const n = Number(buf.readBigUInt64LE(0));
@@ -46,14 +53,21 @@ export function readSafetensors(file: string): { tensors: Record<string, RawTens
   const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8"));
   const base = 8 + n;
   const tensors: Record<string, RawTensor> = {};
-  for (const [name, info] of Object.entries<{ dtype: string; shape: number[]; data_offsets: [number, number] }>(header)) {
+  for (const [name, info] of Object.entries<{
+    dtype: string;
+    shape: number[];
+    data_offsets: [number, number];
+  }>(header)) {
     if (name === "__metadata__") continue;
     const [a, b] = info.data_offsets;
-    if (base + b > buf.length) throw new Error(`${file}: tensor ${name} runs past the end of the file (truncated)`);
+    if (base + b > buf.length)
+      throw new Error(`${file}: tensor ${name} runs past the end of the file (truncated)`);
     const bytes = new Uint8Array(b - a);
     bytes.set(buf.subarray(base + a, base + b));
-    if (info.dtype === "F32") tensors[name] = { dtype: "F32", shape: info.shape, data: new Float32Array(bytes.buffer) };
-    else if (info.dtype === "I32") tensors[name] = { dtype: "I32", shape: info.shape, data: new Int32Array(bytes.buffer) };
+    if (info.dtype === "F32")
+      tensors[name] = { dtype: "F32", shape: info.shape, data: new Float32Array(bytes.buffer) };
+    else if (info.dtype === "I32")
+      tensors[name] = { dtype: "I32", shape: info.shape, data: new Int32Array(bytes.buffer) };
     else throw new Error(`${file}: tensor ${name} has dtype ${info.dtype}; only F32 and I32 are supported`);
   }
   return { tensors, metadata: header["__metadata__"] ?? {} };

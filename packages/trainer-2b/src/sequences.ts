@@ -8,8 +8,9 @@
 // targets = [1, T]). Attention never crosses documents: every position carries its document id
 // and the model builds a block-diagonal causal mask from them. The target that would predict the
 // next document's <bos> from the previous document's <eos> is masked out of the loss.
-import { BOI, BOS, EOI, EOS, PAD, type Vocab, codesToVocab, kindOf, textToVocab } from "./vocab.js";
+
 import type { Tokenizer } from "./tokenizer.js";
+import { BOI, BOS, codesToVocab, EOI, EOS, kindOf, PAD, textToVocab, type Vocab } from "./vocab.js";
 
 export type DocKind = "text" | "text2image" | "image2text";
 
@@ -36,7 +37,8 @@ export interface BuildDocParams {
 export function buildDoc(params: BuildDocParams): Doc {
   const { vocab, tokenizer, source, codes, maxTextTokens } = params;
   let textIds = textToVocab(vocab, tokenizer.encode(params.text.normalize("NFC")));
-  if (maxTextTokens !== undefined && textIds.length > maxTextTokens) textIds = textIds.slice(0, maxTextTokens);
+  if (maxTextTokens !== undefined && textIds.length > maxTextTokens)
+    textIds = textIds.slice(0, maxTextTokens);
   if (!codes) return { tokens: [BOS, ...textIds, EOS], source, kind: "text" };
   const image = [BOI, ...codesToVocab(vocab, codes), EOI];
   const kind = params.direction ?? "text2image";
@@ -79,7 +81,13 @@ export class Packer {
   private readonly sourceNames: string[];
 
   constructor(
-    readonly params: { vocab: Vocab; seqLen: number; batchSize: number; sources: string[]; state?: PackerState },
+    readonly params: {
+      vocab: Vocab;
+      seqLen: number;
+      batchSize: number;
+      sources: string[];
+      state?: PackerState;
+    },
   ) {
     this.sourceNames = [...params.sources];
     const s = params.state;

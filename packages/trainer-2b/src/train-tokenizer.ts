@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { TextCorpus, readCaptions } from "@laion/shards";
+import { readCaptions, TextCorpus } from "@laion/shards";
 import { type Tokenizer, trainBpe } from "./tokenizer.js";
 
 export interface TrainTokenizerParams {
@@ -19,7 +19,8 @@ export async function trainTokenizer(params: TrainTokenizerParams): Promise<Toke
   if (!params.corpus.length && !params.captions?.length) {
     throw new Error("trainTokenizer: give at least one corpus path or captions file");
   }
-  for (const c of params.captions ?? []) if (!fs.existsSync(c)) throw new Error(`captions file ${c} does not exist`);
+  for (const c of params.captions ?? [])
+    if (!fs.existsSync(c)) throw new Error(`captions file ${c} does not exist`);
   async function* texts() {
     if (params.corpus.length) for await (const s of TextCorpus(params.corpus)) yield s.txt;
     for (const file of params.captions ?? []) for (const c of await readCaptions(file)) yield c.caption;

@@ -4,18 +4,25 @@
 // checkpoint).
 import fs from "node:fs";
 import path from "node:path";
-import { type TrainConfig, resolveShape } from "./config.js";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
-import { type DataState, type ImageCoder, activeSources, createTrainStream, heldOutBatches, tokenizerTexts } from "./data.js";
+import { resolveShape, type TrainConfig } from "./config.js";
+import {
+  activeSources,
+  createTrainStream,
+  type DataState,
+  heldOutBatches,
+  type ImageCoder,
+  tokenizerTexts,
+} from "./data.js";
 import { generate } from "./generate.js";
 import { type ModelConfig, type Tf, Transformer } from "./model.js";
 import { AdamW, lrAt } from "./optim.js";
-import { assertFits, deviceMemory, formatPlan, memoryPlan, type MemoryPlan } from "./preflight.js";
+import { assertFits, deviceMemory, formatPlan, type MemoryPlan, memoryPlan } from "./preflight.js";
 import { type MetricRecord, type ReportSample, readMetrics, renderReport, writeReport } from "./report.js";
 import type { Batch } from "./sequences.js";
 import { Tokenizer, trainBpe } from "./tokenizer.js";
-import { type LossStats, evaluate, trainStep } from "./train-step.js";
-import { SPECIALS, type Vocab, makeVocab } from "./vocab.js";
+import { evaluate, type LossStats, trainStep } from "./train-step.js";
+import { makeVocab, SPECIALS, type Vocab } from "./vocab.js";
 import { loadImageCoder, pickBackend } from "./vq-bridge.js";
 
 export interface TrainParams {
@@ -71,7 +78,11 @@ export function planText(p: Omit<TrainPlan, "text">, cfg: TrainConfig): string {
   ].join("\n");
 }
 
-async function prepareTokenizer(cfg: TrainConfig, log: (m: string) => void, fromCheckpoint?: string): Promise<Tokenizer> {
+async function prepareTokenizer(
+  cfg: TrainConfig,
+  log: (m: string) => void,
+  fromCheckpoint?: string,
+): Promise<Tokenizer> {
   const file = fromCheckpoint ?? cfg.model.tokenizer ?? path.join(cfg.output_dir, "tokenizer.json");
   if (fs.existsSync(file)) return Tokenizer.load(file);
   if (cfg.model.tokenizer || fromCheckpoint) throw new Error(`tokenizer ${file} does not exist`);
@@ -114,7 +125,8 @@ class UnigramBaseline {
 }
 
 const round = (x: number, d = 4) => Number(x.toFixed(d));
-const roundAll = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)]));
+const roundAll = (o: Record<string, number>) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)]));
 const lossesOf = (s: LossStats) => ({
   loss_by_source: roundAll(Object.fromEntries(Object.entries(s.perSource).map(([k, v]) => [k, v.loss]))),
   loss_by_modality: roundAll(
@@ -153,7 +165,8 @@ export async function trainMultimodal(params: TrainParams): Promise<TrainResult>
     fs.mkdirSync(out, { recursive: true });
     const ckptTok = resumeFrom ? path.join(out, "tokenizer.json") : undefined;
     tokenizer = await prepareTokenizer(cfg, log, ckptTok && fs.existsSync(ckptTok) ? ckptTok : undefined);
-    if (params.vq === undefined && cfg.training.vq_checkpoint) vq = await loadImageCoder(cfg.training.vq_checkpoint);
+    if (params.vq === undefined && cfg.training.vq_checkpoint)
+      vq = await loadImageCoder(cfg.training.vq_checkpoint);
     if (needsImages && !vq) {
       throw new Error(
         "image sources are in the mixture (local captions or LAION) but no VQ checkpoint was given: pass --vq-checkpoint or set training.text_only_prob: 1",
@@ -189,14 +202,24 @@ export async function trainMultimodal(params: TrainParams): Promise<TrainResult>
   log(plan.text);
   if (params.dryRun) {
     try {
-      assertFits({ plan: memory, device, batchSize: cfg.training.batch_size, gradAccum: cfg.training.grad_accum });
+      assertFits({
+        plan: memory,
+        device,
+        batchSize: cfg.training.batch_size,
+        gradAccum: cfg.training.grad_accum,
+      });
       log("fits: yes");
     } catch (err) {
       log(`fits: NO — ${(err as Error).message}`);
     }
     return { plan, records: [], outputDir: out };
   }
-  assertFits({ plan: memory, device, batchSize: cfg.training.batch_size, gradAccum: cfg.training.grad_accum });
+  assertFits({
+    plan: memory,
+    device,
+    batchSize: cfg.training.batch_size,
+    gradAccum: cfg.training.grad_accum,
+  });
 
   // Model, optimizer and data position: fresh or from the checkpoint.
   let model: Transformer;
@@ -212,7 +235,11 @@ export async function trainMultimodal(params: TrainParams): Promise<TrainResult>
     }
     model = new Transformer(tf, modelCfg, { weights: ck.weights });
     opt = new AdamW(tf, model.params, { weightDecay: cfg.training.weight_decay }, ck.optimizer);
-    tf.dispose([...Object.values(ck.weights), ...Object.values(ck.optimizer?.m ?? {}), ...Object.values(ck.optimizer?.v ?? {})]);
+    tf.dispose([
+      ...Object.values(ck.weights),
+      ...Object.values(ck.optimizer?.m ?? {}),
+      ...Object.values(ck.optimizer?.v ?? {}),
+    ]);
     dataState = ck.state.data as DataState;
     startStep = ck.state.step;
     log(`resumed from ${resumeFrom} at step ${startStep}`);
@@ -230,7 +257,12 @@ export async function trainMultimodal(params: TrainParams): Promise<TrainResult>
   const heldOut = await heldOutBatches(dataParams);
   const baseline = new UnigramBaseline(modelCfg.vocabSize);
   const weights = { text: cfg.training.loss_weight_text, image: cfg.training.loss_weight_image };
-  const schedule = { lr: cfg.training.lr, minLr: cfg.training.min_lr, warmup: cfg.training.warmup, maxSteps: cfg.training.max_steps };
+  const schedule = {
+    lr: cfg.training.lr,
+    minLr: cfg.training.min_lr,
+    warmup: cfg.training.warmup,
+    maxSteps: cfg.training.max_steps,
+  };
   const records: MetricRecord[] = [...kept];
   const appendRecord = (r: MetricRecord) => {
     records.push(r);
@@ -261,11 +293,35 @@ export async function trainMultimodal(params: TrainParams): Promise<TrainResult>
     if (heldOut.batches.length) {
       const stats = evaluate(model, heldOut.batches, weights);
       const base = baseline.loss(heldOut.batches);
-      appendRecord({ type: "eval", step, loss: round(stats.loss), ...lossesOf(stats), baseline_by_source: roundAll(base) });
-      log(`eval step ${step}: held-out ${JSON.stringify(lossesOf(stats).loss_by_source)} vs unigram ${JSON.stringify(roundAll(base))}`);
+      appendRecord({
+        type: "eval",
+        step,
+        loss: round(stats.loss),
+        ...lossesOf(stats),
+        baseline_by_source: roundAll(base),
+      });
+      log(
+        `eval step ${step}: held-out ${JSON.stringify(lossesOf(stats).loss_by_source)} vs unigram ${JSON.stringify(roundAll(base))}`,
+      );
     }
-    const samples = await reportSamples({ model, tokenizer: tokenizer!, vocab, vq, heldOut, seed: cfg.training.seed });
-    writeReport(out, renderReport({ title: `train-multimodal: ${path.basename(path.resolve(out))}`, metrics: records, samples, plan: plan.text }));
+    const samples = await reportSamples({
+      model,
+      tokenizer: tokenizer!,
+      vocab,
+      vq,
+      heldOut,
+      seed: cfg.training.seed,
+      maxNewTokens: cfg.training.sample_max_tokens,
+    });
+    writeReport(
+      out,
+      renderReport({
+        title: `train-multimodal: ${path.basename(path.resolve(out))}`,
+        metrics: records,
+        samples,
+        plan: plan.text,
+      }),
+    );
   };
 
   const paramCount = memory.params;
@@ -274,7 +330,14 @@ export async function trainMultimodal(params: TrainParams): Promise<TrainResult>
     const micro: Batch[] = [];
     for (let a = 0; a < cfg.training.grad_accum; a++) micro.push(await stream.next());
     for (const b of micro) baseline.add(b);
-    const r = trainStep({ model, opt, micro, lr: lrAt(step, schedule), gradClip: cfg.training.grad_clip, lossWeights: weights });
+    const r = trainStep({
+      model,
+      opt,
+      micro,
+      lr: lrAt(step, schedule),
+      gradClip: cfg.training.grad_clip,
+      lossWeights: weights,
+    });
     const seconds = (performance.now() - t0) / 1000;
     const tokens = micro.reduce((s, b) => s + b.B * b.T, 0);
     const record: MetricRecord = {
@@ -310,8 +373,18 @@ async function reportSamples(p: {
   vq: ImageCoder | null;
   heldOut: Awaited<ReturnType<typeof heldOutBatches>>;
   seed: number;
+  maxNewTokens: number;
 }): Promise<ReportSample[]> {
-  const g = { model: p.model, tokenizer: p.tokenizer, vocab: p.vocab, vq: p.vq, seed: p.seed, temperature: 0.7, topK: 20 };
+  const g = {
+    model: p.model,
+    tokenizer: p.tokenizer,
+    vocab: p.vocab,
+    vq: p.vq,
+    seed: p.seed,
+    temperature: 0.7,
+    topK: 20,
+    maxNewTokens: p.maxNewTokens,
+  };
   const out: ReportSample[] = [];
   for (const s of (p.heldOut.samples["text"] ?? []).slice(0, 2)) {
     const words = String(s["txt"]).split(/\s+/);
@@ -324,13 +397,28 @@ async function reportSamples(p: {
     const raws = p.heldOut.samples[name] ?? [];
     for (let i = 0; i < Math.min(2, docs.length); i++) {
       const raw = raws[i]!;
-      const caption = typeof raw["txt"] === "string" ? raw["txt"] : new TextDecoder().decode(raw["txt"] as Uint8Array);
-      const codes = Int32Array.from(docs[i]!.tokens.filter((t) => t >= p.vocab.imageOffset).map((t) => t - p.vocab.imageOffset));
+      const caption =
+        typeof raw["txt"] === "string" ? raw["txt"] : new TextDecoder().decode(raw["txt"] as Uint8Array);
+      const codes = Int32Array.from(
+        docs[i]!.tokens.filter((t) => t >= p.vocab.imageOffset).map((t) => t - p.vocab.imageOffset),
+      );
       const img = await generate(g, { kind: "caption2image", caption });
-      if (img.kind === "caption2image") out.push({ kind: "caption2image", prompt: `${name}: ${caption}`, output: `${img.codes.length} codes`, png: img.png });
+      if (img.kind === "caption2image")
+        out.push({
+          kind: "caption2image",
+          prompt: `${name}: ${caption}`,
+          output: `${img.codes.length} codes`,
+          png: img.png,
+        });
       const cap = await generate(g, { kind: "image2caption", image: codes });
       const input = p.vq && codes.length === p.vq.tokensPerImage ? await p.vq.decodeToPng(codes) : null;
-      if (cap.kind === "image2caption") out.push({ kind: "image2caption", prompt: `${name} (true: ${caption})`, output: cap.text, png: input });
+      if (cap.kind === "image2caption")
+        out.push({
+          kind: "image2caption",
+          prompt: `${name} (true: ${caption})`,
+          output: cap.text,
+          png: input,
+        });
     }
   }
   return out;

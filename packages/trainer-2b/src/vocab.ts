@@ -24,7 +24,8 @@ export interface Vocab {
 
 export function makeVocab(params: { textSize: number; codebookSize: number }): Vocab {
   const { textSize, codebookSize } = params;
-  if (!Number.isInteger(textSize) || textSize < 256) throw new Error(`textSize must be >= 256, got ${textSize}`);
+  if (!Number.isInteger(textSize) || textSize < 256)
+    throw new Error(`textSize must be >= 256, got ${textSize}`);
   if (!Number.isInteger(codebookSize) || codebookSize < 0) {
     throw new Error(`codebookSize must be a non-negative integer, got ${codebookSize}`);
   }
@@ -46,7 +47,8 @@ export const textToVocab = (vocab: Vocab, ids: ArrayLike<number>): number[] =>
 
 export function codesToVocab(vocab: Vocab, codes: ArrayLike<number>): number[] {
   return Array.from(codes, (c) => {
-    if (c < 0 || c >= vocab.codebookSize) throw new Error(`VQ code ${c} outside codebook of ${vocab.codebookSize}`);
+    if (c < 0 || c >= vocab.codebookSize)
+      throw new Error(`VQ code ${c} outside codebook of ${vocab.codebookSize}`);
     return c + vocab.imageOffset;
   });
 }

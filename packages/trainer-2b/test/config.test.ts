@@ -14,11 +14,15 @@ function yamlFile(text: string): string {
 
 test("an unknown key is an error naming its path and the allowed keys", () => {
   const file = yamlFile("training:\n  lr: 0.001\n  learning_rate: 0.1\n");
-  expect(() => loadConfig(file)).toThrow(/unknown key training\.learning_rate \(allowed in training: laion_path, laion_prob/);
+  expect(() => loadConfig(file)).toThrow(
+    /unknown key training\.learning_rate \(allowed in training: laion_path, laion_prob/,
+  );
 });
 
 test("a wrong type names the key and what was expected", () => {
-  expect(() => parseConfig({ training: { batch_size: "eight" } })).toThrow(/training\.batch_size: .*expected number/);
+  expect(() => parseConfig({ training: { batch_size: "eight" } })).toThrow(
+    /training\.batch_size: .*expected number/,
+  );
   expect(() => parseConfig({ training: { laion_prob: 1.5 } })).toThrow(/training\.laion_prob: .*<=1/);
   expect(() => parseConfig({ model: { preset: "7b" } })).toThrow(
     /model\.preset: must be one of "tiny", "demo", "small", "base", "1b", "2b"/,

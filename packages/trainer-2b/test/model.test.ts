@@ -1,5 +1,5 @@
 import { expect, test } from "vitest";
-import { type ModelConfig, Transformer, attention, documentMask, ropeTables } from "../src/model.js";
+import { attention, documentMask, type ModelConfig, ropeTables, Transformer } from "../src/model.js";
 import { AdamW, lrAt } from "../src/optim.js";
 import { createRng, normal } from "../src/rng.js";
 import type { Batch } from "../src/sequences.js";
@@ -23,7 +23,15 @@ test("attention gradient matches central finite differences (cpu, float32)", asy
   const T = 5;
   const C = 8;
   const rng = createRng(7);
-  const t = (shape: number[], std = 0.5) => tf.tensor(normal(rng, shape.reduce((a, b) => a * b), std), shape);
+  const t = (shape: number[], std = 0.5) =>
+    tf.tensor(
+      normal(
+        rng,
+        shape.reduce((a, b) => a * b),
+        std,
+      ),
+      shape,
+    );
   const x = t([B, T, C]);
   const w = { wq: t([C, C]), wk: t([C, C]), wv: t([C, C]), wo: t([C, C]) };
   const probe = t([B, T, C]);

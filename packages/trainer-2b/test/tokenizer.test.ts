@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
 import { createRng } from "../src/rng.js";
-import { Tokenizer, pretokenize, trainBpe } from "../src/tokenizer.js";
+import { pretokenize, Tokenizer, trainBpe } from "../src/tokenizer.js";
 import { sinhalaSample } from "./text-fixtures.js";
 
 function randomString(rng: () => number, n: number): string {

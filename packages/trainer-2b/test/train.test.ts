@@ -23,13 +23,14 @@ function config(out: string, training: Record<string, unknown> = {}) {
       batch_size: 2,
       grad_accum: 2,
       max_steps: 6,
-      eval_every: 3,
+      eval_every: 6,
       eval_batches: 1,
       checkpoint_every: 3,
       warmup: 2,
       lr: 0.01,
       text_only_prob: 0.5,
       seed: 3,
+      sample_max_tokens: 6,
       ...training,
     },
   });
@@ -72,7 +73,7 @@ test("resume equivalence: 6 steps == 3 steps + kill + resume + 3 steps (same los
 test("held-out eval records the per-source loss next to a unigram baseline", async () => {
   const tf = await cpuTf();
   const dir = tmp();
-  const r = await trainMultimodal({ config: config(dir, { max_steps: 3 }), tf, vq: fakeVq(), log: quiet });
+  const r = await trainMultimodal({ config: config(dir, { max_steps: 2 }), tf, vq: fakeVq(), log: quiet });
   const ev = r.records.find((x) => x.type === "eval")!;
   expect(Object.keys(ev.loss_by_source).sort()).toEqual(["local", "text"]);
   expect(Object.keys(ev.baseline_by_source!).sort()).toEqual(["local", "text"]);
@@ -86,7 +87,9 @@ test("dry run prints the plan and allocates nothing; images without a VQ are ref
   expect(r.plan.memory.params).toBeGreaterThan(0);
   expect(lines.join("\n")).toMatch(/mixture\s+laion 0\.0%, text 50\.0%, local 50\.0%/);
   expect(fs.existsSync(path.join(dir, "metrics.jsonl"))).toBe(false);
-  await expect(trainMultimodal({ config: config(dir), tf, log: quiet })).rejects.toThrow(/no VQ checkpoint was given/);
+  await expect(trainMultimodal({ config: config(dir), tf, log: quiet })).rejects.toThrow(
+    /no VQ checkpoint was given/,
+  );
 });
 
 test("a configuration that does not fit the device is refused before allocating", async () => {
@@ -96,7 +99,7 @@ test("a configuration that does not fit the device is refused before allocating"
     model: { preset: "2b" },
     training: { ...config(tmp()).training, device_memory_gb: 16, batch_size: 1 },
   });
-  await expect(trainMultimodal({ config: cfg, tf, vq: fakeVq(), log: quiet, backendName: "tfjs-node-gpu" })).rejects.toThrow(
-    /does not fit the device.*\n.*What fits/s,
-  );
+  await expect(
+    trainMultimodal({ config: cfg, tf, vq: fakeVq(), log: quiet, backendName: "tfjs-node-gpu" }),
+  ).rejects.toThrow(/does not fit the device.*\n.*What fits/s);
 });
