@@ -3,6 +3,8 @@ import { FetchError, GATED_HINT, scrub } from "./errors.js";
 export interface HttpParams {
   /** Sent as `Authorization: Bearer …`; never put in a message. */
   token?: string;
+  /** The token goes only to this origin (the hub), never to other hosts (default https://huggingface.co). */
+  hubUrl?: string;
   /** Per request, headers and body together (--timeout). */
   timeoutMs?: number;
   /** Extra attempts for 429/5xx and network errors (not for timeouts or 4xx). */
@@ -36,10 +38,13 @@ export function createHttpFetch(params: HttpParams): typeof globalThis.fetch {
   const retries = params.retries ?? 2;
   const backoff = params.backoffMs ?? ((n: number) => 500 * 2 ** n);
   const secrets = [params.token];
+  const tokenOrigin = new URL(params.hubUrl ?? "https://huggingface.co").origin;
 
   const once = async (url: string, init: RequestInit): Promise<Response> => {
     const headers = new Headers(init.headers);
-    if (params.token) headers.set("Authorization", `Bearer ${params.token}`);
+    // A Hugging Face token is for the hub: an --input URL on another host never sees it.
+    if (params.token && new URL(url).origin === tokenOrigin)
+      headers.set("Authorization", `Bearer ${params.token}`);
     const signal = AbortSignal.timeout(timeoutMs);
     const res = await baseFetch(url, { ...init, headers, signal, redirect: "follow" });
     if (!res.ok) {

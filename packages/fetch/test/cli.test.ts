@@ -44,6 +44,7 @@ beforeAll(async () => {
         gated: true,
         files: { "data/train-0.parquet": fixturePath("laion/test_1000.parquet") },
       },
+      "laion/open": { files: { "part-0.parquet": fixturePath("laion/test_1000.parquet") } },
     },
   });
 });
@@ -86,10 +87,26 @@ describe("fetch-laion-subset CLI", () => {
 
   test("an HTTP error on a resolve URL names the URL, never the token", async () => {
     const url = hub.resolveUrl("laion/gated", "data/missing.parquet");
-    const r = await run(["--input", url, "--hf-token", TOKEN, "--out-dir", tempDir()]);
+    const r = await run(["--input", url, "--hub-url", hub.url, "--hf-token", TOKEN, "--out-dir", tempDir()]);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`error: ${url}: HTTP 404`);
     expect(r.err).not.toContain(TOKEN);
+  });
+
+  test("the token is sent to the hub only, never to another host", async () => {
+    const url = hub.resolveUrl("laion/open", "part-0.parquet");
+    const before = hub.requests.length;
+    const r = await run(
+      ["--input", url, "--hub-url", "https://huggingface.co", "--max-samples", "5", "--out-dir", tempDir()],
+      {
+        HF_TOKEN: TOKEN,
+      },
+    );
+    expect(r.err).not.toMatch(/^error:/m);
+    expect(r.code).toBe(0);
+    const sent = hub.requests.slice(before).filter((q) => q.path.includes("/resolve/"));
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.every((q) => !q.authorization)).toBe(true);
   });
 
   test("bad flag values name the flag", async () => {
