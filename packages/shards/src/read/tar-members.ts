@@ -12,6 +12,7 @@ export interface TarMember {
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
+const MAX_AHEAD_BYTES = 16 << 20;
 
 /** True when the URL's extension says gzip (.tgz, .tar.gz, .gz). */
 export function hasGzipExtension(url: string): boolean {
@@ -19,8 +20,9 @@ export function hasGzipExtension(url: string): boolean {
 }
 
 /**
- * Streams the regular files of a tar (or gzipped tar) byte stream, one member at a time:
- * the next member is parsed only when the consumer asks for it, so memory holds one member.
+ * Streams the regular files of a tar (or gzipped tar) byte stream. Parsing runs at most
+ * `readAhead` members (and 16 MiB) ahead of the consumer, then waits: memory stays bounded
+ * and the source is read only as fast as members are taken.
  * Gzip is detected from the URL's extension or from the magic bytes. Directories, links and
  * other non-regular entries are skipped. With `gunzipMembers`, `x.txt.gz` members are
  * decompressed and renamed `x.txt`. Every error is a ShardError naming `url` and the member.
@@ -29,8 +31,11 @@ export async function* tarMembers(params: {
   stream: Readable;
   url: string;
   gunzipMembers?: boolean;
+  /** Members parsed ahead of the consumer (default 16, and at most 16 MiB of them). */
+  readAhead?: number;
 }): AsyncGenerator<TarMember> {
   const { stream, url } = params;
+  const maxAhead = params.readAhead ?? 16;
   const head = await peek(stream, 2).catch((error: Error) => {
     throw new ShardError({ url, message: error.message, cause: error });
   });
@@ -38,16 +43,66 @@ export async function* tarMembers(params: {
     hasGzipExtension(url) || (head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1);
 
   const extract = tar.extract();
+  // State shared by tar-stream's event callbacks (producer) and this generator (consumer).
+  const queue: TarMember[] = [];
+  let queuedBytes = 0;
+  let heldNext = null as (() => void) | null; // tar-stream waits for this before parsing on
+  let inEntry = false;
+  let finished = false;
   let member: string | undefined;
   let previous: string | undefined;
   let failure: ShardError | undefined;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const roomAhead = () => queue.length < maxAhead && queuedBytes < MAX_AHEAD_BYTES;
   const fail = (message: string, cause: unknown) => {
     if (!failure) {
       const after = member === undefined && previous !== undefined ? ` after member ${previous}` : "";
       failure = new ShardError({ url, member, message: message + after, cause });
     }
     extract.destroy(failure);
+    notify();
   };
+
+  extract.on("entry", (header, entry, next) => {
+    inEntry = true;
+    member = header.name;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // An entry stream is destroyed with the extractor's error, which is reported once, below.
+    entry.on("error", () => {});
+    entry.on("data", (data: unknown) => {
+      const chunk = data as Buffer;
+      chunks.push(chunk);
+      size += chunk.length;
+    });
+    entry.on("end", () => {
+      if (header.type === "file" || header.type === "contiguous-file") {
+        // Always copy: a chunk is a view into a 1 MiB read buffer that a kept sample must not pin.
+        queue.push({ name: header.name, data: Buffer.concat(chunks, size) });
+        queuedBytes += size;
+      }
+      previous = member;
+      member = undefined;
+      inEntry = false;
+      if (roomAhead()) next();
+      else heldNext = next;
+      notify();
+    });
+  });
+  extract.on("finish", () => {
+    finished = true;
+    notify();
+  });
+  extract.on("error", (error: Error) => {
+    if (failure) return;
+    if (/unexpected end of data/i.test(error.message)) fail("truncated tar (unexpected end of data)", error);
+    else fail(error.message.replace(/\.?$/, ""), error);
+  });
   stream.on("error", (error) => fail(`read failed: ${error.message}`, error));
   if (gzipped) {
     const gunzip = createGunzip();
@@ -58,32 +113,27 @@ export async function* tarMembers(params: {
   }
 
   try {
-    for await (const entry of extract) {
-      const header = entry.header;
-      member = header.name;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of entry as AsyncIterable<Buffer>) {
-        chunks.push(chunk);
-        size += chunk.length;
+    for (;;) {
+      const next = queue.shift();
+      if (next !== undefined) {
+        queuedBytes -= next.data.length;
+        if (heldNext && roomAhead()) {
+          const resume = heldNext;
+          heldNext = null;
+          resume();
+        }
+        yield params.gunzipMembers && /\.gz$/i.test(next.name)
+          ? { name: next.name.slice(0, -3), data: gunzipMember(next.data, url, next.name) }
+          : next;
+        continue;
       }
-      if (header.type === "file" || header.type === "contiguous-file") {
-        // Always copy: a chunk may be a view into a 1 MiB read buffer that we must not pin.
-        const data = Buffer.concat(chunks, size);
-        yield params.gunzipMembers && /\.gz$/i.test(member)
-          ? { name: member.slice(0, -3), data: gunzipMember(data, url, member) }
-          : { name: member, data };
-      }
-      previous = member;
-      member = undefined;
+      // Members complete before a failure are delivered first, then the failure.
+      if (failure) throw failure;
+      if (finished && !inEntry) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
-  } catch (error) {
-    if (failure) throw failure;
-    if (error instanceof ShardError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    if (/unexpected end of data/i.test(message)) fail("truncated tar (unexpected end of data)", error);
-    else fail(message.replace(/\.?$/, ""), error);
-    throw failure;
   } finally {
     stream.unpipe();
     stream.destroy();
@@ -91,7 +141,7 @@ export async function* tarMembers(params: {
   }
 }
 
-function gunzipMember(data: Buffer, url: string, member: string): Uint8Array {
+function gunzipMember(data: Uint8Array, url: string, member: string): Uint8Array {
   try {
     return gunzipSync(data);
   } catch (error) {

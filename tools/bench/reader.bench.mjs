@@ -1,0 +1,141 @@
+// Benchmark of the @laion/shards webdataset reader.
+// 1. Throughput: samples/s and GB/s reading ≥ 1 GB of generated shards from the page cache,
+//    as a ratio to a raw sequential read of the same files (same 1 MiB read size) in the same run.
+// 2. Memory: peak RSS reading 1 shard vs 100 shards (each in a fresh child process); flat = bounded.
+// Build first: (cd packages/shards && npx tsup). Run: node tools/bench/reader.bench.mjs
+// Shards are generated once under .bench/reader/ (git-ignored). SHARDS=100 SAMPLES=250 ROUNDS=3 tune it.
+import { spawnSync } from "node:child_process";
+import { createReadStream, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync, writeSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { WebDataset } from "../../packages/shards/dist/index.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const DIR = path.join(ROOT, ".bench", "reader");
+const SHARDS = Number(process.env.SHARDS ?? 100);
+const SAMPLES = Number(process.env.SAMPLES ?? 250); // per shard
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const shardPath = (i) => path.join(DIR, `shard-${String(i).padStart(5, "0")}.tar`);
+const pattern = path.join(DIR, `shard-{00000..${String(SHARDS - 1).padStart(5, "0")}}.tar`);
+
+// --- tar writing (plain ustar; the generator must not depend on the code under test) ---
+function header(name, size) {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, "utf8");
+  h.write("0000644\0", 100);
+  h.write("0000000\0", 108);
+  h.write("0000000\0", 116);
+  h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
+  h.write("00000000000\0", 136);
+  h.write("        ", 148);
+  h.write("0", 156);
+  h.write("ustar\0", 257);
+  h.write("00", 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+  return h;
+}
+
+/** LAION-like samples: a jpg of 10–70 KB (random bytes), a caption txt and a metadata json. */
+function generate() {
+  const manifest = path.join(DIR, "manifest.json");
+  const want = JSON.stringify({ SHARDS, SAMPLES, v: 1 });
+  if (existsSync(manifest) && readFileSync(manifest, "utf8") === want) return;
+  mkdirSync(DIR, { recursive: true });
+  const pool = Buffer.alloc(1 << 20);
+  let x = 12345;
+  for (let i = 0; i < pool.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    pool[i] = x >>> 24;
+  }
+  const pad = (n) => Buffer.alloc((512 - (n % 512)) % 512);
+  for (let s = 0; s < SHARDS; s++) {
+    const fd = openSync(shardPath(s), "w");
+    for (let i = 0; i < SAMPLES; i++) {
+      const key = `${String(s).padStart(5, "0")}${String(i).padStart(4, "0")}`;
+      const size = 10_000 + ((s * 7919 + i * 104729) % 60_000);
+      const off = (i * 4099) % (pool.length - size);
+      const members = [
+        [`${key}.jpg`, pool.subarray(off, off + size)],
+        [`${key}.txt`, Buffer.from(`a photo number ${key} of something nice, with a caption of usual length`)],
+        [`${key}.json`, Buffer.from(JSON.stringify({ key, url: `https://example.com/${key}.jpg`, width: 256, height: 256 }))],
+      ];
+      for (const [name, data] of members) {
+        writeSync(fd, header(name, data.length));
+        writeSync(fd, data);
+        writeSync(fd, pad(data.length));
+      }
+    }
+    writeSync(fd, Buffer.alloc(1024));
+    closeSync(fd);
+  }
+  writeFileSync(manifest, want);
+}
+
+async function rawRead(files) {
+  let bytes = 0;
+  for (const f of files) {
+    for await (const chunk of createReadStream(f, { highWaterMark: 1 << 20 })) bytes += chunk.length;
+  }
+  return bytes;
+}
+
+async function readerRead(urls) {
+  let samples = 0;
+  let bytes = 0;
+  for await (const s of WebDataset(urls)) {
+    samples++;
+    bytes += s.jpg.length + s.txt.length + s.json.length;
+  }
+  return { samples, bytes };
+}
+
+async function time(fn) {
+  const t0 = process.hrtime.bigint();
+  const result = await fn();
+  return { result, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+// --- child mode: peak RSS while reading `--rss <n>` shards ---
+if (process.argv[2] === "--rss") {
+  const n = Number(process.argv[3]);
+  const shuffleBuffer = Number(process.argv[4] ?? 0);
+  const urls = Array.from({ length: n }, (_, i) => shardPath(i));
+  let peak = 0;
+  let samples = 0;
+  for await (const _ of WebDataset(urls, { shuffleBuffer, seed: 1 })) {
+    if (++samples % 100 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  console.log(JSON.stringify({ shards: n, samples, peakRssMiB: peak / 2 ** 20 }));
+  process.exit(0);
+}
+
+generate();
+const files = Array.from({ length: SHARDS }, (_, i) => shardPath(i));
+const totalBytes = await rawRead(files); // warm the page cache
+console.log(`# ${SHARDS} shards, ${SHARDS * SAMPLES} samples, ${(totalBytes / 1e9).toFixed(3)} GB (page cache warm)`);
+
+const rows = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const raw = await time(() => rawRead(files));
+  const reader = await time(() => readerRead(pattern));
+  if (reader.result.samples !== SHARDS * SAMPLES) throw new Error(`read ${reader.result.samples} samples`);
+  rows.push({ raw: raw.seconds, reader: reader.seconds, ratio: raw.seconds / reader.seconds, payload: reader.result.bytes });
+  console.log(
+    `round ${r + 1}: raw read ${(totalBytes / raw.seconds / 1e9).toFixed(2)} GB/s | reader ${((SHARDS * SAMPLES) / reader.seconds).toFixed(0)} samples/s, ${(totalBytes / reader.seconds / 1e9).toFixed(2)} GB/s | ratio ${(raw.seconds / reader.seconds).toFixed(2)}`,
+  );
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const best = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+console.log(
+  `median ratio reader/raw = ${median(rows.map((r) => r.ratio)).toFixed(2)} (goal >= 0.8); best round: reader ${((SHARDS * SAMPLES) / best.reader).toFixed(0)} samples/s, ${(totalBytes / best.reader / 1e9).toFixed(2)} GB/s vs raw ${(totalBytes / best.raw / 1e9).toFixed(2)} GB/s`,
+);
+
+const self = fileURLToPath(import.meta.url);
+for (const [n, buffer] of [[1, 0], [SHARDS, 0], [SHARDS, 1000]]) {
+  const child = spawnSync(process.execPath, [self, "--rss", String(n), String(buffer)], { encoding: "utf8" });
+  if (child.status !== 0) throw new Error(child.stderr);
+  const m = JSON.parse(child.stdout);
+  console.log(`peak RSS reading ${n} shard(s)${buffer ? `, shuffleBuffer ${buffer}` : ""}: ${m.peakRssMiB.toFixed(0)} MiB (${m.samples} samples)`);
+}
