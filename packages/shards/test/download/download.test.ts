@@ -4,11 +4,7 @@ import path from "node:path";
 import { type ImageServer, startImageServer } from "@laion/test-servers";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import {
-  downloadShards,
-  ROBOTS_DISALLOWED_ERROR,
-  type RunStats,
-} from "../../src/download/index.js";
+import { downloadShards, ROBOTS_DISALLOWED_ERROR, type RunStats } from "../../src/download/index.js";
 import {
   listDir,
   ORIGINAL_NAMES,

@@ -60,7 +60,7 @@ export async function readTar(file: string): Promise<{ name: string; body: Buffe
   const done = new Promise<void>((resolve, reject) => {
     extract.on("entry", (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("data", (c: unknown) => chunks.push(c as Buffer));
       stream.on("end", () => {
         out.push({ name: header.name, body: Buffer.concat(chunks), mode: header.mode ?? 0 });
         next();

@@ -1,0 +1,115 @@
+import fs from "node:fs";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { type ImageServer, startImageServer } from "@laion/test-servers";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { createDownloadCli } from "../../src/download/index.js";
+import { listDir, readTar, realCaptions, tempDir, writeParquet } from "./helpers.js";
+
+let server: ImageServer;
+let work: string;
+let input: string;
+
+beforeAll(async () => {
+  server = await startImageServer();
+  work = tempDir("cli");
+  const captions = await realCaptions(6);
+  input = writeParquet(path.join(work, "in.parquet"), {
+    URL: {
+      data: captions.map((_, i) =>
+        i === 3 ? `${server.url}/fault/404/a.jpg` : `${server.url}/images/416_264.jpg`,
+      ),
+      type: "STRING",
+    },
+    TEXT: { data: captions.map((c) => c.caption), type: "STRING" },
+  });
+});
+
+afterAll(async () => {
+  await server?.close();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+function capture() {
+  const stream = new PassThrough();
+  let text = "";
+  stream.on("data", (c: Buffer) => {
+    text += c.toString("utf8");
+  });
+  return { stream, text: () => text };
+}
+
+async function run(args: string[]) {
+  const out = capture();
+  const err = capture();
+  const cli = createDownloadCli({ stdout: out.stream, stderr: err.stream }).exitOverride();
+  cli.configureOutput({ writeErr: (s) => err.stream.write(s), writeOut: (s) => out.stream.write(s) });
+  await cli.parseAsync(["node", "download-laion-images", ...args]);
+  return { stdout: out.text(), stderr: err.text() };
+}
+
+test("the img2dataset-style command line: webp, keep_ratio, progress as JSON lines, a summary", async () => {
+  const out = path.join(work, "out");
+  const { stdout, stderr } = await run([
+    "--input",
+    input,
+    "--output",
+    out,
+    "--shard-size",
+    "4",
+    "--image-size",
+    "64",
+    "--resize-mode",
+    "keep_ratio",
+    "--encode-format",
+    "webp",
+    "--encode-quality",
+    "80",
+    "--allow-private-addresses",
+    "--retries",
+    "0",
+    "--json",
+  ]);
+  expect(listDir(out)).toEqual([
+    "00000.parquet",
+    "00000.tar",
+    "00000_stats.json",
+    "00001.parquet",
+    "00001.tar",
+    "00001_stats.json",
+    "stats.json",
+  ]);
+  expect(stdout).toMatch(
+    /^6 samples: 5 ok \(83\.3%\), 1 failed to download, 0 failed to resize; 2 shards written/,
+  );
+  expect(stdout).toMatch(/ {7}1 {2}HTTP 404/);
+  const events = stderr
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  expect(events.at(-1)).toMatchObject({ event: "done", label: "images", count: 6, successes: 5 });
+  const stats = JSON.parse(fs.readFileSync(path.join(out, "00000_stats.json"), "utf8"));
+  expect(stats.count).toBe(4);
+  // shard size 4 → one index digit: keys 000000…000003; 000003 is the 404, absent from the tar
+  expect((await readTar(path.join(out, "00000.tar"))).map((m) => m.name).sort()).toEqual(
+    ["000000", "000001", "000002"].flatMap((k) => [`${k}.json`, `${k}.txt`, `${k}.webp`]),
+  );
+});
+
+test("flags are checked and name themselves", async () => {
+  await expect(run(["--input", input, "--output", work, "--image-size", "0"])).rejects.toThrow(
+    /--image-size must be an integer >= 1, got "0"/,
+  );
+  await expect(run(["--input", input, "--output", work, "--resize-mode", "stretch"])).rejects.toThrow(
+    /Allowed choices are no, border/,
+  );
+  await expect(
+    run(["--input", input, "--output", work, "--disallow-robots-header", "maybe"]),
+  ).rejects.toThrow(/--disallow-robots-header must be true or false/);
+});
+
+test("input errors become one clear line", async () => {
+  await expect(
+    run(["--input", input, "--output", path.join(work, "x"), "--url-col", "link"]),
+  ).rejects.toThrow(/has no column "link" \(--url-col\); its columns are: "URL", "TEXT"/);
+});
