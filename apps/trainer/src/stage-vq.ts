@@ -32,6 +32,14 @@ function checkpointStep(out: string): number | null {
   return Number.isFinite(step) ? step : null;
 }
 
+/** Passes over the captioned images needed for `maxSteps` batches (the VQ stops at maxSteps anyway). */
+function epochsFor(captions: string, maxSteps: number, batchSize: number): number {
+  const list = readJson<unknown[] | Record<string, unknown>>(captions);
+  const n = Array.isArray(list) ? list.length : list ? Object.keys(list).length : 0;
+  if (n === 0) throw new Error(`${captions}: no captioned images (expected a list of {image, caption} or a {path: caption} map)`);
+  return Math.ceil((maxSteps * batchSize) / n) + 1;
+}
+
 function presetName(name: string): VQPresetName {
   if (!(name in VQ_PRESETS))
     throw new Error(
@@ -113,6 +121,8 @@ export function vqStage(params: VqStageParams): Stage {
         imageRoot: local.image_root,
         ...(laion ? { laionTars: cfg.download.output, laionProb: v.laion_prob } : {}),
         maxSteps: v.max_steps,
+        // without LAION the local images are finite: enough passes over them to reach max_steps
+        ...(laion ? {} : { epochs: epochsFor(local.captions, v.max_steps, v.batch_size) }),
         batchSize: v.batch_size,
         evalEvery: v.eval_every,
         resume,
