@@ -36,7 +36,10 @@ function checkpointStep(out: string): number | null {
 function epochsFor(captions: string, maxSteps: number, batchSize: number): number {
   const list = readJson<unknown[] | Record<string, unknown>>(captions);
   const n = Array.isArray(list) ? list.length : list ? Object.keys(list).length : 0;
-  if (n === 0) throw new Error(`${captions}: no captioned images (expected a list of {image, caption} or a {path: caption} map)`);
+  if (n === 0)
+    throw new Error(
+      `${captions}: no captioned images (expected a list of {image, caption} or a {path: caption} map)`,
+    );
   return Math.ceil((maxSteps * batchSize) / n) + 1;
 }
 
