@@ -1,0 +1,74 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
+import { afterAll, describe, expect, test } from "vitest";
+import { runDemo } from "../src/demo.js";
+
+const root = path.resolve(import.meta.dirname, "../../..");
+const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "trainer-mini-demo-"));
+afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
+
+/** The demo with everything shrunk: 20 rows, shards of 10, a few VQ and model steps. */
+const mini = (lines: string[]) => ({
+  root,
+  outDir,
+  rows: 20,
+  variants: 4,
+  log: (l: string) => lines.push(l),
+  overrides: (cfg: Parameters<NonNullable<Parameters<typeof runDemo>[0]["overrides"]>>[0]) => ({
+    ...cfg,
+    download: { ...cfg.download, shard_size: 10, concurrency: 4, image_size: 64 },
+    vq: { ...cfg.vq, max_steps: 3, batch_size: 4, eval_every: 3 },
+    train: { ...cfg.train, max_steps: 2, preset: "tiny" },
+  }),
+});
+
+describe("mini demo: the whole pipeline on 20 rows", () => {
+  test("runs fetch → download → train-vq → train, then a rerun skips every stage", async () => {
+    const lines: string[] = [];
+    const first = await runDemo(mini(lines));
+    expect(first.summary?.stages.map((s) => [s.name, s.status])).toEqual([
+      ["fetch", "ran"],
+      ["download", "ran"],
+      ["train-vq", "ran"],
+      ["train", "ran"],
+    ]);
+    // fetch went through the hub-like server: real captions, URLs on the local image server
+    const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(first.outputs.filtered) })) as {
+      URL: string;
+      TEXT: string;
+    }[];
+    expect(rows).toHaveLength(20);
+    expect(rows.every((r) => r.URL.startsWith("http://127.0.0.1:") && r.TEXT.length > 0)).toBe(true);
+    // download: two shards of 10, the faulty URL counted as a failure
+    const shardStats = ["00000", "00001"].map(
+      (s) => JSON.parse(fs.readFileSync(path.join(first.outputs.shards, `${s}_stats.json`), "utf8")) as {
+        count: number;
+        successes: number;
+      },
+    );
+    expect(shardStats.map((s) => s.count)).toEqual([10, 10]);
+    expect(shardStats[0]!.successes + shardStats[1]!.successes).toBe(19);
+    expect(fs.existsSync(first.outputs.vq)).toBe(true);
+    expect(first.outputs.reconstructions).toMatch(/\.recon-\d+\.png$/);
+    expect(fs.existsSync(first.outputs.reconstructions)).toBe(true);
+    expect(fs.readFileSync(first.outputs.report, "utf8")).toContain("<html");
+    expect(lines.join("\n")).toContain(`Report:          ${first.outputs.report}`);
+
+    const again = await runDemo(mini([]));
+    expect(again.summary?.stages.map((s) => s.status)).toEqual(["skipped", "skipped", "skipped", "skipped"]);
+  });
+
+  test("after losing a shard (a kill during download), the rerun resumes the download and keeps the rest", async () => {
+    const shards = path.join(outDir, "data/laion/webdataset");
+    const before = fs.readFileSync(path.join(shards, "00000.tar"));
+    for (const f of ["00001.tar", "00001_stats.json", "00001.parquet", "stats.json"]) fs.rmSync(path.join(shards, f));
+    const lines: string[] = [];
+    const result = await runDemo(mini(lines));
+    expect(result.summary?.stages.map((s) => s.status)).toEqual(["skipped", "resumed", "skipped", "skipped"]);
+    expect(lines.join("\n")).toContain("[download] resuming (1/2 shards finished)");
+    expect(fs.readFileSync(path.join(shards, "00000.tar")).equals(before)).toBe(true);
+    expect(fs.existsSync(path.join(shards, "00001.tar"))).toBe(true);
+  });
+});
