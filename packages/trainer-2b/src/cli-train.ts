@@ -65,7 +65,13 @@ runCli(async () => {
     config,
     resume: Boolean(o.resume),
     dryRun: Boolean(o.dryRun),
-    log: (m) => (progress ? progress.log(m) : process.stderr.write(`${m}\n`)),
+    // The plan goes to stdout on a dry run (it is the output); everything else to stderr.
+    log: (m) =>
+      o.dryRun && m.startsWith("backend ")
+        ? process.stdout.write(`${m}\n`)
+        : progress
+          ? progress.log(m)
+          : process.stderr.write(`${m}\n`),
     onStep: (r, max) => {
       progress ??= createProgress({ label: "steps", total: max, ...(o.json ? { json: true } : {}) });
       if (progress.count === 0 && r.step > 1) progress.tick(r.step - 1);
@@ -80,7 +86,8 @@ runCli(async () => {
     throw new CliError(err.message);
   });
   progress?.done({ steps: result.records.filter((r) => r.type === "train").length });
-  if (o.dryRun) process.stdout.write(`${result.plan.text}\n`);
+  // A dry run that does not fit exits 2, so scripts can test a config before a long job.
+  if (o.dryRun) process.exitCode = result.plan.fits ? 0 : 2;
   else
     process.stdout.write(
       `report: ${result.outputDir}/report.html\nmetrics: ${result.outputDir}/metrics.jsonl\n`,

@@ -248,8 +248,10 @@ export async function heldOutBatches(params: {
   for (const name of ["text", "local", "laion"] as SourceName[]) {
     if (!(share[name] > 0)) continue;
     const packer = new Packer({ vocab, seqLen, batchSize: cfg.training.batch_size, sources: [name] });
-    const list: Doc[] = (docs[name] = []);
-    const raw: RawSample[] = (samples[name] = []);
+    const list: Doc[] = [];
+    const raw: RawSample[] = [];
+    docs[name] = list;
+    samples[name] = raw;
     let i = 0;
     for await (const s of openSource(cfg, name, 0, true)) {
       const doc = await makeDoc(name, s, i++ % 2 === 0 ? "image2text" : "text2image");

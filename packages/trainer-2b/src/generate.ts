@@ -59,7 +59,10 @@ export function sampleTokens(params: SampleParams): number[] {
       const w = top.map((c) => Math.exp((c.l - m) / temperature));
       let r = rng.next() * w.reduce((a, b) => a + b, 0);
       let k = 0;
-      while (k < w.length - 1 && (r -= w[k]!) > 0) k++;
+      for (; k < w.length - 1; k++) {
+        r -= w[k]!;
+        if (r <= 0) break;
+      }
       next = top[k]!.id;
     }
     if (stop.includes(next)) break;

@@ -78,12 +78,16 @@ export function readMetrics(file: string): MetricRecord[] {
 
 function bySource(records: MetricRecord[], withBaseline = false): Record<string, [number, number][]> {
   const out: Record<string, [number, number][]> = {};
+  const push = (k: string, p: [number, number]) => {
+    const list = out[k] ?? [];
+    list.push(p);
+    out[k] = list;
+  };
   for (const r of records) {
-    (out["total"] ??= []).push([r.step, r.loss]);
-    for (const [k, v] of Object.entries(r.loss_by_source)) (out[k] ??= []).push([r.step, v]);
+    push("total", [r.step, r.loss]);
+    for (const [k, v] of Object.entries(r.loss_by_source)) push(k, [r.step, v]);
     if (withBaseline) {
-      for (const [k, v] of Object.entries(r.baseline_by_source ?? {}))
-        (out[`${k} unigram`] ??= []).push([r.step, v]);
+      for (const [k, v] of Object.entries(r.baseline_by_source ?? {})) push(`${k} unigram`, [r.step, v]);
     }
   }
   return out;

@@ -192,7 +192,10 @@ export async function trainBpe(params: TrainBpeParams): Promise<Tokenizer> {
       pairCount.set(k, (pairCount.get(k) ?? 0) + sign * freqs[w]!);
       if (sign > 0) {
         let s = pairWords.get(k);
-        if (!s) pairWords.set(k, (s = new Set()));
+        if (!s) {
+          s = new Set();
+          pairWords.set(k, s);
+        }
         s.add(w);
       }
     }

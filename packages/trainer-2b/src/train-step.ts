@@ -43,7 +43,8 @@ export function statsOf(batch: Batch, ce: Float32Array, objective: number): Loss
   for (let i = 0; i < ce.length; i++) {
     if (!batch.lossMask[i]) continue;
     const name = batch.sources[batch.sourceIdx[i]!] ?? "?";
-    const s = (perSource[name] ??= { loss: 0, tokens: 0 });
+    const s = perSource[name] ?? { loss: 0, tokens: 0 };
+    perSource[name] = s;
     s.loss += ce[i]!;
     s.tokens++;
     const m = batch.modality[i] ? perModality.image : perModality.text;
@@ -69,7 +70,8 @@ export function finishStats(parts: LossStats[]): LossStats {
     out.tokens += p.tokens;
     out.objective += p.objective / parts.length;
     for (const [k, s] of Object.entries(p.perSource)) {
-      const o = (out.perSource[k] ??= { loss: 0, tokens: 0 });
+      const o = out.perSource[k] ?? { loss: 0, tokens: 0 };
+      out.perSource[k] = o;
       o.loss += s.loss;
       o.tokens += s.tokens;
     }

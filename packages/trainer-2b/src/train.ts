@@ -49,6 +49,8 @@ export interface TrainPlan {
   device: { bytes: number; source: string };
   mixture: Record<string, number>;
   text: string;
+  /** Whether the memory plan fits the device (a dry run reports instead of throwing). */
+  fits: boolean;
 }
 
 export interface TrainResult {
@@ -62,7 +64,7 @@ function describeMixture(cfg: TrainConfig): Record<string, number> {
   return { laion: s.laion, text: s.text, local: s.local };
 }
 
-export function planText(p: Omit<TrainPlan, "text">, cfg: TrainConfig): string {
+export function planText(p: Omit<TrainPlan, "text" | "fits">, cfg: TrainConfig): string {
   const m = p.model;
   const mix = Object.entries(p.mixture)
     .map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`)
@@ -102,7 +104,10 @@ class UnigramBaseline {
       if (!batch.lossMask[i]) continue;
       const s = batch.sources[batch.sourceIdx[i]!]!;
       let c = this.counts.get(s);
-      if (!c) this.counts.set(s, (c = new Float64Array(this.V + 1)));
+      if (!c) {
+        c = new Float64Array(this.V + 1);
+        this.counts.set(s, c);
+      }
       c[batch.targets[i]!]!++;
       c[this.V]!++;
     }
@@ -115,7 +120,8 @@ class UnigramBaseline {
         const s = b.sources[b.sourceIdx[i]!]!;
         const c = this.counts.get(s);
         const p = c ? (c[b.targets[i]!]! + 0.5) / (c[this.V]! + 0.5 * this.V) : 1 / this.V;
-        const e = (sum[s] ??= [0, 0]);
+        const e = sum[s] ?? [0, 0];
+        sum[s] = e;
         e[0] -= Math.log(p);
         e[1]++;
       }
@@ -198,8 +204,7 @@ export async function trainMultimodal(params: TrainParams): Promise<TrainResult>
   const memory = memoryPlan(modelCfg, cfg.training.batch_size, cfg.training.grad_accum);
   const device = deviceMemory(backend, cfg.training.device_memory_gb);
   const partial = { backend, model: modelCfg, memory, device, mixture: describeMixture(cfg) };
-  const plan: TrainPlan = { ...partial, text: planText(partial, cfg) };
-  log(plan.text);
+  const plan: TrainPlan = { ...partial, text: planText(partial, cfg), fits: true };
   if (params.dryRun) {
     try {
       assertFits({
@@ -208,12 +213,15 @@ export async function trainMultimodal(params: TrainParams): Promise<TrainResult>
         batchSize: cfg.training.batch_size,
         gradAccum: cfg.training.grad_accum,
       });
-      log("fits: yes");
+      plan.text += "\nfits            yes";
     } catch (err) {
-      log(`fits: NO — ${(err as Error).message}`);
+      plan.fits = false;
+      plan.text += `\nfits            NO: ${(err as Error).message}`;
     }
+    log(plan.text);
     return { plan, records: [], outputDir: out };
   }
+  log(plan.text);
   assertFits({
     plan: memory,
     device,
