@@ -18,8 +18,8 @@ export interface VQConfig {
   commitment: number;
   /** EMA decay of the codebook statistics. */
   emaDecay: number;
-  /** A code is restarted when its EMA usage falls below this fraction of the mean usage. */
-  deadCodeThreshold: number;
+  /** Dead-code restart: a code no batch has used for this many steps is moved onto a recent encoder output (0 = never). */
+  restartAfter: number;
 }
 
 export const configSchema = z.object({
@@ -31,7 +31,7 @@ export const configSchema = z.object({
   resBlocks: z.number().int().min(0).max(16),
   commitment: z.number().min(0).max(10),
   emaDecay: z.number().min(0).max(0.99999),
-  deadCodeThreshold: z.number().min(0).max(1),
+  restartAfter: z.number().int().min(0).max(100000),
 });
 
 /**
@@ -44,11 +44,11 @@ export const VQ_PRESETS = {
     downsample: 8,
     codebookSize: 512,
     codeDim: 32,
-    channels: [32, 64, 96, 128],
+    channels: [16, 32, 64, 128],
     resBlocks: 1,
     commitment: 0.25,
     emaDecay: 0.99,
-    deadCodeThreshold: 0.03,
+    restartAfter: 10,
   },
   "256-f16-1k": {
     imageSize: 256,
@@ -59,7 +59,7 @@ export const VQ_PRESETS = {
     resBlocks: 2,
     commitment: 0.25,
     emaDecay: 0.99,
-    deadCodeThreshold: 0.03,
+    restartAfter: 20,
   },
   "256-f16-8k": {
     imageSize: 256,
@@ -70,7 +70,7 @@ export const VQ_PRESETS = {
     resBlocks: 2,
     commitment: 0.25,
     emaDecay: 0.99,
-    deadCodeThreshold: 0.03,
+    restartAfter: 20,
   },
 } as const satisfies Record<string, VQConfig>;
 

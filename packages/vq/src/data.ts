@@ -145,8 +145,12 @@ interface MixerApi {
   ): AsyncIterable<{ source: string; item: T }>;
 }
 
+// Loaded lazily (through a variable, so the .d.ts build does not need their built types): training from
+// in-memory samples never pays for the shard readers.
+const importLazy = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
+
 async function shardsApi(): Promise<ShardsApi> {
-  const mod = (await import("@laion/shards")) as unknown as Partial<ShardsApi>;
+  const mod = (await importLazy("@laion/shards")) as Partial<ShardsApi>;
   if (typeof mod.LocalCaptionedImages !== "function" || typeof mod.WebDataset !== "function") {
     throw new Error("@laion/shards does not export LocalCaptionedImages/WebDataset (is it built?)");
   }
@@ -154,7 +158,7 @@ async function shardsApi(): Promise<ShardsApi> {
 }
 
 async function mixerApi(): Promise<MixerApi> {
-  const mod = (await import("@laion/mixer")) as unknown as Partial<MixerApi>;
+  const mod = (await importLazy("@laion/mixer")) as Partial<MixerApi>;
   if (typeof mod.mix !== "function") throw new Error("@laion/mixer does not export mix (is it built?)");
   return mod as MixerApi;
 }

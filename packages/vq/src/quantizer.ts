@@ -39,6 +39,8 @@ export interface QuantizerState {
   emaCount: tf.Variable;
   /** [K,D] EMA of the sum of assigned vectors. */
   emaSum: tf.Variable;
+  /** [K] steps since each code was last assigned (host-side; saved in checkpoints). */
+  unused: Float32Array;
 }
 
 export function createQuantizerState(codebookSize: number, codeDim: number, seed: number, prefix: string): QuantizerState {
@@ -48,6 +50,7 @@ export function createQuantizerState(codebookSize: number, codeDim: number, seed
     codebook: tf.variable(l2Normalize(tf.tensor2d(init, [codebookSize, codeDim])), false, `${prefix}quant.codebook`),
     emaCount: tf.variable(tf.zeros([codebookSize]), false, `${prefix}quant.ema_count`),
     emaSum: tf.variable(tf.zeros([codebookSize, codeDim]), false, `${prefix}quant.ema_sum`),
+    unused: new Float32Array(codebookSize),
   };
 }
 
@@ -100,7 +103,7 @@ export function kmeansInit(state: QuantizerState, z: tf.Tensor2D, params: { rng:
 
 /**
  * One EMA codebook update from a batch of unit vectors z [M,D] and their codes; then dead-code restart:
- * codes whose EMA usage is below `deadCodeThreshold` × the mean are moved onto random vectors of this
+ * codes that no batch has used for `restartAfter` steps are moved onto distinct random vectors of this
  * batch (recent encoder outputs), with statistics reset to the mean so they get a fair chance.
  * Returns the number of restarted codes.
  */
@@ -108,27 +111,31 @@ export function emaUpdate(
   state: QuantizerState,
   z: tf.Tensor2D,
   idx: tf.Tensor1D,
-  params: { decay: number; deadCodeThreshold: number; rng: Rng },
+  params: { decay: number; restartAfter: number; rng: Rng },
 ): number {
   const K = state.codebook.shape[0] as number;
   const D = state.codebook.shape[1] as number;
   const d = params.decay;
+  const counts = tf.unsortedSegmentSum(tf.onesLike(idx).toFloat(), idx, K);
   tf.tidy(() => {
-    const counts = tf.unsortedSegmentSum(tf.onesLike(idx).toFloat(), idx, K);
     const sums = tf.unsortedSegmentSum(z, idx, K);
     state.emaCount.assign(tf.add(tf.mul(state.emaCount, d), tf.mul(counts, 1 - d)));
     state.emaSum.assign(tf.add(tf.mul(state.emaSum, d), tf.mul(sums, 1 - d)));
     // unused codes have a decaying sum pointing the same way: normalising keeps them in place
     state.codebook.assign(l2Normalize(tf.add(state.emaSum, tf.mul(state.codebook, 1e-6))));
   });
-  if (params.deadCodeThreshold <= 0) return 0;
+  const hits = counts.dataSync();
+  counts.dispose();
+  const dead: number[] = [];
+  for (let k = 0; k < K; k++) {
+    state.unused[k] = (hits[k] as number) > 0 ? 0 : (state.unused[k] as number) + 1;
+    if (params.restartAfter > 0 && (state.unused[k] as number) >= params.restartAfter) dead.push(k);
+  }
+  if (dead.length === 0) return 0;
   const count = state.emaCount.dataSync();
   let total = 0;
   for (const c of count) total += c;
   const mean = total / K;
-  const dead: number[] = [];
-  for (let k = 0; k < K; k++) if ((count[k] as number) < params.deadCodeThreshold * mean) dead.push(k);
-  if (dead.length === 0) return 0;
   const M = z.shape[0];
   const rows = z.dataSync();
   const codebook = state.codebook.dataSync().slice();
@@ -136,12 +143,20 @@ export function emaUpdate(
   const newCount = Float32Array.from(count);
   for (const k of dead) {
     const r = params.rng.int(M);
+    let norm = 0;
+    const v = new Float32Array(D);
     for (let j = 0; j < D; j++) {
-      const v = rows[r * D + j] as number;
-      codebook[k * D + j] = v;
-      sum[k * D + j] = v * mean;
+      // a little noise: two dead codes restarted on the same vector must not stay twins
+      v[j] = (rows[r * D + j] as number) + params.rng.normal() * 0.01;
+      norm += (v[j] as number) ** 2;
+    }
+    norm = Math.sqrt(norm) || 1;
+    for (let j = 0; j < D; j++) {
+      codebook[k * D + j] = (v[j] as number) / norm;
+      sum[k * D + j] = ((v[j] as number) / norm) * mean;
     }
     newCount[k] = mean;
+    state.unused[k] = 0;
   }
   tf.tidy(() => {
     state.codebook.assign(tf.tensor2d(codebook, [K, D]));

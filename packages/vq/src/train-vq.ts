@@ -174,7 +174,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   const seed = params.seed ?? 0;
   const batchSize = params.batchSize ?? 16;
   const evalEvery = params.evalEvery ?? 200;
-  const lr = params.lr ?? 1e-3;
+  const lr = params.lr ?? 5e-4;
   const out = params.out;
   const outDir = path.dirname(path.resolve(out));
   await mkdir(outDir, { recursive: true });
@@ -277,7 +277,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
     tf.dispose(grads);
     const restarts = emaUpdate(model.quant, z as tf.Tensor2D, idx as tf.Tensor1D, {
       decay: config.emaDecay,
-      deadCodeThreshold: config.deadCodeThreshold,
+      restartAfter: config.restartAfter,
       rng,
     });
     const result = {

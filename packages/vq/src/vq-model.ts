@@ -28,7 +28,7 @@ export interface VQModel {
 
 export const CHECKPOINT_FORMAT = "laion-vq";
 export const CHECKPOINT_VERSION = "1";
-const QUANT_NAMES = ["quant.codebook", "quant.ema_count", "quant.ema_sum"] as const;
+const QUANT_NAMES = ["quant.codebook", "quant.ema_count", "quant.ema_sum", "quant.unused_steps"] as const;
 /** Images per forward pass in encode/decode: bounds memory for large inputs. */
 const CHUNK = 32;
 
@@ -39,6 +39,7 @@ export function checkpointShapes(config: VQConfig): Record<string, number[]> {
   shapes["quant.codebook"] = [config.codebookSize, config.codeDim];
   shapes["quant.ema_count"] = [config.codebookSize];
   shapes["quant.ema_sum"] = [config.codebookSize, config.codeDim];
+  shapes["quant.unused_steps"] = [config.codebookSize];
   return shapes;
 }
 
@@ -144,6 +145,7 @@ export class VQ implements VQModel {
     add("quant.codebook", this.quant.codebook);
     add("quant.ema_count", this.quant.emaCount);
     add("quant.ema_sum", this.quant.emaSum);
+    out["quant.unused_steps"] = { dtype: "F32", shape: [this.codebookSize], data: Float32Array.from(this.quant.unused) };
     return out;
   }
 
@@ -171,6 +173,7 @@ export class VQ implements VQModel {
         v.assign(tf.tensor((tensors[name] as SafeTensor).data as Float32Array, v.shape));
       }
     });
+    this.quant.unused.set((tensors[QUANT_NAMES[3]] as SafeTensor).data as Float32Array);
   }
 
   dispose(): void {

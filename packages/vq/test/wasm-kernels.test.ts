@@ -1,0 +1,97 @@
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, test } from "vitest";
+import { selectBackend } from "../src/index.js";
+import { Rng } from "../src/rng.js";
+
+// The wasm kernels we register (or replace) must agree with the reference cpu backend.
+
+function randomArray(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.normal());
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+}
+
+async function onBackend<T>(name: "cpu" | "wasm", f: () => T): Promise<T> {
+  await selectBackend({ prefer: name });
+  return f();
+}
+
+interface ConvCase {
+  x: [number, number, number, number];
+  k: number;
+  co: number;
+  stride: number;
+  pad: "same" | "valid";
+}
+
+const cases: ConvCase[] = [
+  { x: [2, 8, 8, 3], k: 3, co: 4, stride: 1, pad: "same" },
+  { x: [2, 8, 8, 5], k: 3, co: 6, stride: 2, pad: "same" },
+  { x: [1, 9, 7, 4], k: 3, co: 3, stride: 2, pad: "same" },
+  { x: [2, 9, 9, 2], k: 3, co: 5, stride: 2, pad: "valid" },
+  { x: [1, 10, 10, 3], k: 4, co: 2, stride: 2, pad: "same" },
+  { x: [3, 6, 6, 4], k: 1, co: 8, stride: 1, pad: "same" },
+  { x: [1, 7, 7, 2], k: 3, co: 2, stride: 1, pad: "valid" },
+];
+
+/** Gradients of Σ r·conv2d(x, w) w.r.t. x (Conv2DBackpropInput) and w (Conv2DBackpropFilter). */
+function convGrads(c: ConvCase, seed: number): { dx: Float32Array; dw: Float32Array; y: Float32Array } {
+  return tf.tidy(() => {
+    const ci = c.x[3];
+    const x = tf.tensor4d(randomArray(c.x.reduce((a, b) => a * b), seed), c.x);
+    const w = tf.tensor4d(randomArray(c.k * c.k * ci * c.co, seed + 1), [c.k, c.k, ci, c.co]);
+    const y = tf.conv2d(x, w, c.stride, c.pad);
+    const r = tf.tensor(randomArray(y.size, seed + 2), y.shape);
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)));
+    const [dx, dw] = g([x, w]);
+    return { dx: dx?.dataSync() as Float32Array, dw: dw?.dataSync() as Float32Array, y: y.dataSync() as Float32Array };
+  });
+}
+
+describe("wasm kernels match the cpu backend", () => {
+  beforeAll(async () => {
+    await selectBackend({ prefer: "wasm" });
+  });
+
+  test.each(cases.map((c, i) => [i, c] as const))("conv2d gradients, case %i %o", async (i, c) => {
+    const ref = await onBackend("cpu", () => convGrads(c, 10 + i));
+    const got = await onBackend("wasm", () => convGrads(c, 10 + i));
+    expect(maxAbsDiff(got.y, ref.y)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(got.dx, ref.dx)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(got.dw, ref.dw)).toBeLessThan(1e-3);
+  });
+
+  test("UnsortedSegmentSum (gather's gradient) incl. repeated and out-of-range ids", async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(randomArray(7 * 3, 5), [7, 3]);
+        const ids = tf.tensor1d([0, 4, 4, 1, 0, 9, 2], "int32");
+        const direct = tf.unsortedSegmentSum(x, ids, 5).dataSync();
+        const table = tf.tensor2d(randomArray(6 * 4, 6), [6, 4]);
+        const idx = tf.tensor1d([5, 0, 5, 5, 2], "int32");
+        const dy = tf.tensor2d(randomArray(5 * 4, 7), [5, 4]);
+        const viaGather = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, idx), dy)))(table).dataSync();
+        return { direct: Float32Array.from(direct), viaGather: Float32Array.from(viaGather) };
+      });
+    const ref = await onBackend("cpu", run);
+    const got = await onBackend("wasm", run);
+    expect(maxAbsDiff(got.direct, ref.direct)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(got.viaGather, ref.viaGather)).toBeLessThan(1e-5);
+  });
+
+  test("registering twice is harmless", async () => {
+    await selectBackend({ prefer: "wasm" });
+    const { registerWasmKernels } = await import("../src/index.js");
+    registerWasmKernels(tf);
+    registerWasmKernels(tf);
+    const got = await onBackend("wasm", () => convGrads(cases[1] as ConvCase, 3));
+    const ref = await onBackend("cpu", () => convGrads(cases[1] as ConvCase, 3));
+    expect(maxAbsDiff(got.dx, ref.dx)).toBeLessThan(1e-3);
+  });
+});
