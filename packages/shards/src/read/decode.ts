@@ -42,8 +42,8 @@ function kind(ext: string): keyof DecodeOptions | undefined {
 }
 
 /**
- * Decodes the members of one sample in place per `options`; throws an Error naming the
- * extension on undecodable data (the caller adds the shard URL and key).
+ * Decodes the members of one sample in place per `options`; on undecodable data throws an
+ * Error naming the extension (also in its `ext` property; the caller adds the shard URL and key).
  */
 export async function decodeSample<T extends Record<string, unknown>>(
   sample: T,
@@ -66,7 +66,9 @@ export async function decodeSample<T extends Record<string, unknown>>(
         (sample as Record<string, unknown>)[ext] = n;
       }
     } catch (error) {
-      throw new Error(`cannot decode .${ext}: ${(error as Error).message}`, { cause: error });
+      throw Object.assign(new Error(`cannot decode .${ext}: ${(error as Error).message}`, { cause: error }), {
+        ext,
+      });
     }
   }
   return sample;

@@ -33,6 +33,12 @@ export async function* tarMembers(params: {
   gunzipMembers?: boolean;
   /** Members parsed ahead of the consumer (default 16, and at most 16 MiB of them). */
   readAhead?: number;
+  /**
+   * Copy member bytes into their own buffers (default false). Without it a member that lies in
+   * one read chunk is a view into that chunk (up to 1 MiB for local files): no copy, but a member
+   * kept for long keeps its whole chunk alive. Copy when samples are held in bulk (shuffle buffers).
+   */
+  copy?: boolean;
 }): AsyncGenerator<TarMember> {
   const { stream, url } = params;
   const maxAhead = params.readAhead ?? 16;
@@ -82,8 +88,9 @@ export async function* tarMembers(params: {
     });
     entry.on("end", () => {
       if (header.type === "file" || header.type === "contiguous-file") {
-        // Always copy: a chunk is a view into a 1 MiB read buffer that a kept sample must not pin.
-        queue.push({ name: header.name, data: Buffer.concat(chunks, size) });
+        const data =
+          chunks.length === 1 && !params.copy ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+        queue.push({ name: header.name, data });
         queuedBytes += size;
       }
       previous = member;
@@ -186,7 +193,7 @@ async function peek(stream: Readable, n: number): Promise<Buffer> {
     });
     if (ended) break;
   }
-  const head = Buffer.concat(chunks);
+  const head = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
   if (head.length > 0) stream.unshift(head);
   return head.subarray(0, n);
 }

@@ -144,7 +144,9 @@ async function* readDataset(config: Config): AsyncGenerator<Sample> {
     try {
       yield await decodeSample(sample, config.decode);
     } catch (error) {
-      handleError(toShardError(error, sample.__url__, sample.__key__), config.handler, options.onError);
+      const ext = (error as { ext?: string }).ext;
+      const member = ext === undefined ? sample.__key__ : `${sample.__key__}.${ext}`;
+      handleError(toShardError(error, sample.__url__, member), config.handler, options.onError);
     }
   }
 }

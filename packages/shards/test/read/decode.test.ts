@@ -64,7 +64,7 @@ describe("decode (opt-in)", () => {
       ]),
     );
     await expect(collect(WebDataset(at("bad.tar"), { decode: true }))).rejects.toThrow(
-      `${at("bad.tar")} (member a): cannot decode .jpg`,
+      `${at("bad.tar")} (member a.jpg): cannot decode .jpg`,
     );
     const errors: ShardError[] = [];
     const samples = await collect(
@@ -72,8 +72,8 @@ describe("decode (opt-in)", () => {
     );
     expect(samples.map((s) => s.txt)).toEqual(["fine"]);
     expect(errors.map((e) => e.message)).toEqual([
-      expect.stringContaining("(member a): cannot decode .jpg"),
-      expect.stringContaining("(member b): cannot decode .json"),
+      expect.stringContaining("(member a.jpg): cannot decode .jpg"),
+      expect.stringContaining("(member b.json): cannot decode .json"),
     ]);
   });
 });
