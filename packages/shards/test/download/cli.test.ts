@@ -3,7 +3,7 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { type ImageServer, startImageServer } from "@laion/test-servers";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createDownloadCli } from "../../src/download/index.js";
+import { createDownloadCli } from "../../src/download/cli-program.js";
 import { listDir, readTar, realCaptions, tempDir, writeParquet } from "./helpers.js";
 
 let server: ImageServer;
