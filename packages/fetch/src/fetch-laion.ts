@@ -144,13 +144,19 @@ export async function* fetchLaionFiles(
     const source = params.sources[index]!;
     const opened = await openParquet({ ...params, source, counter });
     stats.bytes_total_of_opened_files += opened.file.byteLength;
-    const map = detectColumns({
-      names: opened.names,
-      required,
-      source: source.location,
-      ...(params.urlCol !== undefined ? { urlCol: params.urlCol } : {}),
-      ...(params.captionCol !== undefined ? { captionCol: params.captionCol } : {}),
-    });
+    let map: ColumnMap;
+    try {
+      map = detectColumns({
+        names: opened.names,
+        required,
+        source: source.location,
+        ...(params.urlCol !== undefined ? { urlCol: params.urlCol } : {}),
+        ...(params.captionCol !== undefined ? { captionCol: params.captionCol } : {}),
+      });
+    } catch (err) {
+      await opened.close();
+      throw err;
+    }
     const present = OUTPUT_ORDER.filter((c) => map[c] !== undefined);
     const projection = present.map((c) => map[c]!);
 
@@ -191,6 +197,9 @@ export async function* fetchLaionFiles(
         throw new FetchError(`${source.location}: cannot decode parquet data (${(err as Error).message})`, {
           cause: err,
         });
+      } finally {
+        // Runs on normal end, on error and when the consumer stops early (generator return).
+        await opened.close();
       }
     }
 

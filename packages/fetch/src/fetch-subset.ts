@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
+import { parquetMetadataAsync } from "hyparquet";
 import { BloomFilter } from "./bloom.js";
 import { FetchError } from "./errors.js";
 import { type FetchLaionParams, fetchLaionFiles } from "./fetch-laion.js";
+import { localBuffer } from "./open-parquet.js";
 import { readBatches } from "./read-batches.js";
 import { type ResolveSourcesParams, resolveSources } from "./sources.js";
 import { emptyStats, type FetchStats, type LaionRow } from "./types.js";
@@ -90,18 +91,22 @@ function partPath(dir: string, index: number): string {
 
 /** Read back one of our own part files as rows (used to merge and to re-seed the dedupe filter). */
 async function* readPart(file: string, columns: readonly OutputColumn[]): AsyncGenerator<LaionRow[]> {
-  const buf = await asyncBufferFromFile(file);
-  const metadata = await parquetMetadataAsync(buf);
-  const names = columns.map((c) => c.name);
-  for await (const batch of readBatches({ file: buf, metadata, columns: names })) {
-    const cols = names.map((n) => batch.columns[n]!);
-    const out: LaionRow[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const row: Record<string, unknown> = {};
-      for (let j = 0; j < names.length; j++) row[names[j]!] = cols[j]![i];
-      out[i] = row as unknown as LaionRow;
+  const buf = await localBuffer(file);
+  try {
+    const metadata = await parquetMetadataAsync(buf);
+    const names = columns.map((c) => c.name);
+    for await (const batch of readBatches({ file: buf, metadata, columns: names })) {
+      const cols = names.map((n) => batch.columns[n]!);
+      const out: LaionRow[] = new Array(batch.length);
+      for (let i = 0; i < batch.length; i++) {
+        const row: Record<string, unknown> = {};
+        for (let j = 0; j < names.length; j++) row[names[j]!] = cols[j]![i];
+        out[i] = row as unknown as LaionRow;
+      }
+      yield out;
     }
-    yield out;
+  } finally {
+    await buf.close();
   }
 }
 

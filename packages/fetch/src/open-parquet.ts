@@ -1,9 +1,33 @@
 import fs from "node:fs/promises";
 import type { AsyncBuffer, FileMetaData } from "hyparquet";
-import { asyncBufferFromFile, asyncBufferFromUrl, parquetMetadataAsync, parquetSchema } from "hyparquet";
+import { asyncBufferFromUrl, parquetMetadataAsync, parquetSchema } from "hyparquet";
 import { FetchError } from "./errors.js";
 import { createHttpFetch, type HttpParams } from "./http.js";
 import type { Source } from "./types.js";
+
+/**
+ * A local file as an AsyncBuffer over one open handle: each slice is one positioned read into an
+ * exact-size buffer (hyparquet's asyncBufferFromFile opens a read stream per slice and concatenates
+ * 64 KiB chunks, which costs more than the decoding on a fast disk).
+ */
+export async function localBuffer(file: string): Promise<AsyncBuffer & { close(): Promise<void> }> {
+  const handle = await fs.open(file, "r");
+  const { size } = await handle.stat();
+  return {
+    byteLength: size,
+    async slice(start, end = size) {
+      const out = new Uint8Array(Math.max(0, end - start));
+      let done = 0;
+      while (done < out.length) {
+        const { bytesRead } = await handle.read(out, done, out.length - done, start + done);
+        if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${start + done}`);
+        done += bytesRead;
+      }
+      return out.buffer;
+    },
+    close: () => handle.close(),
+  };
+}
 
 export interface OpenedParquet {
   file: AsyncBuffer;
@@ -12,6 +36,8 @@ export interface OpenedParquet {
   names: string[];
   /** Physical type of each top-level column, e.g. BYTE_ARRAY, INT64, DOUBLE. */
   types: Record<string, string | undefined>;
+  /** Releases the file handle (local files); safe to call more than once. */
+  close(): Promise<void>;
 }
 
 /** Counts every byte returned by `slice`, so local and remote reads report the same figure. */
@@ -63,6 +89,7 @@ const FOOTER_GUESS = 64 * 1024;
 export async function openParquet(params: { source: Source; counter: { bytes: number } } & HttpParams) {
   const { source, counter } = params;
   let file: AsyncBuffer;
+  let close = async () => {};
   if (source.kind === "file") {
     try {
       const st = await fs.stat(source.location);
@@ -76,7 +103,13 @@ export async function openParquet(params: { source: Source; counter: { bytes: nu
           : `cannot read input ${source.location} (${code})`,
       );
     }
-    file = tailCaching(countingBuffer(await asyncBufferFromFile(source.location), counter));
+    const local = await localBuffer(source.location);
+    let closed = false;
+    close = async () => {
+      if (!closed) await local.close();
+      closed = true;
+    };
+    file = tailCaching(countingBuffer(local, counter));
   } else {
     // The HTTP fetch counts body bytes itself (HEAD requests have none).
     const fetch = createHttpFetch({ ...params, counter });
@@ -87,9 +120,13 @@ export async function openParquet(params: { source: Source; counter: { bytes: nu
     if (file.byteLength < 12) throw new Error("too small");
     metadata = await parquetMetadataAsync(file, { initialFetchSize: FOOTER_GUESS });
   } catch (err) {
-    if (err instanceof FetchError) throw err;
+    if (err instanceof FetchError) {
+      await close();
+      throw err;
+    }
     const head = new Uint8Array(await file.slice(0, Math.min(4, file.byteLength)));
     const startsPar1 = head.length === 4 && new TextDecoder().decode(head) === "PAR1";
+    await close();
     throw new FetchError(
       startsPar1
         ? `${source.location}: truncated parquet file (starts with PAR1 but its footer is missing or damaged: ${(err as Error).message}); download it again`
@@ -100,5 +137,5 @@ export async function openParquet(params: { source: Source; counter: { bytes: nu
   const names = children.map((c) => c.element.name);
   const types: Record<string, string | undefined> = {};
   for (const c of children) types[c.element.name] = c.element.type;
-  return { file, metadata, names, types } satisfies OpenedParquet;
+  return { file, metadata, names, types, close } satisfies OpenedParquet;
 }
