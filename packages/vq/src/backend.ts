@@ -21,7 +21,8 @@ async function activate(name: BackendName): Promise<void> {
   if (name === "tfjs-node-gpu" || name === "tfjs-node") {
     await importOptional(`@tensorflow/${name}`);
     // Both native packages register the backend under the name "tensorflow".
-    if (!(await tf.setBackend("tensorflow"))) throw new Error(`@tensorflow/${name} loaded but its backend did not initialise`);
+    if (!(await tf.setBackend("tensorflow")))
+      throw new Error(`@tensorflow/${name} loaded but its backend did not initialise`);
     return;
   }
   if (name === "wasm") {
@@ -43,7 +44,9 @@ export function currentBackend(): BackendName | undefined {
  * Pick the fastest TensorFlow.js backend that loads here and make it current.
  * Returns its name and `tf`, the `@tensorflow/tfjs` module instance every tensor must come from.
  */
-export async function selectBackend(params: SelectBackendParams = {}): Promise<{ name: BackendName; tf: Tf }> {
+export async function selectBackend(
+  params: SelectBackendParams = {},
+): Promise<{ name: BackendName; tf: Tf }> {
   const log = params.log ?? (() => {});
   // The "install tfjs-node" banner is noise for a library; PROD also skips NaN checks per op.
   tf.env().set("PROD", true);

@@ -1,2 +1,5 @@
 #!/usr/bin/env node
-export {};
+import { runCli } from "@laion/cli-kit";
+import { trainVisualVq } from "./train-cli.js";
+
+await runCli(() => trainVisualVq(process.argv));

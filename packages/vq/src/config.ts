@@ -90,7 +90,9 @@ export function validateConfig(config: VQConfig): VQConfig {
     );
   }
   if (config.imageSize % config.downsample !== 0) {
-    throw new Error(`invalid VQ config: imageSize ${config.imageSize} is not a multiple of downsample ${config.downsample}`);
+    throw new Error(
+      `invalid VQ config: imageSize ${config.imageSize} is not a multiple of downsample ${config.downsample}`,
+    );
   }
   return config;
 }
@@ -99,7 +101,11 @@ export function validateConfig(config: VQConfig): VQConfig {
 export function resolveConfig(overrides: Partial<VQConfig> = {}, preset: VQPresetName = "demo"): VQConfig {
   const base: VQConfig = { ...VQ_PRESETS[preset], channels: [...VQ_PRESETS[preset].channels] };
   const merged: VQConfig = { ...base, ...overrides } as VQConfig;
-  if (overrides.downsample !== undefined && overrides.channels === undefined && merged.downsample !== base.downsample) {
+  if (
+    overrides.downsample !== undefined &&
+    overrides.channels === undefined &&
+    merged.downsample !== base.downsample
+  ) {
     const levels = Math.log2(merged.downsample) + 1;
     const ch = base.channels;
     merged.channels = Array.from({ length: levels }, (_, i) => ch[Math.min(i, ch.length - 1)] as number);

@@ -130,7 +130,8 @@ export async function collectEval(
 export async function decodeImages(list: Uint8Array[], imageSize: number): Promise<Float32Array> {
   const S = imageSize;
   const images = new Float32Array(list.length * S * S * 3);
-  for (let i = 0; i < list.length; i++) images.set(await imageToFloat(list[i] as Uint8Array, S), i * S * S * 3);
+  for (let i = 0; i < list.length; i++)
+    images.set(await imageToFloat(list[i] as Uint8Array, S), i * S * S * 3);
   return images;
 }
 
@@ -141,7 +142,7 @@ interface ShardsApi {
 interface MixerApi {
   mix<T>(
     sources: { name: string; weight: number; source: AsyncIterable<T> }[],
-    params: { seed: number; stopWhen?: string },
+    params: { seed: number; stopWhen: "first_exhausted" | "all_exhausted" | "never" },
   ): AsyncIterable<{ source: string; item: T }>;
 }
 
@@ -182,7 +183,9 @@ export async function localSource(params: DataParams): Promise<AsyncIterable<Ima
  * The training stream: local images (one pass per call, the caller loops epochs), or, with LAION tars,
  * an infinite mix in which each sample comes from LAION with probability `laionProb`.
  */
-export async function trainingSource(params: DataParams & { epoch: number }): Promise<AsyncIterable<ImageSample>> {
+export async function trainingSource(
+  params: DataParams & { epoch: number },
+): Promise<AsyncIterable<ImageSample>> {
   if (!params.laionTars) return localSource(params);
   const shards = await shardsApi();
   const laion = shards.WebDataset(params.laionTars, {
@@ -201,7 +204,8 @@ export async function trainingSource(params: DataParams & { epoch: number }): Pr
       { name: "local", weight: 1 - p, source: local },
       { name: "laion", weight: p, source: laion },
     ],
-    { seed: params.seed + params.epoch },
+    // both sides are infinite (local repeats, LAION resamples): --max-steps ends the run
+    { seed: params.seed + params.epoch, stopWhen: "never" },
   );
   return (async function* () {
     for await (const { item } of mixed) yield item;

@@ -17,7 +17,11 @@ export interface Augment {
  * [0,1], HWC. Without `augment`: the centred largest square. With it: a random square crop of random
  * scale, optional flip and colour jitter.
  */
-export async function imageToFloat(bytes: Uint8Array, size: number, augment?: Augment): Promise<Float32Array> {
+export async function imageToFloat(
+  bytes: Uint8Array,
+  size: number,
+  augment?: Augment,
+): Promise<Float32Array> {
   const base = sharp(bytes, { failOn: "error", limitInputPixels: 100_000_000 }).autoOrient();
   const meta = await sharp(bytes).metadata();
   let { width = 0, height = 0 } = meta;
@@ -34,7 +38,9 @@ export async function imageToFloat(bytes: Uint8Array, size: number, augment?: Au
     left = augment.rng.int(width - crop + 1);
     top = augment.rng.int(height - crop + 1);
   }
-  let img = base.extract({ left, top, width: crop, height: crop }).resize(size, size, { fit: "fill", kernel: "lanczos3" });
+  let img = base
+    .extract({ left, top, width: crop, height: crop })
+    .resize(size, size, { fit: "fill", kernel: "lanczos3" });
   if (augment?.flip && augment.rng.next() < 0.5) img = img.flop();
   const jitter = augment?.colorJitter ?? 0;
   if (augment && jitter > 0) {
@@ -51,13 +57,16 @@ export async function imageToFloat(bytes: Uint8Array, size: number, augment?: Au
 
 function toBytes(pixels: Float32Array): Uint8Array {
   const out = new Uint8Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) out[i] = Math.round(Math.min(1, Math.max(0, pixels[i] as number)) * 255);
+  for (let i = 0; i < pixels.length; i++)
+    out[i] = Math.round(Math.min(1, Math.max(0, pixels[i] as number)) * 255);
   return out;
 }
 
 /** One [H,W,3] float image in [0,1] → PNG bytes. */
 export async function floatToPng(pixels: Float32Array, width: number, height: number): Promise<Uint8Array> {
-  const png = await sharp(toBytes(pixels), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  const png = await sharp(toBytes(pixels), { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
@@ -83,7 +92,7 @@ export async function reconstructionGrid(params: {
       const x0 = gap + i * (size + gap);
       const y0 = gap + r * (size + gap);
       for (let y = 0; y < size; y++) {
-        const s = ((i * size + y) * size) * 3;
+        const s = (i * size + y) * size * 3;
         grid.set(src.subarray(s, s + size * 3), ((y0 + y) * W + x0) * 3);
       }
     }

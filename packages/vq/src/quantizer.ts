@@ -43,11 +43,20 @@ export interface QuantizerState {
   unused: Float32Array;
 }
 
-export function createQuantizerState(codebookSize: number, codeDim: number, seed: number, prefix: string): QuantizerState {
+export function createQuantizerState(
+  codebookSize: number,
+  codeDim: number,
+  seed: number,
+  prefix: string,
+): QuantizerState {
   const rng = new Rng(seed ^ 0x51ed);
   const init = new Float32Array(codebookSize * codeDim).map(() => rng.normal());
   return {
-    codebook: tf.variable(l2Normalize(tf.tensor2d(init, [codebookSize, codeDim])), false, `${prefix}quant.codebook`),
+    codebook: tf.variable(
+      l2Normalize(tf.tensor2d(init, [codebookSize, codeDim])),
+      false,
+      `${prefix}quant.codebook`,
+    ),
     emaCount: tf.variable(tf.zeros([codebookSize]), false, `${prefix}quant.ema_count`),
     emaSum: tf.variable(tf.zeros([codebookSize, codeDim]), false, `${prefix}quant.ema_sum`),
     unused: new Float32Array(codebookSize),
@@ -64,7 +73,11 @@ export function isInitialised(state: QuantizerState): boolean {
  * once per `batches` steps. Seeds centroids with distinct random rows (k-means init from real encoder
  * outputs is what keeps a fresh codebook from starting in an empty region).
  */
-export function kmeansInit(state: QuantizerState, z: tf.Tensor2D, params: { rng: Rng; iterations?: number; batches: number }): void {
+export function kmeansInit(
+  state: QuantizerState,
+  z: tf.Tensor2D,
+  params: { rng: Rng; iterations?: number; batches: number },
+): void {
   const [M, D] = z.shape;
   const K = state.codebook.shape[0] as number;
   const rows = z.dataSync();
@@ -76,7 +89,8 @@ export function kmeansInit(state: QuantizerState, z: tf.Tensor2D, params: { rng:
   }
   for (let k = 0; k < K; k++) {
     const r = order[k % M] as number;
-    for (let d = 0; d < D; d++) seeds[k * D + d] = (rows[r * D + d] as number) + (k >= M ? params.rng.normal() * 0.01 : 0);
+    for (let d = 0; d < D; d++)
+      seeds[k * D + d] = (rows[r * D + d] as number) + (k >= M ? params.rng.normal() * 0.01 : 0);
   }
   let centroids = l2Normalize(tf.tensor2d(seeds, [K, D]));
   for (let it = 0; it < (params.iterations ?? 10); it++) {
@@ -167,7 +181,10 @@ export function emaUpdate(
 }
 
 /** Codebook usage of a set of codes: fraction of entries used, and perplexity exp(H) of the histogram. */
-export function codeUsage(codes: Int32Array, codebookSize: number): { usage: number; perplexity: number; used: number } {
+export function codeUsage(
+  codes: Int32Array,
+  codebookSize: number,
+): { usage: number; perplexity: number; used: number } {
   const hist = new Float64Array(codebookSize);
   for (const c of codes) hist[c] = (hist[c] as number) + 1;
   let used = 0;

@@ -40,11 +40,15 @@ function elementCount(shape: number[]): number {
  * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__: { string: string } }` padded with
  * spaces to 8 bytes, then the raw little-endian data in header order.
  */
-export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: Record<string, SafeTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") throw new Error(`safetensors metadata "${k}" must be a string, got ${typeof v}`);
+      if (typeof v !== "string")
+        throw new Error(`safetensors metadata "${k}" must be a string, got ${typeof v}`);
     }
     header.__metadata__ = metadata;
   }
@@ -56,7 +60,9 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata:
     if (!ctor) throw new Error(`tensor "${name}": unsupported dtype ${t.dtype}`);
     if (!(t.data instanceof ctor)) throw new Error(`tensor "${name}": dtype ${t.dtype} needs a ${ctor.name}`);
     if (t.data.length !== elementCount(t.shape)) {
-      throw new Error(`tensor "${name}": shape [${t.shape}] needs ${elementCount(t.shape)} values, got ${t.data.length}`);
+      throw new Error(
+        `tensor "${name}": shape [${t.shape}] needs ${elementCount(t.shape)} values, got ${t.data.length}`,
+      );
     }
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
@@ -85,7 +91,9 @@ export function decodeSafetensors(
   if (bytes.length < 8) throw new Error(`${source}: not a safetensors file (only ${bytes.length} bytes)`);
   const headerLen = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (headerLen > bytes.length - 8 || headerLen > 100_000_000) {
-    throw new Error(`${source}: not a safetensors file (header length ${headerLen} exceeds the file size ${bytes.length})`);
+    throw new Error(
+      `${source}: not a safetensors file (header length ${headerLen} exceeds the file size ${bytes.length})`,
+    );
   }
   let header: Record<string, unknown>;
   try {
@@ -102,13 +110,19 @@ export function decodeSafetensors(
       metadata = entry as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets } = entry as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
+    const { dtype, shape, data_offsets } = entry as {
+      dtype: SafetensorsDtype;
+      shape: number[];
+      data_offsets: [number, number];
+    };
     const ctor = ARRAYS[dtype];
     if (!ctor) throw new Error(`${source}: tensor "${name}" has unsupported dtype ${dtype}`);
     const [begin, end] = data_offsets;
     const nbytes = elementCount(shape) * ctor.BYTES_PER_ELEMENT;
     if (!(begin >= 0 && end <= dataLen && end - begin === nbytes)) {
-      throw new Error(`${source}: tensor "${name}" [${shape}] ${dtype} has bad data_offsets [${begin}, ${end}] (data is ${dataLen} bytes)`);
+      throw new Error(
+        `${source}: tensor "${name}" [${shape}] ${dtype} has bad data_offsets [${begin}, ${end}] (data is ${dataLen} bytes)`,
+      );
     }
     // copy: the source offset is not necessarily aligned for the typed array
     const copy = bytes.slice(dataStart + begin, dataStart + end);

@@ -14,7 +14,14 @@ import {
 } from "./data.js";
 import { reconstructionGrid } from "./images.js";
 import { decoderForward, encoderForward, forwardFlops } from "./model.js";
-import { codeUsage, emaUpdate, isInitialised, kmeansInit, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
+import {
+  codeUsage,
+  emaUpdate,
+  isInitialised,
+  kmeansInit,
+  l2Normalize,
+  quantizeStraightThrough,
+} from "./quantizer.js";
 import { Rng } from "./rng.js";
 import { loadSafetensors, type SafeTensor, saveSafetensors } from "./safetensors.js";
 import { saveVQ, sidecarPath, VQ, type VQModel } from "./vq-model.js";
@@ -130,11 +137,18 @@ function validate(params: TrainVQParams): void {
   if (!params.samples && !params.captions && !params.laionTars) {
     throw new Error("no training data: give --captions (with --image-root) and/or --laion-tars");
   }
-  const positive = { maxSteps: params.maxSteps, epochs: params.epochs, batchSize: params.batchSize, evalEvery: params.evalEvery };
+  const positive = {
+    maxSteps: params.maxSteps,
+    epochs: params.epochs,
+    batchSize: params.batchSize,
+    evalEvery: params.evalEvery,
+  };
   for (const [k, v] of Object.entries(positive)) {
-    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new Error(`${k} must be a positive integer, got ${v}`);
+    if (v !== undefined && !(Number.isInteger(v) && v > 0))
+      throw new Error(`${k} must be a positive integer, got ${v}`);
   }
-  if (params.lr !== undefined && !(params.lr > 0 && params.lr < 1)) throw new Error(`lr must be in (0, 1), got ${params.lr}`);
+  if (params.lr !== undefined && !(params.lr > 0 && params.lr < 1))
+    throw new Error(`lr must be in (0, 1), got ${params.lr}`);
   if (params.laionProb !== undefined && !(params.laionProb >= 0 && params.laionProb <= 1)) {
     throw new Error(`laionProb must be in [0, 1], got ${params.laionProb}`);
   }
@@ -170,7 +184,9 @@ async function* prefetch<T>(it: AsyncIterable<T>): AsyncGenerator<T> {
 export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   validate(params);
   const emit = params.onEvent ?? (() => {});
-  const backend = params.backend ? (await selectBackend({ prefer: params.backend })).name : (currentBackend() ?? (await selectBackend()).name);
+  const backend = params.backend
+    ? (await selectBackend({ prefer: params.backend })).name
+    : (currentBackend() ?? (await selectBackend()).name);
   const seed = params.seed ?? 0;
   const batchSize = params.batchSize ?? 16;
   const evalEvery = params.evalEvery ?? 200;
@@ -197,9 +213,13 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
       throw new Error(`--resume: cannot read optimizer state ${optimPath(out)}: ${err.message}`);
     });
     if (ckpt.metadata.step !== optim.metadata.step) {
-      throw new Error(`--resume: ${out} is at step ${ckpt.metadata.step} but ${optimPath(out)} at step ${optim.metadata.step}`);
+      throw new Error(
+        `--resume: ${out} is at step ${ckpt.metadata.step} but ${optimPath(out)} at step ${optim.metadata.step}`,
+      );
     }
-    config = validateConfig(JSON.parse(ckpt.metadata.config ?? (await readFile(sidecarPath(out), "utf8"))) as VQConfig);
+    config = validateConfig(
+      JSON.parse(ckpt.metadata.config ?? (await readFile(sidecarPath(out), "utf8"))) as VQConfig,
+    );
     step = Number(optim.metadata.step);
     rng = Rng.fromState(Number(optim.metadata.rng));
     resumeTensors = ckpt.tensors;
@@ -216,21 +236,44 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   const S = config.imageSize;
   const holdOut = params.holdOutPercent ?? 5;
   const evalCount = params.evalCount ?? 32;
-  const dataParams = { captions: params.captions, imageRoot: params.imageRoot, laionTars: params.laionTars, laionProb: params.laionProb, seed };
+  const dataParams = {
+    captions: params.captions,
+    imageRoot: params.imageRoot,
+    laionTars: params.laionTars,
+    laionProb: params.laionProb,
+    seed,
+  };
   let evalSet: { images: Float32Array; n: number };
   let heldOut = true;
   if (params.evalImages) {
     evalSet = { images: await decodeImages(params.evalImages, S), n: params.evalImages.length };
   } else {
-    evalSet = await collectEval(params.samples ? params.samples(0) : await evalSource(dataParams), { count: evalCount, imageSize: S, holdOutPercent: holdOut });
+    evalSet = await collectEval(params.samples ? params.samples(0) : await evalSource(dataParams), {
+      count: evalCount,
+      imageSize: S,
+      holdOutPercent: holdOut,
+    });
     if (evalSet.n === 0) {
       // a tiny set has no held-out keys: evaluate on (centre crops of) training images and say so
       heldOut = false;
-      evalSet = await collectEval(params.samples ? params.samples(0) : await evalSource(dataParams), { count: evalCount, imageSize: S, holdOutPercent: 100 });
+      evalSet = await collectEval(params.samples ? params.samples(0) : await evalSource(dataParams), {
+        count: evalCount,
+        imageSize: S,
+        holdOutPercent: 100,
+      });
     }
   }
   const parameters = vars.reduce((a, v) => a + v.size, 0);
-  emit({ type: "start", backend, config, step, parameters, flopsPerImage: forwardFlops(config), evalImages: evalSet.n, heldOut });
+  emit({
+    type: "start",
+    backend,
+    config,
+    step,
+    parameters,
+    flopsPerImage: forwardFlops(config),
+    evalImages: evalSet.n,
+    heldOut,
+  });
   if (!params.resume) await writeFile(metricsPath, "");
 
   const maxSteps = params.maxSteps;
@@ -346,11 +389,18 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   let epoch = 0;
   const startStep = step;
   outer: for (; epoch < epochs; epoch++) {
-    const source = params.samples ? params.samples(epoch) : await trainingSource({ ...dataParams, epoch: epoch + step });
+    const source = params.samples
+      ? params.samples(epoch)
+      : await trainingSource({ ...dataParams, epoch: epoch + step });
     const batches = imageBatches(source, {
       batchSize,
       imageSize: S,
-      augment: { rng: rng.fork(epoch + step * 7919), scale: params.augment?.scale, flip: params.augment?.flip ?? true, colorJitter: params.augment?.colorJitter ?? 0 },
+      augment: {
+        rng: rng.fork(epoch + step * 7919),
+        scale: params.augment?.scale,
+        flip: params.augment?.flip ?? true,
+        colorJitter: params.augment?.colorJitter ?? 0,
+      },
       holdOutPercent: heldOut && !params.evalImages ? holdOut : 0,
       onSkip: (key, why) => emit({ type: "skip", key, reason: why }),
     });
@@ -362,7 +412,10 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
         queue.push(batch);
         const vectors = queue.reduce((a, b) => a + b.n, 0) * model.tokensPerImage;
         if (vectors < 2 * config.codebookSize && queue.length < 8) continue;
-        const z = tf.tidy(() => tf.concat(queue.map((b) => model.features(tf.tensor4d(b.images, [b.n, S, S, 3])))) as tf.Tensor2D);
+        const z = tf.tidy(
+          () =>
+            tf.concat(queue.map((b) => model.features(tf.tensor4d(b.images, [b.n, S, S, 3])))) as tf.Tensor2D,
+        );
         kmeansInit(model.quant, z, { rng, batches: queue.length });
         z.dispose();
         emit({ type: "kmeans", vectors });
@@ -430,9 +483,14 @@ async function saveOptimizer(
 ): Promise<void> {
   const weights = await optimizer.getWeights();
   const n = names.length;
-  if (weights.length !== 1 + 2 * n) throw new Error(`optimizer has ${weights.length - 1} slots for ${n} parameters`);
+  if (weights.length !== 1 + 2 * n)
+    throw new Error(`optimizer has ${weights.length - 1} slots for ${n} parameters`);
   const tensors: Record<string, SafeTensor> = {
-    "adam.iterations": { dtype: "I32", shape: [], data: Int32Array.from(weights[0]?.tensor.dataSync() ?? [0]) },
+    "adam.iterations": {
+      dtype: "I32",
+      shape: [],
+      data: Int32Array.from(weights[0]?.tensor.dataSync() ?? [0]),
+    },
   };
   names.forEach((name, i) => {
     const m = (weights[1 + i] as NamedTensor).tensor;
@@ -459,7 +517,9 @@ async function restoreOptimizer(
     const t = tensors[`adam.${kind}.${name}`];
     if (!t) throw new Error(`${file}: missing tensor "adam.${kind}.${name}"`);
     if (t.shape.join(",") !== v.shape.join(",")) {
-      throw new Error(`${file}: tensor "adam.${kind}.${name}" has shape [${t.shape}] but the model needs [${v.shape}]`);
+      throw new Error(
+        `${file}: tensor "adam.${kind}.${name}" has shape [${t.shape}] but the model needs [${v.shape}]`,
+      );
     }
     return { name: `${v.name}/${kind}`, tensor: tf.tensor(t.data as Float32Array, v.shape) };
   };

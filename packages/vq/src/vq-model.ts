@@ -75,15 +75,26 @@ export class VQ implements VQModel {
 
   /** images [n,H,W,3] → unit-norm features [n·g·g, D]. */
   features(images: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => l2Normalize(tf.reshape(encoderForward(this.params, this.config, images), [-1, this.config.codeDim])));
+    return tf.tidy(() =>
+      l2Normalize(tf.reshape(encoderForward(this.params, this.config, images), [-1, this.config.codeDim])),
+    );
   }
 
   /** codes [M] → images [n,H,W,3] in [0,1]. */
   decodeTensor(codes: tf.Tensor1D, n: number): tf.Tensor4D {
     return tf.tidy(() => {
       const g = this.gridSize;
-      const q = tf.reshape(tf.gather(this.quant.codebook, codes), [n, g, g, this.config.codeDim]) as tf.Tensor4D;
-      return tf.clipByValue(tf.div(tf.add(decoderForward(this.params, this.config, q), 1), 2), 0, 1) as tf.Tensor4D;
+      const q = tf.reshape(tf.gather(this.quant.codebook, codes), [
+        n,
+        g,
+        g,
+        this.config.codeDim,
+      ]) as tf.Tensor4D;
+      return tf.clipByValue(
+        tf.div(tf.add(decoderForward(this.params, this.config, q), 1), 2),
+        0,
+        1,
+      ) as tf.Tensor4D;
     });
   }
 
@@ -109,13 +120,16 @@ export class VQ implements VQModel {
     const T = this.tokensPerImage;
     if (codes.length !== n * T) throw new Error(`decode: expected ${n}×${T} codes, got ${codes.length}`);
     for (const c of codes) {
-      if (c < 0 || c >= this.codebookSize) throw new Error(`decode: code ${c} is outside [0, ${this.codebookSize})`);
+      if (c < 0 || c >= this.codebookSize)
+        throw new Error(`decode: code ${c} is outside [0, ${this.codebookSize})`);
     }
     const S = this.config.imageSize;
     const out = new Float32Array(n * S * S * 3);
     for (let i = 0; i < n; i += CHUNK) {
       const m = Math.min(CHUNK, n - i);
-      const img = tf.tidy(() => this.decodeTensor(tf.tensor1d(codes.subarray(i * T, (i + m) * T), "int32"), m));
+      const img = tf.tidy(() =>
+        this.decodeTensor(tf.tensor1d(codes.subarray(i * T, (i + m) * T), "int32"), m),
+      );
       out.set(img.dataSync() as Float32Array, i * S * S * 3);
       img.dispose();
     }
@@ -125,7 +139,8 @@ export class VQ implements VQModel {
   async encodeImageBytes(images: Uint8Array[]): Promise<Int32Array[]> {
     const S = this.config.imageSize;
     const pixels = new Float32Array(images.length * S * S * 3);
-    for (let i = 0; i < images.length; i++) pixels.set(await imageToFloat(images[i] as Uint8Array, S), i * S * S * 3);
+    for (let i = 0; i < images.length; i++)
+      pixels.set(await imageToFloat(images[i] as Uint8Array, S), i * S * S * 3);
     const codes = this.encode(pixels, images.length);
     return images.map((_, i) => codes.slice(i * this.tokensPerImage, (i + 1) * this.tokensPerImage));
   }
@@ -145,7 +160,11 @@ export class VQ implements VQModel {
     add("quant.codebook", this.quant.codebook);
     add("quant.ema_count", this.quant.emaCount);
     add("quant.ema_sum", this.quant.emaSum);
-    out["quant.unused_steps"] = { dtype: "F32", shape: [this.codebookSize], data: Float32Array.from(this.quant.unused) };
+    out["quant.unused_steps"] = {
+      dtype: "F32",
+      shape: [this.codebookSize],
+      data: Float32Array.from(this.quant.unused),
+    };
     return out;
   }
 
@@ -161,9 +180,11 @@ export class VQ implements VQModel {
       }
     }
     const extra = Object.keys(tensors).filter((k) => !(k in expected));
-    if (extra.length > 0) throw new Error(`${source}: unexpected tensor "${extra[0]}" (${extra.length} not in this config)`);
+    if (extra.length > 0)
+      throw new Error(`${source}: unexpected tensor "${extra[0]}" (${extra.length} not in this config)`);
     tf.tidy(() => {
-      for (const [name, v] of Object.entries(this.params)) v.assign(tf.tensor((tensors[name] as SafeTensor).data as Float32Array, v.shape));
+      for (const [name, v] of Object.entries(this.params))
+        v.assign(tf.tensor((tensors[name] as SafeTensor).data as Float32Array, v.shape));
       const q = this.quant;
       for (const [name, v] of [
         [QUANT_NAMES[0], q.codebook],
@@ -191,7 +212,11 @@ export const sidecarPath = (path: string) => `${path}.json`;
  * Save weights + quantiser state as safetensors at `path` (whatever its extension — a `.pt` name holds
  * safetensors too), with the config in the metadata and in a `<path>.json` sidecar. Both written atomically.
  */
-export async function saveVQ(model: VQ, path: string, extra: Record<string, string | number> = {}): Promise<void> {
+export async function saveVQ(
+  model: VQ,
+  path: string,
+  extra: Record<string, string | number> = {},
+): Promise<void> {
   const meta: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -199,7 +224,11 @@ export async function saveVQ(model: VQ, path: string, extra: Record<string, stri
   };
   for (const [k, v] of Object.entries(extra)) meta[k] = String(v);
   await saveSafetensors(path, model.toTensors(), meta);
-  const sidecar = { ...meta, config: model.config, format_note: "weights are safetensors, whatever the file extension" };
+  const sidecar = {
+    ...meta,
+    config: model.config,
+    format_note: "weights are safetensors, whatever the file extension",
+  };
   await writeFileAtomic(sidecarPath(path), `${JSON.stringify(sidecar, null, 2)}\n`);
 }
 
@@ -209,7 +238,9 @@ async function readConfig(path: string, metadata: Record<string, string>): Promi
     try {
       raw = JSON.stringify(JSON.parse(await readFile(sidecarPath(path), "utf8")).config);
     } catch {
-      throw new Error(`${path}: no VQ config in the safetensors metadata and no readable ${sidecarPath(path)}`);
+      throw new Error(
+        `${path}: no VQ config in the safetensors metadata and no readable ${sidecarPath(path)}`,
+      );
     }
   }
   try {

@@ -123,12 +123,20 @@ function makeConv2DBackpropFilter(tf: Tf) {
           }),
         );
       }
-      const f = keep(callWasm(tf, "Transpose", { inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } }));
+      const f = keep(
+        callWasm(tf, "Transpose", { inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } }),
+      );
       const conv = keep(
         callWasm(tf, "Conv2D", {
           inputs: { x: xt, filter: f },
           backend,
-          attrs: { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [sh, sw], dimRoundingMode: undefined },
+          attrs: {
+            strides: [1, 1],
+            pad: "valid",
+            dataFormat: "NHWC",
+            dilations: [sh, sw],
+            dimRoundingMode: undefined,
+          },
         }),
       );
       // [ci, kh, kw, co] → [kh, kw, ci, co]
@@ -169,7 +177,7 @@ function makeConv2DBackpropInput(tf: Tf) {
     );
     const [kh, kw] = [info.filterHeight, info.filterWidth];
     const [sh, sw] = [info.strideHeight, info.strideWidth];
-    const [n, H, W, ci] = inputShape;
+    const [n, H, W] = inputShape;
     const [, Ho, Wo, co] = dy.shape as [number, number, number, number];
     const temps: TensorInfo[] = [];
     const keep = (t: TensorInfo) => {
@@ -180,7 +188,9 @@ function makeConv2DBackpropInput(tf: Tf) {
       let d = dy;
       if (sh > 1 || sw > 1) {
         // insert s−1 zeros after every row/column of dy
-        const r = keep(callWasm(tf, "Reshape", { inputs: { x: d }, backend, attrs: { shape: [n, Ho, 1, Wo, 1, co] } }));
+        const r = keep(
+          callWasm(tf, "Reshape", { inputs: { x: d }, backend, attrs: { shape: [n, Ho, 1, Wo, 1, co] } }),
+        );
         const p = keep(
           callWasm(tf, "PadV2", {
             inputs: { x: r },
@@ -198,10 +208,14 @@ function makeConv2DBackpropInput(tf: Tf) {
             },
           }),
         );
-        d = keep(callWasm(tf, "Reshape", { inputs: { x: p }, backend, attrs: { shape: [n, Ho * sh, Wo * sw, co] } }));
+        d = keep(
+          callWasm(tf, "Reshape", { inputs: { x: p }, backend, attrs: { shape: [n, Ho * sh, Wo * sw, co] } }),
+        );
       }
       const rev = keep(callWasm(tf, "Reverse", { inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }));
-      const f = keep(callWasm(tf, "Transpose", { inputs: { x: rev }, backend, attrs: { perm: [0, 1, 3, 2] } }));
+      const f = keep(
+        callWasm(tf, "Transpose", { inputs: { x: rev }, backend, attrs: { perm: [0, 1, 3, 2] } }),
+      );
       const top = kh - 1 - info.padInfo.top;
       const left = kw - 1 - info.padInfo.left;
       const [dh, dw] = [d.shape[1] as number, d.shape[2] as number];
@@ -232,7 +246,12 @@ function makeConv2DBackpropInput(tf: Tf) {
             backend,
             attrs: {
               begin: [0, Math.max(0, -top), Math.max(0, -left), 0],
-              size: [n, ph - Math.max(0, -top) - Math.max(0, -bottom), pw - Math.max(0, -left) - Math.max(0, -right), co],
+              size: [
+                n,
+                ph - Math.max(0, -top) - Math.max(0, -bottom),
+                pw - Math.max(0, -left) - Math.max(0, -right),
+                co,
+              ],
             },
           }),
         );
@@ -240,7 +259,13 @@ function makeConv2DBackpropInput(tf: Tf) {
       return callWasm(tf, "Conv2D", {
         inputs: { x: src, filter: f },
         backend,
-        attrs: { strides: [1, 1], pad: "valid", dataFormat: "NHWC", dilations: [1, 1], dimRoundingMode: undefined },
+        attrs: {
+          strides: [1, 1],
+          pad: "valid",
+          dataFormat: "NHWC",
+          dilations: [1, 1],
+          dimRoundingMode: undefined,
+        },
       });
     } finally {
       for (const t of temps) backend.disposeData(t.dataId);
@@ -263,7 +288,9 @@ export function registerWasmKernels(tf: Tf): void {
   add("UnsortedSegmentSum", unsortedSegmentSum);
   add("Conv2DBackpropFilter", makeConv2DBackpropFilter(tf));
   // replace the slow built-in one (once: ours is tagged)
-  const existing = tf.getKernel("Conv2DBackpropInput", "wasm") as { kernelFunc: { [OURS]?: true } } | undefined;
+  const existing = tf.getKernel("Conv2DBackpropInput", "wasm") as
+    | { kernelFunc: { [OURS]?: true } }
+    | undefined;
   if (!existing?.kernelFunc[OURS]) {
     if (existing) tf.unregisterKernel("Conv2DBackpropInput", "wasm");
     const fn = Object.assign(makeConv2DBackpropInput(tf), { [OURS]: true as const });

@@ -7,12 +7,18 @@ import type { ImageSample } from "../src/index.js";
 export async function fixturePhotos(): Promise<{ name: string; bytes: Uint8Array }[]> {
   const dir = fixturePath("images/originals");
   const names = (await readdir(dir)).filter((f) => f.endsWith(".jpg")).sort();
-  return Promise.all(names.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(path.join(dir, name))) })));
+  return Promise.all(
+    names.map(async (name) => ({ name, bytes: new Uint8Array(await readFile(path.join(dir, name))) })),
+  );
 }
 
 /** An in-memory webdataset-like stream `{ __key__, jpg }` cycling over the photos `rounds` times. */
-export function photoSamples(photos: { name: string; bytes: Uint8Array }[], rounds: number): () => AsyncIterable<ImageSample> {
+export function photoSamples(
+  photos: { name: string; bytes: Uint8Array }[],
+  rounds: number,
+): () => AsyncIterable<ImageSample> {
   return async function* () {
-    for (let r = 0; r < rounds; r++) for (const p of photos) yield { __key__: `r${r}/${p.name}`, jpg: p.bytes };
+    for (let r = 0; r < rounds; r++)
+      for (const p of photos) yield { __key__: `r${r}/${p.name}`, jpg: p.bytes };
   };
 }

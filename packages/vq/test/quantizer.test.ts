@@ -56,7 +56,9 @@ test("naive VQ-VAE codebook (gradient-learned, N(0,1) init, no restarts) collaps
     const idx = tf.tidy(() =>
       tf.argMin(tf.add(tf.mul(tf.matMul(z, codebook, false, true), -2), tf.sum(tf.square(codebook), 1)), 1),
     );
-    opt.minimize(() => tf.mean(tf.squaredDifference(z, tf.gather(codebook, idx))) as tf.Scalar, false, [codebook]);
+    opt.minimize(() => tf.mean(tf.squaredDifference(z, tf.gather(codebook, idx))) as tf.Scalar, false, [
+      codebook,
+    ]);
     tf.dispose([z, idx]);
   }
   const usage = usageOn(codebook as tf.Tensor2D, "l2");

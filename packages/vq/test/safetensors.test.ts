@@ -6,7 +6,10 @@ import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors 
 
 test("safetensors: byte layout is the real format (u64 LE header length, JSON header, raw LE data)", () => {
   const bytes = encodeSafetensors(
-    { b: { dtype: "I32", shape: [2], data: Int32Array.from([7, -1]) }, a: { dtype: "F32", shape: [1, 2], data: Float32Array.from([1.5, -2]) } },
+    {
+      b: { dtype: "I32", shape: [2], data: Int32Array.from([7, -1]) },
+      a: { dtype: "F32", shape: [1, 2], data: Float32Array.from([1.5, -2]) },
+    },
     { note: "hi" },
   );
   const view = new DataView(bytes.buffer);
@@ -26,7 +29,11 @@ test("safetensors: byte layout is the real format (u64 LE header length, JSON he
 test("safetensors: save → load round trip, atomically written", async () => {
   const dir = await mkdtemp(path.join(tmpdir(), "vq-st-"));
   const file = path.join(dir, "x.safetensors");
-  await saveSafetensors(file, { w: { dtype: "F32", shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } }, { step: "3" });
+  await saveSafetensors(
+    file,
+    { w: { dtype: "F32", shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } },
+    { step: "3" },
+  );
   const { tensors, metadata } = await loadSafetensors(file);
   expect(metadata).toEqual({ step: "3" });
   expect(tensors.w?.shape).toEqual([2, 3]);
@@ -40,5 +47,7 @@ test("safetensors: a truncated or foreign file gives an error naming it", async 
   const full = await readFile(file);
   await writeFile(file, full.subarray(0, full.length - 4));
   await expect(loadSafetensors(file)).rejects.toThrow(/bad\.pt: tensor "w" .*bad data_offsets/);
-  expect(() => decodeSafetensors(new TextEncoder().encode("PK\u0003\u0004 a zip, not safetensors"), "model.pt")).toThrow(/model\.pt: not a safetensors file/);
+  expect(() =>
+    decodeSafetensors(new TextEncoder().encode("PK\u0003\u0004 a zip, not safetensors"), "model.pt"),
+  ).toThrow(/model\.pt: not a safetensors file/);
 });

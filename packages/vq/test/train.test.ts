@@ -17,7 +17,14 @@ import {
 import { fixturePhotos, photoSamples } from "./helpers.js";
 
 // A small architecture so 20 real steps fit in seconds; the demo preset is exercised by tools/bench/vq-quality.mjs.
-const small: Partial<VQConfig> = { imageSize: 32, downsample: 8, channels: [16, 16, 32, 32], codebookSize: 32, codeDim: 8, restartAfter: 5 };
+const small: Partial<VQConfig> = {
+  imageSize: 32,
+  downsample: 8,
+  channels: [16, 16, 32, 32],
+  codebookSize: 32,
+  codeDim: 8,
+  restartAfter: 5,
+};
 
 let dir: string;
 let out: string;
@@ -65,7 +72,10 @@ describe("trainVQ on real photos", () => {
     expect(JSON.parse(ckpt.metadata.config as string).codebookSize).toBe(32);
     expect(JSON.parse(await readFile(`${out}.json`, "utf8")).config.imageSize).toBe(32);
     expect((await loadSafetensors(optimPath(out))).tensors["adam.m.enc.in.w"]?.shape).toEqual([3, 3, 3, 16]);
-    const lines = (await readFile(path.join(path.dirname(out), "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    const lines = (await readFile(path.join(path.dirname(out), "metrics.jsonl"), "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.step)).toEqual([10, 20]);
     for (const l of lines) {
       expect(l.psnr).toBeGreaterThan(5);
@@ -81,7 +91,8 @@ describe("trainVQ on real photos", () => {
     expect([vq.gridSize, vq.tokensPerImage, vq.codebookSize]).toEqual([4, 16, 32]);
     const n = 3;
     const images = new Float32Array(n * 32 * 32 * 3);
-    for (let i = 0; i < n; i++) images.set(await imageToFloat(photos[i]?.bytes as Uint8Array, 32), i * 32 * 32 * 3);
+    for (let i = 0; i < n; i++)
+      images.set(await imageToFloat(photos[i]?.bytes as Uint8Array, 32), i * 32 * 32 * 3);
     const codes = vq.encode(images, n);
     expect(codes).toBeInstanceOf(Int32Array);
     expect(codes.length).toBe(n * 16);
@@ -90,11 +101,18 @@ describe("trainVQ on real photos", () => {
     expect(recon.length).toBe(images.length);
     expect(recon.every((v) => v >= 0 && v <= 1)).toBe(true);
     const fromBytes = await vq.encodeImageBytes(photos.slice(0, n).map((p) => p.bytes));
-    expect(fromBytes.map((c) => Array.from(c))).toEqual([0, 1, 2].map((i) => Array.from(codes.slice(i * 16, (i + 1) * 16))));
+    expect(fromBytes.map((c) => Array.from(c))).toEqual(
+      [0, 1, 2].map((i) => Array.from(codes.slice(i * 16, (i + 1) * 16))),
+    );
     const png = await vq.decodeToPng(fromBytes[0] as Int32Array);
     const meta = await sharp(png).metadata();
     expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(["png", 32, 32, 3]);
-    expect(() => vq.decode(Int32Array.from({ length: 16 }, () => 99), 1)).toThrow(/code 99 is outside \[0, 32\)/);
+    expect(() =>
+      vq.decode(
+        Int32Array.from({ length: 16 }, () => 99),
+        1,
+      ),
+    ).toThrow(/code 99 is outside \[0, 32\)/);
   });
 
   test("checkpoint save → loadVQ → identical codes", async () => {
@@ -111,8 +129,16 @@ describe("trainVQ on real photos", () => {
     const cfg = JSON.parse(ckpt.metadata.config as string);
     const bad = path.join(dir, "bad.pt");
     const { writeFile } = await import("node:fs/promises");
-    await writeFile(bad, encodeSafetensors(ckpt.tensors, { ...ckpt.metadata, config: JSON.stringify({ ...cfg, codebookSize: 64 }) }));
-    await expect(loadVQ(bad)).rejects.toThrow(/bad\.pt: tensor "quant\.codebook" has shape \[32,8\] but the config needs \[64,8\]/);
+    await writeFile(
+      bad,
+      encodeSafetensors(ckpt.tensors, {
+        ...ckpt.metadata,
+        config: JSON.stringify({ ...cfg, codebookSize: 64 }),
+      }),
+    );
+    await expect(loadVQ(bad)).rejects.toThrow(
+      /bad\.pt: tensor "quant\.codebook" has shape \[32,8\] but the config needs \[64,8\]/,
+    );
     const { "dec.out.w": _, ...missing } = ckpt.tensors;
     await writeFile(bad, encodeSafetensors(missing, ckpt.metadata));
     await expect(loadVQ(bad)).rejects.toThrow(/bad\.pt: missing tensor "dec\.out\.w"/);
@@ -138,14 +164,14 @@ describe("trainVQ on real photos", () => {
 
 describe("argument errors", () => {
   test("--laion-tars without --max-steps is refused before any work", async () => {
-    await expect(trainVQ({ out: path.join(tmpdir(), "never.pt"), laionTars: "data/laion/{00000..00001}.tar" })).rejects.toThrow(
-      /--laion-tars streams LAION forever.*--max-steps is required/,
-    );
+    await expect(
+      trainVQ({ out: path.join(tmpdir(), "never.pt"), laionTars: "data/laion/{00000..00001}.tar" }),
+    ).rejects.toThrow(/--laion-tars streams LAION forever.*--max-steps is required/);
   });
 
   test("--resume without a checkpoint names the path", async () => {
-    await expect(trainVQ({ out: path.join(dir, "nothing.pt"), samples: photoSamples(photos, 1), resume: true })).rejects.toThrow(
-      /--resume: no checkpoint at .*nothing\.pt/,
-    );
+    await expect(
+      trainVQ({ out: path.join(dir, "nothing.pt"), samples: photoSamples(photos, 1), resume: true }),
+    ).rejects.toThrow(/--resume: no checkpoint at .*nothing\.pt/);
   });
 });

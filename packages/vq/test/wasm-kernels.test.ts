@@ -44,13 +44,25 @@ const cases: ConvCase[] = [
 function convGrads(c: ConvCase, seed: number): { dx: Float32Array; dw: Float32Array; y: Float32Array } {
   return tf.tidy(() => {
     const ci = c.x[3];
-    const x = tf.tensor4d(randomArray(c.x.reduce((a, b) => a * b), seed), c.x);
+    const x = tf.tensor4d(
+      randomArray(
+        c.x.reduce((a, b) => a * b),
+        seed,
+      ),
+      c.x,
+    );
     const w = tf.tensor4d(randomArray(c.k * c.k * ci * c.co, seed + 1), [c.k, c.k, ci, c.co]);
     const y = tf.conv2d(x, w, c.stride, c.pad);
     const r = tf.tensor(randomArray(y.size, seed + 2), y.shape);
-    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)));
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)),
+    );
     const [dx, dw] = g([x, w]);
-    return { dx: dx?.dataSync() as Float32Array, dw: dw?.dataSync() as Float32Array, y: y.dataSync() as Float32Array };
+    return {
+      dx: dx?.dataSync() as Float32Array,
+      dw: dw?.dataSync() as Float32Array,
+      y: y.dataSync() as Float32Array,
+    };
   });
 }
 
@@ -76,7 +88,9 @@ describe("wasm kernels match the cpu backend", () => {
         const table = tf.tensor2d(randomArray(6 * 4, 6), [6, 4]);
         const idx = tf.tensor1d([5, 0, 5, 5, 2], "int32");
         const dy = tf.tensor2d(randomArray(5 * 4, 7), [5, 4]);
-        const viaGather = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, idx), dy)))(table).dataSync();
+        const viaGather = tf
+          .grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, idx), dy)))(table)
+          .dataSync();
         return { direct: Float32Array.from(direct), viaGather: Float32Array.from(viaGather) };
       });
     const ref = await onBackend("cpu", run);

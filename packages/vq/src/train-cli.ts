@@ -1,0 +1,211 @@
+import { readFile } from "node:fs/promises";
+import { CliError, createProgress, floatOption, intOption } from "@laion/cli-kit";
+import { Command } from "commander";
+import { parse as parseYaml } from "yaml";
+import { BACKEND_ORDER, type BackendName, selectBackend } from "./backend.js";
+import { VQ_PRESETS, type VQConfig, type VQPresetName } from "./config.js";
+import { type TrainVQParams, trainVQ } from "./train-vq.js";
+
+/** Options a YAML --config may set (kebab-case or snake_case keys, as on the command line). */
+const RUN_KEYS = [
+  "captions",
+  "imageRoot",
+  "laionTars",
+  "laionProb",
+  "maxSteps",
+  "epochs",
+  "out",
+  "imageSize",
+  "codebookSize",
+  "batchSize",
+  "lr",
+  "seed",
+  "resume",
+  "evalEvery",
+  "backend",
+  "preset",
+] as const;
+
+const camel = (k: string) => k.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
+
+async function readYamlConfig(
+  file: string,
+): Promise<{ run: Record<string, unknown>; model: Partial<VQConfig> }> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new CliError(`--config ${file}: ${(err as Error).message}`);
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc))
+    throw new CliError(`--config ${file}: expected a mapping of options`);
+  const run: Record<string, unknown> = {};
+  let model: Partial<VQConfig> = {};
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const k = camel(key);
+    if (k === "model") {
+      if (value === null || typeof value !== "object")
+        throw new CliError(`--config ${file}: "model" must be a mapping of VQ config fields`);
+      model = Object.fromEntries(
+        Object.entries(value as object).map(([mk, mv]) => [camel(mk), mv]),
+      ) as Partial<VQConfig>;
+    } else if ((RUN_KEYS as readonly string[]).includes(k)) {
+      run[k] = value;
+    } else {
+      throw new CliError(`--config ${file}: unknown key "${key}" (known: ${RUN_KEYS.join(", ")}, model)`);
+    }
+  }
+  return { run, model };
+}
+
+/** `train-visual-vq`: parse flags (+ YAML), then hand over to trainVQ with a progress bar. */
+export async function trainVisualVq(argv: string[]): Promise<void> {
+  const program = new Command("train-visual-vq")
+    .description(
+      "Train the VQ image tokenizer (TensorFlow.js) on your captioned images and/or LAION webdataset shards.",
+    )
+    .option("--captions <file>", "captions.json of the local image set")
+    .option("--image-root <dir>", "folder the captions' image paths are relative to")
+    .option(
+      "--laion-tars <shards>",
+      "LAION webdataset shards (path, glob, {00000..00127} range, URL); needs --max-steps",
+    )
+    .option(
+      "--laion-prob <p>",
+      "fraction of samples drawn from LAION when both sources are given (default 0.5)",
+      floatOption("--laion-prob", { min: 0, max: 1 }),
+    )
+    .option("--max-steps <n>", "stop after n optimizer steps", intOption("--max-steps", { min: 1 }))
+    .option(
+      "--epochs <n>",
+      "passes over the local images (default 1; ignored with --laion-tars)",
+      intOption("--epochs", { min: 1 }),
+    )
+    .option(
+      "--out <path>",
+      "checkpoint path; safetensors even when named .pt (default model_output/visual_vq.pt)",
+    )
+    .option(
+      "--config <yaml>",
+      "YAML file with any of these options (kebab or snake case) and a `model:` mapping of VQ config fields",
+    )
+    .option("--preset <name>", `architecture preset: ${Object.keys(VQ_PRESETS).join(", ")} (default demo)`)
+    .option("--image-size <px>", "image side in pixels", intOption("--image-size", { min: 16, max: 1024 }))
+    .option("--codebook-size <n>", "number of codes", intOption("--codebook-size", { min: 2, max: 65536 }))
+    .option(
+      "--batch-size <n>",
+      "images per step (default 16)",
+      intOption("--batch-size", { min: 1, max: 4096 }),
+    )
+    .option(
+      "--lr <lr>",
+      "Adam learning rate (default 5e-4; warm-up then cosine decay to 10 %)",
+      floatOption("--lr", { min: 1e-7, max: 1 }),
+    )
+    .option(
+      "--seed <n>",
+      "seed for init, augmentation and restarts (default 0)",
+      intOption("--seed", { min: 0 }),
+    )
+    .option("--resume", "continue from --out and <out>.optim.safetensors")
+    .option(
+      "--eval-every <n>",
+      "evaluate, write metrics.jsonl + a reconstruction grid, and checkpoint every n steps (default 200)",
+      intOption("--eval-every", { min: 1 }),
+    )
+    .option(
+      "--backend <name>",
+      `force a backend: ${BACKEND_ORDER.join(", ")} (default: the first that loads)`,
+    )
+    .option("--json", "progress as JSON lines even on a terminal")
+    .exitOverride();
+  program.parse(argv);
+  const flags = program.opts<Record<string, unknown>>();
+  const yaml = flags.config ? await readYamlConfig(String(flags.config)) : { run: {}, model: {} };
+  const opt = {
+    ...yaml.run,
+    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
+  } as Record<string, unknown>;
+
+  if (opt.laionTars !== undefined && opt.maxSteps === undefined) {
+    throw new CliError("--laion-tars streams LAION forever (resampled), so --max-steps is required with it");
+  }
+  if (opt.captions === undefined && opt.laionTars === undefined) {
+    throw new CliError("no training data: give --captions (with --image-root) and/or --laion-tars");
+  }
+  const backendName = opt.backend as BackendName | undefined;
+  if (backendName !== undefined && !BACKEND_ORDER.includes(backendName)) {
+    throw new CliError(`--backend must be one of ${BACKEND_ORDER.join(", ")}, got "${backendName}"`);
+  }
+  const preset = (opt.preset ?? "demo") as VQPresetName;
+  if (!(preset in VQ_PRESETS))
+    throw new CliError(`--preset must be one of ${Object.keys(VQ_PRESETS).join(", ")}, got "${preset}"`);
+  const model: Partial<VQConfig> = { ...yaml.model };
+  if (opt.imageSize !== undefined) model.imageSize = Number(opt.imageSize);
+  if (opt.codebookSize !== undefined) model.codebookSize = Number(opt.codebookSize);
+
+  const { name } = await selectBackend({ prefer: backendName, log: (m) => process.stderr.write(`${m}\n`) });
+  process.stderr.write(`train-visual-vq: backend ${name}\n`);
+  const out = String(opt.out ?? "model_output/visual_vq.pt");
+  const maxSteps = opt.maxSteps === undefined ? undefined : Number(opt.maxSteps);
+  const progress = createProgress({
+    label: "steps",
+    unit: "steps",
+    total: maxSteps,
+    json: flags.json === true ? true : undefined,
+  });
+  const controller = new AbortController();
+  const onSignal = () => {
+    progress.log("interrupted: finishing the step and writing a checkpoint (Ctrl-C again to kill)");
+    controller.abort();
+    process.off("SIGINT", onSignal);
+  };
+  process.on("SIGINT", onSignal);
+  const params: TrainVQParams = {
+    out,
+    preset,
+    config: model,
+    captions: opt.captions as string | undefined,
+    imageRoot: opt.imageRoot as string | undefined,
+    laionTars: opt.laionTars as string | undefined,
+    laionProb: opt.laionProb as number | undefined,
+    maxSteps,
+    epochs: opt.epochs === undefined ? undefined : Number(opt.epochs),
+    batchSize: opt.batchSize === undefined ? undefined : Number(opt.batchSize),
+    lr: opt.lr === undefined ? undefined : Number(opt.lr),
+    seed: opt.seed === undefined ? undefined : Number(opt.seed),
+    resume: opt.resume === true,
+    evalEvery: opt.evalEvery === undefined ? undefined : Number(opt.evalEvery),
+    signal: controller.signal,
+    onEvent: (e) => {
+      if (e.type === "start") {
+        progress.log(
+          `${e.parameters} parameters, ${(e.flopsPerImage / 1e6).toFixed(0)} MFLOP/image forward, ${e.evalImages} ${e.heldOut ? "held-out" : "training (no held-out keys)"} eval images${e.step ? `, resuming at step ${e.step}` : ""}`,
+        );
+      } else if (e.type === "step") {
+        progress.tick(1, { step: e.step, loss: e.loss, "img/s": e.imagesPerSecond, usage: e.batchUsage });
+      } else if (e.type === "eval") {
+        progress.log(
+          `step ${e.step}: PSNR ${e.psnr.toFixed(2)} dB, codebook usage ${(100 * e.usage).toFixed(1)} %, perplexity ${e.perplexity.toFixed(1)} → ${e.grid}`,
+        );
+      } else if (e.type === "skip") {
+        progress.log(`skipped ${e.key}: ${e.reason}`);
+      }
+    },
+  };
+  try {
+    const result = await trainVQ(params);
+    progress.done({
+      steps: result.steps,
+      out,
+      metrics: result.metricsPath,
+      psnr: result.lastEval?.psnr,
+      usage: result.lastEval?.usage,
+    });
+    result.model.dispose();
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  } finally {
+    process.off("SIGINT", onSignal);
+  }
+}

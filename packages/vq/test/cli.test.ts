@@ -1,0 +1,78 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fixturePath } from "@laion/test-servers";
+import { expect, test } from "vitest";
+import { loadSafetensors, trainVisualVq } from "../src/index.js";
+
+const argv = (...args: string[]) => ["node", "train-visual-vq", ...args];
+
+test("--laion-tars without --max-steps is a clear error", async () => {
+  await expect(trainVisualVq(argv("--laion-tars", "data/laion/webdataset", "--out", "x.pt"))).rejects.toThrow(
+    "--laion-tars streams LAION forever (resampled), so --max-steps is required with it",
+  );
+});
+
+test("bad flag values name the flag", async () => {
+  await expect(trainVisualVq(argv("--captions", "c.json", "--backend", "tpu"))).rejects.toThrow(
+    /--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu, got "tpu"/,
+  );
+  await expect(trainVisualVq(argv("--captions", "c.json", "--laion-prob", "1.5"))).rejects.toThrow(
+    /--laion-prob must be a number between 0 and 1/,
+  );
+});
+
+test("trains from captions.json + YAML config through @laion/shards and writes a .pt (safetensors) checkpoint", async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), "vq-cli-"));
+  const yaml = path.join(dir, "vq.yaml");
+  await writeFile(
+    yaml,
+    [
+      "image_size: 32",
+      "batch_size: 4",
+      "eval-every: 2",
+      "seed: 1",
+      "model:",
+      "  channels: [8, 8, 16, 16]",
+      "  codebook_size: 16",
+      "  code_dim: 8",
+      "",
+    ].join("\n"),
+  );
+  const out = path.join(dir, "visual_vq.pt");
+  await trainVisualVq(
+    argv(
+      "--captions",
+      fixturePath("explicit_media/captions.json"),
+      "--image-root",
+      fixturePath("explicit_media"),
+      "--config",
+      yaml,
+      "--max-steps",
+      "2",
+      "--out",
+      out,
+      "--backend",
+      "wasm",
+      "--json",
+    ),
+  );
+  const { metadata } = await loadSafetensors(out);
+  expect(metadata.step).toBe("2");
+  expect(JSON.parse(metadata.config as string)).toMatchObject({
+    imageSize: 32,
+    codebookSize: 16,
+    channels: [8, 8, 16, 16],
+  });
+  const metrics = (await readFile(path.join(dir, "metrics.jsonl"), "utf8")).trim().split("\n");
+  expect(JSON.parse(metrics[0] as string)).toMatchObject({ step: 2, backend: "wasm" });
+});
+
+test("an unknown YAML key is named", async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), "vq-cli-"));
+  const yaml = path.join(dir, "bad.yaml");
+  await writeFile(yaml, "learning_rate: 0.1\n");
+  await expect(trainVisualVq(argv("--captions", "c.json", "--config", yaml))).rejects.toThrow(
+    /bad\.yaml: unknown key "learning_rate"/,
+  );
+});
