@@ -1,9 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-/** Shared vitest settings: resolve workspace packages to their TypeScript sources (the `source` export condition), so tests never depend on a prior build. */
+/** Shared vitest settings: resolve workspace packages to their TypeScript sources (the `@laion/source` export condition), so tests never depend on a prior build. */
 export default defineConfig({
-  resolve: { conditions: ["source"] },
-  ssr: { resolve: { conditions: ["source"] } },
+  resolve: { conditions: ["@laion/source"] },
+  ssr: { resolve: { conditions: ["@laion/source"] } },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,

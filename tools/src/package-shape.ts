@@ -12,10 +12,13 @@ export function packageShapeProblems(packageDir: string): string[] {
   const root = pkg.exports?.["."];
   if (!root || typeof root !== "object") problems.push('exports["."] must be an object of conditions');
   else {
-    const conds = Object.keys(root);
+    // Our workspace-only condition comes first so TypeScript and vitest resolve sources; among the
+    // public conditions "types" must come first, as consumers' resolvers take the first match.
+    const conds = Object.keys(root).filter((c) => c !== "@laion/source");
     if (conds[0] !== "types") problems.push(`exports["."] must list "types" first, got ${conds.join(",")}`);
     if (root.import !== "./dist/index.js") problems.push('exports["."].import must be ./dist/index.js');
-    if (root.source !== "./src/index.ts") problems.push('exports["."].source must be ./src/index.ts');
+    if (root["@laion/source"] !== "./src/index.ts")
+      problems.push('exports["."]["@laion/source"] must be ./src/index.ts (workspace sources for tests)');
   }
   for (const key of ["license", "repository", "description", "version"])
     if (!pkg[key]) problems.push(`missing ${key}`);
