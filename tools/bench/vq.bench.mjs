@@ -1,0 +1,77 @@
+// @laion/vq throughput: training img/s on the wasm vs the cpu backend (same process, same data), and the
+// model's achieved FLOP/s against the measured wasm matmul peak.
+//
+//   (cd packages/vq && npx tsup) && node tools/bench/vq.bench.mjs [--steps 8] [--cpu-steps 2] [--batch 8]
+import { readFile, readdir, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { forwardFlops, resolveConfig, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+};
+const steps = arg("steps", 8);
+const cpuSteps = arg("cpu-steps", 2);
+const batchSize = arg("batch", 8);
+const dir = path.join(root, "fixtures/images/originals");
+const photos = await Promise.all((await readdir(dir)).filter((f) => f.endsWith(".jpg")).map((f) => readFile(path.join(dir, f)).then((b) => new Uint8Array(b))));
+async function* samples() {
+  for (let r = 0; ; r++) for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
+}
+
+async function matmulPeak(tf) {
+  let best = 0;
+  for (const n of [256, 512, 1024]) {
+    const a = tf.randomNormal([n, n]);
+    const b = tf.randomNormal([n, n]);
+    tf.matMul(a, b).dispose();
+    const reps = 4;
+    const t = performance.now();
+    for (let i = 0; i < reps; i++) tf.matMul(a, b).dataSync();
+    const gflops = (2 * n ** 3 * reps) / ((performance.now() - t) / 1000) / 1e9;
+    best = Math.max(best, gflops);
+    tf.dispose([a, b]);
+  }
+  return best;
+}
+
+async function trainThroughput(backend, n) {
+  await selectBackend({ prefer: backend });
+  const out = path.join(await mkdtemp(path.join(tmpdir(), "vq-bench-")), "vq.pt");
+  // the first step includes k-means init and kernel warm-up: time steps 2..n+1
+  let t0 = 0;
+  let images = 0;
+  const r = await trainVQ({
+    out,
+    samples: () => samples(),
+    evalImages: [photos[0]],
+    maxSteps: n + 1,
+    evalEvery: 1_000_000,
+    batchSize,
+    seed: 1,
+    onEvent: (e) => {
+      if (e.type === "step" && e.step === 1) t0 = performance.now();
+      else if (e.type === "step") images += batchSize;
+    },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  r.model.dispose();
+  return images / seconds;
+}
+
+const { tf } = await selectBackend({ prefer: "wasm" });
+const config = resolveConfig();
+const flopsPerImage = 3 * forwardFlops(config); // forward + backward ≈ 3× forward
+const peak = await matmulPeak(tf);
+const wasm = await trainThroughput("wasm", steps);
+const cpu = await trainThroughput("cpu", cpuSteps);
+const modelGflops = (wasm * flopsPerImage) / 1e9;
+console.log(`demo preset: ${(forwardFlops(config) / 1e6).toFixed(0)} MFLOP/image forward, ~${(flopsPerImage / 1e9).toFixed(2)} GFLOP/image per training step`);
+console.log(`wasm matmul peak: ${peak.toFixed(1)} GFLOP/s (best of 256/512/1024 square)`);
+console.log(`train wasm: ${wasm.toFixed(2)} img/s  (${modelGflops.toFixed(1)} GFLOP/s = ${((100 * modelGflops) / peak).toFixed(0)} % of matmul peak)`);
+console.log(`train cpu:  ${cpu.toFixed(2)} img/s`);
+console.log(`ratio wasm/cpu: ${(wasm / cpu).toFixed(1)}×`);
+console.log(JSON.stringify({ bench: "vq", batchSize, peakGflops: peak, wasmImgPerSec: wasm, cpuImgPerSec: cpu, ratio: wasm / cpu, modelGflops, fractionOfPeak: modelGflops / peak }));
