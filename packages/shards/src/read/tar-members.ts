@@ -111,8 +111,8 @@ export async function* tarMembers(params: {
     else fail(error.message.replace(/\.?$/, ""), error);
   });
   stream.on("error", (error) => fail(`read failed: ${error.message}`, error));
-  if (gzipped) {
-    const gunzip = createGunzip();
+  const gunzip = gzipped ? createGunzip() : undefined;
+  if (gunzip) {
     gunzip.on("error", (error) => fail(`bad gzip data: ${error.message}`, error));
     stream.pipe(gunzip).pipe(extract as unknown as NodeJS.WritableStream);
   } else {
@@ -144,6 +144,7 @@ export async function* tarMembers(params: {
   } finally {
     stream.unpipe();
     stream.destroy();
+    gunzip?.destroy();
     extract.destroy();
   }
 }
