@@ -5,8 +5,9 @@
 // End to end: downloadShards() over a parquet of N URLs served by a local HTTP server (keep-alive, files
 // held in memory), 256 center_crop, JPEG q95, written to webdataset tars — against the baseline of bare
 // sharp decode + resize + encode of the same bytes (already in memory) at the same concurrency, in the
-// same process. Ratio = end-to-end images/s ÷ bare images/s (goal ≥ 0.8). Rounds alternate; the ratio
-// reported is the median of per-round ratios.
+// same process. Ratio = end-to-end images/s ÷ bare images/s (goal ≥ 0.8). A second baseline, plain
+// node:http GET + the same sharp work, shows what any downloader pays for HTTP on the same cores (the
+// server runs in this process too). Rounds alternate; ratios reported are medians of per-round ratios.
 //
 // Input images: real-size JPEGs (1024×768 and a few other sizes) made once from fixtures/images/originals
 // into .bench/download-images/ (not committed): crops, flips and tints make every file different.
@@ -85,6 +86,34 @@ async function bareSharp(buffers, concurrency) {
   return { seconds: (performance.now() - t0) / 1000, bytes };
 }
 
+/** The least any downloader must do here: plain node:http GET (keep-alive) + the same sharp work. */
+async function floor(base, names, concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const get = (url) =>
+    new Promise((resolve, reject) => {
+      http
+        .get(url, { agent }, (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => resolve(Buffer.concat(chunks)));
+          res.on("error", reject);
+        })
+        .on("error", reject);
+    });
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < names.length) {
+        const buf = await get(`${base}/${names[next++]}`);
+        await sharp(buf).resize(256, 256, { fit: "cover" }).jpeg({ quality: 95 }).toBuffer();
+      }
+    }),
+  );
+  agent.destroy();
+  return { seconds: (performance.now() - t0) / 1000 };
+}
+
 async function endToEnd(input, out, concurrency) {
   fs.rmSync(out, { recursive: true, force: true });
   const t0 = performance.now();
@@ -134,11 +163,13 @@ const rows = [];
 for (let r = 0; r < ROUNDS; r++) {
   const bare = await bareSharp(buffers, C);
   const e2e = await endToEnd(input, out, C);
+  const fl = await floor(base, names, C);
   const bareRate = N / bare.seconds;
   const e2eRate = N / e2e.seconds;
-  rows.push({ bareRate, e2eRate, ratio: e2eRate / bareRate });
+  const floorRate = N / fl.seconds;
+  rows.push({ bareRate, e2eRate, floorRate, ratio: e2eRate / bareRate, floorRatio: e2eRate / floorRate });
   console.log(
-    `round ${r + 1}: bare sharp ${bareRate.toFixed(1)} img/s, end to end ${e2eRate.toFixed(1)} img/s (${(e2eRate / cores).toFixed(1)} img/s/core), ratio ${(e2eRate / bareRate).toFixed(2)}`,
+    `round ${r + 1}: bare sharp ${bareRate.toFixed(1)} img/s, plain http+sharp ${floorRate.toFixed(1)} img/s, end to end ${e2eRate.toFixed(1)} img/s (${(e2eRate / cores).toFixed(1)} img/s/core), ratio to bare sharp ${(e2eRate / bareRate).toFixed(2)}, to plain http+sharp ${(e2eRate / floorRate).toFixed(2)}`,
   );
 }
 server.close();
@@ -157,5 +188,8 @@ console.log(
     ratio_median: Number(median.ratio.toFixed(3)),
     ratio_min: Number(sorted[0].ratio.toFixed(3)),
     ratio_max: Number(sorted.at(-1).ratio.toFixed(3)),
+    ratio_to_plain_http_sharp_median: Number(
+      [...rows].sort((a, b) => a.floorRatio - b.floorRatio)[Math.floor(rows.length / 2)].floorRatio.toFixed(3),
+    ),
   }),
 );

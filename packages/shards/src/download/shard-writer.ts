@@ -4,7 +4,7 @@ import tar from "tar-stream";
 import type { EncodeFormat } from "./resize.js";
 import { plainValue, pythonJson, type SampleMeta, type SampleRecord } from "./sample-meta.js";
 import type { ShardStats } from "./stats.js";
-import type { PendingObject, ShardStorage } from "./storage.js";
+import { explain, OutputError, type PendingObject, type ShardStorage } from "./storage.js";
 
 /** Every shard writer takes samples one by one and is closed (or aborted) once. */
 export interface SampleWriter {
@@ -87,18 +87,35 @@ export async function createWebDatasetWriter(params: WebDatasetWriterParams): Pr
   const pending: PendingObject = await storage.create(files.tar);
   const pack = tar.pack();
   const piped = pipeline(pack, pending.stream);
-  piped.catch(() => {}); // surfaced by close()
+  piped.catch(() => {}); // surfaced by write() and close()
+  // late 'error' events (after pipeline has let go) must not crash the process: `piped` carries the error
+  pack.on("error", () => {});
+  pending.stream.on("error", () => {});
+  // a failing destination (disk full) must fail the writes waiting on it, not leave them hanging
+  const asOutputError = (err: unknown) =>
+    err instanceof OutputError
+      ? err
+      : new OutputError(`cannot write ${files.tar} in ${storage.location}: ${explain(err)}`);
+  const broken = piped.then(
+    () => new Promise<never>(() => {}),
+    (err: unknown) => {
+      throw asOutputError(err);
+    },
+  );
+  broken.catch(() => {});
   const metas: SampleMeta[] = [];
   const mtime = new Date();
   let closed = false;
 
   const entry = (memberName: string, body: Buffer) =>
     new Promise<void>((resolve, reject) => {
-      pack.entry(
+      const sink = pack.entry(
         { name: memberName, size: body.length, mode: 0o444, mtime, uname: "bigdata", gname: "bigdata" },
         body,
         (err) => (err ? reject(err) : resolve()),
       );
+      // when the destination fails, pending entries are destroyed too: their error is `broken`'s
+      sink.on("error", () => {});
     });
 
   return {
@@ -112,7 +129,15 @@ export async function createWebDatasetWriter(params: WebDatasetWriterParams): Pr
       ];
       if (saveCaption) members.push(["txt", Buffer.from(sample.caption ?? "", "utf8")]);
       members.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-      for (const [ext, body] of members) await entry(`${key}.${ext}`, body);
+      try {
+        for (const [ext, body] of members) {
+          const added = entry(`${key}.${ext}`, body);
+          added.catch(() => {}); // when the destination broke first, `broken` says why
+          await Promise.race([added, broken]);
+        }
+      } catch (err) {
+        throw asOutputError(err);
+      }
     },
     async close(stats) {
       if (closed) return;

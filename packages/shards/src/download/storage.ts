@@ -40,7 +40,8 @@ export interface ShardStorage {
   removeStale(owns: (name: string) => boolean): Promise<number>;
 }
 
-function explain(err: unknown): string {
+/** A filesystem error in words, with its code. */
+export function explain(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e.code === "ENOSPC") return "no space left on device (ENOSPC)";
   if (e.code === "EACCES" || e.code === "EPERM") return `permission denied (${e.code})`;

@@ -191,3 +191,46 @@ test("the cap holds without any Content-Length (chunked) and counts decompressed
     await new Promise((resolve) => chunked.close(resolve));
   }
 });
+
+test("a disk that fills up mid-shard fails the write with a clear error instead of hanging", async () => {
+  const { createWebDatasetWriter } = await import("../../src/download/index.js");
+  // /dev/full: every write fails with ENOSPC, as on a full disk
+  const storage = {
+    location: "/mnt/full",
+    probe: async () => {},
+    exists: async () => false,
+    create: async () => ({
+      stream: fs.createWriteStream("/dev/full"),
+      commit: async () => {},
+      abort: async () => {},
+    }),
+    put: async () => {},
+    read: async () => "",
+    removeStale: async () => 0,
+  };
+  const writer = await createWebDatasetWriter({
+    storage,
+    name: "00000",
+    encodeFormat: "jpg",
+    saveCaption: true,
+    additionalColumns: [],
+  });
+  const meta = {
+    url: "u",
+    key: "000000",
+    status: "success" as const,
+    error_message: null,
+    width: 1,
+    height: 1,
+    original_width: 1,
+    original_height: 1,
+    sha256: null,
+  };
+  const write = async () => {
+    for (let i = 0; i < 200; i++)
+      await writer.write({ meta: { ...meta, key: `0000${i}` }, caption: "c", image: new Uint8Array(20_000) });
+  };
+  await expect(write()).rejects.toThrow(
+    "cannot write 00000.tar in /mnt/full: no space left on device (ENOSPC)",
+  );
+});
