@@ -72,5 +72,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const [out, rows, rg] = process.argv.slice(2);
   const t = performance.now();
   const size = await generate(out, Number(rows), rg ? Number(rg) : undefined);
-  console.log(`${out}: ${rows} rows, ${(size / 1e6).toFixed(1)} MB in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  console.log(
+    `${out}: ${rows} rows, ${(size / 1e6).toFixed(1)} MB in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
 }

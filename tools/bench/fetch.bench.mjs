@@ -21,6 +21,8 @@ const small = path.join(dir, "laion-like-10k.parquet");
 const cli = path.join(root, "packages/fetch/dist/cli.js");
 const COLUMNS = ["URL", "TEXT", "WIDTH", "HEIGHT", "similarity", "punsafe", "pwatermark", "hash"];
 const FILTERS = { minCaptionLen: 5, minWidth: 100, maxPunsafe: 0.5 };
+// ONLY=1,3 runs a subset of the three measurements
+const ONLY = new Set((process.env.ONLY ?? "1,2,3").split(",").map(Number));
 
 for (const [file, rows] of [
   [big, BIG_ROWS],
@@ -32,7 +34,9 @@ for (const [file, rows] of [
   }
 }
 const bigSize = fs.statSync(big).size;
-console.log(`input: ${path.relative(root, big)}, ${BIG_ROWS} rows, ${(bigSize / 1e9).toFixed(2)} GB; node ${process.version}`);
+console.log(
+  `input: ${path.relative(root, big)}, ${BIG_ROWS} rows, ${(bigSize / 1e9).toFixed(2)} GB; node ${process.version}`,
+);
 
 // 1. rows/s -------------------------------------------------------------------------------
 // Both read the first SPEED_ROWS rows (whole row groups) of the big file, same 8 columns, in
@@ -48,77 +52,100 @@ async function bare(file) {
   for (const g of metadata.row_groups) {
     if (start >= SPEED_ROWS) break;
     const end = start + Number(g.num_rows);
-    await parquetRead({ file: buf, metadata, columns: COLUMNS, rowStart: start, rowEnd: end, compressors, onChunk: (c) => {
-      if (c.columnName === "URL") rows += c.columnData.length;
-    } });
+    await parquetRead({
+      file: buf,
+      metadata,
+      columns: COLUMNS,
+      rowStart: start,
+      rowEnd: end,
+      compressors,
+      onChunk: (c) => {
+        if (c.columnName === "URL") rows += c.columnData.length;
+      },
+    });
     start = end;
   }
   return rows / ((performance.now() - t) / 1000);
 }
 async function ours(file) {
   const t = performance.now();
-  const { batches, stats } = fetchLaion({ sources: [{ location: file, kind: "file" }], maxRowsPerFile: SPEED_ROWS, ...FILTERS });
+  const { batches, stats } = fetchLaion({
+    sources: [{ location: file, kind: "file" }],
+    maxRowsPerFile: SPEED_ROWS,
+    ...FILTERS,
+  });
   for await (const _ of batches);
   return { rate: stats.rows_read / ((performance.now() - t) / 1000), stats };
 }
 const rounds = [];
-for (let r = 0; r < ROUNDS; r++) {
+for (let r = 0; ONLY.has(1) && r < ROUNDS; r++) {
   const b = await bare(big);
   const o = await ours(big);
   rounds.push({ bare: b, ours: o.rate, ratio: o.rate / b, kept: o.stats.rows_kept });
-  console.log(`   round ${r + 1}: fetch ${Math.round(o.rate).toLocaleString()} rows/s, bare ${Math.round(b).toLocaleString()} rows/s, ratio ${(o.rate / b).toFixed(2)}`);
+  console.log(
+    `   round ${r + 1}: fetch ${Math.round(o.rate).toLocaleString()} rows/s, bare ${Math.round(b).toLocaleString()} rows/s, ratio ${(o.rate / b).toFixed(2)}`,
+  );
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(
-  `\n1. filtering ${SPEED_ROWS.toLocaleString()} local rows (${COLUMNS.length} columns, filters ${JSON.stringify(FILTERS)}, kept ${rounds[0].kept}), ${ROUNDS} rounds:` +
-    `\n   @laion/fetch best ${Math.round(Math.max(...rounds.map((r) => r.ours))).toLocaleString()} rows/s, median ${Math.round(median(rounds.map((r) => r.ours))).toLocaleString()}` +
-    `\n   hyparquet bare best ${Math.round(Math.max(...rounds.map((r) => r.bare))).toLocaleString()} rows/s, median ${Math.round(median(rounds.map((r) => r.bare))).toLocaleString()}` +
-    `\n   ratio fetch/bare = median ${median(rounds.map((r) => r.ratio)).toFixed(2)}`,
-);
+if (ONLY.has(1))
+  console.log(
+    `\n1. filtering ${SPEED_ROWS.toLocaleString()} local rows (${COLUMNS.length} columns, filters ${JSON.stringify(FILTERS)}, kept ${rounds[0].kept}), ${ROUNDS} rounds:` +
+      `\n   @laion/fetch best ${Math.round(Math.max(...rounds.map((r) => r.ours))).toLocaleString()} rows/s, median ${Math.round(median(rounds.map((r) => r.ours))).toLocaleString()}` +
+      `\n   hyparquet bare best ${Math.round(Math.max(...rounds.map((r) => r.bare))).toLocaleString()} rows/s, median ${Math.round(median(rounds.map((r) => r.bare))).toLocaleString()}` +
+      `\n   ratio fetch/bare = median ${median(rounds.map((r) => r.ratio)).toFixed(2)}`,
+  );
 
 // 2. bytes over HTTP --------------------------------------------------------------------------
-let served = 0;
-const server = http.createServer((req, res) => {
-  const size = bigSize;
-  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
-  if (req.method === "HEAD") {
-    res.writeHead(200, { "Content-Length": size, "Accept-Ranges": "bytes" });
-    return res.end();
-  }
-  const startB = m ? Number(m[1]) : 0;
-  const endB = m && m[2] ? Number(m[2]) : size - 1;
-  res.writeHead(m ? 206 : 200, {
-    "Content-Length": endB - startB + 1,
-    ...(m ? { "Content-Range": `bytes ${startB}-${endB}/${size}` } : {}),
+if (ONLY.has(2)) await httpBytes();
+async function httpBytes() {
+  let served = 0;
+  const server = http.createServer((req, res) => {
+    const size = bigSize;
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+    if (req.method === "HEAD") {
+      res.writeHead(200, { "Content-Length": size, "Accept-Ranges": "bytes" });
+      return res.end();
+    }
+    const startB = m ? Number(m[1]) : 0;
+    const endB = m && m[2] ? Number(m[2]) : size - 1;
+    res.writeHead(m ? 206 : 200, {
+      "Content-Length": endB - startB + 1,
+      ...(m ? { "Content-Range": `bytes ${startB}-${endB}/${size}` } : {}),
+    });
+    const stream = fs.createReadStream(big, { start: startB, end: endB });
+    stream.on("data", (c) => {
+      served += c.length;
+    });
+    stream.pipe(res);
   });
-  const stream = fs.createReadStream(big, { start: startB, end: endB });
-  stream.on("data", (c) => {
-    served += c.length;
-  });
-  stream.pipe(res);
-});
-await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const url = `http://127.0.0.1:${server.address().port}/big.parquet`;
-const tHttp = performance.now();
-const remote = fetchLaion({ sources: [{ location: url, kind: "url" }], maxSamples: 50_000 });
-for await (const _ of remote.batches);
-const httpSeconds = (performance.now() - tHttp) / 1000;
-server.close();
-const md = await parquetMetadataAsync(await asyncBufferFromFile(big));
-const firstGroup = md.row_groups[0].columns.reduce((a, c) => a + Number(c.meta_data.total_compressed_size), 0);
-console.log(
-  `\n2. --max-samples 50000 over HTTP Range from ${(bigSize / 1e9).toFixed(2)} GB (${md.row_groups.length} row groups of ${Number(md.row_groups[0].num_rows)} rows, offset indexes present):` +
-    `\n   bytes fetched ${(remote.stats.bytes_fetched / 1e6).toFixed(2)} MB (server sent ${(served / 1e6).toFixed(2)} MB) = ${((100 * remote.stats.bytes_fetched) / bigSize).toFixed(2)} % of the file, ${httpSeconds.toFixed(1)} s` +
-    `\n   baseline, whole first row group (what a file without offset indexes costs): ${(firstGroup / 1e6).toFixed(1)} MB = ${((100 * firstGroup) / bigSize).toFixed(2)} %; whole file ${(bigSize / 1e6).toFixed(0)} MB` +
-    `\n   ratio fetched/file = ${(remote.stats.bytes_fetched / bigSize).toFixed(4)}`,
-);
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${server.address().port}/big.parquet`;
+  const tHttp = performance.now();
+  const remote = fetchLaion({ sources: [{ location: url, kind: "url" }], maxSamples: 50_000 });
+  for await (const _ of remote.batches);
+  const httpSeconds = (performance.now() - tHttp) / 1000;
+  server.close();
+  const md = await parquetMetadataAsync(await asyncBufferFromFile(big));
+  const firstGroup = md.row_groups[0].columns.reduce(
+    (a, c) => a + Number(c.meta_data.total_compressed_size),
+    0,
+  );
+  console.log(
+    `\n2. --max-samples 50000 over HTTP Range from ${(bigSize / 1e9).toFixed(2)} GB (${md.row_groups.length} row groups of ${Number(md.row_groups[0].num_rows)} rows, offset indexes present):` +
+      `\n   bytes fetched ${(remote.stats.bytes_fetched / 1e6).toFixed(2)} MB (server sent ${(served / 1e6).toFixed(2)} MB) = ${((100 * remote.stats.bytes_fetched) / bigSize).toFixed(2)} % of the file, ${httpSeconds.toFixed(1)} s` +
+      `\n   baseline, whole first row group (what a file without offset indexes costs): ${(firstGroup / 1e6).toFixed(1)} MB = ${((100 * firstGroup) / bigSize).toFixed(2)} %; whole file ${(bigSize / 1e6).toFixed(0)} MB` +
+      `\n   ratio fetched/file = ${(remote.stats.bytes_fetched / bigSize).toFixed(4)}`,
+  );
+}
 
 // 3. peak RSS ---------------------------------------------------------------------------------
 function cliRss(input, label) {
   const out = path.join(dir, `out-${label}`);
   const args = ["--input", input, "--out-dir", out, "--min-similarity", "0.38", "--min-caption-len", "5"];
   const t = performance.now();
-  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KB %M", process.execPath, cli, ...args], { encoding: "utf8" });
+  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KB %M", process.execPath, cli, ...args], {
+    encoding: "utf8",
+  });
   const seconds = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${label}: ${r.stderr}`);
   const kb = Number(/MAXRSS_KB (\d+)/.exec(r.stderr)?.[1]);
@@ -126,11 +153,13 @@ function cliRss(input, label) {
   fs.rmSync(out, { recursive: true, force: true });
   return { mb: kb / 1024, seconds, stats };
 }
-const r10k = cliRss(small, "10k");
-const r10m = cliRss(big, "10m");
-console.log(
-  `\n3. peak RSS of fetch-laion-subset (--min-similarity 0.38 keeps ~10 %):` +
-    `\n   10k rows: ${r10k.mb.toFixed(0)} MB (${r10k.stats.rows_kept} kept, ${r10k.seconds.toFixed(1)} s)` +
-    `\n   ${BIG_ROWS / 1e6}M rows: ${r10m.mb.toFixed(0)} MB (${r10m.stats.rows_kept} kept, ${r10m.seconds.toFixed(1)} s, ${Math.round(r10m.stats.rows_read / r10m.seconds).toLocaleString()} rows/s end to end)` +
-    `\n   ratio = ${(r10m.mb / r10k.mb).toFixed(2)}`,
-);
+if (ONLY.has(3)) {
+  const r10k = cliRss(small, "10k");
+  const r10m = cliRss(big, "10m");
+  console.log(
+    `\n3. peak RSS of fetch-laion-subset (--min-similarity 0.38 keeps ~10 %):` +
+      `\n   10k rows: ${r10k.mb.toFixed(0)} MB (${r10k.stats.rows_kept} kept, ${r10k.seconds.toFixed(1)} s)` +
+      `\n   ${BIG_ROWS / 1e6}M rows: ${r10m.mb.toFixed(0)} MB (${r10m.stats.rows_kept} kept, ${r10m.seconds.toFixed(1)} s, ${Math.round(r10m.stats.rows_read / r10m.seconds).toLocaleString()} rows/s end to end)` +
+      `\n   ratio = ${(r10m.mb / r10k.mb).toFixed(2)}`,
+  );
+}

@@ -16,11 +16,15 @@ export interface ReadBatchesParams {
   /** Source column names to read (projection): other columns are never fetched. */
   columns: readonly string[];
   /**
-   * Rows per read inside a row group when the file has offset indexes (only the pages covering
-   * those rows are fetched). Without offset indexes a row group is read in one go, since each
-   * partial read would fetch the whole column chunk again.
+   * Rows of the first read inside a row group when the file has offset indexes (only the pages
+   * covering those rows are fetched); later reads double up to `maxBatchRows`, so an early stop
+   * (--max-samples) fetches little while a full scan makes few calls (each call has a fixed cost
+   * and re-decodes the pages that straddle its edges). Without offset indexes a row group is read
+   * in one go, since each partial read would fetch and decode the whole column chunk again.
    */
   batchRows?: number;
+  /** Upper bound of the growing read size (default 262 144 rows): bounds memory per read. */
+  maxBatchRows?: number;
 }
 
 /**
@@ -30,16 +34,16 @@ export interface ReadBatchesParams {
 export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<ColumnBatch> {
   const { file, metadata } = params;
   const columns = [...params.columns];
-  const batchRows = params.batchRows ?? 65_536;
+  const maxBatchRows = params.maxBatchRows ?? 262_144;
+  let step = Math.min(params.batchRows ?? 65_536, maxBatchRows);
   let groupStart = 0;
   for (const group of metadata.row_groups) {
     const groupRows = Number(group.num_rows);
     const groupEnd = groupStart + groupRows;
     const projected = group.columns.filter((c) => columns.includes(c.meta_data?.path_in_schema[0] ?? ""));
     const indexed = projected.every((c) => c.offset_index_offset !== undefined && c.offset_index_length);
-    const step = indexed ? batchRows : groupRows;
-    for (let start = groupStart; start < groupEnd; start += step) {
-      const end = Math.min(groupEnd, start + step);
+    for (let start = groupStart; start < groupEnd; ) {
+      const end = indexed ? Math.min(groupEnd, start + step) : groupEnd;
       yield await readRange({
         file,
         metadata,
@@ -48,6 +52,8 @@ export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<Co
         rowEnd: end,
         useOffsetIndex: indexed,
       });
+      start = end;
+      if (indexed) step = Math.min(step * 2, maxBatchRows);
     }
     groupStart = groupEnd;
   }
