@@ -88,8 +88,7 @@ export async function* tarMembers(params: {
     });
     entry.on("end", () => {
       if (header.type === "file" || header.type === "contiguous-file") {
-        const data =
-          chunks.length === 1 && !params.copy ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+        const data = chunks.length === 1 && !params.copy ? (chunks[0] as Buffer) : joined(chunks, size);
         queue.push({ name: header.name, data });
         queuedBytes += size;
       }
@@ -147,6 +146,20 @@ export async function* tarMembers(params: {
     gunzip?.destroy();
     extract.destroy();
   }
+}
+
+/**
+ * The chunks copied into one buffer of exactly `size` bytes. allocUnsafeSlow, not concat: small
+ * members would otherwise share Node's 8 KiB pool slabs, and one kept member pins its whole slab.
+ */
+function joined(chunks: readonly Buffer[], size: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
 }
 
 function gunzipMember(data: Uint8Array, url: string, member: string): Uint8Array {

@@ -190,6 +190,8 @@ async function* shardSamples(
         stream: opened.stream,
         url,
         gunzipMembers: options.gunzipMembers ?? true,
+        // Samples held in a shuffle buffer get their own compact bytes, so they don't keep read chunks alive.
+        copy: (options.shuffleBuffer ?? 0) > 1,
       });
       for await (const sample of groupSamples(members, url)) {
         produced++;

@@ -114,3 +114,16 @@ describe("resample", () => {
     ).rejects.toThrow(/shards in a row gave no samples while resampling/);
   });
 });
+
+describe("memory", () => {
+  test("samples held in a shuffle buffer own compact bytes (they keep no read buffer alive)", async () => {
+    const samples = await collect(WebDataset(shards.slice(0, 2), { shuffleBuffer: 10, seed: 1 }));
+    expect(samples).toHaveLength(20);
+    for (const s of samples) {
+      for (const ext of ["txt", "cls"]) {
+        const bytes = s[ext] as Uint8Array;
+        expect(bytes.buffer.byteLength).toBe(bytes.byteLength);
+      }
+    }
+  });
+});
