@@ -86,16 +86,17 @@ export function demoConfig(params: {
       vq: {
         out: path.join(outDir, "model_output/visual_vq.pt"),
         preset: "demo",
-        max_steps: 300,
+        // budgets for ≤ 10 minutes on 2 cores (docs/getting-started.md has the measured times)
+        max_steps: 150,
         laion_prob: 0.5,
         batch_size: 16,
-        eval_every: 100,
+        eval_every: 50,
       },
       train: {
         config: path.join(root, "configs/demo.yaml"),
         output_dir: path.join(outDir, "output"),
         laion_prob: 0.3,
-        max_steps: null,
+        max_steps: 150,
         preset: "auto",
       },
     },

@@ -183,9 +183,9 @@ export function trainStage(params: TrainStageParams): Stage {
       const choice = choosePreset(config(), cfg.train.preset, await backendName());
       log(choice.reason);
       const maxSteps = choice.config.training.max_steps;
-      const progress = createProgress({ label: "steps", total: maxSteps, unit: "steps" });
-      let last = checkpointStep(out) ?? 0;
-      if (!resume) last = 0;
+      let last = resume ? (checkpointStep(out) ?? 0) : 0;
+      // the bar counts the steps this run will do (from the resumed step on)
+      const progress = createProgress({ label: "steps", total: Math.max(0, maxSteps - last), unit: "steps" });
       await trainMultimodal({
         config: choice.config,
         resume,

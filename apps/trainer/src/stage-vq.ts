@@ -115,7 +115,12 @@ export function vqStage(params: VqStageParams): Stage {
       return { complete: true, partial: false, detail: `checkpoint at step ${step}/${v.max_steps}` };
     },
     run: async ({ resume, log }) => {
-      const progress = createProgress({ label: "steps", total: v.max_steps, unit: "steps" });
+      const resumedAt = resume ? (checkpointStep(v.out) ?? 0) : 0;
+      const progress = createProgress({
+        label: "steps",
+        total: Math.max(0, v.max_steps - resumedAt),
+        unit: "steps",
+      });
       let lastStep: number | null = null;
       const result = await trainVQ({
         out: v.out,

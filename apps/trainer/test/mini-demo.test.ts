@@ -43,10 +43,11 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
     expect(rows.every((r) => r.URL.startsWith("http://127.0.0.1:") && r.TEXT.length > 0)).toBe(true);
     // download: two shards of 10, the faulty URL counted as a failure
     const shardStats = ["00000", "00001"].map(
-      (s) => JSON.parse(fs.readFileSync(path.join(first.outputs.shards, `${s}_stats.json`), "utf8")) as {
-        count: number;
-        successes: number;
-      },
+      (s) =>
+        JSON.parse(fs.readFileSync(path.join(first.outputs.shards, `${s}_stats.json`), "utf8")) as {
+          count: number;
+          successes: number;
+        },
     );
     expect(shardStats.map((s) => s.count)).toEqual([10, 10]);
     expect(shardStats[0]!.successes + shardStats[1]!.successes).toBe(19);
@@ -63,7 +64,8 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
   test("after losing a shard (a kill during download), the rerun resumes the download and keeps the rest", async () => {
     const shards = path.join(outDir, "data/laion/webdataset");
     const before = fs.readFileSync(path.join(shards, "00000.tar"));
-    for (const f of ["00001.tar", "00001_stats.json", "00001.parquet", "stats.json"]) fs.rmSync(path.join(shards, f));
+    for (const f of ["00001.tar", "00001_stats.json", "00001.parquet", "stats.json"])
+      fs.rmSync(path.join(shards, f));
     const lines: string[] = [];
     const result = await runDemo(mini(lines));
     expect(result.summary?.stages.map((s) => s.status)).toEqual(["skipped", "resumed", "skipped", "skipped"]);
