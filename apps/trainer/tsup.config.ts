@@ -1,14 +1,5 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.shared.ts";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/cli.ts"],
-  format: ["esm"],
-  dts: { entry: "src/index.ts" },
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  tsconfig: "tsconfig.build.json",
-  // @laion/test-servers is a private workspace package shipped as TypeScript source (no dist): the
-  // demo needs its servers at run time, so they are bundled into the app's dist.
-  noExternal: ["@laion/test-servers"],
-});
+// @laion/test-servers is a private workspace package shipped as TypeScript source (no dist): the
+// demo needs its servers at run time, so they are bundled into the app's dist.
+export default packageBuild(["src/index.ts", "src/cli.ts"], { noExternal: ["@laion/test-servers"] });

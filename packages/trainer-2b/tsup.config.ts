@@ -1,11 +1,3 @@
-import { defineConfig } from "tsup";
+import { packageBuild } from "../../tsup.shared.ts";
 
-export default defineConfig({
-  entry: ["src/index.ts","src/cli-train.ts","src/cli-tokenizer.ts","src/cli-generate.ts"],
-  format: ["esm"],
-  dts: { entry: "src/index.ts" },
-  sourcemap: true,
-  clean: true,
-  target: "node20",
-  tsconfig: "tsconfig.build.json",
-});
+export default packageBuild(["src/index.ts", "src/cli-train.ts", "src/cli-tokenizer.ts", "src/cli-generate.ts"]);
