@@ -32,8 +32,10 @@ export interface FetchLaionParams extends FilterParams, Omit<HttpParams, "counte
   shuffle?: boolean;
   /** Rows held by the shuffle buffer (default 100 000). */
   shuffleBuffer?: number;
-  /** Rows per range read inside a row group, when the file has offset indexes. */
+  /** Rows of the first range read inside a row group, when the file has offset indexes. */
   batchRows?: number;
+  /** Largest range read (rows) that reads grow to; bounds the memory of one read. */
+  maxBatchRows?: number;
   /** Source indices already finished (resume): skipped. */
   skip?: ReadonlySet<number>;
   /** Counters to continue from (resume); updated in place. */
@@ -168,6 +170,7 @@ export async function* fetchLaionFiles(
           metadata: opened.metadata,
           columns: projection,
           ...(params.batchRows !== undefined ? { batchRows: params.batchRows } : {}),
+          ...(params.maxBatchRows !== undefined ? { maxBatchRows: params.maxBatchRows } : {}),
         })) {
           const cols = present.map((c) => batch.columns[map[c]!]!);
           const out: LaionRow[] = [];

