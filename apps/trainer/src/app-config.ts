@@ -35,6 +35,8 @@ const downloadSchema = z.strictObject({
 const localSchema = z.strictObject({
   captions: z.string().min(1).default("data/explicit_media/captions.json"),
   image_root: z.string().min(1).default("data/explicit_media"),
+  /** Text corpus files/folders; null keeps the model config's data.corpus. */
+  corpus: z.array(z.string().min(1)).nullable().default(null),
 });
 
 const vqSchema = z.strictObject({

@@ -82,12 +82,13 @@ export function demoConfig(params: {
       local: {
         captions: path.join(root, "fixtures/explicit_media/captions.json"),
         image_root: path.join(root, "fixtures/explicit_media"),
+        corpus: [path.join(root, "fixtures/sinhala/corpus.txt")],
       },
       vq: {
         out: path.join(outDir, "model_output/visual_vq.pt"),
         preset: "demo",
         // budgets for ≤ 10 minutes on 2 cores (docs/getting-started.md has the measured times)
-        max_steps: 150,
+        max_steps: 100,
         laion_prob: 0.5,
         batch_size: 16,
         eval_every: 50,
@@ -96,7 +97,7 @@ export function demoConfig(params: {
         config: path.join(root, "configs/demo.yaml"),
         output_dir: path.join(outDir, "output"),
         laion_prob: 0.3,
-        max_steps: 150,
+        max_steps: 100,
         preset: "auto",
       },
     },

@@ -36,7 +36,15 @@ export function trainConfigFor(params: TrainStageParams): TrainConfig {
   const { cfg, laion } = params;
   const base = loadConfig(cfg.train.config);
   const withPaths = parseConfig(
-    { ...base, data: { ...base.data, captions: cfg.local.captions, image_root: cfg.local.image_root } },
+    {
+      ...base,
+      data: {
+        ...base.data,
+        captions: cfg.local.captions,
+        image_root: cfg.local.image_root,
+        ...(cfg.local.corpus ? { corpus: cfg.local.corpus } : {}),
+      },
+    },
     cfg.train.config,
   );
   return applyOverrides(withPaths, {
