@@ -67,6 +67,21 @@ describe("over HTTP with Range", () => {
     expect(stats.rows_read).toBeLessThan(2000);
   });
 
+  test("a full scan in small row slices fetches each byte about once (pages straddling slices are not refetched)", async () => {
+    const size = fs.statSync(multiGroup).size;
+    const { rows, stats } = fetchLaion({
+      sources: [{ location: `${server.url}/files/groups.parquet`, kind: "url" }],
+      batchRows: 100,
+      maxBatchRows: 100,
+    });
+    let n = 0;
+    for await (const _ of rows) n++;
+    expect(stats.rows_read).toBe(10_000);
+    expect(n).toBeGreaterThan(9000);
+    // 100 reads per 1000-row group, each needing the group's one page per column: 10x without the cache
+    expect(stats.bytes_fetched).toBeLessThan(size * 1.1); // the small offset indexes are re-read per call
+  });
+
   test("remote 404 names the URL", async () => {
     const url = `${server.url}/files/laion/missing.parquet`;
     await expect(collect(fetchLaion({ sources: [{ location: url, kind: "url" }] }).rows)).rejects.toThrow(
