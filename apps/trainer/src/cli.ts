@@ -29,9 +29,9 @@ interface KaggleFlags {
 function rerunCommand(target: string, argv: string[]): string {
   // never echo the token: drop `--hf-token X` and `--hf-token=X`
   const args = argv.filter((a, i) => !a.startsWith("--hf-token") && argv[i - 1] !== "--hf-token");
+  if (target === "demo" && args.length === 0) return "npm run demo";
   if (process.env["NX_TASK_TARGET_TARGET"])
     return `npx nx run trainer:${target}${args.length ? ` --args="${args.join(" ")}"` : ""}`;
-  if (process.env["npm_lifecycle_event"] === "demo" && target === "demo") return "npm run demo";
   return commandLine(["node", "apps/trainer/dist/cli.js", target, ...args]);
 }
 
