@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
+import { createRng } from "@laion/mixer";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import sharp from "sharp";
-import { mulberry32 } from "./prng.js";
 import { writeFileAtomic } from "./write-atomic.js";
 
 export interface DemoImagesParams {
@@ -46,7 +46,8 @@ export async function prepareDemoImages(params: DemoImagesParams): Promise<strin
     fs.copyFileSync(o.file, path.join(params.outDir, o.name));
     files.push(o.name);
   }
-  const rand = mulberry32(params.seed);
+  const rng = createRng(params.seed);
+  const rand = () => rng.nextFloat();
   for (let i = 0; i < params.variants; i++) {
     const o = originals[i % originals.length]!;
     const meta = await sharp(o.file).metadata();
@@ -123,7 +124,8 @@ export async function writeDemoParquet(params: DemoParquetParams): Promise<DemoR
     throw new Error(
       `${params.source}: only ${usable.length} of ${total} rows have a caption, need ${params.rows}`,
     );
-  const rand = mulberry32(params.seed);
+  const rng = createRng(params.seed);
+  const rand = () => rng.nextFloat();
   // partial Fisher–Yates: the first `rows` entries become a seeded sample, kept in source order
   for (let i = 0; i < params.rows; i++) {
     const j = i + Math.floor(rand() * (usable.length - i));

@@ -1,11 +1,12 @@
+import { createRng, seedFrom, shuffleInPlace } from "@laion/mixer";
 import type { DecodedArray } from "hyparquet";
+import { bufferShuffle } from "./batch-shuffle.js";
 import { BloomFilter } from "./bloom.js";
 import { type ColumnMap, detectColumns, OUTPUT_ORDER } from "./columns.js";
 import { FetchError } from "./errors.js";
 import { buildFilters, type FilterParams } from "./filters.js";
 import type { HttpParams } from "./http.js";
 import { openParquet } from "./open-parquet.js";
-import { bufferShuffle, createRng, shuffleInPlace } from "./prng.js";
 import { readBatches } from "./read-batches.js";
 import { type CanonicalColumn, emptyStats, type FetchStats, type LaionRow, type Source } from "./types.js";
 
@@ -211,7 +212,7 @@ export async function* fetchLaionFiles(
     const shuffled = params.shuffle
       ? bufferShuffle(filtered(), {
           size: params.shuffleBuffer ?? 100_000,
-          rng: createRng(((params.seed ?? 0) * 1_000_003 + index) | 0),
+          rng: createRng(seedFrom(params.seed ?? 0, index)),
         })
       : filtered();
 

@@ -1,3 +1,4 @@
+export { bufferShuffle } from "./batch-shuffle.js";
 export { BloomFilter } from "./bloom.js";
 export type { ColumnMap, DetectColumnsParams } from "./columns.js";
 export { COLUMN_ALIASES, detectColumns, OUTPUT_ORDER } from "./columns.js";
@@ -12,7 +13,6 @@ export type { HttpParams } from "./http.js";
 export { createHttpFetch } from "./http.js";
 export type { OpenedParquet } from "./open-parquet.js";
 export { openParquet } from "./open-parquet.js";
-export { bufferShuffle, createRng, shuffleInPlace } from "./prng.js";
 export type { ColumnBatch, ReadBatchesParams } from "./read-batches.js";
 export { readBatches } from "./read-batches.js";
 export type { ResolveSourcesParams } from "./sources.js";

@@ -117,3 +117,21 @@ export function deriveSeed(seed: number, stream: number): number {
   // 32 + 21 bits: always a safe integer.
   return ((a ^ mix32(stream + 0x243f6a88)) >>> 0) * 2097152 + (b >>> 11);
 }
+
+/** One seed from several integers (seed, epoch, stream tag, rank …): chained `deriveSeed`, so nearby inputs give unrelated streams. */
+export function seedFrom(seed: number, ...streams: number[]): number {
+  let s = seed;
+  for (const stream of streams) s = deriveSeed(s, stream);
+  return s;
+}
+
+/** Fisher–Yates shuffle of `items` in place, every permutation equally likely; returns `items`. */
+export function shuffleInPlace<T>(items: T[], rng: Rng): T[] {
+  for (let n = items.length; n > 1; n--) {
+    const j = rng.nextInt(n);
+    const tmp = items[n - 1] as T;
+    items[n - 1] = items[j] as T;
+    items[j] = tmp;
+  }
+  return items;
+}

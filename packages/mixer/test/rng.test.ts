@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { createRng, deriveSeed, laionMixture, type RngState } from "../src/index";
+import { createRng, deriveSeed, laionMixture, type RngState, seedFrom, shuffleInPlace } from "../src/index";
 import { collect, tagged } from "./fakes";
 import { chiSquareTest } from "./stats";
 
@@ -91,6 +91,29 @@ describe("createRng", () => {
     expect(new Set(seeds).size).toBe(4);
     for (const s of seeds) expect(Number.isSafeInteger(s) && s >= 0).toBe(true);
     expect(deriveSeed(5, 1)).toBe(deriveSeed(5, 1));
+  });
+
+  test("seedFrom chains streams: order matters and each part changes the seed", () => {
+    expect(seedFrom(7)).toBe(7);
+    expect(seedFrom(7, 1, 2)).toBe(deriveSeed(deriveSeed(7, 1), 2));
+    expect(seedFrom(7, 1, 2)).not.toBe(seedFrom(7, 2, 1));
+    expect(new Set([seedFrom(7, 0, 0), seedFrom(7, 0, 1), seedFrom(7, 1, 0), seedFrom(8, 0, 0)]).size).toBe(
+      4,
+    );
+  });
+
+  test("shuffleInPlace is a uniform permutation (all 6 orders of 3 items, χ²)", () => {
+    const rng = createRng(11);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 60_000; i++) {
+      const key = shuffleInPlace(["a", "b", "c"], rng).join("");
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    expect([...counts.keys()].sort()).toEqual(["abc", "acb", "bac", "bca", "cab", "cba"]);
+    expect(chiSquareTest([...counts.values()], new Array(6).fill(1 / 6)).pValue).toBeGreaterThan(1e-4);
+    const items = [1, 2, 3, 4, 5];
+    expect(shuffleInPlace(items, createRng(1))).toBe(items);
+    expect([...items].sort()).toEqual([1, 2, 3, 4, 5]);
   });
 });
 

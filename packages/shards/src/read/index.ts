@@ -18,7 +18,6 @@ export { LocalCaptionedImages, readCaptions } from "./local-captioned-images.js"
 export { type OpenedShard, openShard } from "./open-shard.js";
 export { createS3Client, parseS3Url, type S3Options } from "./s3.js";
 export { resolveShards } from "./shard-list.js";
-export { shuffleBuffer } from "./shuffle-buffer.js";
 export type { SplitOptions } from "./split.js";
 export { type TarMember, tarMembers } from "./tar-members.js";
 export { TextCorpus, type TextCorpusOptions, type TextSample } from "./text-corpus.js";

@@ -1,12 +1,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
+import { createRng, type Rng, seedFrom, shuffle, shuffleInPlace } from "@laion/mixer";
 import { type DecodeOptions, decodeOptions, decodeSample } from "./decode.js";
 import { ERROR_HANDLERS, type ErrorHandler, handleError, ShardError, toShardError } from "./errors.js";
 import { groupSamples, type RawSample } from "./group-samples.js";
 import { openShard } from "./open-shard.js";
-import { deriveSeed, mulberry32, randomInt, shuffled } from "./prng.js";
 import { createS3Client, type S3Options } from "./s3.js";
 import { resolveShards } from "./shard-list.js";
-import { shuffleBuffer } from "./shuffle-buffer.js";
 import { type SplitOptions, splitSlot, takeSplit } from "./split.js";
 import { tarMembers } from "./tar-members.js";
 
@@ -126,15 +125,14 @@ async function* readDataset(config: Config): AsyncGenerator<Sample> {
   const { options, seed, epoch, slot } = config;
   const shards = await resolveShards({ urls: config.urls, s3Client: config.s3Client });
   const order = options.resample
-    ? resampled(shards, mulberry32(deriveSeed(seed, epoch, RESAMPLE_STREAM, slot.index)))
+    ? resampled(shards, createRng(seedFrom(seed, epoch, RESAMPLE_STREAM, slot.index)))
     : ownShards(shards, config);
   let samples: AsyncIterable<Sample> = shardSamples(order, config, shards.length);
   if ((options.shuffleBuffer ?? 0) > 1) {
-    samples = shuffleBuffer(
-      samples,
+    samples = shuffle<Sample>(
       options.shuffleBuffer ?? 0,
-      mulberry32(deriveSeed(seed, epoch, SAMPLE_STREAM, slot.index)),
-    );
+      seedFrom(seed, epoch, SAMPLE_STREAM, slot.index),
+    )(samples);
   }
   if (!config.decode) {
     yield* samples;
@@ -154,7 +152,7 @@ async function* readDataset(config: Config): AsyncGenerator<Sample> {
 function ownShards(shards: string[], config: Config): string[] {
   const { options, seed, epoch, slot } = config;
   const order = options.shuffleShards
-    ? shuffled(shards, mulberry32(deriveSeed(seed, epoch, SHARD_STREAM)))
+    ? shuffleInPlace(shards.slice(), createRng(seedFrom(seed, epoch, SHARD_STREAM)))
     : shards;
   const mine = takeSplit(order, slot);
   if (mine.length === 0) {
@@ -165,8 +163,8 @@ function ownShards(shards: string[], config: Config): string[] {
   return mine;
 }
 
-function* resampled(shards: readonly string[], random: () => number): Generator<string> {
-  for (;;) yield shards[randomInt(random, shards.length)] as string;
+function* resampled(shards: readonly string[], rng: Rng): Generator<string> {
+  for (;;) yield shards[rng.nextInt(shards.length)] as string;
 }
 
 /** Reads the shards in order, applying the error handler per shard. */
