@@ -1,3 +1,4 @@
+import type { EvalSourceSpec } from "./eval-set.js";
 import { type Augment, imageToFloat } from "./images.js";
 import { hashString } from "./rng.js";
 
@@ -97,35 +98,6 @@ export async function* imageBatches(
   }
 }
 
-/** Collect up to `count` held-out images (centre crops) for evaluation. */
-export async function collectEval(
-  samples: AsyncIterable<ImageSample>,
-  params: { count: number; imageSize: number; holdOutPercent: number; scanLimit?: number },
-): Promise<{ images: Float32Array; n: number; keys: string[] }> {
-  const S = params.imageSize;
-  const out: Float32Array[] = [];
-  const keys: string[] = [];
-  let scanned = 0;
-  for await (const sample of samples) {
-    if (out.length >= params.count || scanned++ >= (params.scanLimit ?? 5000)) break;
-    const key = String(sample.__key__);
-    if (!isHeldOut(key, params.holdOutPercent)) continue;
-    const bytes = sampleImage(sample);
-    if (!bytes) continue;
-    try {
-      out.push(await imageToFloat(bytes, S));
-      keys.push(key);
-    } catch {
-      // undecodable eval candidates are simply not used
-    }
-  }
-  const images = new Float32Array(out.length * S * S * 3);
-  out.forEach((px, i) => {
-    images.set(px, i * S * S * 3);
-  });
-  return { images, n: out.length, keys };
-}
-
 /** Decode a list of image bytes (centre crops) into one [n,S,S,3] array. */
 export async function decodeImages(list: Uint8Array[], imageSize: number): Promise<Float32Array> {
   const S = imageSize;
@@ -223,10 +195,22 @@ async function* repeatForever(make: () => Promise<AsyncIterable<ImageSample>>): 
   }
 }
 
-/** Where held-out eval images come from: the local set, else the first LAION shards (no resampling). */
-export async function evalSource(params: DataParams): Promise<AsyncIterable<ImageSample>> {
-  if (params.captions) return localSource(params);
-  if (!params.laionTars) throw new Error("no data: give --captions/--image-root and/or --laion-tars");
-  const shards = await shardsApi();
-  return shards.WebDataset(params.laionTars, { handler: "warnAndContinue" });
+/**
+ * Where eval images come from: every source the run trains on, each read in a fixed order (LAION shards
+ * without resampling), with its share of the eval set (`laionProb` for LAION).
+ */
+export function evalSources(params: DataParams): EvalSourceSpec[] {
+  const sources: EvalSourceSpec[] = [];
+  const p = params.captions ? (params.laionProb ?? 0.5) : 1;
+  if (params.captions) sources.push({ name: "local", share: 1 - p, samples: () => localSource(params) });
+  if (params.laionTars) {
+    const tars = params.laionTars;
+    sources.push({
+      name: "laion",
+      share: p,
+      samples: async () => (await shardsApi()).WebDataset(tars, { handler: "warnAndContinue" }),
+    });
+  }
+  if (sources.length === 0) throw new Error("no data: give --captions/--image-root and/or --laion-tars");
+  return sources;
 }

@@ -180,7 +180,7 @@ export async function trainVisualVq(argv: string[]): Promise<void> {
     onEvent: (e) => {
       if (e.type === "start") {
         progress.log(
-          `${e.parameters} parameters, ${(e.flopsPerImage / 1e6).toFixed(0)} MFLOP/image forward, ${e.evalImages} ${e.heldOut ? "held-out" : "training (no held-out keys)"} eval images${e.step ? `, resuming at step ${e.step}` : ""}`,
+          `${e.parameters} parameters, ${(e.flopsPerImage / 1e6).toFixed(0)} MFLOP/image forward, ${e.evalImages} eval images (${e.evalDistinct} distinct ${e.heldOut ? "held-out" : "training (too few held-out keys)"}${e.evalCrops ? ` + ${e.evalCrops} seeded crops/flips` : ""})${e.step ? `, resuming at step ${e.step}` : ""}`,
         );
       } else if (e.type === "step") {
         progress.tick(1, { step: e.step, loss: e.loss, "img/s": e.imagesPerSecond, usage: e.batchUsage });

@@ -5,13 +5,13 @@ import { type BackendName, currentBackend, selectBackend } from "./backend.js";
 import { resolveConfig, type VQConfig, type VQPresetName, validateConfig } from "./config.js";
 import {
   type Batch,
-  collectEval,
   decodeImages,
-  evalSource,
+  evalSources,
   type ImageSample,
   imageBatches,
   trainingSource,
 } from "./data.js";
+import { buildEvalSet, type EvalSet } from "./eval-set.js";
 import { reconstructionGrid } from "./images.js";
 import { decoderForward, encoderForward, forwardFlops } from "./model.js";
 import {
@@ -43,7 +43,7 @@ export interface TrainVQParams {
   samples?: (epoch: number) => AsyncIterable<ImageSample>;
   /** Explicit eval images (any sharp-readable bytes) instead of the held-out split of the source. */
   evalImages?: Uint8Array[];
-  /** Held-out images to evaluate on. Default 32. */
+  /** Images to evaluate on: held-out images from every source, topped up with seeded crops/flips. Default 32. */
   evalCount?: number;
   /** Percent of keys held out of training (by key hash) for evaluation. Default 5. */
   holdOutPercent?: number;
@@ -75,8 +75,14 @@ export interface EvalMetrics {
   usage: number;
   used: number;
   perplexity: number;
+  /** Images evaluated (`eval_images`): distinct images plus seeded crops/flips of them. */
   evalImages: number;
-  /** False when the source had no held-out keys and training images were used. */
+  /** Distinct source images behind them, and how many of evalImages are extra seeded crops/flips. */
+  evalDistinct: number;
+  evalCrops: number;
+  /** Distinct eval images per source ("local", "laion", or "samples"/"evalImages"). */
+  evalSources: Record<string, number>;
+  /** False when too few keys were held out (a tiny folder) and (crops of) training images were used. */
   heldOut: boolean;
   grid: string;
 }
@@ -90,6 +96,8 @@ export type TrainVQEvent =
       parameters: number;
       flopsPerImage: number;
       evalImages: number;
+      evalDistinct: number;
+      evalCrops: number;
       heldOut: boolean;
     }
   | { type: "kmeans"; vectors: number }
@@ -200,6 +208,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   let config: VQConfig = resolveConfig(params.config, params.preset);
   let step = 0;
   let rng = new Rng(seed);
+  let resumeEpoch = 0;
   let resumeTensors: Record<string, SafeTensor> | undefined;
   let resumeOptim: Record<string, SafeTensor> | undefined;
   if (params.resume) {
@@ -221,6 +230,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
       JSON.parse(ckpt.metadata.config ?? (await readFile(sidecarPath(out), "utf8"))) as VQConfig,
     );
     step = Number(optim.metadata.step);
+    resumeEpoch = Number(optim.metadata.epoch ?? 0) || 0;
     rng = Rng.fromState(Number(optim.metadata.rng));
     resumeTensors = ckpt.tensors;
     resumeOptim = optim.tensors;
@@ -243,26 +253,32 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
     laionProb: params.laionProb,
     seed,
   };
-  let evalSet: { images: Float32Array; n: number };
-  let heldOut = true;
+  let evalSet: EvalSet;
   if (params.evalImages) {
-    evalSet = { images: await decodeImages(params.evalImages, S), n: params.evalImages.length };
+    const n = params.evalImages.length;
+    evalSet = {
+      images: await decodeImages(params.evalImages, S),
+      n,
+      keys: params.evalImages.map((_, i) => `eval/${i}`),
+      distinct: n,
+      crops: 0,
+      heldOut: true,
+      perSource: { evalImages: n },
+    };
   } else {
-    evalSet = await collectEval(params.samples ? params.samples(0) : await evalSource(dataParams), {
+    const custom = params.samples;
+    evalSet = await buildEvalSet({
+      sources: custom
+        ? [{ name: "samples", share: 1, samples: async () => custom(0) }]
+        : evalSources(dataParams),
       count: evalCount,
       imageSize: S,
       holdOutPercent: holdOut,
+      seed,
     });
-    if (evalSet.n === 0) {
-      // a tiny set has no held-out keys: evaluate on (centre crops of) training images and say so
-      heldOut = false;
-      evalSet = await collectEval(params.samples ? params.samples(0) : await evalSource(dataParams), {
-        count: evalCount,
-        imageSize: S,
-        holdOutPercent: 100,
-      });
-    }
+    if (evalSet.n === 0) throw new Error("no decodable images to evaluate on in the training data");
   }
+  const heldOut = evalSet.heldOut;
   const parameters = vars.reduce((a, v) => a + v.size, 0);
   emit({
     type: "start",
@@ -272,6 +288,8 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
     parameters,
     flopsPerImage: forwardFlops(config),
     evalImages: evalSet.n,
+    evalDistinct: evalSet.distinct,
+    evalCrops: evalSet.crops,
     heldOut,
   });
   if (!params.resume) await writeFile(metricsPath, "");
@@ -356,6 +374,9 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
       used: usage.used,
       perplexity: usage.perplexity,
       evalImages: evalSet.n,
+      evalDistinct: evalSet.distinct,
+      evalCrops: evalSet.crops,
+      evalSources: evalSet.perSource,
       heldOut,
       grid,
     };
@@ -385,78 +406,111 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
 
   // --- loop ---
   let reason: "max-steps" | "epochs" | "aborted" = "epochs";
-  const epochs = params.laionTars ? Number.POSITIVE_INFINITY : (params.epochs ?? 1);
-  let epoch = 0;
+  // LAION resamples forever; local images alone repeat (freshly augmented) until --max-steps when no
+  // --epochs is given, so a 14-image folder trains as long as asked
+  const epochs =
+    params.laionTars || (params.epochs === undefined && maxSteps !== undefined)
+      ? Number.POSITIVE_INFINITY
+      : (params.epochs ?? 1);
+  // a resumed run continues in the epoch it stopped in (that epoch's order is drawn afresh)
+  let epoch = resumeEpoch;
   const startStep = step;
-  outer: for (; epoch < epochs; epoch++) {
-    const source = params.samples
-      ? params.samples(epoch)
-      : await trainingSource({ ...dataParams, epoch: epoch + step });
-    const batches = imageBatches(source, {
-      batchSize,
-      imageSize: S,
-      augment: {
-        rng: rng.fork(epoch + step * 7919),
-        scale: params.augment?.scale,
-        flip: params.augment?.flip ?? true,
-        colorJitter: params.augment?.colorJitter ?? 0,
-      },
-      holdOutPercent: heldOut && !params.evalImages ? holdOut : 0,
-      onSkip: (key, why) => emit({ type: "skip", key, reason: why }),
+  // batches waiting for the k-means init; kept across epochs, since a small folder may not give
+  // 2 vectors per code in one pass
+  let pendingInit: Batch[] = [];
+  let t0 = performance.now();
+  const initCodebook = () => {
+    const vectors = pendingInit.reduce((a, b) => a + b.n, 0) * model.tokensPerImage;
+    const z = tf.tidy(
+      () =>
+        tf.concat(
+          pendingInit.map((b) => model.features(tf.tensor4d(b.images, [b.n, S, S, 3]))),
+        ) as tf.Tensor2D,
+    );
+    kmeansInit(model.quant, z, { rng, batches: pendingInit.length });
+    z.dispose();
+    emit({ type: "kmeans", vectors });
+    const queued = pendingInit;
+    pendingInit = [];
+    return queued;
+  };
+  /** Train one batch; true when the run must stop. */
+  const runStep = async (b: Batch, ep: number): Promise<boolean> => {
+    const r = trainStep(b);
+    const t1 = performance.now();
+    trainMs += t1 - t0;
+    images += b.n;
+    step++;
+    losses.push(r.loss);
+    lastLoss = r;
+    emit({
+      type: "step",
+      step,
+      epoch: ep,
+      loss: r.loss,
+      reconstruction: r.reconstruction,
+      commitment: r.commitment,
+      imagesPerSecond: (images * 1000) / trainMs,
+      batchUsage: r.usage,
+      restarts: r.restarts,
+      lr: lrAt(step - 1),
     });
-    let queue: Batch[] = [];
-    let t0 = performance.now();
-    for await (const batch of prefetch(batches)) {
-      if (!isInitialised(model.quant)) {
-        // k-means init from real encoder outputs: wait for ≥ 2 vectors per code (at most 8 batches)
-        queue.push(batch);
-        const vectors = queue.reduce((a, b) => a + b.n, 0) * model.tokensPerImage;
-        if (vectors < 2 * config.codebookSize && queue.length < 8) continue;
-        const z = tf.tidy(
-          () =>
-            tf.concat(queue.map((b) => model.features(tf.tensor4d(b.images, [b.n, S, S, 3])))) as tf.Tensor2D,
+    if (step % evalEvery === 0) {
+      lastEval = await evaluate();
+      await checkpoint(ep);
+    }
+    t0 = performance.now();
+    if (maxSteps !== undefined && step >= maxSteps) {
+      reason = "max-steps";
+      return true;
+    }
+    if (params.signal?.aborted) {
+      reason = "aborted";
+      return true;
+    }
+    return false;
+  };
+  if (maxSteps !== undefined && step >= maxSteps) reason = "max-steps";
+  else {
+    outer: for (; epoch < epochs; epoch++) {
+      const source = params.samples
+        ? params.samples(epoch)
+        : await trainingSource({ ...dataParams, epoch: epoch + step });
+      const batches = imageBatches(source, {
+        batchSize,
+        imageSize: S,
+        augment: {
+          rng: rng.fork(epoch + step * 7919),
+          scale: params.augment?.scale,
+          flip: params.augment?.flip ?? true,
+          colorJitter: params.augment?.colorJitter ?? 0,
+        },
+        holdOutPercent: heldOut && !params.evalImages ? holdOut : 0,
+        onSkip: (key, why) => emit({ type: "skip", key, reason: why }),
+      });
+      let batchesThisEpoch = 0;
+      t0 = performance.now();
+      for await (const batch of prefetch(batches)) {
+        batchesThisEpoch++;
+        let todo: Batch[] = [batch];
+        if (!isInitialised(model.quant)) {
+          // k-means init from real encoder outputs: wait for ≥ 2 vectors per code (at most 8 batches)
+          pendingInit.push(batch);
+          const vectors = pendingInit.reduce((a, b) => a + b.n, 0) * model.tokensPerImage;
+          if (vectors < 2 * config.codebookSize && pendingInit.length < 8) continue;
+          todo = initCodebook();
+        }
+        for (const b of todo) if (await runStep(b, epoch)) break outer;
+      }
+      if (batchesThisEpoch === 0) {
+        throw new Error(
+          `epoch ${epoch} yielded no decodable training images (all held out, missing or undecodable)`,
         );
-        kmeansInit(model.quant, z, { rng, batches: queue.length });
-        z.dispose();
-        emit({ type: "kmeans", vectors });
-      } else {
-        queue = [batch];
       }
-      for (const b of queue) {
-        const r = trainStep(b);
-        const t1 = performance.now();
-        trainMs += t1 - t0;
-        images += b.n;
-        step++;
-        losses.push(r.loss);
-        lastLoss = r;
-        emit({
-          type: "step",
-          step,
-          epoch,
-          loss: r.loss,
-          reconstruction: r.reconstruction,
-          commitment: r.commitment,
-          imagesPerSecond: (images * 1000) / trainMs,
-          batchUsage: r.usage,
-          restarts: r.restarts,
-          lr: lrAt(step - 1),
-        });
-        if (step % evalEvery === 0) {
-          lastEval = await evaluate();
-          await checkpoint(epoch);
-        }
-        if (maxSteps !== undefined && step >= maxSteps) {
-          reason = "max-steps";
-          break outer;
-        }
-        if (params.signal?.aborted) {
-          reason = "aborted";
-          break outer;
-        }
-        t0 = performance.now();
-      }
-      queue = [];
+    }
+    // the epochs ran out before the warm-up queue was full: initialise from what there is
+    if (reason === "epochs" && pendingInit.length > 0) {
+      for (const b of initCodebook()) if (await runStep(b, Math.max(0, epoch - 1))) break;
     }
   }
   if (step > startStep && lastEval?.step !== step) lastEval = await evaluate();
