@@ -78,7 +78,7 @@ export async function trainVisualVq(argv: string[]): Promise<void> {
     .option("--max-steps <n>", "stop after n optimizer steps", intOption("--max-steps", { min: 1 }))
     .option(
       "--epochs <n>",
-      "passes over the local images (default 1; ignored with --laion-tars)",
+      "passes over the local images (default 1, or repeat until --max-steps when only that is given; ignored with --laion-tars)",
       intOption("--epochs", { min: 1 }),
     )
     .option(
