@@ -32,17 +32,6 @@ function checkpointStep(out: string): number | null {
   return Number.isFinite(step) ? step : null;
 }
 
-/** Passes over the captioned images needed for `maxSteps` batches (the VQ stops at maxSteps anyway). */
-function epochsFor(captions: string, maxSteps: number, batchSize: number): number {
-  const list = readJson<unknown[] | Record<string, unknown>>(captions);
-  const n = Array.isArray(list) ? list.length : list ? Object.keys(list).length : 0;
-  if (n === 0)
-    throw new Error(
-      `${captions}: no captioned images (expected a list of {image, caption} or a {path: caption} map)`,
-    );
-  return Math.ceil((maxSteps * batchSize) / n) + 1;
-}
-
 function presetName(name: string): VQPresetName {
   if (!(name in VQ_PRESETS))
     throw new Error(
@@ -129,8 +118,7 @@ export function vqStage(params: VqStageParams): Stage {
         imageRoot: local.image_root,
         ...(laion ? { laionTars: cfg.download.output, laionProb: v.laion_prob } : {}),
         maxSteps: v.max_steps,
-        // without LAION the local images are finite: enough passes over them to reach max_steps
-        ...(laion ? {} : { epochs: epochsFor(local.captions, v.max_steps, v.batch_size) }),
+        // without LAION, trainVQ repeats (re-augmented) local images until max_steps
         batchSize: v.batch_size,
         evalEvery: v.eval_every,
         resume,
@@ -138,7 +126,7 @@ export function vqStage(params: VqStageParams): Stage {
           if (e.type === "start") {
             lastStep = e.step;
             progress.log(
-              `backend ${e.backend}, ${e.parameters.toLocaleString("en-US")} parameters, ${e.evalImages} eval images` +
+              `backend ${e.backend}, ${e.parameters.toLocaleString("en-US")} parameters, ${e.evalImages} eval images (${e.evalDistinct} distinct, ${e.heldOut ? "held out" : "not held out: folder too small"})` +
                 (e.step > 0 ? `, resuming at step ${e.step}` : ""),
             );
           } else if (e.type === "step") {
