@@ -36,6 +36,8 @@ const dataSchema = z.strictObject({
   image_root: nullablePath.default(null),
   /** Fraction of documents (by key hash) held out for evaluation. */
   held_out_fraction: z.number().min(0).max(0.5).default(0.05),
+  /** Cut documents at window edges (true) or start a new window for a document that fits in one (false). */
+  split_documents: z.boolean().default(false),
   /** Cap on text tokens per document. */
   max_text_tokens: positiveInt.default(512),
 });

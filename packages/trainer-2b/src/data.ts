@@ -88,9 +88,11 @@ function openSource(
   return filterSplit(ds, name, f, heldOut);
 }
 
-/** All training texts (corpus documents + captions), for training the tokenizer. */
+/** Training texts (corpus documents outside the held-out split + captions), for training the tokenizer. */
 export async function* tokenizerTexts(cfg: TrainConfig): AsyncGenerator<string> {
-  if (cfg.data.corpus.length) for await (const s of TextCorpus(cfg.data.corpus)) yield s.txt;
+  const f = cfg.data.held_out_fraction;
+  if (cfg.data.corpus.length)
+    for await (const s of TextCorpus(cfg.data.corpus)) if (!isHeldOut("text", s.__key__, f)) yield s.txt;
   if (cfg.data.captions) for (const c of await readCaptions(cfg.data.captions)) yield c.caption;
 }
 
@@ -209,6 +211,7 @@ export function createTrainStream(params: {
     seqLen,
     batchSize: cfg.training.batch_size,
     sources: ["text", "local", "laion"],
+    wholeDocs: !cfg.data.split_documents,
     ...(resume ? { state: resume.packer } : {}),
   });
   const rng = createRng(cfg.training.seed ^ 0x5eed, resume?.rng);
@@ -247,7 +250,13 @@ export async function heldOutBatches(params: {
   const samples: Record<string, RawSample[]> = {};
   for (const name of ["text", "local", "laion"] as SourceName[]) {
     if (!(share[name] > 0)) continue;
-    const packer = new Packer({ vocab, seqLen, batchSize: cfg.training.batch_size, sources: [name] });
+    const packer = new Packer({
+      vocab,
+      seqLen,
+      batchSize: cfg.training.batch_size,
+      sources: [name],
+      wholeDocs: !cfg.data.split_documents,
+    });
     const list: Doc[] = [];
     const raw: RawSample[] = [];
     docs[name] = list;

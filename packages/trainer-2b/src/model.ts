@@ -20,6 +20,33 @@ export interface ModelConfig {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Linear layers: every matmul of training runs as a plain (untransposed) 2-D matMul. On the wasm
+// backend only that form reaches XNNPACK (~8–20 GFLOP/s on one core here); tfjs's own matMul
+// gradient uses transposeA/transposeB, which wasm runs in a naive loop at ~2 GFLOP/s, so the
+// backward pass is written out with explicit transposes instead (see docs/trainer.md, profile).
+const linearOps = new WeakMap<Tf, (a: Tensor, b: Tensor) => Tensor>();
+
+/** a [M, K] · b [K, N] → [M, N], with a backward pass made of untransposed matmuls only. */
+export function linear(tf: Tf, a: Tensor, b: Tensor): Tensor {
+  let op = linearOps.get(tf);
+  if (!op) {
+    const custom = tf.customGrad(((x: Tensor, w: Tensor, save: (t: Tensor[]) => void) => {
+      save([x, w]);
+      return {
+        value: tf.matMul(x as TF.Tensor2D, w as TF.Tensor2D),
+        gradFunc: (dy: Tensor, saved: Tensor[]) => [
+          tf.matMul(dy as TF.Tensor2D, tf.transpose(saved[1]!) as TF.Tensor2D), // dx = dy · wᵀ
+          tf.matMul(tf.transpose(saved[0]!) as TF.Tensor2D, dy as TF.Tensor2D), // dw = xᵀ · dy
+        ],
+      };
+    }) as never) as unknown as (a: Tensor, b: Tensor) => Tensor;
+    op = custom;
+    linearOps.set(tf, op);
+  }
+  return op(a, b);
+}
+
+// ---------------------------------------------------------------------------------------------
 // RMSNorm: x / rms(x) · g — no mean subtraction, no bias.
 function rmsNorm(tf: Tf, x: Tensor, g: Tensor, eps: number): Tensor {
   const ms = tf.mean(tf.square(x), -1, true); // [B, T, 1]
@@ -70,14 +97,14 @@ export function attention(
   const [B, T, C] = x.shape as [number, number, number];
   const D = C / nHeads;
   const x2 = tf.reshape(x, [B * T, C]);
-  const heads = (wt: Tensor) => tf.transpose(tf.reshape(tf.matMul(x2, wt), [B, T, nHeads, D]), [0, 2, 1, 3]);
+  const heads = (wt: Tensor) => tf.transpose(tf.reshape(linear(tf, x2, wt), [B, T, nHeads, D]), [0, 2, 1, 3]);
   const q = rope(tf, heads(w.wq), rot.cos, rot.sin); // [B, H, T, D]
   const k = rope(tf, heads(w.wk), rot.cos, rot.sin); // [B, H, T, D]
   const v = heads(w.wv); // [B, H, T, D]
   const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D)), mask); // [B, H, T, T]
   const y = tf.matMul(tf.softmax(scores, -1), v); // [B, H, T, D]
   const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]); // [B*T, C]
-  return tf.reshape(tf.matMul(merged, w.wo), [B, T, C]); // [B, T, C]
+  return tf.reshape(linear(tf, merged, w.wo), [B, T, C]); // [B, T, C]
 }
 
 /** Additive mask [B, 1, T, T] from per-position document ids: causal and within one document. */
@@ -99,9 +126,9 @@ export function documentMask(tf: Tf, docIds: Int32Array, B: number, T: number): 
 function swiglu(tf: Tf, x: Tensor, w1: Tensor, w3: Tensor, w2: Tensor): Tensor {
   const [B, T, C] = x.shape as [number, number, number];
   const x2 = tf.reshape(x, [B * T, C]);
-  const a = tf.matMul(x2, w1); // [B*T, F]
-  const h = tf.mul(tf.mul(a, tf.sigmoid(a)), tf.matMul(x2, w3)); // [B*T, F]
-  return tf.reshape(tf.matMul(h, w2), [B, T, C]); // [B, T, C]
+  const a = linear(tf, x2, w1); // [B*T, F]
+  const h = tf.mul(tf.mul(a, tf.sigmoid(a)), linear(tf, x2, w3)); // [B*T, F]
+  return tf.reshape(linear(tf, h, w2), [B, T, C]); // [B, T, C]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,7 +245,7 @@ export class Transformer {
     }
     x = rmsNorm(tf, x, this.p("norm_f"), cfg.normEps);
     // Tied embeddings: the output projection is the embedding matrix transposed.
-    const logits = tf.matMul(tf.reshape(x, [B * T, cfg.dModel]), this.p("wte"), false, true); // [B*T, V]
+    const logits = linear(tf, tf.reshape(x, [B * T, cfg.dModel]), tf.transpose(this.p("wte"))); // [B*T, V]
     return tf.reshape(logits, [B, T, cfg.vocabSize]); // [B, T, V]
   }
 

@@ -7,7 +7,9 @@
 // Packing: documents are concatenated and cut into windows of seq_len + 1 (inputs = [0, T),
 // targets = [1, T]). Attention never crosses documents: every position carries its document id
 // and the model builds a block-diagonal causal mask from them. The target that would predict the
-// next document's <bos> from the previous document's <eos> is masked out of the loss.
+// next document's <bos> from the previous document's <eos> is masked out of the loss. With
+// `wholeDocs` (config data.split_documents: false, the default) a document that fits in one
+// window is never cut across two.
 
 import type { Tokenizer } from "./tokenizer.js";
 import { BOI, BOS, codesToVocab, EOI, EOS, kindOf, PAD, textToVocab, type Vocab } from "./vocab.js";
@@ -87,6 +89,13 @@ export class Packer {
       batchSize: number;
       sources: string[];
       state?: PackerState;
+      /**
+       * Keep documents whole: a document that would straddle a window edge but fits in one window
+       * starts the next window instead (the rest of the current one is <pad>, masked out of the
+       * loss). Without it an image→caption document is often cut between its codes and its caption,
+       * and the caption is then learnt without its image.
+       */
+      wholeDocs?: boolean;
     },
   ) {
     this.sourceNames = [...params.sources];
@@ -108,6 +117,16 @@ export class Packer {
   push(doc: Doc): void {
     let s = this.sourceNames.indexOf(doc.source);
     if (s < 0) s = this.sourceNames.push(doc.source) - 1;
+    const T = this.params.seqLen;
+    const r = this.tokens.length % T;
+    if (this.params.wholeDocs && r !== 0 && r + doc.tokens.length > T + 1 && doc.tokens.length <= T + 1) {
+      const padId = this.nextDoc++;
+      for (let i = r; i < T; i++) {
+        this.tokens.push(PAD);
+        this.docIds.push(padId);
+        this.sources.push(s);
+      }
+    }
     const id = this.nextDoc++;
     for (const t of doc.tokens) {
       this.tokens.push(t);

@@ -103,3 +103,18 @@ test("packing: windows shift by one, the cross-document target is masked, ids ma
   expect(Array.from(tail.lossMask.slice(0, 4))).toEqual([1, 1, 0, 1]);
   expect(tail.lossMask.slice(8 - 1)[0]).toBe(0);
 });
+
+test("packing with wholeDocs: a document that fits a window is never cut; the gap is masked <pad>", () => {
+  const vocab = makeVocab({ textSize: 256, codebookSize: 4 });
+  const p = new Packer({ vocab, seqLen: 4, batchSize: 2, sources: ["text"], wholeDocs: true });
+  p.push({ tokens: [BOS, 10, EOS], source: "text", kind: "text" });
+  p.push({ tokens: [BOS, 12, 13, EOS], source: "text", kind: "text" }); // would straddle: starts window 1
+  p.push({ tokens: [BOS, 15, EOS], source: "text", kind: "text" });
+  const b = p.batch();
+  expect(Array.from(b.inputs)).toEqual([BOS, 10, EOS, PAD, BOS, 12, 13, EOS]);
+  expect(Array.from(b.targets)).toEqual([10, EOS, PAD, BOS, 12, 13, EOS, BOS]);
+  expect(Array.from(b.lossMask)).toEqual([1, 1, 0, 0, 1, 1, 1, 0]);
+  // The second window holds exactly the second document: it attends to nothing else.
+  expect(new Set(Array.from(b.docIds.slice(4))).size).toBe(1);
+  expect(b.docIds[3]).not.toBe(b.docIds[2]);
+});
