@@ -1,20 +1,22 @@
-/** Small seeded PRNG (mulberry32): all randomness in training comes from an explicit seed. */
+import { createRng, type Rng as Xoshiro, type RngState, seedFrom } from "@laion/mixer";
+
+/**
+ * The training's seeded randomness (crops, flips, init, restarts) over @laion/mixer's xoshiro128**,
+ * the one PRNG of the repository: all randomness comes from an explicit seed, and the state is a
+ * small JSON string stored in the checkpoint for `--resume`.
+ */
 export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0 || 0x9e3779b9;
+  private inner: Xoshiro;
+  constructor(seed: number | RngState) {
+    this.inner = createRng(typeof seed === "number" ? seed >>> 0 : seed);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.inner.nextFloat();
   }
-  /** Integer in [0, n). */
+  /** Integer in [0, n) (0 when n ≤ 1). */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return n <= 1 ? 0 : this.inner.nextInt(Math.floor(n));
   }
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.next();
@@ -25,17 +27,16 @@ export class Rng {
     const v = this.next();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
-  /** A new generator whose stream is independent of this one's remaining draws. */
+  /** A new generator whose stream is independent of this one's remaining draws (this one is not advanced). */
   fork(salt: number): Rng {
-    return new Rng((this.state ^ Math.imul(salt + 1, 0x85ebca6b)) >>> 0);
+    const [a = 0, b = 0] = this.inner.state();
+    return new Rng(seedFrom(a * 2097152 + (b >>> 11), salt >>> 0));
   }
-  getState(): number {
-    return this.state;
+  getState(): string {
+    return JSON.stringify(this.inner.state());
   }
-  static fromState(state: number): Rng {
-    const r = new Rng(1);
-    r.state = state >>> 0;
-    return r;
+  static fromState(state: string): Rng {
+    return new Rng(JSON.parse(state) as RngState);
   }
 }
 

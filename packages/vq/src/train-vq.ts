@@ -231,7 +231,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
     );
     step = Number(optim.metadata.step);
     resumeEpoch = Number(optim.metadata.epoch ?? 0) || 0;
-    rng = Rng.fromState(Number(optim.metadata.rng));
+    rng = Rng.fromState(String(optim.metadata.rng));
     resumeTensors = ckpt.tensors;
     resumeOptim = optim.tensors;
   }
