@@ -63,13 +63,15 @@ for (const kv of positionals) {
 if (flags.steps) raw.training.max_steps = Number(flags.steps);
 const out = flags.out ?? fs.mkdtempSync(path.join(os.tmpdir(), "trainer-quality-"));
 raw.output_dir = path.join(out, "model");
-raw.training.eval_every = raw.training.max_steps; // one eval at the end (evals cost time)
+// One eval at the end unless asked (each eval also generates report samples, which costs time).
+if (!positionals.some((kv) => kv.startsWith("training.eval_every=")))
+  raw.training.eval_every = raw.training.max_steps;
 raw.training.checkpoint_every = raw.training.max_steps;
 
 const { tf } = await selectBackend({ prefer: "wasm" });
 
 // A VQ: given, or trained briefly on the same photos (the demo app trains its own first) and kept in
-// the OS temp folder for the next run. The photos are fed through `samples` (20 passes per epoch)
+// the OS temp folder for the next run. The photos are fed through `samples` (repeated)
 // with two of them as eval images: trainVQ's own captions path holds out too many of 14 photos.
 let vqFile = flags.vq;
 if (!vqFile) {
@@ -79,7 +81,7 @@ if (!vqFile) {
     const imgs = [];
     for await (const s of LocalCaptionedImages(opts)) imgs.push(s.jpg ?? s.jpeg ?? s.png ?? s.webp);
     async function* samples() {
-      for (let r = 0; r < 20; r++)
+      for (let r = 0; r < 1000; r++)
         for await (const s of LocalCaptionedImages(opts)) yield { ...s, __key__: `${r}/${s.__key__}` };
     }
     const t0 = performance.now();
@@ -213,6 +215,9 @@ const report = {
       vsFixed: pct(trainCmp.trueImage, trainCmp.fixedImage),
     },
   },
+  evalCurve: result.records
+    .filter((r) => r.type === "eval")
+    .map((r) => ({ step: r.step, ...r.loss_by_source, byModality: r.loss_by_modality })),
   loadAverageAfter: load(),
 };
 console.log(JSON.stringify(report, null, 1));

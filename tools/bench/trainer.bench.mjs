@@ -1,42 +1,90 @@
-// Throughput of the trainer-2b transformer on the wasm backend vs the wasm matmul peak measured
-// in the same process: model FLOPs/s ≈ 6 · params · tokens/s (forward + backward, attention's
-// T² term not counted, as in the usual MFU convention).
+// Throughput of the trainer-2b transformer (forward + backward + clip + AdamW, one optimizer step) vs
+// the backend's matmul rate measured in the same process, on matrices shaped like the model's own.
+// Model FLOPs/s: 6 · params · tokens/s (the usual MFU convention) and, next to it, the same plus the
+// attention score/value matmuls (12 · layers · T · d_model per token, full T×T as computed).
 // Build first: (cd packages/vq && npx tsup) && (cd packages/trainer-2b && npx tsup)
-// Run: node tools/bench/trainer.bench.mjs [preset=demo] [batch=8] [steps=6]
-import { selectBackend } from "../../packages/vq/dist/index.js";
+// Run: node tools/bench/trainer.bench.mjs [--config configs/demo.yaml] [--batch N] [--steps 6] [--backend wasm]
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import {
   AdamW,
-  Transformer,
   countParameters,
-  presetModelConfig,
+  loadConfig,
+  resolveShape,
+  SPECIALS,
+  Transformer,
   trainStep,
 } from "../../packages/trainer-2b/dist/index.js";
+import { selectBackend } from "../../packages/vq/dist/index.js";
 
-const [presetName = "demo", batchArg = "8", stepsArg = "6", backendArg = "wasm"] = process.argv.slice(2);
-const { tf, name } = await selectBackend({ prefer: backendArg });
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const { values: flags } = parseArgs({
+  options: {
+    config: { type: "string", default: path.join(root, "configs/demo.yaml") },
+    batch: { type: "string" },
+    steps: { type: "string", default: "6" },
+    backend: { type: "string", default: "wasm" },
+    codebook: { type: "string", default: "512" },
+  },
+});
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+const { tf, name } = await selectBackend({ prefer: flags.backend });
+const cfgFile = loadConfig(flags.config);
+const shape = resolveShape(cfgFile);
+const cfg = {
+  vocabSize: SPECIALS.length + shape.textVocab + Number(flags.codebook),
+  dModel: shape.dModel,
+  nLayers: shape.nLayers,
+  nHeads: shape.nHeads,
+  dFF: shape.dFF,
+  seqLen: shape.seqLen,
+  ropeTheta: shape.ropeTheta,
+  normEps: shape.normEps,
+};
+const B = Number(flags.batch ?? cfgFile.training.batch_size);
+const T = cfg.seqLen;
+const N = B * T;
 
-// Baseline: the best matmul rate of this backend (square fp32 matmuls, a few sizes).
-function matmulPeak() {
-  let best = { gflops: 0, n: 0 };
-  for (const n of [256, 512, 768]) {
-    const a = tf.randomNormal([n, n]);
-    const b = tf.randomNormal([n, n]);
-    tf.matMul(a, b).dataSync(); // warm-up
-    const reps = n <= 256 ? 20 : 5;
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) tf.tidy(() => tf.matMul(a, b).dataSync());
-    const s = (performance.now() - t0) / 1000;
-    const gflops = (2 * n ** 3 * reps) / s / 1e9;
-    if (gflops > best.gflops) best = { gflops, n };
-    tf.dispose([a, b]);
-  }
-  return best;
+// Baseline: matmul rate on the model's shapes (activations [B·T, ·] times weights), plus 512².
+// Not tf.tidy(() => x.dataSync()): tidy walks a returned typed array element by element, which made
+// the first version of this baseline ~50× too slow.
+function rate(m, k, n, reps) {
+  const a = tf.randomNormal([m, k]);
+  const b = tf.randomNormal([k, n]);
+  const run = () => {
+    const o = tf.matMul(a, b);
+    o.dataSync();
+    o.dispose();
+  };
+  run();
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) run();
+  const s = (performance.now() - t0) / 1000;
+  tf.dispose([a, b]);
+  return (2 * m * k * n * reps) / s / 1e9;
+}
+function matmulBaseline() {
+  const C = cfg.dModel;
+  const shapes = {
+    [`${N}x${C}x${C} (q/k/v/o)`]: [N, C, C],
+    [`${N}x${C}x${cfg.dFF} (mlp up)`]: [N, C, cfg.dFF],
+    [`${N}x${cfg.dFF}x${C} (mlp down)`]: [N, cfg.dFF, C],
+    [`${N}x${C}x${cfg.vocabSize} (logits)`]: [N, C, cfg.vocabSize],
+    "512x512x512": [512, 512, 512],
+  };
+  const out = {};
+  for (const [k, [m, kk, n]] of Object.entries(shapes)) out[k] = Number(rate(m, kk, n, 8).toFixed(2));
+  return out;
 }
 
-const peak = matmulPeak();
-const cfg = { ...presetModelConfig(presetName, 5 + 768 + 512), seqLen: presetName === "demo" ? 96 : presetModelConfig(presetName).seqLen };
-const B = Number(batchArg);
-const T = cfg.seqLen;
+const loadBefore = load();
+const mm1 = matmulBaseline();
 const params = countParameters(cfg);
 const model = new Transformer(tf, cfg, { seed: 0 });
 const opt = new AdamW(tf, model.params, { weightDecay: 0.1 });
@@ -45,38 +93,46 @@ const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) % (cfg.vocabSize - 5)) +
 const batch = {
   B,
   T,
-  inputs: Int32Array.from({ length: B * T }, rnd),
-  targets: Int32Array.from({ length: B * T }, rnd),
-  docIds: new Int32Array(B * T).map((_, i) => Math.floor(i / 40)),
-  lossMask: new Float32Array(B * T).fill(1),
-  sourceIdx: new Int32Array(B * T),
-  modality: new Uint8Array(B * T),
+  inputs: Int32Array.from({ length: N }, rnd),
+  targets: Int32Array.from({ length: N }, rnd),
+  docIds: new Int32Array(N).map((_, i) => Math.floor(i / 48)),
+  lossMask: new Float32Array(N).fill(1),
+  sourceIdx: new Int32Array(N),
+  modality: new Uint8Array(N),
   sources: ["bench"],
 };
-const step = () => trainStep({ model, opt, micro: [batch], lr: 1e-3, gradClip: 1, lossWeights: { text: 1, image: 1 } });
+const step = () =>
+  trainStep({ model, opt, micro: [batch], lr: 1e-3, gradClip: 1, lossWeights: { text: 1, image: 1 } });
 step(); // warm-up (kernel set-up, JIT)
-const steps = Number(stepsArg);
+const steps = Number(flags.steps);
 const t0 = performance.now();
 for (let i = 0; i < steps; i++) step();
 const sec = (performance.now() - t0) / 1000;
-const tokensPerS = (B * T * steps) / sec;
-const modelGflops = (6 * params * tokensPerS) / 1e9;
-const attnGflops = (12 * cfg.nLayers * cfg.dModel * T * tokensPerS) / 1e9 / 2; // causal half of QKᵀ and AV, fwd+bwd
+const mm2 = matmulBaseline(); // again after: the machine is shared, so bracket the measurement
+const tokensPerS = (N * steps) / sec;
+const model6N = (6 * params * tokensPerS) / 1e9;
+const withAttn = model6N + (12 * cfg.nLayers * T * cfg.dModel * tokensPerS) / 1e9;
+const peak = Math.max(...Object.values(mm1), ...Object.values(mm2));
+const shaped = Object.keys(mm1).filter((k) => k !== "512x512x512");
+const shapedMean = shaped.reduce((a, k) => a + (mm1[k] + mm2[k]) / 2, 0) / shaped.length;
 console.log(
   JSON.stringify(
     {
       backend: name,
-      preset: presetName,
-      params,
-      batch: B,
-      seqLen: T,
+      config: path.relative(root, flags.config),
+      model: { ...cfg, params, batch: B },
       sPerStep: Number((sec / steps).toFixed(3)),
       tokensPerS: Number(tokensPerS.toFixed(1)),
-      modelGflopsPerS: Number(modelGflops.toFixed(3)),
-      withAttentionGflopsPerS: Number((modelGflops + attnGflops).toFixed(3)),
-      matmulPeakGflopsPerS: Number(peak.gflops.toFixed(2)),
-      matmulPeakSize: peak.n,
-      ratioModelToPeak: Number((modelGflops / peak.gflops).toFixed(3)),
+      modelGflopsPerS_6N: Number(model6N.toFixed(3)),
+      modelGflopsPerS_withAttention: Number(withAttn.toFixed(3)),
+      matmulGflopsPerS_before: mm1,
+      matmulGflopsPerS_after: mm2,
+      matmulPeakGflopsPerS: Number(peak.toFixed(2)),
+      matmulModelShapedMeanGflopsPerS: Number(shapedMean.toFixed(2)),
+      pctOfPeak_6N: Number(((100 * model6N) / peak).toFixed(1)),
+      pctOfPeak_withAttention: Number(((100 * withAttn) / peak).toFixed(1)),
+      pctOfModelShaped_withAttention: Number(((100 * withAttn) / shapedMean).toFixed(1)),
+      loadAverage: { before: loadBefore, after: load() },
     },
     null,
     1,
