@@ -69,11 +69,39 @@ export function ropeTables(tf: Tf, T: number, D: number, theta: number): { cos: 
   return { cos: tf.tensor2d(cos, [T, half]), sin: tf.tensor2d(sin, [T, half]) }; // [T, D/2]
 }
 
+// rotate_half(x) = [-x2, x1] as a product with a fixed signed permutation R [D, D]: one XNNPACK
+// matmul instead of slice + concat, whose gradients (SplitV, Concat) cost more than the matmul on wasm.
+const rotateOps = new WeakMap<Tf, Map<number, (x: Tensor) => Tensor>>();
+function rotateHalf(tf: Tf, x: Tensor): Tensor {
+  const D = x.shape[x.shape.length - 1]!;
+  let byD = rotateOps.get(tf);
+  if (!byD) {
+    byD = new Map();
+    rotateOps.set(tf, byD);
+  }
+  let op = byD.get(D);
+  if (!op) {
+    const r = new Float32Array(D * D);
+    const h = D / 2;
+    for (let i = 0; i < h; i++) {
+      r[(i + h) * D + i] = -1; // out[i] = -x[i + D/2]
+      r[i * D + i + h] = 1; // out[i + D/2] = x[i]
+    }
+    const R = tf.keep(tf.tensor2d(r, [D, D]));
+    const Rt = tf.keep(tf.transpose(R));
+    op = tf.customGrad(((v: Tensor) => ({
+      value: tf.matMul(v as TF.Tensor2D, R as TF.Tensor2D),
+      gradFunc: (dy: Tensor) => tf.matMul(dy as TF.Tensor2D, Rt as TF.Tensor2D),
+    })) as never) as unknown as (x: Tensor) => Tensor;
+    byD.set(D, op);
+  }
+  return tf.reshape(op(tf.reshape(x, [-1, D])), x.shape);
+}
+
 function rope(tf: Tf, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const D = x.shape[3]!;
-  const x1 = tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, D / 2]); // [B, H, T, D/2]
-  const x2 = tf.slice(x, [0, 0, 0, D / 2], [-1, -1, -1, D / 2]); // [B, H, T, D/2]
-  return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x1, sin), tf.mul(x2, cos))], -1);
+  const cosF = tf.concat([cos, cos], -1); // [T, D]
+  const sinF = tf.concat([sin, sin], -1); // [T, D]
+  return tf.add(tf.mul(x, cosF), tf.mul(rotateHalf(tf, x), sinF));
 }
 
 // ---------------------------------------------------------------------------------------------
