@@ -122,6 +122,35 @@ const trainRecs = result.records.filter((r) => r.type === "train");
 const evalRec = result.records.filter((r) => r.type === "eval").at(-1);
 const tokS = trainRecs.slice(1).reduce((s, r) => s + r.tokens_per_s, 0) / Math.max(1, trainRecs.length - 1);
 
+// Throughput of the training loop itself (data pipeline included) vs the wasm matmul rate on the
+// model's shapes, measured right after it in this process (see trainer.bench.mjs for the method).
+function matmulRate(m, k, n, reps = 8) {
+  const a = tf.randomNormal([m, k]);
+  const b = tf.randomNormal([k, n]);
+  const run = () => {
+    const o = tf.matMul(a, b); // not tidy(() => o.dataSync()): tidy walks a returned typed array
+    o.dataSync();
+    o.dispose();
+  };
+  run();
+  const t = performance.now();
+  for (let i = 0; i < reps; i++) run();
+  const sec = (performance.now() - t) / 1000;
+  tf.dispose([a, b]);
+  return (2 * m * k * n * reps) / sec / 1e9;
+}
+const mc = result.plan.model;
+const Nt = cfg.training.batch_size * mc.seqLen;
+const mmRates = [
+  [Nt, mc.dModel, mc.dModel],
+  [Nt, mc.dModel, mc.dFF],
+  [Nt, mc.dFF, mc.dModel],
+  [Nt, mc.dModel, mc.vocabSize],
+  [512, 512, 512],
+].map(([m, k, n]) => matmulRate(m, k, n));
+const peak = Math.max(...mmRates);
+const gflops = (6 * result.plan.memory.params * tokS + 12 * mc.nLayers * mc.seqLen * mc.dModel * tokS) / 1e9;
+
 // Image → caption: caption-token loss with the true image vs one fixed other image, held-out photos.
 const ck = loadCheckpoint(tf, cfg.output_dir, false);
 const model = new Transformer(tf, ck.state.model, { weights: ck.weights });
@@ -195,6 +224,9 @@ const report = {
   },
   wallSeconds: Number(wall.toFixed(1)),
   tokensPerS: Number(tokS.toFixed(1)),
+  modelGflopsPerS_withAttention: Number(gflops.toFixed(2)),
+  matmulPeakGflopsPerS: Number(peak.toFixed(2)),
+  pctOfPeak: Number(((100 * gflops) / peak).toFixed(1)),
   loadAverage1mDuring: loadsDuring.length
     ? Number((loadsDuring.reduce((a, b) => a + b, 0) / loadsDuring.length).toFixed(2))
     : null,
