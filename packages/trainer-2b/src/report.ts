@@ -132,7 +132,7 @@ export function renderReport(params: {
     })
     .join("");
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(params.title)}</title>
-<style>body{font-family:sans-serif;margin:20px;max-width:1150px}.charts{display:flex;flex-wrap:wrap;gap:12px}
+<style>body{font-family:system-ui,"Noto Sans Sinhala","Iskoola Pota","Sinhala Sangam MN",sans-serif;margin:20px;max-width:1150px}.charts{display:flex;flex-wrap:wrap;gap:12px}
 .sample{display:inline-block;vertical-align:top;width:260px;margin:6px;padding:6px;border:1px solid #ddd}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}pre{background:#f6f6f6;padding:8px}</style></head>
 <body><h1>${esc(params.title)}</h1><p>step ${train.at(-1)?.step ?? 0}, updated ${new Date().toISOString()}</p>
