@@ -5,7 +5,7 @@
 import { laionMixture, type MixState } from "@laion/mixer";
 import { LocalCaptionedImages, readCaptions, TextCorpus, WebDataset } from "@laion/shards";
 import type { TrainConfig } from "./config.js";
-import { createRng, hashString } from "./rng.js";
+import { createRng, hashString, type RngState } from "./rng.js";
 import { type Batch, buildDoc, type Doc, Packer, type PackerState } from "./sequences.js";
 import type { Tokenizer } from "./tokenizer.js";
 import type { Vocab } from "./vocab.js";
@@ -23,7 +23,7 @@ export type SourceName = "laion" | "text" | "local";
 export interface DataState {
   mixer: MixState;
   packer: PackerState;
-  rng: number;
+  rng: RngState;
 }
 
 interface RawSample {

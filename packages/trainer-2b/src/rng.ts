@@ -1,24 +1,18 @@
-// Seeded randomness (never Math.random): mulberry32, whose whole state is one uint32, so it can be
-// written into a checkpoint and resumed exactly.
+// Seeded randomness (never Math.random) over @laion/mixer's xoshiro128**, the one PRNG of the
+// repository; its state is four uint32s, written into a checkpoint and resumed exactly.
+import { createRng as createXoshiro, type RngState } from "@laion/mixer";
+
+export type { RngState };
 
 export interface Rng {
   /** Uniform in [0, 1). */
   next(): number;
-  state(): number;
+  state(): RngState;
 }
 
-export function createRng(seed: number, state?: number): Rng {
-  let s = (state ?? seed) >>> 0;
-  return {
-    next() {
-      s = (s + 0x6d2b79f5) >>> 0;
-      let t = s;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-    state: () => s,
-  };
+export function createRng(seed: number, state?: RngState): Rng {
+  const inner = createXoshiro(state ?? seed >>> 0);
+  return { next: () => inner.nextFloat(), state: () => inner.state() };
 }
 
 /** n samples of N(0, std²) (Box–Muller), as float32. */
