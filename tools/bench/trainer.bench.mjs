@@ -12,6 +12,7 @@ import {
   AdamW,
   countParameters,
   loadConfig,
+  modelConfigFor,
   resolveShape,
   SPECIALS,
   Transformer,
@@ -37,16 +38,7 @@ const load = () =>
 const { tf, name } = await selectBackend({ prefer: flags.backend });
 const cfgFile = loadConfig(flags.config);
 const shape = resolveShape(cfgFile);
-const cfg = {
-  vocabSize: SPECIALS.length + shape.textVocab + Number(flags.codebook),
-  dModel: shape.dModel,
-  nLayers: shape.nLayers,
-  nHeads: shape.nHeads,
-  dFF: shape.dFF,
-  seqLen: shape.seqLen,
-  ropeTheta: shape.ropeTheta,
-  normEps: shape.normEps,
-};
+const cfg = modelConfigFor(cfgFile, SPECIALS.length + shape.textVocab + Number(flags.codebook));
 const B = Number(flags.batch ?? cfgFile.training.batch_size);
 const T = cfg.seqLen;
 const N = B * T;

@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import type { ModelConfig } from "./model.js";
 import { PRESET_NAMES, PRESETS, type PresetName } from "./presets.js";
 
 const positiveInt = z.number().int().positive();
@@ -150,6 +151,21 @@ export function applyOverrides(cfg: TrainConfig, o: ConfigOverrides): TrainConfi
   if (o.preset !== undefined) next.model.preset = o.preset;
   if (o.batchSize !== undefined) next.training.batch_size = o.batchSize;
   return parseConfig(next, "flags");
+}
+
+/** The transformer's config for a training config: its resolved shape over a vocabulary of `vocabSize`. */
+export function modelConfigFor(cfg: TrainConfig, vocabSize: number): ModelConfig {
+  const shape = resolveShape(cfg);
+  return {
+    vocabSize,
+    dModel: shape.dModel,
+    nLayers: shape.nLayers,
+    nHeads: shape.nHeads,
+    dFF: shape.dFF,
+    seqLen: shape.seqLen,
+    ropeTheta: shape.ropeTheta,
+    normEps: shape.normEps,
+  };
 }
 
 /** The model shape: the preset, with any explicit model.* keys on top. */

@@ -6,6 +6,7 @@ export {
   type ConfigOverrides,
   configSchema,
   loadConfig,
+  modelConfigFor,
   parseConfig,
   resolveShape,
   type TrainConfig,

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
-import { resolveShape, type TrainConfig } from "./config.js";
+import { modelConfigFor, resolveShape, type TrainConfig } from "./config.js";
 import {
   activeSources,
   createTrainStream,
@@ -189,16 +189,7 @@ export async function trainMultimodal(params: TrainParams): Promise<TrainResult>
       `model.vocab is ${vocabSize}, but ${SPECIALS.length} specials + ${vocab.textSize} text tokens + ${vocab.codebookSize} VQ codes need ${vocab.size}`,
     );
   }
-  const modelCfg: ModelConfig = {
-    vocabSize,
-    dModel: shape.dModel,
-    nLayers: shape.nLayers,
-    nHeads: shape.nHeads,
-    dFF: shape.dFF,
-    seqLen: shape.seqLen,
-    ropeTheta: shape.ropeTheta,
-    normEps: shape.normEps,
-  };
+  const modelCfg = modelConfigFor(cfg, vocabSize);
 
   // Preflight: the arithmetic before the allocation.
   const memory = memoryPlan(modelCfg, cfg.training.batch_size, cfg.training.grad_accum);
