@@ -50,6 +50,27 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TensorInfo 
   return out;
 }
 
+/** The attributes both conv gradient kernels get; only NHWC is implemented (tfjs's own layout). */
+function convGradAttrs<Extra>(
+  kernel: string,
+  attrs: KernelArgs["attrs"],
+): Extra & {
+  strides: number | [number, number];
+  pad: "same" | "valid" | number;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+} {
+  const a = attrs as unknown as Extra & {
+    strides: number | [number, number];
+    pad: "same" | "valid" | number;
+    dataFormat?: string;
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  };
+  if (a.dataFormat !== undefined && a.dataFormat !== "NHWC") {
+    throw new Error(`wasm ${kernel} supports NHWC only, got ${a.dataFormat}`);
+  }
+  return a;
+}
+
 /**
  * Conv2DBackpropFilter (the gradient of conv2d w.r.t. its filter), missing from tfjs-backend-wasm 4.22.
  * dW[kh,kw,ci,co] = Σ_{n,y,x} xPad[n, y·s+kh, x·s+kw, ci] · dy[n,y,x,co] — which is itself a stride-1 conv
@@ -60,16 +81,9 @@ function makeConv2DBackpropFilter(tf: Tf) {
   return ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
     const x = inputs.x as TensorInfo;
     const dy = inputs.dy as TensorInfo;
-    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as {
-      strides: number | [number, number];
-      pad: "same" | "valid" | number;
-      dataFormat: string;
-      dimRoundingMode?: "floor" | "round" | "ceil";
+    const { strides, pad, dimRoundingMode, filterShape } = convGradAttrs<{
       filterShape: [number, number, number, number];
-    };
-    if (dataFormat !== undefined && dataFormat !== "NHWC") {
-      throw new Error(`wasm Conv2DBackpropFilter supports NHWC only, got ${dataFormat}`);
-    }
+    }>("Conv2DBackpropFilter", attrs);
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number],
       filterShape,
@@ -157,16 +171,9 @@ function makeConv2DBackpropInput(tf: Tf) {
   return ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
     const dy = inputs.dy as TensorInfo;
     const filter = inputs.filter as TensorInfo;
-    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as {
-      strides: number | [number, number];
-      pad: "same" | "valid" | number;
-      dataFormat: string;
-      dimRoundingMode?: "floor" | "round" | "ceil";
+    const { strides, pad, dimRoundingMode, inputShape } = convGradAttrs<{
       inputShape: [number, number, number, number];
-    };
-    if (dataFormat !== undefined && dataFormat !== "NHWC") {
-      throw new Error(`wasm Conv2DBackpropInput supports NHWC only, got ${dataFormat}`);
-    }
+    }>("Conv2DBackpropInput", attrs);
     const info = tf.backend_util.computeConv2DInfo(
       inputShape,
       filter.shape as [number, number, number, number],
