@@ -1,7 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
-import type { ImageSample } from "../src/index.js";
+import type { ImageSample, VQConfig } from "../src/index.js";
 
 /** The real photos in fixtures/images/originals as bytes. */
 export async function fixturePhotos(): Promise<{ name: string; bytes: Uint8Array }[]> {
@@ -22,3 +22,13 @@ export function photoSamples(
       for (const p of photos) yield { __key__: `r${r}/${p.name}`, jpg: p.bytes };
   };
 }
+
+/** A small architecture so real training steps take seconds; the demo preset is exercised by tools/bench/vq-quality.mjs. */
+export const small: Partial<VQConfig> = {
+  imageSize: 32,
+  downsample: 8,
+  channels: [16, 16, 32, 32],
+  codebookSize: 32,
+  codeDim: 8,
+  restartAfter: 5,
+};

@@ -11,19 +11,11 @@ import {
   type TrainVQEvent,
   type TrainVQResult,
   trainVQ,
-  type VQConfig,
 } from "../src/index.js";
+import { small } from "./helpers.js";
 
 // The app's local-only run (no LAION) on the 14-image fixture folder: a folder this small must still
 // train (k-means warm-up across epochs) and be evaluated on more than the one image it holds out.
-const small: Partial<VQConfig> = {
-  imageSize: 32,
-  downsample: 8,
-  channels: [16, 16, 32, 32],
-  codebookSize: 32,
-  codeDim: 8,
-  restartAfter: 5,
-};
 const captions = fixturePath("explicit_media/captions.json");
 const imageRoot = fixturePath("explicit_media");
 

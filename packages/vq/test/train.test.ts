@@ -12,19 +12,8 @@ import {
   selectBackend,
   type TrainVQResult,
   trainVQ,
-  type VQConfig,
 } from "../src/index.js";
-import { fixturePhotos, photoSamples } from "./helpers.js";
-
-// A small architecture so 20 real steps fit in seconds; the demo preset is exercised by tools/bench/vq-quality.mjs.
-const small: Partial<VQConfig> = {
-  imageSize: 32,
-  downsample: 8,
-  channels: [16, 16, 32, 32],
-  codebookSize: 32,
-  codeDim: 8,
-  restartAfter: 5,
-};
+import { fixturePhotos, photoSamples, small } from "./helpers.js";
 
 let dir: string;
 let out: string;
