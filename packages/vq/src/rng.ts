@@ -1,4 +1,4 @@
-import { createRng, type Rng as Xoshiro, type RngState, seedFrom } from "@laion/mixer";
+import { createRng, type RngState, seedFrom, type Rng as Xoshiro } from "@laion/mixer";
 
 /**
  * The training's seeded randomness (crops, flips, init, restarts) over @laion/mixer's xoshiro128**,
