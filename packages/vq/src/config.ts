@@ -5,7 +5,7 @@ export interface VQConfig {
   /** Square input/output size in pixels. */
   imageSize: number;
   /** Spatial downsampling factor: the code grid is imageSize/downsample on a side. */
-  downsample: 8 | 16;
+  downsample: 4 | 8 | 16;
   /** Number of codebook entries. */
   codebookSize: number;
   /** Dimension of each (L2-normalised) code vector. */
@@ -24,7 +24,7 @@ export interface VQConfig {
 
 export const configSchema = z.object({
   imageSize: z.number().int().min(16).max(1024),
-  downsample: z.union([z.literal(8), z.literal(16)]),
+  downsample: z.union([z.literal(4), z.literal(8), z.literal(16)]),
   codebookSize: z.number().int().min(2).max(65536),
   codeDim: z.number().int().min(2).max(1024),
   channels: z.array(z.number().int().min(1).max(2048)),
@@ -45,6 +45,17 @@ export const VQ_PRESETS = {
     codebookSize: 512,
     codeDim: 32,
     channels: [16, 32, 64, 128],
+    resBlocks: 1,
+    commitment: 0.25,
+    emaDecay: 0.99,
+    restartAfter: 10,
+  },
+  "64-f4": {
+    imageSize: 64,
+    downsample: 4,
+    codebookSize: 1024,
+    codeDim: 32,
+    channels: [32, 64, 96],
     resBlocks: 1,
     commitment: 0.25,
     emaDecay: 0.99,

@@ -33,6 +33,8 @@ export interface Batch {
   images: Float32Array;
   n: number;
   keys: string[];
+  /** Samples pulled from the source up to and including this batch's last one: where a resumed run skips to. */
+  offset: number;
 }
 
 /**
@@ -47,10 +49,17 @@ export async function* imageBatches(
     augment: Omit<Augment, "rng"> & { rng: Augment["rng"] };
     holdOutPercent: number;
     onSkip?: (key: string, reason: string) => void;
+    /**
+     * Fast-forward over this many samples without decoding them (a resumed run replaying its epoch up
+     * to the checkpoint's `offset`), drawing the augmentation numbers they would have drawn.
+     */
+    skip?: number;
   },
 ): AsyncGenerator<Batch> {
   const S = params.imageSize;
   let pending: { key: string; bytes: Uint8Array }[] = [];
+  let offset = 0;
+  const skip = params.skip ?? 0;
   const decode = async (group: { key: string; bytes: Uint8Array }[]): Promise<Batch> => {
     // draw every random number up front, in sample order, so the augmentation is reproducible
     // even though the decodes run concurrently in sharp's thread pool
@@ -75,14 +84,20 @@ export async function* imageBatches(
       keys.push((group[i] as { key: string }).key);
       n++;
     });
-    return { images: images.subarray(0, n * S * S * 3), n, keys };
+    return { images: images.subarray(0, n * S * S * 3), n, keys, offset };
   };
   for await (const sample of samples) {
+    offset++;
     const key = String(sample.__key__);
     if (isHeldOut(key, params.holdOutPercent)) continue;
     const bytes = sampleImage(sample);
     if (!bytes) {
-      params.onSkip?.(key, "no jpg/jpeg/png/webp member");
+      if (offset > skip) params.onSkip?.(key, "no jpg/jpeg/png/webp member");
+      continue;
+    }
+    if (offset <= skip) {
+      // the draw decode() makes for each sample, so the rest of the epoch is augmented as before
+      params.augment.rng.int(2 ** 31);
       continue;
     }
     pending.push({ key, bytes });

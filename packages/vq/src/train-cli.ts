@@ -190,6 +190,10 @@ export async function trainVisualVq(argv: string[]): Promise<void> {
         );
       } else if (e.type === "skip") {
         progress.log(`skipped ${e.key}: ${e.reason}`);
+      } else if (e.type === "replay") {
+        progress.log(
+          `resume: replaying epoch ${e.epoch} past its first ${e.samples} samples (read, not decoded)`,
+        );
       }
     },
   };

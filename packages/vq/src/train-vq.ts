@@ -112,10 +112,14 @@ export type TrainVQEvent =
       batchUsage: number;
       restarts: number;
       lr: number;
+      /** Keys of the samples this step trained on. */
+      keys: string[];
     }
   | ({ type: "eval" } & EvalMetrics)
   | { type: "checkpoint"; step: number; path: string }
   | { type: "skip"; key: string; reason: string }
+  /** A resumed run fast-forwards (reads, does not decode) the samples its epoch had already trained on. */
+  | { type: "replay"; epoch: number; samples: number }
   | { type: "done"; step: number; reason: "max-steps" | "epochs" | "aborted" };
 
 export interface TrainVQResult {
@@ -136,6 +140,30 @@ interface NamedTensor {
 }
 
 export const optimPath = (out: string) => `${out}.optim.safetensors`;
+
+/** Where a run stands in its data, saved with the optimizer state so `--resume` continues the same stream. */
+interface DataPosition {
+  epoch: number;
+  /** The step the epoch's source was opened at (its seed argument is `epoch + sourceStep`). */
+  sourceStep: number;
+  /** The epoch's augmentation RNG state at its start. */
+  augment: string;
+  /** Samples of the epoch consumed by trained batches. */
+  offset: number;
+}
+
+/** The saved position, or undefined for checkpoints written before positions were saved (they re-seed). */
+function parseDataPosition(raw: string | undefined, epoch: number): DataPosition | undefined {
+  if (raw === undefined) return undefined;
+  const d = JSON.parse(raw) as Partial<DataPosition>;
+  const ok =
+    Number.isInteger(d.epoch) &&
+    Number.isInteger(d.sourceStep) &&
+    Number.isInteger(d.offset) &&
+    typeof d.augment === "string";
+  if (!ok) throw new Error(`--resume: the optimizer state's data position is malformed: ${raw}`);
+  return d.epoch === epoch ? (d as DataPosition) : undefined;
+}
 
 function validate(params: TrainVQParams): void {
   if (!params.out) throw new Error("--out is required");
@@ -209,6 +237,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   let step = 0;
   let rng = new Rng(seed);
   let resumeEpoch = 0;
+  let resumeData: DataPosition | undefined;
   let resumeTensors: Record<string, SafeTensor> | undefined;
   let resumeOptim: Record<string, SafeTensor> | undefined;
   if (params.resume) {
@@ -231,6 +260,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
     );
     step = Number(optim.metadata.step);
     resumeEpoch = Number(optim.metadata.epoch ?? 0) || 0;
+    resumeData = parseDataPosition(optim.metadata.data, resumeEpoch);
     rng = Rng.fromState(String(optim.metadata.rng));
     resumeTensors = ckpt.tensors;
     resumeOptim = optim.tensors;
@@ -395,9 +425,14 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
     return m;
   };
 
+  // where the data stream stands: the epoch's source arguments and augmentation seed, and how many of
+  // its samples the trained batches took (a resumed run replays the epoch up to there)
+  let position: DataPosition = { epoch: resumeEpoch, sourceStep: 0, augment: "", offset: 0 };
   const checkpoint = async (epoch: number) => {
     if (lastSaved === step || step === 0) return;
-    const meta = { step, epoch, seed, rng: rng.getState(), backend };
+    const meta: Record<string, string | number> = { step, epoch, seed, rng: rng.getState(), backend };
+    // past the last epoch there is no stream to stand in
+    if (position.epoch === epoch && position.augment) meta.data = JSON.stringify(position);
     await saveOptimizer(optimizer, optimPath(out), names, model.params, meta);
     await saveVQ(model, out, meta);
     lastSaved = step;
@@ -419,6 +454,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   // 2 vectors per code in one pass
   let pendingInit: Batch[] = [];
   let t0 = performance.now();
+  const batchEpoch = new WeakMap<Batch, number>();
   const initCodebook = () => {
     const vectors = pendingInit.reduce((a, b) => a + b.n, 0) * model.tokensPerImage;
     const z = tf.tidy(
@@ -437,6 +473,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   /** Train one batch; true when the run must stop. */
   const runStep = async (b: Batch, ep: number): Promise<boolean> => {
     const r = trainStep(b);
+    if (ep === position.epoch && batchEpoch.get(b) === ep) position = { ...position, offset: b.offset };
     const t1 = performance.now();
     trainMs += t1 - t0;
     images += b.n;
@@ -454,6 +491,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
       batchUsage: r.usage,
       restarts: r.restarts,
       lr: lrAt(step - 1),
+      keys: b.keys,
     });
     if (step % evalEvery === 0) {
       lastEval = await evaluate();
@@ -473,14 +511,21 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   if (maxSteps !== undefined && step >= maxSteps) reason = "max-steps";
   else {
     outer: for (; epoch < epochs; epoch++) {
+      // the epoch the checkpoint stopped in is rebuilt exactly as it was, then fast-forwarded
+      const replay = epoch === resumeEpoch && resumeData?.epoch === epoch ? resumeData : undefined;
+      const sourceStep = replay?.sourceStep ?? step;
+      const augment = replay ? Rng.fromState(replay.augment) : rng.fork(epoch + step * 7919);
+      position = { epoch, sourceStep, augment: augment.getState(), offset: replay?.offset ?? 0 };
+      if (replay && replay.offset > 0) emit({ type: "replay", epoch, samples: replay.offset });
       const source = params.samples
         ? params.samples(epoch)
-        : await trainingSource({ ...dataParams, epoch: epoch + step });
+        : await trainingSource({ ...dataParams, epoch: epoch + sourceStep });
       const batches = imageBatches(source, {
         batchSize,
         imageSize: S,
+        skip: replay?.offset ?? 0,
         augment: {
-          rng: rng.fork(epoch + step * 7919),
+          rng: augment,
           scale: params.augment?.scale,
           flip: params.augment?.flip ?? true,
           colorJitter: params.augment?.colorJitter ?? 0,
@@ -492,6 +537,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
       t0 = performance.now();
       for await (const batch of prefetch(batches)) {
         batchesThisEpoch++;
+        batchEpoch.set(batch, epoch);
         let todo: Batch[] = [batch];
         if (!isInitialised(model.quant)) {
           // k-means init from real encoder outputs: wait for ≥ 2 vectors per code (at most 8 batches)
