@@ -7,11 +7,11 @@
 // reference original.png). Training sees random crops (scale 0.35–1 of the largest square) with flips and
 // colour jitter; the held-out set is 256 *different* random crops (another seed, scale 0.2–1) of the same
 // photos — held-out crops, not held-out photos.
-import { readFile, readdir, mkdir } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import { selectBackend, trainVQ, imageToFloat } from "../../packages/vq/dist/index.js";
+import { imageToFloat, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const arg = (name, def) => {
@@ -22,6 +22,10 @@ const steps = Number(arg("steps", 450));
 const minutes = Number(arg("minutes", 28));
 const batchSize = Number(arg("batch", 8));
 const backend = arg("backend", "wasm");
+const preset = arg("preset", "demo");
+const lr = arg("lr") === undefined ? undefined : Number(arg("lr"));
+// --model '{"channels":[16,32,64]}': VQConfig fields over the preset
+const config = arg("model") === undefined ? undefined : JSON.parse(arg("model"));
 const out = path.join(root, arg("out", ".bench/vq-quality/visual_vq.pt"));
 await mkdir(path.dirname(out), { recursive: true });
 
@@ -39,16 +43,34 @@ const rand = () => {
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
-const rng = { next: rand, int: (n) => Math.floor(rand() * n), uniform: (a, b) => a + (b - a) * rand(), fork: () => rng, normal: () => 0 };
+const rng = {
+  next: rand,
+  int: (n) => Math.floor(rand() * n),
+  uniform: (a, b) => a + (b - a) * rand(),
+  fork: () => rng,
+  normal: () => 0,
+};
 const evalImages = [];
 for (let i = 0; i < 256; i++) {
-  const px = await imageToFloat(photos[i % photos.length], 64, { rng, scale: [0.2, 1], flip: true, colorJitter: 0.15 });
+  const px = await imageToFloat(photos[i % photos.length], 64, {
+    rng,
+    scale: [0.2, 1],
+    flip: true,
+    colorJitter: 0.15,
+  });
   const bytes = Uint8Array.from(px, (v) => Math.round(v * 255));
-  evalImages.push(new Uint8Array(await sharp(bytes, { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer()));
+  evalImages.push(
+    new Uint8Array(
+      await sharp(bytes, { raw: { width: 64, height: 64, channels: 3 } })
+        .png()
+        .toBuffer(),
+    ),
+  );
 }
 
 async function* samples() {
-  for (let r = 0; ; r++) for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
+  for (let r = 0; ; r++)
+    for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
 }
 
 const started = Date.now();
@@ -59,17 +81,28 @@ const result = await trainVQ({
   evalImages,
   maxSteps: steps,
   batchSize,
+  preset,
+  config,
+  lr,
   evalEvery: Number(arg("eval-every", 50)),
   seed: 1,
   augment: { scale: [0.35, 1], flip: true, colorJitter: 0.1 },
   signal: AbortSignal.timeout(minutes * 60_000),
   onEvent: (e) => {
     const t = ((Date.now() - started) / 1000).toFixed(0);
-    if (e.type === "start") console.log(`backend ${e.backend}, ${e.parameters} parameters, ${(e.flopsPerImage / 1e6).toFixed(0)} MFLOP/image forward, eval ${e.evalImages} held-out crops`);
-    if (e.type === "eval") console.log(`[${t}s] step ${e.step}: PSNR ${e.psnr.toFixed(2)} dB, usage ${(100 * e.usage).toFixed(1)} % (${e.used}), perplexity ${e.perplexity.toFixed(1)}`);
+    if (e.type === "start")
+      console.log(
+        `backend ${e.backend}, ${e.parameters} parameters, ${(e.flopsPerImage / 1e6).toFixed(0)} MFLOP/image forward, eval ${e.evalImages} held-out crops`,
+      );
+    if (e.type === "eval")
+      console.log(
+        `[${t}s] step ${e.step}: PSNR ${e.psnr.toFixed(2)} dB, usage ${(100 * e.usage).toFixed(1)} % (${e.used}), perplexity ${e.perplexity.toFixed(1)}`,
+      );
     if (e.type === "step" && Date.now() - lastLog > 30_000) {
       lastLog = Date.now();
-      console.log(`[${t}s] step ${e.step} loss ${e.loss.toFixed(4)} img/s ${e.imagesPerSecond.toFixed(2)} batch usage ${(100 * e.batchUsage).toFixed(0)} % restarts ${e.restarts}`);
+      console.log(
+        `[${t}s] step ${e.step} loss ${e.loss.toFixed(4)} img/s ${e.imagesPerSecond.toFixed(2)} batch usage ${(100 * e.batchUsage).toFixed(0)} % restarts ${e.restarts}`,
+      );
     }
   },
 });
@@ -78,6 +111,9 @@ console.log(
   JSON.stringify({
     bench: "vq-quality",
     backend: name,
+    preset,
+    config: result.model.config,
+    lr: lr ?? "default",
     steps: result.steps,
     minutes: (Date.now() - started) / 60_000,
     imagesPerSecond: result.imagesPerSecond,

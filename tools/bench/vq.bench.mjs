@@ -1,8 +1,8 @@
 // @laion/vq throughput: training img/s on the wasm vs the cpu backend (same process, same data), and the
 // model's achieved FLOP/s against the measured wasm matmul peak.
 //
-//   (cd packages/vq && npx tsup) && node tools/bench/vq.bench.mjs [--steps 8] [--cpu-steps 2] [--batch 8]
-import { readFile, readdir, mkdtemp } from "node:fs/promises";
+//   (cd packages/vq && npx tsup) && node tools/bench/vq.bench.mjs [--preset demo] [--steps 8] [--cpu-steps 2] [--batch 8]
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,14 +13,21 @@ const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 };
+const presetIndex = process.argv.indexOf("--preset");
+const preset = presetIndex >= 0 ? process.argv[presetIndex + 1] : "demo";
 const steps = arg("steps", 8);
 const cpuSteps = arg("cpu-steps", 1);
 const batchSize = arg("batch", 8);
 const cpuBatch = arg("cpu-batch", 2);
 const dir = path.join(root, "fixtures/images/originals");
-const photos = await Promise.all((await readdir(dir)).filter((f) => f.endsWith(".jpg")).map((f) => readFile(path.join(dir, f)).then((b) => new Uint8Array(b))));
+const photos = await Promise.all(
+  (await readdir(dir))
+    .filter((f) => f.endsWith(".jpg"))
+    .map((f) => readFile(path.join(dir, f)).then((b) => new Uint8Array(b))),
+);
 async function* samples() {
-  for (let r = 0; ; r++) for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
+  for (let r = 0; ; r++)
+    for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
 }
 
 async function matmulPeak(tf) {
@@ -52,6 +59,7 @@ async function trainThroughput(backend, n, batchSize) {
     maxSteps: n + 1,
     evalEvery: 1_000_000,
     batchSize,
+    preset,
     seed: 1,
     onEvent: (e) => {
       if (e.type === "step") console.error(`  ${backend} step ${e.step}: loss ${e.loss.toFixed(4)}`);
@@ -65,7 +73,7 @@ async function trainThroughput(backend, n, batchSize) {
 }
 
 const { tf } = await selectBackend({ prefer: "wasm" });
-const config = resolveConfig();
+const config = resolveConfig({}, preset);
 const flopsPerImage = 3 * forwardFlops(config); // forward + backward ≈ 3× forward
 const peak = await matmulPeak(tf);
 console.error(`wasm matmul peak ${peak.toFixed(1)} GFLOP/s`);
@@ -75,10 +83,28 @@ const wasmSmall = await trainThroughput("wasm", steps, cpuBatch);
 console.error(`wasm ${wasm.toFixed(2)} img/s`);
 const cpu = await trainThroughput("cpu", cpuSteps, cpuBatch);
 const modelGflops = (wasm * flopsPerImage) / 1e9;
-console.log(`demo preset: ${(forwardFlops(config) / 1e6).toFixed(0)} MFLOP/image forward, ~${(flopsPerImage / 1e9).toFixed(2)} GFLOP/image per training step`);
-console.log(`wasm matmul peak: ${peak.toFixed(1)} GFLOP/s (best of 256/512/1024 square)`);
-console.log(`train wasm: ${wasm.toFixed(2)} img/s  (${modelGflops.toFixed(1)} GFLOP/s = ${((100 * modelGflops) / peak).toFixed(0)} % of matmul peak)`);
-console.log(`batch ${cpuBatch}: train wasm ${wasmSmall.toFixed(2)} img/s, cpu ${cpu.toFixed(3)} img/s, ratio wasm/cpu ${(wasmSmall / cpu).toFixed(1)}×`);
 console.log(
-  JSON.stringify({ bench: "vq", batchSize, peakGflops: peak, wasmImgPerSec: wasm, modelGflops, fractionOfPeak: modelGflops / peak, cpuBatch, wasmSmallImgPerSec: wasmSmall, cpuImgPerSec: cpu, ratio: wasmSmall / cpu }),
+  `${preset} preset: ${(forwardFlops(config) / 1e6).toFixed(0)} MFLOP/image forward, ~${(flopsPerImage / 1e9).toFixed(2)} GFLOP/image per training step`,
+);
+console.log(`wasm matmul peak: ${peak.toFixed(1)} GFLOP/s (best of 256/512/1024 square)`);
+console.log(
+  `train wasm: ${wasm.toFixed(2)} img/s  (${modelGflops.toFixed(1)} GFLOP/s = ${((100 * modelGflops) / peak).toFixed(0)} % of matmul peak)`,
+);
+console.log(
+  `batch ${cpuBatch}: train wasm ${wasmSmall.toFixed(2)} img/s, cpu ${cpu.toFixed(3)} img/s, ratio wasm/cpu ${(wasmSmall / cpu).toFixed(1)}×`,
+);
+console.log(
+  JSON.stringify({
+    bench: "vq",
+    preset,
+    batchSize,
+    peakGflops: peak,
+    wasmImgPerSec: wasm,
+    modelGflops,
+    fractionOfPeak: modelGflops / peak,
+    cpuBatch,
+    wasmSmallImgPerSec: wasmSmall,
+    cpuImgPerSec: cpu,
+    ratio: wasmSmall / cpu,
+  }),
 );

@@ -41,7 +41,7 @@ const localSchema = z.strictObject({
 
 const vqSchema = z.strictObject({
   out: z.string().min(1).default("model_output/visual_vq.pt"),
-  /** A @laion/vq preset (demo, 256-f16-1k, 256-f16-8k). */
+  /** A @laion/vq preset (demo, 64-f4, 256-f16-1k, 256-f16-8k). */
   preset: z.string().min(1).default("256-f16-1k"),
   max_steps: positiveInt.default(5000),
   laion_prob: prob.default(0.5),

@@ -35,8 +35,10 @@ export const configSchema = z.object({
 });
 
 /**
- * Presets. `demo` trains in minutes on 2 CPU cores (64 px, 8×8 = 64 tokens); the 256 px ones are for
- * a GPU backend (tfjs-node-gpu): 16×16 = 256 tokens per image.
+ * Presets. `demo` trains in minutes on 2 CPU cores (64 px, 8×8 = 64 tokens) but its 64 codes cap
+ * reconstructions near 21.5 dB; `64-f4` (16×16 = 256 tokens) reaches 25 dB in under 30 minutes on the
+ * same cores (docs/benchmarks.md). The 256 px ones are for a GPU backend (tfjs-node-gpu): 16×16 = 256
+ * tokens per image.
  */
 export const VQ_PRESETS = {
   demo: {
@@ -55,7 +57,7 @@ export const VQ_PRESETS = {
     downsample: 4,
     codebookSize: 1024,
     codeDim: 32,
-    channels: [32, 64, 96],
+    channels: [16, 32, 64],
     resBlocks: 1,
     commitment: 0.25,
     emaDecay: 0.99,
@@ -87,6 +89,18 @@ export const VQ_PRESETS = {
 
 export type VQPresetName = keyof typeof VQ_PRESETS;
 
+/**
+ * The Adam learning rate each preset trains with when `lr` is not given. 2e-3 was measured best for the
+ * small 64 px `64-f4` model on 2 cores (docs/benchmarks.md: 25 dB in 16 min vs 24.8 dB in 22 min at
+ * 1e-3); the others keep 5e-4, the rate they were tuned at.
+ */
+export const PRESET_LR: Record<VQPresetName, number> = {
+  demo: 5e-4,
+  "64-f4": 2e-3,
+  "256-f16-1k": 5e-4,
+  "256-f16-8k": 5e-4,
+};
+
 /** Validate a full config; the error names the offending field. */
 export function validateConfig(config: VQConfig): VQConfig {
   const parsed = configSchema.safeParse(config);
@@ -110,6 +124,8 @@ export function validateConfig(config: VQConfig): VQConfig {
 
 /** A preset with overrides applied; `channels` is re-derived when only `downsample` changes. */
 export function resolveConfig(overrides: Partial<VQConfig> = {}, preset: VQPresetName = "demo"): VQConfig {
+  if (!Object.hasOwn(VQ_PRESETS, preset))
+    throw new Error(`unknown VQ preset "${preset}"; use one of: ${Object.keys(VQ_PRESETS).join(", ")}`);
   const base: VQConfig = { ...VQ_PRESETS[preset], channels: [...VQ_PRESETS[preset].channels] };
   const merged: VQConfig = { ...base, ...overrides } as VQConfig;
   if (

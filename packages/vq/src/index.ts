@@ -2,7 +2,7 @@
 export type { BackendName, SelectBackendParams, Tf } from "./backend.js";
 export { BACKEND_ORDER, currentBackend, selectBackend } from "./backend.js";
 export type { VQConfig, VQPresetName } from "./config.js";
-export { resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
+export { PRESET_LR, resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
 export type { ImageSample } from "./data.js";
 export { imageToFloat, reconstructionGrid } from "./images.js";
 export { forwardFlops } from "./model.js";

@@ -130,7 +130,7 @@ export function emaUpdate(
   const K = state.codebook.shape[0] as number;
   const D = state.codebook.shape[1] as number;
   const d = params.decay;
-  const counts = tf.unsortedSegmentSum(tf.onesLike(idx).toFloat(), idx, K);
+  const counts = tf.tidy(() => tf.unsortedSegmentSum(tf.onesLike(idx).toFloat(), idx, K));
   tf.tidy(() => {
     const sums = tf.unsortedSegmentSum(z, idx, K);
     state.emaCount.assign(tf.add(tf.mul(state.emaCount, d), tf.mul(counts, 1 - d)));

@@ -2,7 +2,7 @@ import { appendFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, currentBackend, selectBackend } from "./backend.js";
-import { resolveConfig, type VQConfig, type VQPresetName, validateConfig } from "./config.js";
+import { PRESET_LR, resolveConfig, type VQConfig, type VQPresetName, validateConfig } from "./config.js";
 import {
   type Batch,
   decodeImages,
@@ -226,7 +226,6 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   const seed = params.seed ?? 0;
   const batchSize = params.batchSize ?? 16;
   const evalEvery = params.evalEvery ?? 200;
-  const lr = params.lr ?? 5e-4;
   const out = params.out;
   const outDir = path.dirname(path.resolve(out));
   await mkdir(outDir, { recursive: true });
@@ -240,6 +239,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   let resumeData: DataPosition | undefined;
   let resumeTensors: Record<string, SafeTensor> | undefined;
   let resumeOptim: Record<string, SafeTensor> | undefined;
+  let resumeLr: number | undefined;
   if (params.resume) {
     try {
       await stat(out);
@@ -261,10 +261,13 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
     step = Number(optim.metadata.step);
     resumeEpoch = Number(optim.metadata.epoch ?? 0) || 0;
     resumeData = parseDataPosition(optim.metadata.data, resumeEpoch);
+    resumeLr = optim.metadata.lr === undefined ? undefined : Number(optim.metadata.lr);
     rng = Rng.fromState(String(optim.metadata.rng));
     resumeTensors = ckpt.tensors;
     resumeOptim = optim.tensors;
   }
+  // a resumed run keeps the schedule it was started with unless told otherwise
+  const lr = params.lr ?? resumeLr ?? PRESET_LR[params.preset ?? "demo"];
   const model = VQ.create(config, seed);
   if (resumeTensors) model.assignTensors(resumeTensors, out);
   const optimizer = tf.train.adam(lr);
@@ -430,7 +433,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   let position: DataPosition = { epoch: resumeEpoch, sourceStep: 0, augment: "", offset: 0 };
   const checkpoint = async (epoch: number) => {
     if (lastSaved === step || step === 0) return;
-    const meta: Record<string, string | number> = { step, epoch, seed, rng: rng.getState(), backend };
+    const meta: Record<string, string | number> = { step, epoch, seed, lr, rng: rng.getState(), backend };
     // past the last epoch there is no stream to stand in
     if (position.epoch === epoch && position.augment) meta.data = JSON.stringify(position);
     await saveOptimizer(optimizer, optimPath(out), names, model.params, meta);

@@ -88,8 +88,8 @@ describe("--captions + --laion-tars through @laion/shards and @laion/mixer", () 
     expect([...first.losses, ...resumed.losses]).toEqual(losses);
     const a = await loadSafetensors(path.join(dir, "straight", "vq.pt"));
     const b = await loadSafetensors(out);
-    expect(Array.from(b.tensors["dec.out.w"]?.data ?? [])).toEqual(
-      Array.from(a.tensors["dec.out.w"]?.data ?? []),
+    expect(Array.from((b.tensors["dec.out.w"]?.data ?? []) as Float32Array)).toEqual(
+      Array.from((a.tensors["dec.out.w"]?.data ?? []) as Float32Array),
     );
   }, 120_000);
 });
