@@ -1,7 +1,13 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
-import type { ImageSample, VQConfig } from "../src/index.js";
+import {
+  type ImageSample,
+  type TrainVQParams,
+  type TrainVQResult,
+  trainVQ,
+  type VQConfig,
+} from "../src/index.js";
 
 /** The real photos in fixtures/images/originals as bytes. */
 export async function fixturePhotos(): Promise<{ name: string; bytes: Uint8Array }[]> {
@@ -32,3 +38,18 @@ export const small: Partial<VQConfig> = {
   codeDim: 8,
   restartAfter: 5,
 };
+
+/** Train as a killed run would: stop (and checkpoint) right after `step`, as Ctrl-C or a SIGTERM does. */
+export async function trainUntilStep(params: TrainVQParams, step: number): Promise<TrainVQResult> {
+  const stop = new AbortController();
+  const result = await trainVQ({
+    ...params,
+    signal: stop.signal,
+    onEvent: (e) => {
+      params.onEvent?.(e);
+      if (e.type === "step" && e.step === step) stop.abort();
+    },
+  });
+  result.model.dispose();
+  return result;
+}

@@ -4,7 +4,7 @@ import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
 import { beforeAll, describe, expect, test } from "vitest";
 import { loadSafetensors, selectBackend, type TrainVQParams, trainVQ } from "../src/index.js";
-import { small } from "./helpers.js";
+import { small, trainUntilStep } from "./helpers.js";
 
 // The user's folder (14 photos, Sinhala captions) mixed with a real webdataset shard standing in for
 // LAION: sample.tgz from the webdataset project, 90 grayscale 28×28 PNG digits keyed "10", "11", ….
@@ -69,14 +69,7 @@ describe("--captions + --laion-tars through @laion/shards and @laion/mixer", () 
 
   test("killed mid-stream and resumed, the mixed stream continues where it stopped", async () => {
     const out = path.join(dir, "stopped", "vq.pt");
-    const stop = new AbortController();
-    const first = await trainVQ({
-      ...params(out),
-      evalEvery: 3,
-      signal: stop.signal,
-      onEvent: (e) => e.type === "step" && e.step === 3 && stop.abort(),
-    });
-    first.model.dispose();
+    const first = await trainUntilStep({ ...params(out), evalEvery: 3 }, 3);
     const resumedKeys: string[][] = [];
     const resumed = await trainVQ({
       ...params(out),

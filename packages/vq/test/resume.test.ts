@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { loadSafetensors, optimPath, selectBackend, type TrainVQParams, trainVQ } from "../src/index.js";
-import { fixturePhotos, photoSamples, small } from "./helpers.js";
+import { fixturePhotos, photoSamples, small, trainUntilStep } from "./helpers.js";
 
 let photos: Awaited<ReturnType<typeof fixturePhotos>>;
 beforeAll(async () => {
@@ -35,14 +35,8 @@ describe("--resume replays the data order", () => {
     straight.model.dispose();
 
     const out = path.join(dir, "stopped", "vq.pt");
-    const stop = new AbortController();
-    const first = await trainVQ({
-      ...runParams(out),
-      signal: stop.signal,
-      // step 4 is mid-way through epoch 1 (3 batches an epoch after the k-means warm-up)
-      onEvent: (e) => e.type === "step" && e.step === 4 && stop.abort(),
-    });
-    first.model.dispose();
+    // step 4 is mid-way through epoch 1 (3 batches an epoch after the k-means warm-up)
+    const first = await trainUntilStep(runParams(out), 4);
     expect(first.steps).toBe(4);
     const data = JSON.parse((await loadSafetensors(optimPath(out))).metadata.data as string);
     expect(data.offset).toBeGreaterThan(0);
@@ -70,13 +64,7 @@ describe("--resume replays the data order", () => {
   test("a checkpoint from before data positions were saved still resumes (re-seeded)", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "vq-resume-old-"));
     const out = path.join(dir, "vq.pt");
-    const stop = new AbortController();
-    const first = await trainVQ({
-      ...runParams(out),
-      signal: stop.signal,
-      onEvent: (e) => e.type === "step" && e.step === 4 && stop.abort(),
-    });
-    first.model.dispose();
+    await trainUntilStep(runParams(out), 4);
     const { encodeSafetensors } = await import("../src/index.js");
     const { writeFile } = await import("node:fs/promises");
     const optim = await loadSafetensors(optimPath(out));
