@@ -10,7 +10,15 @@ export { type MapOptions, map } from "./map";
 export { type Mixed, type Mixer, type MixOptions, type MixOutput, mix } from "./mix";
 export { pipe } from "./pipe";
 export { prefetch } from "./prefetch";
-export { createRng, deriveSeed, type Rng, type RngState, seedFrom, shuffleInPlace } from "./rng";
+export {
+  createRng,
+  deriveSeed,
+  hashString,
+  type Rng,
+  type RngState,
+  seedFrom,
+  shuffleInPlace,
+} from "./rng";
 export { type SeekableState, seekable } from "./seekable";
 export { shuffle } from "./shuffle";
 export type { Stage } from "./stage";

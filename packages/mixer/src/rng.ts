@@ -125,6 +125,25 @@ export function seedFrom(seed: number, ...streams: number[]): number {
   return s;
 }
 
+/**
+ * A string → uint32 hash for stable per-key decisions (held-out splits, per-sample seeds): FNV-1a over
+ * UTF-16 code units, then the murmur3 finaliser, since FNV alone leaves the high bits of similar short
+ * keys ("corpus:12", "corpus:13") clustered. Not cryptographic.
+ */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** Fisher–Yates shuffle of `items` in place, every permutation equally likely; returns `items`. */
 export function shuffleInPlace<T>(items: T[], rng: Rng): T[] {
   for (let n = items.length; n > 1; n--) {

@@ -1,5 +1,13 @@
 import { describe, expect, test } from "vitest";
-import { createRng, deriveSeed, laionMixture, type RngState, seedFrom, shuffleInPlace } from "../src/index";
+import {
+  createRng,
+  deriveSeed,
+  hashString,
+  laionMixture,
+  type RngState,
+  seedFrom,
+  shuffleInPlace,
+} from "../src/index";
 import { collect, tagged } from "./fakes";
 import { chiSquareTest } from "./stats";
 
@@ -125,4 +133,14 @@ test("the mixture's sequence of choices is pinned for a seed (same on every plat
   // Second letter of each name: a = laion, e = text, o = local.
   const letters = (await collect(stream, 40)).map((x) => x.source[1]).join("");
   expect(letters).toMatchInlineSnapshot(`"oaoaaoaeoeaoeaaaaaaooooaaoeeaeaaaaaeooea"`);
+});
+
+test("hashString is pinned (held-out splits must not move between versions) and spreads similar keys", () => {
+  expect(["", "a", "corpus:12", "laion\u000000001234", "පූසා"].map(hashString)).toEqual([
+    2872998923, 444641715, 972678168, 305878591, 3517324284,
+  ]);
+  // 10,000 keys differing only in their last digits fill the 10 top-bit buckets evenly
+  const buckets = new Array(10).fill(0);
+  for (let i = 0; i < 10_000; i++) buckets[Math.floor((hashString(`corpus:${i}`) / 2 ** 32) * 10)]++;
+  expect(chiSquareTest(buckets, new Array(10).fill(0.1)).pValue).toBeGreaterThan(1e-4);
 });

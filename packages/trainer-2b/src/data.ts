@@ -5,7 +5,8 @@
 import { laionMixture, type MixState } from "@laion/mixer";
 import { LocalCaptionedImages, readCaptions, TextCorpus, WebDataset } from "@laion/shards";
 import type { TrainConfig } from "./config.js";
-import { createRng, hashString, type RngState } from "./rng.js";
+import { hashString } from "@laion/mixer";
+import { createRng, type RngState } from "./rng.js";
 import { type Batch, buildDoc, type Doc, Packer, type PackerState } from "./sequences.js";
 import type { Tokenizer } from "./tokenizer.js";
 import type { Vocab } from "./vocab.js";

@@ -27,19 +27,3 @@ export function normal(rng: Rng, n: number, std: number): Float32Array {
   }
   return out;
 }
-
-/** FNV-1a hash of a string → uint32 (held-out split by key, per-sample draws). */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // murmur3 finaliser: FNV alone leaves the high bits of similar short keys ("corpus:12") clustered.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}

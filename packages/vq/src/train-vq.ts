@@ -1,5 +1,6 @@
 import { appendFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { prefetch } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, currentBackend, selectBackend } from "./backend.js";
 import { PRESET_LR, resolveConfig, type VQConfig, type VQPresetName, validateConfig } from "./config.js";
@@ -199,18 +200,6 @@ function psnr(a: Float32Array, b: Float32Array, n: number): number {
     total += 10 * Math.log10(1 / Math.max(se / per, 1e-10));
   }
   return total / n;
-}
-
-/** Pull the next batch while the current one trains (sharp decodes in its own thread pool). */
-async function* prefetch<T>(it: AsyncIterable<T>): AsyncGenerator<T> {
-  const iter = it[Symbol.asyncIterator]();
-  let next = iter.next();
-  for (;;) {
-    const r = await next;
-    if (r.done) return;
-    next = iter.next();
-    yield r.value;
-  }
 }
 
 /**
@@ -538,7 +527,8 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
       });
       let batchesThisEpoch = 0;
       t0 = performance.now();
-      for await (const batch of prefetch(batches)) {
+      // decode the next batch (sharp's thread pool) while this one trains
+      for await (const batch of prefetch<Batch>(1)(batches)) {
         batchesThisEpoch++;
         batchEpoch.set(batch, epoch);
         let todo: Batch[] = [batch];
