@@ -60,10 +60,12 @@ export async function* imageBatches(
   let pending: { key: string; bytes: Uint8Array }[] = [];
   let offset = 0;
   const skip = params.skip ?? 0;
+  // the one draw each sample takes from the epoch's stream (skipped samples take it too)
+  const sampleSeed = () => params.augment.rng.int(2 ** 31);
   const decode = async (group: { key: string; bytes: Uint8Array }[]): Promise<Batch> => {
     // draw every random number up front, in sample order, so the augmentation is reproducible
     // even though the decodes run concurrently in sharp's thread pool
-    const rngs = group.map(() => params.augment.rng.fork(params.augment.rng.int(2 ** 31)));
+    const rngs = group.map(() => params.augment.rng.fork(sampleSeed()));
     const results = await Promise.all(
       group.map((s, i) =>
         imageToFloat(s.bytes, S, { ...params.augment, rng: rngs[i] as Augment["rng"] }).then(
@@ -96,8 +98,8 @@ export async function* imageBatches(
       continue;
     }
     if (offset <= skip) {
-      // the draw decode() makes for each sample, so the rest of the epoch is augmented as before
-      params.augment.rng.int(2 ** 31);
+      // the draw decode() would have made, so the rest of the epoch is augmented as before
+      sampleSeed();
       continue;
     }
     pending.push({ key, bytes });
