@@ -2,10 +2,9 @@
 // text_only_prob semantics) → documents (images → VQ codes on the fly) → packed batches.
 // Its state (mixer position + packer tail + direction rng) goes into every checkpoint, so a
 // resumed run sees exactly the batches an uninterrupted run would have seen.
-import { laionMixture, type MixState } from "@laion/mixer";
+import { hashString, laionMixture, type MixState } from "@laion/mixer";
 import { LocalCaptionedImages, readCaptions, TextCorpus, WebDataset } from "@laion/shards";
 import type { TrainConfig } from "./config.js";
-import { hashString } from "@laion/mixer";
 import { createRng, type RngState } from "./rng.js";
 import { type Batch, buildDoc, type Doc, Packer, type PackerState } from "./sequences.js";
 import type { Tokenizer } from "./tokenizer.js";

@@ -54,19 +54,20 @@ function rmsNorm(tf: Tf, x: Tensor, g: Tensor, eps: number): Tensor {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rotary positions (RoPE, "rotate half" layout): pairs (i, i + D/2) rotate by pos·θ^(-2i/D).
+// Rotary positions (RoPE, "rotate half" layout): pairs (i, i + D/2) rotate by pos·θ^(-2i/D). The
+// tables are full width, each angle written at i and i + D/2, so rope() is two products and a sum.
 export function ropeTables(tf: Tf, T: number, D: number, theta: number): { cos: Tensor; sin: Tensor } {
   const half = D / 2;
-  const cos = new Float32Array(T * half);
-  const sin = new Float32Array(T * half);
+  const cos = new Float32Array(T * D);
+  const sin = new Float32Array(T * D);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
       const a = t * theta ** (-(2 * i) / D);
-      cos[t * half + i] = Math.cos(a);
-      sin[t * half + i] = Math.sin(a);
+      cos[t * D + i] = cos[t * D + i + half] = Math.cos(a);
+      sin[t * D + i] = sin[t * D + i + half] = Math.sin(a);
     }
   }
-  return { cos: tf.tensor2d(cos, [T, half]), sin: tf.tensor2d(sin, [T, half]) }; // [T, D/2]
+  return { cos: tf.tensor2d(cos, [T, D]), sin: tf.tensor2d(sin, [T, D]) }; // [T, D]
 }
 
 // rotate_half(x) = [-x2, x1] as a product with a fixed signed permutation R [D, D]: one XNNPACK
@@ -99,9 +100,7 @@ function rotateHalf(tf: Tf, x: Tensor): Tensor {
 }
 
 function rope(tf: Tf, x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const cosF = tf.concat([cos, cos], -1); // [T, D]
-  const sinF = tf.concat([sin, sin], -1); // [T, D]
-  return tf.add(tf.mul(x, cosF), tf.mul(rotateHalf(tf, x), sinF));
+  return tf.add(tf.mul(x, cos), tf.mul(rotateHalf(tf, x), sin)); // x [B, H, T, D], tables [T, D]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,10 +238,10 @@ export class Transformer {
       const { cos, sin } = ropeTables(this.tf, T, D, this.cfg.ropeTheta);
       this.rot = { T, cos: this.tf.keep(cos), sin: this.tf.keep(sin) };
     }
-    const half = this.cfg.dModel / this.cfg.nHeads / 2;
+    const D = this.cfg.dModel / this.cfg.nHeads;
     return {
-      cos: this.tf.slice(this.rot.cos, [0, 0], [T, half]),
-      sin: this.tf.slice(this.rot.sin, [0, 0], [T, half]),
+      cos: this.tf.slice(this.rot.cos, [0, 0], [T, D]),
+      sin: this.tf.slice(this.rot.sin, [0, 0], [T, D]),
     };
   }
 
