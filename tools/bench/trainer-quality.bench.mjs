@@ -30,6 +30,7 @@ import {
   trainMultimodal,
 } from "../../packages/trainer-2b/dist/index.js";
 import { loadVQ, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
+import { matmulRate, transformerMatmuls } from "./matmul-rate.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const { values: flags, positionals } = parseArgs({
@@ -123,31 +124,10 @@ const evalRec = result.records.filter((r) => r.type === "eval").at(-1);
 const tokS = trainRecs.slice(1).reduce((s, r) => s + r.tokens_per_s, 0) / Math.max(1, trainRecs.length - 1);
 
 // Throughput of the training loop itself (data pipeline included) vs the wasm matmul rate on the
-// model's shapes, measured right after it in this process (see trainer.bench.mjs for the method).
-function matmulRate(m, k, n, reps = 8) {
-  const a = tf.randomNormal([m, k]);
-  const b = tf.randomNormal([k, n]);
-  const run = () => {
-    const o = tf.matMul(a, b); // not tidy(() => o.dataSync()): tidy walks a returned typed array
-    o.dataSync();
-    o.dispose();
-  };
-  run();
-  const t = performance.now();
-  for (let i = 0; i < reps; i++) run();
-  const sec = (performance.now() - t) / 1000;
-  tf.dispose([a, b]);
-  return (2 * m * k * n * reps) / sec / 1e9;
-}
+// model's shapes, measured right after it in this process (matmul-rate.mjs).
 const mc = result.plan.model;
 const Nt = cfg.training.batch_size * mc.seqLen;
-const mmRates = [
-  [Nt, mc.dModel, mc.dModel],
-  [Nt, mc.dModel, mc.dFF],
-  [Nt, mc.dFF, mc.dModel],
-  [Nt, mc.dModel, mc.vocabSize],
-  [512, 512, 512],
-].map(([m, k, n]) => matmulRate(m, k, n));
+const mmRates = Object.values(transformerMatmuls(mc, Nt)).map(([m, k, n]) => matmulRate(tf, m, k, n));
 const peak = Math.max(...mmRates);
 const gflops = (6 * result.plan.memory.params * tokS + 12 * mc.nLayers * mc.seqLen * mc.dModel * tokS) / 1e9;
 

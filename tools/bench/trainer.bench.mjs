@@ -19,6 +19,7 @@ import {
   trainStep,
 } from "../../packages/trainer-2b/dist/index.js";
 import { selectBackend } from "../../packages/vq/dist/index.js";
+import { matmulRate, transformerMatmuls } from "./matmul-rate.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const { values: flags } = parseArgs({
@@ -44,34 +45,10 @@ const T = cfg.seqLen;
 const N = B * T;
 
 // Baseline: matmul rate on the model's shapes (activations [B·T, ·] times weights), plus 512².
-// Not tf.tidy(() => x.dataSync()): tidy walks a returned typed array element by element, which made
-// the first version of this baseline ~50× too slow.
-function rate(m, k, n, reps) {
-  const a = tf.randomNormal([m, k]);
-  const b = tf.randomNormal([k, n]);
-  const run = () => {
-    const o = tf.matMul(a, b);
-    o.dataSync();
-    o.dispose();
-  };
-  run();
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) run();
-  const s = (performance.now() - t0) / 1000;
-  tf.dispose([a, b]);
-  return (2 * m * k * n * reps) / s / 1e9;
-}
 function matmulBaseline() {
-  const C = cfg.dModel;
-  const shapes = {
-    [`${N}x${C}x${C} (q/k/v/o)`]: [N, C, C],
-    [`${N}x${C}x${cfg.dFF} (mlp up)`]: [N, C, cfg.dFF],
-    [`${N}x${cfg.dFF}x${C} (mlp down)`]: [N, cfg.dFF, C],
-    [`${N}x${C}x${cfg.vocabSize} (logits)`]: [N, C, cfg.vocabSize],
-    "512x512x512": [512, 512, 512],
-  };
   const out = {};
-  for (const [k, [m, kk, n]] of Object.entries(shapes)) out[k] = Number(rate(m, kk, n, 8).toFixed(2));
+  for (const [label, [m, k, n]] of Object.entries(transformerMatmuls(cfg, N)))
+    out[label] = Number(matmulRate(tf, m, k, n).toFixed(2));
   return out;
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { forwardFlops, resolveConfig, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
+import { matmulRate } from "./matmul-rate.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const arg = (name, def) => {
@@ -30,21 +31,8 @@ async function* samples() {
     for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
 }
 
-async function matmulPeak(tf) {
-  let best = 0;
-  for (const n of [256, 512, 1024]) {
-    const a = tf.randomNormal([n, n]);
-    const b = tf.randomNormal([n, n]);
-    tf.matMul(a, b).dispose();
-    const reps = 4;
-    const t = performance.now();
-    for (let i = 0; i < reps; i++) tf.matMul(a, b).dataSync();
-    const gflops = (2 * n ** 3 * reps) / ((performance.now() - t) / 1000) / 1e9;
-    best = Math.max(best, gflops);
-    tf.dispose([a, b]);
-  }
-  return best;
-}
+/** Best of 256/512/1024 square products: the wasm matmul peak the model's FLOP/s is compared with. */
+const matmulPeak = (tf) => Math.max(...[256, 512, 1024].map((n) => matmulRate(tf, n, n, n, 4)));
 
 async function trainThroughput(backend, n, batchSize) {
   await selectBackend({ prefer: backend });
