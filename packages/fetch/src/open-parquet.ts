@@ -53,10 +53,10 @@ function countingBuffer(file: AsyncBuffer, counter: { bytes: number }): AsyncBuf
 }
 
 /**
- * Remembers the last bytes of recent reads and serves overlapping reads from them. Reads inside a
- * row group come in row slices whose first page is the last page of the previous slice (pages
- * straddle slice edges), and the footer read at open holds the end of the file: without this the
- * same bytes would be fetched again — 1.5x the file on a full scan in 64k-row slices.
+ * Remembers the last bytes of recent reads and serves overlapping reads from them: the footer read at
+ * open holds the end of the file (most of a small file), and every row-slice read re-reads its columns'
+ * offset indexes. Before reads carried decoded pages over (`readPagesOnce`), the page straddling each
+ * slice edge was also fetched twice — 1.5x the file on a full scan in 64k-row slices.
  */
 function overlapCache(file: AsyncBuffer, params: { entries?: number; keepBytes?: number } = {}): AsyncBuffer {
   const maxEntries = params.entries ?? 16;

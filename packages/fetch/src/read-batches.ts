@@ -18,8 +18,8 @@ export interface ReadBatchesParams {
   /**
    * Rows of the first read inside a row group when the file has offset indexes (only the pages
    * covering those rows are fetched); later reads double up to `maxBatchRows`, so an early stop
-   * (--max-samples) fetches little while a full scan makes few calls (each call has a fixed cost
-   * and re-decodes the pages that straddle its edges). Without offset indexes a row group is read
+   * (--max-samples) fetches little while a full scan makes few calls (each call has a fixed cost;
+   * pages straddling its edges are carried over, not decoded again). Without offset indexes a row group is read
    * in one go, since each partial read would fetch and decode the whole column chunk again.
    */
   batchRows?: number;
