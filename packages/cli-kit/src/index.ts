@@ -2,5 +2,19 @@ export type { RunCliOptions } from "./cli-error.js";
 export { CliError, redact, runCli } from "./cli-error.js";
 export type { RangeParams } from "./options.js";
 export { boolOption, floatOption, intOption } from "./options.js";
+export type { AcquireLockParams, LockHolder, OutputLock } from "./output-lock.js";
+export { acquireOutputLock, OutputBusyError } from "./output-lock.js";
 export type { Progress, ProgressFields, ProgressParams } from "./progress.js";
 export { createProgress } from "./progress.js";
+export type { Difference, InputIdentity, JsonValue, RunManifest, RunStatus } from "./run-manifest.js";
+export {
+  formatDifferences,
+  inputIdentity,
+  manifestDifferences,
+  manifestStatus,
+  moveAside,
+  newManifest,
+  OutputChangedError,
+  readManifest,
+  writeManifest,
+} from "./run-manifest.js";

@@ -1,0 +1,83 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import {
+  formatDifferences,
+  inputIdentity,
+  manifestStatus,
+  moveAside,
+  newManifest,
+  OutputChangedError,
+  writeManifest,
+} from "../src/index.js";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-kit-manifest-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe("run manifests", () => {
+  test("missing → partial → complete → changed, with the differences named", () => {
+    const file = path.join(dir, "a", ".run-manifest.json");
+    const input = path.join(dir, "input.txt");
+    fs.writeFileSync(input, "one");
+    const params = { image_size: 64, shard_size: 10 };
+    expect(manifestStatus(file, params, [inputIdentity(input)]).state).toBe("missing");
+
+    const m = newManifest("test", params, [inputIdentity(input)]);
+    writeManifest(file, m);
+    expect(manifestStatus(file, params, [inputIdentity(input)]).state).toBe("partial");
+    writeManifest(file, { ...m, complete: true });
+    expect(manifestStatus(file, params, [inputIdentity(input)]).state).toBe("complete");
+
+    const changed = manifestStatus(file, { image_size: 128, shard_size: 10 }, [inputIdentity(input)]);
+    expect(changed.state).toBe("changed");
+    expect(changed.detail).toBe("image_size 64 → 128");
+
+    // a rewritten input (other size) is a change too, named by its path
+    fs.writeFileSync(input, "one more");
+    const diffs = manifestStatus(file, params, [inputIdentity(input)]).differences ?? [];
+    expect(diffs.map((d) => d.key)).toEqual([`input ${input}`]);
+    expect(formatDifferences(diffs)).toMatch(/3 bytes.* → 8 bytes/);
+  });
+
+  test("a folder's identity changes when a file is added, not when a dot-file is", () => {
+    const folder = path.join(dir, "photos");
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, "a.jpg"), "x");
+    const before = inputIdentity(folder);
+    fs.writeFileSync(path.join(folder, ".lock"), "ours");
+    expect(inputIdentity(folder)).toEqual(before);
+    fs.writeFileSync(path.join(folder, "b.jpg"), "y");
+    expect(inputIdentity(folder)).toMatchObject({ kind: "folder", files: 2, size: 2 });
+    expect(inputIdentity(path.join(dir, "nope"))).toEqual({ path: path.join(dir, "nope"), kind: "missing" });
+    expect(inputIdentity("https://example.com/x.parquet").kind).toBe("remote");
+  });
+
+  test("an unreadable manifest is an error naming the file", () => {
+    const file = path.join(dir, "bad.json");
+    fs.writeFileSync(file, "{half");
+    expect(() => manifestStatus(file, {}, [])).toThrow(`${file} is not a run manifest`);
+  });
+
+  test("moveAside keeps every earlier output: .prev-1, .prev-2", () => {
+    const out = path.join(dir, "out");
+    expect(moveAside(out)).toBeNull();
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, "x"), "first");
+    expect(moveAside(out)).toBe(`${out}.prev-1`);
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, "x"), "second");
+    expect(moveAside(out)).toBe(`${out}.prev-2`);
+    expect(fs.readFileSync(path.join(`${out}.prev-1`, "x"), "utf8")).toBe("first");
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test("OutputChangedError lists each difference by flag and the ways forward", () => {
+    const err = new OutputChangedError("data/shards", [{ key: "image_size", before: 64, after: 128 }], {
+      image_size: "--image-size",
+    });
+    expect(err.message).toContain("--image-size: 64 → 128");
+    expect(err.message).toContain("--overwrite");
+    expect(err.message).toContain("data/shards.prev-<n>");
+  });
+});
