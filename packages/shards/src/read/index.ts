@@ -15,10 +15,16 @@ export type {
   LocalCaptionedImagesStats,
 } from "./local-captioned-images.js";
 export { LocalCaptionedImages, readCaptions } from "./local-captioned-images.js";
-export { type OpenedShard, openShard } from "./open-shard.js";
+export { DEFAULT_HTTP_TIMEOUT_MS, type OpenedShard, openShard } from "./open-shard.js";
 export { createS3Client, parseS3Url, type S3Options } from "./s3.js";
 export { resolveShards } from "./shard-list.js";
 export type { SplitOptions } from "./split.js";
-export { type TarMember, tarMembers } from "./tar-members.js";
+export {
+  DEFAULT_MAX_MEMBER_BYTES,
+  DEFAULT_MAX_SHARD_BYTES,
+  type MemberLimits,
+  type TarMember,
+  tarMembers,
+} from "./tar-members.js";
 export { TextCorpus, type TextCorpusOptions, type TextSample } from "./text-corpus.js";
 export { type Sample, WebDataset, type WebDatasetOptions } from "./web-dataset.js";

@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { parseS3Url } from "./s3.js";
 
@@ -19,7 +18,11 @@ export interface OpenShardOptions {
   s3Client?: () => S3Client;
   /** Read size for local files (bytes). */
   highWaterMark?: number;
+  /** http(s): longest wait for the response headers and for each body chunk asked for (ms, default 30000). */
+  timeoutMs?: number;
 }
+
+export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
 
 /**
  * Opens `url` as a stream without reading it whole: a local path (or file://), `http(s)://`
@@ -28,7 +31,7 @@ export interface OpenShardOptions {
  * S3 key, missing file).
  */
 export async function openShard(url: string, options: OpenShardOptions = {}): Promise<OpenedShard> {
-  if (/^https?:\/\//.test(url)) return openHttp(url);
+  if (/^https?:\/\//.test(url)) return openHttp(url, options.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS);
   if (url.startsWith("s3://")) return openS3(url, options);
   if (url.startsWith("pipe:")) return openPipe(url.slice("pipe:".length));
   return openFile(url.startsWith("file://") ? new URL(url).pathname : url, options);
@@ -47,14 +50,39 @@ async function openFile(path: string, options: OpenShardOptions): Promise<Opened
   return { stream, finished: Promise.resolve(), close: () => stream.destroy() };
 }
 
-async function openHttp(url: string): Promise<OpenedShard> {
+async function openHttp(url: string, timeoutMs: number): Promise<OpenedShard> {
   const controller = new AbortController();
-  const response = await fetch(url, { signal: controller.signal });
+  const abort = () => controller.abort();
+  const response = await withTimeout(
+    fetch(url, { signal: controller.signal }),
+    timeoutMs,
+    `no response headers within ${timeoutMs} ms (timeoutMs / --timeout)`,
+    abort,
+  );
   if (!response.ok || !response.body) {
     controller.abort();
     throw new Error(`HTTP ${response.status} ${response.statusText}`.trim());
   }
-  const stream = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+  const reader = response.body.getReader();
+  // The timer runs only while the reader waits on the server: a slow consumer (backpressure)
+  // never trips it, a server that stops sending does.
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      for (;;) {
+        const { done, value } = await withTimeout(
+          reader.read(),
+          timeoutMs,
+          `server sent nothing for ${timeoutMs} ms (timeoutMs / --timeout)`,
+          abort,
+        );
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      controller.abort();
+    }
+  }
+  const stream = Readable.from(chunks(), { objectMode: false });
   // Swallow the AbortError that close() causes on a stream nobody reads any more.
   stream.on("error", () => {});
   return {
@@ -65,6 +93,30 @@ async function openHttp(url: string): Promise<OpenedShard> {
       stream.destroy();
     },
   };
+}
+
+/**
+ * `promise`, or an Error with `message` once `ms` have passed first; `onExpire` (closing the request)
+ * runs after the race is decided, so its own AbortError does not replace the message.
+ */
+async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string,
+  onExpire: () => void,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(message));
+      queueMicrotask(onExpire);
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function openS3(url: string, options: OpenShardOptions): Promise<OpenedShard> {

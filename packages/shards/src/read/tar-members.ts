@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { createGunzip, gunzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { ShardError } from "./errors.js";
@@ -14,6 +14,25 @@ const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 const MAX_AHEAD_BYTES = 16 << 20;
 
+/** Largest member kept in memory, before or after gunzipping (256 MiB). */
+export const DEFAULT_MAX_MEMBER_BYTES = 256 << 20;
+/** Most tar bytes read from one shard, after gunzipping a `.tar.gz` (16 GiB). */
+export const DEFAULT_MAX_SHARD_BYTES = 16 * 2 ** 30;
+
+/** Byte caps that keep a hostile shard from taking memory or time beyond what the options allow. */
+export interface MemberLimits {
+  /**
+   * A member larger than this (as stored, or after gunzipping an `x.gz` member) is not buffered:
+   * it is skipped with a ShardError naming it. Default 256 MiB.
+   */
+  maxMemberBytes?: number;
+  /**
+   * The shard stops with a ShardError past this many tar bytes (after gunzip for `.tar.gz`): a small
+   * gzip bomb or an endless HTTP body cannot keep the reader busy forever. Default 16 GiB.
+   */
+  maxShardBytes?: number;
+}
+
 /** True when the URL's extension says gzip (.tgz, .tar.gz, .gz). */
 export function hasGzipExtension(url: string): boolean {
   return /\.(tgz|gz)$/i.test(url.replace(/[?#].*$/, ""));
@@ -27,21 +46,30 @@ export function hasGzipExtension(url: string): boolean {
  * other non-regular entries are skipped. With `gunzipMembers`, `x.txt.gz` members are
  * decompressed and renamed `x.txt`. Every error is a ShardError naming `url` and the member.
  */
-export async function* tarMembers(params: {
-  stream: Readable;
-  url: string;
-  gunzipMembers?: boolean;
-  /** Members parsed ahead of the consumer (default 16, and at most 16 MiB of them). */
-  readAhead?: number;
-  /**
-   * Copy member bytes into their own buffers (default false). Without it a member that lies in
-   * one read chunk is a view into that chunk (up to 1 MiB for local files): no copy, but a member
-   * kept for long keeps its whole chunk alive. Copy when samples are held in bulk (shuffle buffers).
-   */
-  copy?: boolean;
-}): AsyncGenerator<TarMember> {
+export async function* tarMembers(
+  params: {
+    stream: Readable;
+    url: string;
+    gunzipMembers?: boolean;
+    /** Members parsed ahead of the consumer (default 16, and at most 16 MiB of them). */
+    readAhead?: number;
+    /**
+     * Copy member bytes into their own buffers (default false). Without it a member that lies in
+     * one read chunk is a view into that chunk (up to 1 MiB for local files): no copy, but a member
+     * kept for long keeps its whole chunk alive. Copy when samples are held in bulk (shuffle buffers).
+     */
+    copy?: boolean;
+    /**
+     * Called (from the consumer's side, so it may throw) for a member skipped for being over
+     * `maxMemberBytes`; without it such a member ends the shard with that error.
+     */
+    onSkip?: (error: ShardError) => void;
+  } & MemberLimits,
+): AsyncGenerator<TarMember> {
   const { stream, url } = params;
   const maxAhead = params.readAhead ?? 16;
+  const maxMember = checkLimit("maxMemberBytes", params.maxMemberBytes ?? DEFAULT_MAX_MEMBER_BYTES);
+  const maxShard = checkLimit("maxShardBytes", params.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES);
   const head = await peek(stream, 2).catch((error: Error) => {
     throw new ShardError({ url, message: error.message, cause: error });
   });
@@ -50,7 +78,8 @@ export async function* tarMembers(params: {
 
   const extract = tar.extract();
   // State shared by tar-stream's event callbacks (producer) and this generator (consumer).
-  const queue: TarMember[] = [];
+  // A skipped member travels in order with the others, so its error is raised where it lay.
+  const queue: (TarMember | ShardError)[] = [];
   let queuedBytes = 0;
   let heldNext = null as (() => void) | null; // tar-stream waits for this before parsing on
   let inEntry = false;
@@ -77,17 +106,30 @@ export async function* tarMembers(params: {
   extract.on("entry", (header, entry, next) => {
     inEntry = true;
     member = header.name;
+    const regular = header.type === "file" || header.type === "contiguous-file";
+    // The header's size is what the parser will read for this entry, so checking it first means
+    // an oversized member is drained, never held.
+    const oversize = regular && (header.size ?? 0) > maxMember;
     const chunks: Buffer[] = [];
     let size = 0;
     // An entry stream is destroyed with the extractor's error, which is reported once, below.
     entry.on("error", () => {});
     entry.on("data", (data: unknown) => {
+      if (oversize || !regular) return;
       const chunk = data as Buffer;
       chunks.push(chunk);
       size += chunk.length;
     });
     entry.on("end", () => {
-      if (header.type === "file" || header.type === "contiguous-file") {
+      if (oversize) {
+        queue.push(
+          new ShardError({
+            url,
+            member: header.name,
+            message: `member is ${header.size} bytes, over max-member-bytes (${maxMember}); skipped`,
+          }),
+        );
+      } else if (regular) {
         const data = chunks.length === 1 && !params.copy ? (chunks[0] as Buffer) : joined(chunks, size);
         queue.push({ name: header.name, data });
         queuedBytes += size;
@@ -111,26 +153,38 @@ export async function* tarMembers(params: {
   });
   stream.on("error", (error) => fail(`read failed: ${error.message}`, error));
   const gunzip = gzipped ? createGunzip() : undefined;
+  const counter = byteCounter(maxShard, (read) =>
+    fail(
+      `shard is over max-shard-bytes (${maxShard} tar bytes${gzipped ? " after gunzip" : ""}, read ${read})`,
+      undefined,
+    ),
+  );
+  counter.on("error", () => {}); // destroyed with `fail`'s error, reported there
   if (gunzip) {
     gunzip.on("error", (error) => fail(`bad gzip data: ${error.message}`, error));
-    stream.pipe(gunzip).pipe(extract as unknown as NodeJS.WritableStream);
+    stream
+      .pipe(gunzip)
+      .pipe(counter)
+      .pipe(extract as unknown as NodeJS.WritableStream);
   } else {
-    stream.pipe(extract as unknown as NodeJS.WritableStream);
+    stream.pipe(counter).pipe(extract as unknown as NodeJS.WritableStream);
   }
 
   try {
     for (;;) {
       const next = queue.shift();
       if (next !== undefined) {
-        queuedBytes -= next.data.length;
+        if (!(next instanceof ShardError)) queuedBytes -= next.data.length;
         if (heldNext && roomAhead()) {
           const resume = heldNext;
           heldNext = null;
           resume();
         }
-        yield params.gunzipMembers && /\.gz$/i.test(next.name)
-          ? { name: next.name.slice(0, -3), data: gunzipMember(next.data, url, next.name) }
-          : next;
+        const taken =
+          next instanceof ShardError ? next : unpacked(next, url, params.gunzipMembers, maxMember);
+        if (!(taken instanceof ShardError)) yield taken;
+        else if (params.onSkip) params.onSkip(taken);
+        else throw taken;
         continue;
       }
       // Members complete before a failure are delivered first, then the failure.
@@ -144,8 +198,41 @@ export async function* tarMembers(params: {
     stream.unpipe();
     stream.destroy();
     gunzip?.destroy();
+    counter.destroy();
     extract.destroy();
   }
+}
+
+function checkLimit(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`tarMembers: ${name} must be an integer ≥ 1, got ${value}`);
+  return value;
+}
+
+/** A pass-through that calls `over` (once) when more than `max` bytes went through it. */
+function byteCounter(max: number, over: (read: number) => void): Transform {
+  let read = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      read += chunk.length;
+      if (read > max) {
+        over(read);
+        callback();
+      } else callback(null, chunk);
+    },
+  });
+}
+
+/** The member as the reader yields it: `x.gz` gunzipped (under the member cap) and renamed `x`. */
+function unpacked(
+  next: TarMember,
+  url: string,
+  gunzipMembers: boolean | undefined,
+  maxMember: number,
+): TarMember | ShardError {
+  if (!gunzipMembers || !/\.gz$/i.test(next.name)) return next;
+  const data = gunzipMember(next.data, url, next.name, maxMember);
+  return data instanceof ShardError ? data : { name: next.name.slice(0, -3), data };
 }
 
 /**
@@ -162,11 +249,24 @@ function joined(chunks: readonly Buffer[], size: number): Buffer {
   return out;
 }
 
-function gunzipMember(data: Uint8Array, url: string, member: string): Uint8Array {
+/** Gunzips a member, stopping at `maxBytes` of output: a 1 MB member of zeros may claim 1 GiB. */
+function gunzipMember(
+  data: Uint8Array,
+  url: string,
+  member: string,
+  maxBytes: number,
+): Uint8Array | ShardError {
   try {
-    return gunzipSync(data);
+    return gunzipSync(data, { maxOutputLength: maxBytes });
   } catch (error) {
-    throw new ShardError({
+    if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+      return new ShardError({
+        url,
+        member,
+        message: `gunzipped member is over max-member-bytes (${maxBytes}); skipped`,
+        cause: error,
+      });
+    return new ShardError({
       url,
       member,
       message: `bad gzip member: ${(error as Error).message}`,

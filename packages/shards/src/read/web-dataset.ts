@@ -7,7 +7,7 @@ import { openShard } from "./open-shard.js";
 import { createS3Client, type S3Options } from "./s3.js";
 import { resolveShards } from "./shard-list.js";
 import { type SplitOptions, splitSlot, takeSplit } from "./split.js";
-import { tarMembers } from "./tar-members.js";
+import { type MemberLimits, tarMembers } from "./tar-members.js";
 
 /** A sample after optional decoding: raw members are Uint8Array, decoded ones string/number/object/RgbImage. */
 export interface Sample {
@@ -16,7 +16,7 @@ export interface Sample {
   [ext: string]: unknown;
 }
 
-export interface WebDatasetOptions {
+export interface WebDatasetOptions extends MemberLimits {
   /** Shuffle the shard order (seeded by seed + epoch, identical on every rank so splits stay disjoint). */
   shuffleShards?: boolean;
   /** Sample-level shuffle buffer size (0 or 1 = no shuffle). Memory is bounded by this many samples. */
@@ -43,6 +43,11 @@ export interface WebDatasetOptions {
   s3?: S3Options;
   /** A ready S3 client (overrides s3Endpoint and s3). */
   s3Client?: S3Client;
+  /**
+   * For `http(s)://` shards: longest wait for the response headers, and for each body chunk the
+   * reader asks for (ms, default 30000). A server that stalls becomes a ShardError.
+   */
+  timeoutMs?: number;
 }
 
 // Tags that keep the shard, sample and resample streams independent for the same seed.
@@ -108,6 +113,11 @@ function validate(urls: string | readonly string[], options: WebDatasetOptions):
   const buffer = options.shuffleBuffer ?? 0;
   if (!Number.isSafeInteger(buffer) || buffer < 0) {
     throw new Error(`WebDataset: shuffleBuffer must be an integer ≥ 0, got ${buffer}`);
+  }
+  for (const name of ["maxMemberBytes", "maxShardBytes", "timeoutMs"] as const) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1))
+      throw new Error(`WebDataset: ${name} must be an integer ≥ 1, got ${value}`);
   }
   const slot = splitSlot(options.split);
   let client: S3Client | undefined = options.s3Client;
@@ -181,7 +191,10 @@ async function* shardSamples(
     let produced = 0;
     let opened: Awaited<ReturnType<typeof openShard>> | undefined;
     try {
-      opened = await openShard(url, { s3Client: config.s3Client }).catch((error: unknown) => {
+      opened = await openShard(url, {
+        s3Client: config.s3Client,
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      }).catch((error: unknown) => {
         throw new ShardError({ url, message: `cannot open: ${(error as Error).message}`, cause: error });
       });
       const members = tarMembers({
@@ -190,6 +203,10 @@ async function* shardSamples(
         gunzipMembers: options.gunzipMembers ?? true,
         // Samples held in a shuffle buffer get their own compact bytes, so they don't keep read chunks alive.
         copy: (options.shuffleBuffer ?? 0) > 1,
+        maxMemberBytes: options.maxMemberBytes,
+        maxShardBytes: options.maxShardBytes,
+        // An oversized member is one bad member, not a bad shard: the policy decides, the shard goes on.
+        onSkip: (error) => handleError(error, handler, options.onError),
       });
       for await (const sample of groupSamples(members, url)) {
         produced++;

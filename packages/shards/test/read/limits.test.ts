@@ -1,0 +1,133 @@
+import { writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type ShardError, WebDataset } from "../../src/index.js";
+import { collect, shard, tarBuffer, tempDir } from "./helpers.js";
+
+const MiB = 1 << 20;
+const zeros = (n: number) => Buffer.alloc(n);
+
+describe("member and shard byte caps", () => {
+  const tmp = tempDir("shards-limits-");
+  afterAll(() => tmp.cleanup());
+
+  test("a .tar.gz whose member inflates past max-member-bytes: that member is skipped by name, the rest is read", async () => {
+    const tar = await tarBuffer([
+      { name: "a.txt", data: "first" },
+      { name: "bomb.bin", data: zeros(8 * MiB) },
+      { name: "b.txt", data: "second" },
+    ]);
+    const file = path.join(tmp.dir, "bomb.tar.gz");
+    writeFileSync(file, gzipSync(tar));
+    await expect(collect(WebDataset(file, { maxMemberBytes: MiB }))).rejects.toThrow(
+      `${file} (member bomb.bin): member is ${8 * MiB} bytes, over max-member-bytes (${MiB}); skipped`,
+    );
+    const errors: ShardError[] = [];
+    const samples = await collect(
+      WebDataset(file, { maxMemberBytes: MiB, handler: "ignore", onError: (e) => errors.push(e) }),
+    );
+    expect(samples.map((s) => s.__key__)).toEqual(["a", "b"]);
+    expect(errors.map((e) => [e.url, e.member])).toEqual([[file, "bomb.bin"]]);
+  });
+
+  test("a plain tar holding a .txt.gz bomb: gunzip stops at the cap and names the member", async () => {
+    const file = path.join(tmp.dir, "member-bomb.tar");
+    writeFileSync(
+      file,
+      await tarBuffer([
+        { name: "x.txt.gz", data: gzipSync(zeros(16 * MiB)) },
+        { name: "y.txt.gz", data: gzipSync("fine") },
+      ]),
+    );
+    const errors: ShardError[] = [];
+    const samples = await collect(
+      WebDataset(file, { maxMemberBytes: MiB, handler: "ignore", onError: (e) => errors.push(e) }),
+    );
+    expect(samples.map((s) => [s.__key__, Buffer.from(s.txt as Uint8Array).toString()])).toEqual([
+      ["y", "fine"],
+    ]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.member).toBe("x.txt.gz");
+    expect(errors[0]?.message).toContain(`gunzipped member is over max-member-bytes (${MiB})`);
+  });
+
+  test("max-shard-bytes stops a shard (after gunzip) with an error naming it, keeping the samples before", async () => {
+    const members = Array.from({ length: 20 }, (_, i) => ({ name: `k${i}.bin`, data: zeros(64 * 1024) }));
+    const file = path.join(tmp.dir, "long.tgz");
+    writeFileSync(file, gzipSync(await tarBuffer(members)));
+    const errors: ShardError[] = [];
+    const samples = await collect(
+      WebDataset(file, { maxShardBytes: 512 * 1024, handler: "ignore", onError: (e) => errors.push(e) }),
+    );
+    expect(samples.length).toBeGreaterThan(0);
+    expect(samples.length).toBeLessThan(20);
+    expect(errors[0]?.message).toMatch(/over max-shard-bytes \(524288 tar bytes after gunzip/);
+  });
+
+  test("the real fixtures read whole under the default caps", async () => {
+    expect(await collect(WebDataset(shard("testgz.tar")))).toHaveLength(1000);
+  });
+
+  test("bad caps are rejected when the dataset is made, naming the option", () => {
+    expect(() => WebDataset(shard("tendata.tar"), { maxMemberBytes: 0 })).toThrow(
+      "WebDataset: maxMemberBytes must be an integer ≥ 1, got 0",
+    );
+    expect(() => WebDataset(shard("tendata.tar"), { timeoutMs: 1.5 })).toThrow("timeoutMs");
+  });
+});
+
+describe("http(s):// timeouts", () => {
+  let server: http.Server;
+  let base = "";
+  let tar: Buffer;
+  beforeAll(async () => {
+    tar = await tarBuffer(
+      Array.from({ length: 40 }, (_, i) => ({ name: `s${i}.bin`, data: zeros(32 * 1024) })),
+    );
+    server = http.createServer((req, res) => {
+      if (req.url === "/silent.tar") return; // never answers: no status line, no headers
+      if (req.url === "/stall.tar") {
+        res.writeHead(200, { "content-type": "application/x-tar" });
+        res.write(tar.subarray(0, 200 * 1024)); // part of the body, then nothing more
+        return;
+      }
+      res.writeHead(200).end(tar);
+    });
+    server.listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  test("a server that never sends headers is a named error after timeoutMs, not a hang", async () => {
+    const started = Date.now();
+    await expect(collect(WebDataset(`${base}/silent.tar`, { timeoutMs: 300 }))).rejects.toThrow(
+      `${base}/silent.tar: cannot open: no response headers within 300 ms`,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  test("a body that stalls mid-way ends the shard with an error; the samples before it are kept", async () => {
+    const errors: ShardError[] = [];
+    const samples = await collect(
+      WebDataset(`${base}/stall.tar`, { timeoutMs: 300, handler: "ignore", onError: (e) => errors.push(e) }),
+    );
+    expect(samples.length).toBeGreaterThan(0);
+    expect(samples.length).toBeLessThan(40);
+    expect(errors[0]?.message).toContain("server sent nothing for 300 ms");
+  });
+
+  test("a slow consumer does not trip the timeout (it only runs while the reader waits on the server)", async () => {
+    let n = 0;
+    for await (const _ of WebDataset(`${base}/ok.tar`, { timeoutMs: 400 })) {
+      if (n++ < 2) await new Promise((resolve) => setTimeout(resolve, 900));
+    }
+    expect(n).toBe(40);
+  });
+});
