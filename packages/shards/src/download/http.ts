@@ -3,17 +3,17 @@ import https from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import got, { HTTPError, MaxRedirectsError, type RequestError, TimeoutError } from "got";
 import {
+  AddressPolicy,
+  type AddressPolicyParams,
   ipLiteralHost,
-  isPrivateAddress,
   PRIVATE_ADDRESS_ERROR,
   PrivateAddressError,
-  safeLookup,
 } from "./address-safety.js";
 import { DEFAULT_DISALLOWED_DIRECTIVES, isDisallowedByRobots, ROBOTS_DISALLOWED_ERROR } from "./robots.js";
 
 export const USER_AGENT = "laion-ts-downloader/0.1 (+https://github.com/laion-ts/laion-ts)";
 
-export interface HttpParams {
+export interface HttpParams extends AddressPolicyParams {
   /** Whole-request timeout (connect + headers + body), ms. Default 10000 (img2dataset's 10 s). */
   timeoutMs?: number;
   /** Extra attempts after a 5xx, 429 or network error (never after 404 and other 4xx). Default 2. */
@@ -29,8 +29,6 @@ export interface HttpParams {
   userAgent?: string;
   /** X-Robots-Tag directives that make us skip an image; `[]` disables the check. Default noai, noimageai, noindex, noimageindex. */
   disallowedDirectives?: readonly string[];
-  /** Allow loopback, private and link-local destinations (local servers, tests). Default false. */
-  allowPrivateAddresses?: boolean;
   /** Parallel connections per host. Default 64. */
   maxSocketsPerHost?: number;
 }
@@ -75,8 +73,8 @@ function robotsTags(res: http.IncomingMessage): string[] | string | undefined {
   return res.headers["x-robots-tag"];
 }
 
-/** Validates a URL before any network use: only http and https, and no private IP literal unless allowed. */
-export function checkUrl(raw: string, allowPrivateAddresses: boolean): URL {
+/** Validates a URL before any network use: only http and https, and no refused IP literal. */
+export function checkUrl(raw: string, policy: AddressPolicy): URL {
   const text = raw.trim();
   if (text === "") throw new AttemptError("empty URL", false);
   let url: URL;
@@ -90,9 +88,9 @@ export function checkUrl(raw: string, allowPrivateAddresses: boolean): URL {
       `unsupported URL scheme "${url.protocol.replace(/:$/, "")}" (only http and https)`,
       false,
     );
-  if (!allowPrivateAddresses) {
+  if (!policy.allowsHost(url.hostname)) {
     const ip = ipLiteralHost(url);
-    if (ip && isPrivateAddress(ip)) throw new AttemptError(PRIVATE_ADDRESS_ERROR, false);
+    if (ip && !policy.allows(ip)) throw new AttemptError(PRIVATE_ADDRESS_ERROR, false);
   }
   return url;
 }
@@ -140,7 +138,7 @@ export function createImageFetcher(params: HttpParams = {}): ImageFetcher {
   const maxRedirects = params.maxRedirects ?? 10;
   const maxBodyBytes = params.maxBodyBytes ?? 50 * 1024 * 1024;
   const directives = params.disallowedDirectives ?? DEFAULT_DISALLOWED_DIRECTIVES;
-  const allowPrivate = params.allowPrivateAddresses ?? false;
+  const policy = new AddressPolicy(params);
   const maxSockets = params.maxSocketsPerHost ?? 64;
   // keep-alive agents: LAION URLs cluster on a few CDNs, and reusing connections saves a handshake per image
   const agent = {
@@ -156,7 +154,7 @@ export function createImageFetcher(params: HttpParams = {}): ImageFetcher {
     throwHttpErrors: true,
     decompress: true,
     headers: { "user-agent": params.userAgent ?? USER_AGENT, accept: "image/*,*/*;q=0.8" },
-    ...(allowPrivate ? {} : { dnsLookup: safeLookup as never }),
+    ...(policy.allowAll ? {} : { dnsLookup: policy.lookup as never }),
     hooks: {
       beforeRedirect: [
         (options) => {
@@ -165,7 +163,8 @@ export function createImageFetcher(params: HttpParams = {}): ImageFetcher {
           if (target.protocol !== "http:" && target.protocol !== "https:")
             throw new AttemptError("unsupported URL scheme in redirect", false);
           const ip = ipLiteralHost(target);
-          if (!allowPrivate && ip && isPrivateAddress(ip)) throw new PrivateAddressError();
+          if (ip && !policy.allowsHost(target.hostname) && !policy.allows(ip))
+            throw new PrivateAddressError();
         },
       ],
     },
@@ -208,7 +207,7 @@ export function createImageFetcher(params: HttpParams = {}): ImageFetcher {
     async fetch(raw) {
       let url: URL;
       try {
-        url = checkUrl(raw, allowPrivate);
+        url = checkUrl(raw, policy);
       } catch (err) {
         return { ok: false, error: (err as Error).message };
       }

@@ -1,6 +1,12 @@
 // The downloader half of @laion/shards: URLs → resized images → img2dataset-compatible webdataset shards.
 
-export { isPrivateAddress, PRIVATE_ADDRESS_ERROR, safeLookup } from "./address-safety.js";
+export {
+  AddressPolicy,
+  type AddressPolicyParams,
+  isPrivateAddress,
+  PRIVATE_ADDRESS_ERROR,
+  safeLookup,
+} from "./address-safety.js";
 export type { DownloadCliOptions } from "./cli-program.js";
 export { cliOptionsToParams, createDownloadCli, formatSummary } from "./cli-program.js";
 export type { DownloadParams, DownloadProgress } from "./download-shards.js";
