@@ -1,5 +1,6 @@
 import { HubApiError, listFiles } from "@huggingface/hub";
 import { FetchError, GATED_HINT, scrub } from "./errors.js";
+import { createLimitedFetch, networkCode } from "./http.js";
 import type { Source } from "./types.js";
 
 export const DEFAULT_HF_DATASET = "laion/relaion2B-en-research-safe";
@@ -42,6 +43,8 @@ export interface ResolveSourcesParams {
   /** Hugging Face token (hf_…): sent as a Bearer header only. */
   token?: string;
   fetch?: typeof globalThis.fetch;
+  /** Per listing request, headers and body together (--timeout); default 60 s. */
+  timeoutMs?: number;
 }
 
 /** Fill a part-file template for part `i`. */
@@ -104,7 +107,8 @@ export async function resolveSources(params: ResolveSourcesParams): Promise<Sour
       revision,
       hubUrl,
       ...(params.token ? { accessToken: params.token } : {}),
-      ...(params.fetch ? { fetch: params.fetch } : {}),
+      // the listing gets the same limits as every other request: a timeout and a body cap
+      fetch: createLimitedFetch({ fetch: params.fetch, timeoutMs: params.timeoutMs }),
     })) {
       if (entry.type !== "file" || !entry.path.endsWith(".parquet")) continue;
       const path = entry.path.split("/").map(encodeURIComponent).join("/");
@@ -127,9 +131,15 @@ export async function resolveSources(params: ResolveSourcesParams): Promise<Sour
         scrub(`listing dataset ${dataset} on ${hubUrl} failed: HTTP ${status}`, [params.token]),
       );
     }
-    const e = err as Error & { cause?: { code?: string } };
+    if (err instanceof FetchError) throw new FetchError(scrub(err.message, [params.token]));
+    const code = networkCode(err);
+    const hint = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/.test(
+      code,
+    )
+      ? ": cannot reach the hub — check --hub-url (or HF_ENDPOINT) and the network"
+      : "";
     throw new FetchError(
-      scrub(`listing dataset ${dataset} on ${hubUrl} failed: ${e.cause?.code ?? e.message}`, [params.token]),
+      scrub(`listing dataset ${dataset} on ${hubUrl} failed (${code})${hint}`, [params.token]),
     );
   }
   if (files.length === 0)
