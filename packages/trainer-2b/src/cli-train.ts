@@ -29,6 +29,7 @@ const program = new Command("train-multimodal")
     new Option("--backend <name>", "tfjs backend (default: first that loads)").choices([
       "auto",
       "tfjs-node-gpu",
+      "webgpu",
       "tfjs-node",
       "wasm",
       "cpu",

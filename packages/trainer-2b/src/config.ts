@@ -68,7 +68,7 @@ const trainingSchema = z.strictObject({
   seed: z.number().int().min(0).default(0),
   shuffle_buffer: z.number().int().min(0).default(1000),
   vq_checkpoint: nullablePath.default(null),
-  backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
+  backend: z.enum(["auto", "tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
   device_memory_gb: z.number().positive().nullable().default(null),
   /** Cache VQ codes of images by sample key (the user's images repeat every epoch). */
   code_cache_size: z.number().int().min(0).default(10000),

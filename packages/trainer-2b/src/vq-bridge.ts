@@ -11,7 +11,7 @@ interface VqApi {
 
 const vqApi = async () => (await import("@laion/vq")) as unknown as VqApi;
 
-/** tfjs-node-gpu → tfjs-node → wasm → cpu, or exactly the configured one. */
+/** tfjs-node-gpu → webgpu (hardware adapter) → tfjs-node → wasm → cpu, or exactly the configured one. */
 export async function pickBackend(
   name: TrainConfig["training"]["backend"],
   log: (m: string) => void,

@@ -1,6 +1,6 @@
 // Public API of @laion/vq: a VQ image tokenizer (conv encoder → EMA vector quantiser → conv decoder) in TensorFlow.js.
-export type { BackendName, SelectBackendParams, Tf } from "./backend.js";
-export { BACKEND_ORDER, currentBackend, selectBackend } from "./backend.js";
+export type { BackendName, DeviceInfo, SelectBackendParams, Tf } from "./backend.js";
+export { BACKEND_ORDER, currentBackend, currentDevice, describeDevice, selectBackend } from "./backend.js";
 export type { VQConfig, VQPresetName } from "./config.js";
 export { PRESET_LR, resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
 export type { ImageSample } from "./data.js";
