@@ -1,3 +1,3 @@
 import { packageBuild } from "../../tsup.shared.ts";
 
-export default packageBuild(["src/index.ts", "src/cli.ts"]);
+export default packageBuild(["src/index.ts", "src/cli.ts", "src/cli-encode.ts"]);

@@ -6,6 +6,7 @@ import { floatToPng, imageToFloat } from "./images.js";
 import { decoderForward, encoderForward, initParams, type Params, paramSpecs } from "./model.js";
 import { createQuantizerState, l2Normalize, nearestCodes, type QuantizerState } from "./quantizer.js";
 import { loadSafetensors, type SafeTensor, saveSafetensors, writeFileAtomic } from "./safetensors.js";
+import { vqIdentityId } from "./vq-identity.js";
 
 /** Public face of a trained tokenizer. */
 export interface VQModel {
@@ -23,6 +24,8 @@ export interface VQModel {
   encodeImageBytes(images: Uint8Array[]): Promise<Int32Array[]>;
   /** One image's codes [g·g] → PNG bytes. */
   decodeToPng(codes: Int32Array): Promise<Uint8Array>;
+  /** Hash of the config and every tensor (see VqIdentity): equal ids ⇔ the same codes for the same image. */
+  identityId(): string;
   dispose(): void;
 }
 
@@ -148,6 +151,10 @@ export class VQ implements VQModel {
   async decodeToPng(codes: Int32Array): Promise<Uint8Array> {
     const S = this.config.imageSize;
     return floatToPng(this.decode(codes, 1), S, S);
+  }
+
+  identityId(): string {
+    return vqIdentityId(this.config, this.toTensors());
   }
 
   /** All state as safetensors tensors (clean names, no registry prefix). */

@@ -1,0 +1,133 @@
+// Code shards: webdataset tars whose samples hold `{key}.json` (the image shard's metadata + the VQ's identity),
+// `{key}.txt` (caption) and `{key}.vq.npy` (the [g, g] code grid) — no image. Written by encodeVqCodes, read by
+// the trainer (`--laion-path`), which tells them from image shards by the `vq.npy` member.
+import { pipeline } from "node:stream/promises";
+import type { PendingObject, ShardStorage } from "@laion/shards";
+import tar from "tar-stream";
+import { codeDtype, decodeNpy, encodeNpy } from "./npy.js";
+import { describeIdentity, type VqIdentity } from "./vq-identity.js";
+
+/** The member extension of the codes; its presence makes a sample (and a shard) a code sample. */
+export const CODES_EXT = "vq.npy";
+
+export interface CodeSample {
+  key: string;
+  caption: string | undefined;
+  /** The image shard's json for this sample (url, width, …), kept as it was. */
+  meta: Record<string, unknown>;
+  /** [grid·grid] codes, row-major. */
+  codes: Int32Array;
+}
+
+export interface CodeShardStats {
+  /** The image shard this one was encoded from. */
+  input: string;
+  /** Samples read from the input shard. */
+  count: number;
+  /** Samples written with codes. */
+  successes: number;
+  /** Samples whose image could not be decoded (each reason counted in status_dict). */
+  failed_to_decode: number;
+  /** Samples without an image member (caption-only rows of img2dataset's failed downloads). */
+  no_image: number;
+  status_dict: Record<string, number>;
+  vq: VqIdentity;
+  /** Seconds. */
+  duration: number;
+}
+
+export interface CodeShardWriter {
+  write(sample: CodeSample): Promise<void>;
+  /** Finishes the tar, makes it appear under its name, then writes `{name}_stats.json` (the completion mark). */
+  close(stats: CodeShardStats): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** Streams one code shard `{name}.tar` into `storage` (temp object until close). */
+export async function createCodeShardWriter(params: {
+  storage: ShardStorage;
+  name: string;
+  vq: VqIdentity;
+}): Promise<CodeShardWriter> {
+  const { storage, name, vq } = params;
+  const pending: PendingObject = await storage.create(`${name}.tar`);
+  const pack = tar.pack();
+  const piped = pipeline(pack, pending.stream);
+  piped.catch(() => {}); // surfaced by close()
+  const mtime = new Date();
+  const dtype = codeDtype(vq.codebook_size);
+  const entry = (member: string, body: Uint8Array) =>
+    new Promise<void>((resolve, reject) =>
+      pack.entry({ name: member, size: body.length, mode: 0o444, mtime }, Buffer.from(body), (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+  let closed = false;
+  return {
+    async write(s) {
+      if (s.codes.length !== vq.grid_size * vq.grid_size)
+        throw new Error(`${name}.tar: ${s.key} has ${s.codes.length} codes, expected ${vq.grid_size}²`);
+      const meta = { ...s.meta, key: s.key, vq };
+      // Members sorted by extension within the sample, as webdataset's TarWriter writes them.
+      await Promise.race([entry(`${s.key}.json`, Buffer.from(JSON.stringify(meta), "utf8")), piped]);
+      if (s.caption !== undefined)
+        await Promise.race([entry(`${s.key}.txt`, Buffer.from(s.caption, "utf8")), piped]);
+      const npy = encodeNpy({ dtype, shape: [vq.grid_size, vq.grid_size], data: s.codes });
+      await Promise.race([entry(`${s.key}.${CODES_EXT}`, npy), piped]);
+    },
+    async close(stats) {
+      if (closed) return;
+      closed = true;
+      pack.finalize();
+      await piped;
+      await pending.commit();
+      await storage.put(`${name}_stats.json`, `${JSON.stringify(stats, null, 2)}\n`); // last: marks it complete
+    },
+    async abort() {
+      if (closed) return;
+      closed = true;
+      pack.destroy();
+      await pending.abort();
+    },
+  };
+}
+
+/** True when a raw webdataset sample holds codes (the trainer's test between code and image shards). */
+export function isCodeSample(sample: Record<string, unknown>): boolean {
+  return sample[CODES_EXT] instanceof Uint8Array;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The codes and caption of a raw code sample, after checking it was encoded by the VQ `expected` (its id);
+ * errors name the shard, the key and both VQs.
+ */
+export function readCodeSample(
+  sample: { __key__: string; __url__?: string; [ext: string]: unknown },
+  expected: Pick<VqIdentity, "id" | "checkpoint"> & { grid_size: number },
+): { codes: Int32Array; caption: string } {
+  const where = `${sample.__url__ ?? "code shard"}: ${sample.__key__}`;
+  const rawMeta = sample.json;
+  let vq: Partial<VqIdentity> | undefined;
+  try {
+    const meta = rawMeta instanceof Uint8Array ? JSON.parse(utf8.decode(rawMeta)) : rawMeta;
+    vq = (meta as { vq?: Partial<VqIdentity> } | undefined)?.vq;
+  } catch (err) {
+    throw new Error(`${where}.json: not valid JSON (${(err as Error).message})`);
+  }
+  if (!vq?.id) throw new Error(`${where}.json has no "vq" identity: was it written by encode-vq-codes?`);
+  if (vq.id !== expected.id) {
+    throw new Error(
+      `${where} was encoded by VQ ${describeIdentity({ id: vq.id, checkpoint: vq.checkpoint ?? "?" })} but --vq-checkpoint is ${describeIdentity(expected)}: re-encode the shards with encode-vq-codes --vq-checkpoint ${expected.checkpoint}, or pass the checkpoint that made them`,
+    );
+  }
+  const { data, shape } = decodeNpy(sample[CODES_EXT] as Uint8Array, `${where}.${CODES_EXT}`);
+  if (data.length !== expected.grid_size * expected.grid_size)
+    throw new Error(
+      `${where}.${CODES_EXT}: shape (${shape.join(", ")}), expected (${expected.grid_size}, ${expected.grid_size})`,
+    );
+  const txt = sample.txt;
+  const caption = typeof txt === "string" ? txt : txt instanceof Uint8Array ? utf8.decode(txt) : "";
+  return { codes: data, caption };
+}

@@ -1,0 +1,240 @@
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { WebDataset } from "@laion/shards";
+import { fixturePath } from "@laion/test-servers";
+import tar from "tar-stream";
+import { beforeAll, describe, expect, test } from "vitest";
+import { resolveConfig } from "../src/config.js";
+import {
+  decodeNpy,
+  type EncodeVqCodesParams,
+  encodeVqCodes,
+  encodeVqCodesCli,
+  loadVQ,
+  readCodeSample,
+  saveVQ,
+  selectBackend,
+} from "../src/index.js";
+import { VQ } from "../src/vq-model.js";
+import { small } from "./helpers.js";
+
+// Image shards as img2dataset writes them ({key}.jpg + .json + .txt), made from the real photos and Sinhala
+// captions of fixtures/explicit_media, plus webdataset's own sample.tgz (90 PNG digits with .cls, no caption).
+interface Member {
+  name: string;
+  body: Uint8Array;
+}
+
+async function writeTar(file: string, members: Member[]): Promise<void> {
+  const pack = tar.pack();
+  const done = pipeline(pack, createWriteStream(file));
+  for (const m of members) pack.entry({ name: m.name, size: m.body.length }, Buffer.from(m.body));
+  pack.finalize();
+  await done;
+}
+
+interface Photo {
+  key: string;
+  caption: string;
+  jpg: Uint8Array;
+}
+
+let dir: string;
+let ckpt: string;
+let photos: Photo[];
+let imageShards: string;
+
+beforeAll(async () => {
+  await selectBackend({ prefer: "wasm" });
+  dir = await mkdtemp(path.join(tmpdir(), "vq-encode-"));
+  ckpt = path.join(dir, "vq.pt");
+  const model = VQ.create(resolveConfig(small), 3);
+  await saveVQ(model, ckpt);
+  model.dispose();
+  const captions = JSON.parse(await readFile(fixturePath("explicit_media/captions.json"), "utf8")) as {
+    image: string;
+    caption: string;
+  }[];
+  photos = await Promise.all(
+    captions.slice(0, 10).map(async (c, i) => ({
+      key: `0000${String(i).padStart(4, "0")}`,
+      caption: c.caption,
+      jpg: new Uint8Array(await readFile(fixturePath(`explicit_media/${c.image}`))),
+    })),
+  );
+  imageShards = path.join(dir, "images");
+  await mkdir(imageShards);
+  const members = (ps: Photo[]) =>
+    ps.flatMap((p) => [
+      { name: `${p.key}.jpg`, body: p.jpg },
+      {
+        name: `${p.key}.json`,
+        body: Buffer.from(JSON.stringify({ key: p.key, url: `http://x/${p.key}.jpg` })),
+      },
+      { name: `${p.key}.txt`, body: Buffer.from(p.caption) },
+    ]);
+  await writeTar(path.join(imageShards, "00000.tar"), [
+    ...members(photos.slice(0, 6)),
+    // a sample whose image is corrupt, and a caption-only sample (img2dataset's failed rows)
+    { name: "00000090.jpg", body: Buffer.from("not a jpeg at all") },
+    { name: "00000090.txt", body: Buffer.from("broken") },
+    { name: "00000091.txt", body: Buffer.from("no image") },
+  ]);
+  await writeTar(path.join(imageShards, "00001.tar"), members(photos.slice(6)));
+}, 60_000);
+
+const run = (output: string, extra: Partial<EncodeVqCodesParams> = {}) =>
+  encodeVqCodes({ vqCheckpoint: ckpt, input: imageShards, output, batchSize: 4, ...extra });
+
+async function readAll(shards: string) {
+  const out: Record<string, unknown>[] = [];
+  for await (const s of WebDataset(shards)) out.push(s);
+  return out;
+}
+
+describe("encodeVqCodes", () => {
+  let out: string;
+  let result: Awaited<ReturnType<typeof encodeVqCodes>>;
+  beforeAll(async () => {
+    out = path.join(dir, "codes");
+    result = await run(out);
+  }, 60_000);
+
+  test("writes one code shard per image shard: json + txt + vq.npy per sample, no image", async () => {
+    expect(result.shardsWritten).toBe(2);
+    expect(result).toMatchObject({ samples: 12, encoded: 10, failed: 1 });
+    const names = (await readdir(out)).sort();
+    expect(names).toEqual(["00000.tar", "00000_stats.json", "00001.tar", "00001_stats.json"]);
+    const samples = await readAll(path.join(out, "{00000..00001}.tar"));
+    expect(samples.map((s) => s.__key__)).toEqual(photos.map((p) => p.key));
+    for (const s of samples)
+      expect(
+        Object.keys(s)
+          .filter((k) => !k.startsWith("__"))
+          .sort(),
+      ).toEqual(["json", "txt", "vq.npy"]);
+  });
+
+  test("the codes are the VQ's codes for each image, the captions and metadata are kept", async () => {
+    const model = await loadVQ(ckpt);
+    const expected = await model.encodeImageBytes(photos.map((p) => p.jpg));
+    const samples = await readAll(path.join(out, "{00000..00001}.tar"));
+    for (const [i, s] of samples.entries()) {
+      const npy = decodeNpy(s["vq.npy"] as Uint8Array);
+      expect(npy.shape).toEqual([model.gridSize, model.gridSize]);
+      expect(npy.dtype).toBe("|u1"); // codebook of 32
+      expect(Array.from(npy.data)).toEqual(Array.from(expected[i] as Int32Array));
+      expect(Buffer.from(s.txt as Uint8Array).toString()).toBe(photos[i]?.caption);
+      const meta = JSON.parse(Buffer.from(s.json as Uint8Array).toString());
+      expect(meta).toMatchObject({
+        url: `http://x/${photos[i]?.key}.jpg`,
+        vq: { id: model.identityId(), checkpoint: "vq.pt", grid_size: 4, codebook_size: 32, image_size: 32 },
+      });
+      expect(readCodeSample(s as never, { ...meta.vq }).codes).toEqual(npy.data);
+    }
+    model.dispose();
+  });
+
+  test("per-shard stats count the corrupt image and the caption-only row", async () => {
+    const stats = JSON.parse(await readFile(path.join(out, "00000_stats.json"), "utf8"));
+    expect(stats).toMatchObject({ count: 8, successes: 6, failed_to_decode: 1, no_image: 1 });
+    expect(Object.keys(stats.status_dict).find((k) => k.startsWith("cannot decode image"))).toBeDefined();
+    expect(stats.input).toBe(path.join(imageShards, "00000.tar"));
+  });
+
+  test("a rerun skips finished shards and rewrites only an unfinished one", async () => {
+    const before = (await stat(path.join(out, "00001.tar"))).mtimeMs;
+    await rm(path.join(out, "00000_stats.json")); // as if killed between the tar and its stats
+    const again = await run(out);
+    expect(again).toMatchObject({ shardsWritten: 1, shardsSkipped: 1 });
+    expect((await stat(path.join(out, "00001.tar"))).mtimeMs).toBe(before);
+  });
+
+  test("workers split the shards: disjoint and covering", async () => {
+    const split = path.join(dir, "split");
+    const a = await run(split, { workerIndex: 0, workerCount: 2 });
+    expect((await readdir(split)).sort()).toEqual(["00000.tar", "00000_stats.json"]);
+    const b = await run(split, { workerIndex: 1, workerCount: 2 });
+    expect(a.shardsWritten + b.shardsWritten).toBe(2);
+    expect((await readdir(split)).sort()).toEqual([
+      "00000.tar",
+      "00000_stats.json",
+      "00001.tar",
+      "00001_stats.json",
+    ]);
+  });
+});
+
+test("an abort mid-shard leaves no partial shard; the rerun gives the uninterrupted output", async () => {
+  const out = path.join(dir, "aborted");
+  const stop = new AbortController();
+  await expect(
+    run(out, {
+      batchSize: 2,
+      signal: stop.signal,
+      onProgress: (e) => e.shard === "00000" && e.encoded >= 2 && stop.abort(),
+    }),
+  ).rejects.toThrow(/encoding .*00000.tar/);
+  expect(await readdir(out)).toEqual([]); // the temp file is gone, nothing half-written appears
+  await run(out);
+  const straight = await readAll(path.join(dir, "codes", "{00000..00001}.tar"));
+  const resumed = await readAll(path.join(out, "{00000..00001}.tar"));
+  const strip = (ss: Record<string, unknown>[]) => ss.map(({ __url__, ...rest }) => rest);
+  expect(strip(resumed)).toEqual(strip(straight));
+}, 60_000);
+
+test("a truncated input shard fails naming it, and writes nothing for it", async () => {
+  const bad = path.join(dir, "bad");
+  await mkdir(bad);
+  const whole = await readFile(path.join(imageShards, "00001.tar"));
+  await writeFile(path.join(bad, "00007.tar"), whole.subarray(0, 3000));
+  const out = path.join(dir, "bad-out");
+  await expect(encodeVqCodes({ vqCheckpoint: ckpt, input: bad, output: out })).rejects.toThrow(/00007\.tar/);
+  expect(await readdir(out)).toEqual([]);
+});
+
+test("encodes webdataset's own sample.tgz (PNG digits, no caption): codes without txt", async () => {
+  const out = path.join(dir, "digits");
+  const r = await encodeVqCodes({
+    vqCheckpoint: ckpt,
+    input: fixturePath("webdataset/sample.tgz"),
+    output: out,
+  });
+  expect(r).toMatchObject({ shardsWritten: 1, samples: 90, encoded: 90, failed: 0 });
+  const samples = await readAll(path.join(out, "sample.tar"));
+  expect(samples).toHaveLength(90);
+  expect(samples[0]?.txt).toBeUndefined();
+}, 60_000);
+
+test("two input shards with one name are refused before anything is written", async () => {
+  const other = path.join(dir, "other");
+  await mkdir(other);
+  await writeTar(path.join(other, "00000.tar"), []);
+  await expect(
+    encodeVqCodes({ vqCheckpoint: ckpt, input: [imageShards, other], output: path.join(dir, "dup") }),
+  ).rejects.toThrow(/00000.tar and .*00000.tar would both be written as 00000.tar/);
+});
+
+test("readCodeSample refuses codes from another VQ, naming both", async () => {
+  const other = VQ.create(resolveConfig(small), 4);
+  const samples = await readAll(path.join(dir, "codes", "00001.tar"));
+  const loaded = await loadVQ(ckpt);
+  const ours = loaded.identityId();
+  loaded.dispose();
+  expect(other.identityId()).not.toBe(ours);
+  expect(() =>
+    readCodeSample(samples[0] as never, { id: other.identityId(), checkpoint: "other.pt", grid_size: 4 }),
+  ).toThrow(
+    new RegExp(`00001.tar: 00000006 was encoded by VQ vq.pt \\(${ours}\\) but --vq-checkpoint is other.pt`),
+  );
+  other.dispose();
+});
+
+test("the CLI needs its three flags and names a missing one", async () => {
+  await expect(
+    encodeVqCodesCli(["node", "encode-vq-codes", "--input", "x", "--output", "y"]),
+  ).rejects.toThrow(/--vq-checkpoint/);
+});
