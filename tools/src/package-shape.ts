@@ -12,14 +12,30 @@ export function packageShapeProblems(packageDir: string): string[] {
   const root = pkg.exports?.["."];
   if (!root || typeof root !== "object") problems.push('exports["."] must be an object of conditions');
   else {
-    // Our workspace-only condition comes first so TypeScript and vitest resolve sources; among the
-    // public conditions "types" must come first, as consumers' resolvers take the first match.
-    const conds = Object.keys(root).filter((c) => c !== "@laion/source");
-    if (conds[0] !== "types") problems.push(`exports["."] must list "types" first, got ${conds.join(",")}`);
-    if (root.import !== "./dist/index.js") problems.push('exports["."].import must be ./dist/index.js');
-    if (root["@laion/source"] !== "./src/index.ts")
-      problems.push('exports["."]["@laion/source"] must be ./src/index.ts (workspace sources for tests)');
+    // Our workspace-only condition comes first so TypeScript and vitest resolve sources; then one
+    // branch per module system, each with "types" first (resolvers take the first match) and the
+    // declaration file of its own flavour (.d.ts for ESM, .d.cts for CommonJS), so that `import`
+    // and `require` both typecheck under nodenext.
+    const conds = Object.keys(root);
+    if (conds[0] !== "@laion/source" || root["@laion/source"] !== "./src/index.ts")
+      problems.push(
+        'exports["."] must start with "@laion/source": "./src/index.ts" (workspace sources for tests)',
+      );
+    const want = {
+      import: { types: "./dist/index.d.ts", default: "./dist/index.js" },
+      require: { types: "./dist/index.d.cts", default: "./dist/index.cjs" },
+    };
+    // A private package (the app) is run, never required: ESM only is fine there.
+    if (pkg.private) delete (want as Partial<typeof want>).require;
+    for (const [cond, expected] of Object.entries(want)) {
+      if (JSON.stringify(root[cond]) !== JSON.stringify(expected))
+        problems.push(`exports["."].${cond} must be ${JSON.stringify(expected)} (types first)`);
+    }
+    if (!pkg.private && pkg.main !== "./dist/index.cjs")
+      problems.push("main must be ./dist/index.cjs (what old resolvers require)");
   }
+  if (!fs.existsSync(path.join(packageDir, "LICENSE"))) problems.push("missing LICENSE file");
+  if (!fs.existsSync(path.join(packageDir, "README.md"))) problems.push("missing README.md");
   for (const key of ["license", "repository", "description", "version"])
     if (!pkg[key]) problems.push(`missing ${key}`);
   if (!Array.isArray(pkg.files) || !pkg.files.includes("dist")) problems.push('files must include "dist"');

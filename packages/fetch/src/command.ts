@@ -33,7 +33,10 @@ export async function main(argv: readonly string[], io: CommandIo = {}): Promise
     )
     .option("--parts-url <template>", "part-file URL template with {part} (00000) or {i}, and {hub}")
     .option("--input <pathsOrUrls...>", "local parquet files or http(s) URLs (instead of the hub)")
-    .option("--hub-url <url>", "Hugging Face hub (or mirror) base URL", DEFAULT_HUB_URL)
+    .option(
+      "--hub-url <url>",
+      `Hugging Face hub (or mirror) base URL (default: $HF_ENDPOINT, else ${DEFAULT_HUB_URL})`,
+    )
     .option(
       "--hf-token <token>",
       "Hugging Face token (default: $HF_TOKEN); sent as a Bearer header, never printed",

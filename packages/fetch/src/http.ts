@@ -1,4 +1,5 @@
 import { FetchError, GATED_HINT, scrub } from "./errors.js";
+import { defaultHubUrl } from "./sources.js";
 
 export interface HttpParams {
   /** Sent as `Authorization: Bearer …`; never put in a message. */
@@ -44,7 +45,7 @@ export function createHttpFetch(params: HttpParams): typeof globalThis.fetch {
   const retries = params.retries ?? 2;
   const backoff = params.backoffMs ?? ((n: number) => 500 * 2 ** n);
   const secrets = [params.token];
-  const tokenOrigin = new URL(params.hubUrl ?? "https://huggingface.co").origin;
+  const tokenOrigin = new URL(params.hubUrl ?? defaultHubUrl()).origin;
   const limited = createLimitedFetch(params);
 
   return (async (input: string | URL | Request, init: RequestInit = {}) => {

@@ -16,7 +16,14 @@ export { openParquet } from "./open-parquet.js";
 export type { ColumnBatch, ReadBatchesParams } from "./read-batches.js";
 export { readBatches } from "./read-batches.js";
 export type { ResolveSourcesParams } from "./sources.js";
-export { DEFAULT_HF_DATASET, DEFAULT_HUB_URL, partUrl, resolveSources, SUBSETS } from "./sources.js";
+export {
+  DEFAULT_HF_DATASET,
+  DEFAULT_HUB_URL,
+  defaultHubUrl,
+  partUrl,
+  resolveSources,
+  SUBSETS,
+} from "./sources.js";
 export type { CanonicalColumn, FetchStats, LaionRow, Source } from "./types.js";
 export { emptyStats } from "./types.js";
 export type { OutputColumn, OutputType, WriteFilteredParams } from "./write-filtered.js";

@@ -7,6 +7,20 @@ export const DEFAULT_HF_DATASET = "laion/relaion2B-en-research-safe";
 export const DEFAULT_HUB_URL = "https://huggingface.co";
 
 /**
+ * The hub to use when no --hub-url / `hubUrl` is given: `HF_ENDPOINT` when set (the variable the
+ * Hugging Face clients read for mirrors, e.g. `HF_ENDPOINT=https://hf-mirror.com`), else huggingface.co.
+ */
+export function defaultHubUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const endpoint = env["HF_ENDPOINT"]?.trim();
+  if (!endpoint) return DEFAULT_HUB_URL;
+  if (!/^https?:\/\/[^/]/i.test(endpoint))
+    throw new FetchError(
+      `HF_ENDPOINT must be an http(s):// URL such as https://hf-mirror.com, got "${endpoint}"`,
+    );
+  return endpoint.replace(/\/+$/, "");
+}
+
+/**
  * The original LAION part files: `{hub}/datasets/{repo}/resolve/main/part-{00000..}-{uuid}-c000.snappy.parquet`.
  * `{part}` is the 5-digit zero-padded part number, `{i}` the plain number, `{hub}` the --hub-url.
  */
@@ -65,7 +79,7 @@ function isUrl(s: string): boolean {
  * @huggingface/hub (sorted by path, so the order is stable across runs).
  */
 export async function resolveSources(params: ResolveSourcesParams): Promise<Source[]> {
-  const hubUrl = (params.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "");
+  const hubUrl = (params.hubUrl ?? defaultHubUrl()).replace(/\/+$/, "");
   if (params.input && params.input.length > 0) {
     if (params.subset) throw new FetchError("--input and --subset cannot be combined: pick one source");
     return params.input.map((loc) =>

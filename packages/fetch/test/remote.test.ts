@@ -2,8 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fixturePath, startHubServer, startImageServer } from "@laion/test-servers";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { fetchLaion, fetchLaionSubset, resolveSources } from "../src/index.js";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { defaultHubUrl, fetchLaion, fetchLaionSubset, resolveSources } from "../src/index.js";
 import { readAll, tempDir, writeParquet } from "./helpers.js";
 
 const T1000 = fixturePath("laion/test_1000.parquet");
@@ -147,6 +147,28 @@ describe("through the hub-like server with @huggingface/hub", () => {
     const resolves = hub.requests.filter((r) => r.path.includes("/resolve/"));
     expect(resolves.length).toBeGreaterThan(0);
     expect(resolves.every((r) => r.authorization)).toBe(true);
+  });
+
+  test("HF_ENDPOINT picks the hub (mirror) when no hubUrl is given, and the token goes there", async () => {
+    vi.stubEnv("HF_ENDPOINT", `${hub.url}/`);
+    try {
+      const before = hub.requests.length;
+      const { stats } = await fetchLaionSubset({ token: TOKEN, maxSamples: 10, outDir: tempDir() });
+      expect(stats.rows_kept).toBe(10);
+      const seen = hub.requests.slice(before);
+      expect(seen.some((r) => r.path.includes("/api/datasets/"))).toBe(true);
+      expect(seen.filter((r) => r.path.includes("/resolve/")).every((r) => r.authorization)).toBe(true);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  test("defaultHubUrl: HF_ENDPOINT without trailing slash, huggingface.co when unset, a bad value named", () => {
+    expect(defaultHubUrl({})).toBe("https://huggingface.co");
+    expect(defaultHubUrl({ HF_ENDPOINT: " https://hf-mirror.com// " })).toBe("https://hf-mirror.com");
+    expect(() => defaultHubUrl({ HF_ENDPOINT: "hf-mirror.com" })).toThrow(
+      /HF_ENDPOINT must be an http\(s\):\/\/ URL/,
+    );
   });
 
   test("a gated dataset without a token says to accept the terms and set HF_TOKEN", async () => {
