@@ -133,7 +133,8 @@ export interface Listening {
   onClose(fn: () => void): void;
 }
 
-export async function listen(server: http.Server): Promise<Listening> {
+/** Listens on 127.0.0.1 at `port` (0: a free one; a fixed one lets a test stop a server and bring it back). */
+export async function listen(server: http.Server, port = 0): Promise<Listening> {
   const sockets = new Set<net.Socket>();
   const cleanups: (() => void)[] = [];
   server.on("connection", (socket) => {
@@ -142,7 +143,7 @@ export async function listen(server: http.Server): Promise<Listening> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(port, "127.0.0.1", () => {
       server.off("error", reject);
       resolve();
     });

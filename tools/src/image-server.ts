@@ -37,6 +37,8 @@ export interface ImageServerOptions {
   slowMs?: number;
   /** Width and height claimed by the `huge` fault's PNG. Default 30000 (900 Mpx, over sharp's default limit). */
   hugeDims?: number;
+  /** Port on 127.0.0.1. Default: a free one. Reusing a closed server's port simulates an outage and recovery. */
+  port?: number;
 }
 
 export interface RecordedRequest {
@@ -264,7 +266,7 @@ export async function startImageServer(params: ImageServerOptions = {}): Promise
     }
   });
 
-  const listening = await listen(server);
+  const listening = await listen(server, params.port ?? 0);
   listening.onClose(() => {
     for (const t of timers) clearTimeout(t);
     timers.clear();

@@ -38,6 +38,8 @@ export interface DownloadCliOptions {
   s3Endpoint?: string;
   s3Region?: string;
   json?: boolean;
+  overwrite?: boolean;
+  minSuccessRate: number;
 }
 
 /** Flags → library params: the CLI adds no behaviour of its own. */
@@ -77,6 +79,8 @@ export function cliOptionsToParams(o: DownloadCliOptions): DownloadParams {
     workerCount: o.workerCount,
     ...(o.s3Endpoint ? { s3Endpoint: o.s3Endpoint } : {}),
     ...(o.s3Region ? { region: o.s3Region } : {}),
+    overwrite: o.overwrite ?? false,
+    minSuccessRate: o.minSuccessRate,
   };
 }
 
@@ -199,6 +203,16 @@ export function createDownloadCli(
     .option("--s3-endpoint <url>", "S3-compatible endpoint for s3:// output (else $AWS_ENDPOINT_URL)")
     .option("--s3-region <region>", "S3 region (else $AWS_REGION, then us-east-1)")
     .option("--json", "progress as JSON lines even on a terminal")
+    .option(
+      "--overwrite",
+      "when the output was made with other settings or input: keep it as <output>.prev-<n> and start over",
+    )
+    .option(
+      "--min-success-rate <r>",
+      "exit non-zero when fewer than this fraction of the images were downloaded (0 images always fails)",
+      floatOption("--min-success-rate", { min: 0, max: 1 }),
+      0,
+    )
     .action(async (options: DownloadCliOptions) => {
       const params = cliOptionsToParams(options);
       let progress: ReturnType<typeof createProgress> | undefined;
@@ -206,6 +220,7 @@ export function createDownloadCli(
       try {
         const stats = await downloadShards({
           ...params,
+          onLog: (m) => stderr.write(`${m}\n`),
           onProgress: (p) => {
             progress ??= createProgress({
               label: "images",

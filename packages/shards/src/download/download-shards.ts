@@ -1,14 +1,32 @@
 import { createHash } from "node:crypto";
 import os from "node:os";
+import path from "node:path";
+import {
+  acquireOutputLock,
+  manifestDifferences,
+  moveAside,
+  OutputChangedError,
+  type OutputLock,
+} from "@laion/cli-kit";
 import { createImageFetcher, type HttpParams, type ImageFetcher } from "./http.js";
 import { type InputParams, type InputRow, openInput } from "./input.js";
 import { computeKey, SHARD_DIGITS, shardName } from "./key.js";
 import { type ResizeParams, resizeImage, validateResizeParams } from "./resize.js";
+import {
+  DOWNLOAD_FLAGS,
+  downloadInputs,
+  downloadManifestParams,
+  finishedShardStats,
+  manifestName,
+  newDownloadManifest,
+  readDownloadManifest,
+  transientFailures,
+} from "./run-manifest.js";
 import type { SampleMeta, SampleRecord, SampleStatus } from "./sample-meta.js";
-import { createWebDatasetWriter, isShardComplete, type SampleWriter, shardFiles } from "./shard-writer.js";
+import { createWebDatasetWriter, type SampleWriter, shardFiles } from "./shard-writer.js";
 import { addStats, countSample, emptyStats, finishStats, type RunStats, type ShardStats } from "./stats.js";
 import { type OutputParams, openStorage, type ShardStorage } from "./storage.js";
-import { ownsShard, resolveWorkerSlot } from "./workers.js";
+import { ownsShard, resolveWorkerSlot, type WorkerSlot } from "./workers.js";
 
 export interface DownloadProgress {
   /** Samples finished in this run (any status). */
@@ -37,6 +55,28 @@ export interface DownloadParams extends InputParams, ResizeParams, HttpParams, O
   signal?: AbortSignal;
   /** Environment for JOB_COMPLETION_INDEX (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The output holds shards made with other output-affecting parameters or another input: move it
+   * aside to `<output>.prev-<n>` and start over (local outputs only). Without it such a rerun is
+   * refused with an OutputChangedError listing the differences.
+   */
+  overwrite?: boolean;
+  /** Fail (after writing everything) when fewer than this fraction of the samples succeeded. Default 0; a run where no image succeeded always fails. */
+  minSuccessRate?: number;
+  /** Notices for the user: a stale lock taken over, shards re-attempted, an output moved aside. */
+  onLog?: (message: string) => void;
+}
+
+/** The run finished and wrote its shards, but too few images were downloaded to call it done. */
+export class DownloadFailedError extends Error {
+  override name = "DownloadFailedError";
+  constructor(
+    message: string,
+    /** What the run did (also in stats.json). */
+    readonly stats: RunStats,
+  ) {
+    super(message);
+  }
 }
 
 export function defaultConcurrency(): number {
@@ -83,6 +123,8 @@ function checkParams(params: DownloadParams, shardSize: number, concurrency: num
     throw new Error(`shard size must be an integer ≥ 1, got ${shardSize}`);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`concurrency must be an integer ≥ 1, got ${concurrency}`);
+  const rate = params.minSuccessRate ?? 0;
+  if (!(rate >= 0 && rate <= 1)) throw new Error(`--min-success-rate must be from 0 to 1, got ${rate}`);
   validateResizeParams(params);
 }
 
@@ -139,8 +181,67 @@ export async function downloadShards(params: DownloadParams): Promise<RunStats> 
 
   // Everything that can be wrong with the input or the output fails here, before the first download.
   const input = await openInput(params);
-  const storage: ShardStorage = openStorage(params);
+  const { storage, lock } = await claimOutput(params, slot);
+  try {
+    return await downloadInto(params, { input, storage, slot, shardSize, concurrency, startTime });
+  } finally {
+    lock?.release();
+  }
+}
+
+/**
+ * Takes the output for this worker: its lock (one writer per worker index on a local folder), then the
+ * manifest check — the same request resumes, a different one is refused or, with `overwrite`, the old
+ * output is moved aside. Only then are a killed run's temp files removed (they are ours: we hold the lock).
+ */
+async function claimOutput(
+  params: DownloadParams,
+  slot: WorkerSlot,
+): Promise<{ storage: ShardStorage; lock: OutputLock | null }> {
+  const local = !params.output.startsWith("s3://");
+  const purpose = `download-laion-images worker ${slot.workerIndex} of ${slot.workerCount}`;
+  const lockFile = path.join(params.output, `.lock-worker-${slot.workerIndex}`);
+  let storage: ShardStorage = openStorage(params);
   await storage.probe();
+  let lock = local
+    ? acquireOutputLock(lockFile, { purpose, ...(params.onLog ? { onLog: params.onLog } : {}) })
+    : null;
+  try {
+    const recorded = await readDownloadManifest(storage, slot);
+    const differences = recorded
+      ? manifestDifferences(recorded, downloadManifestParams(params), downloadInputs(params))
+      : [];
+    if (differences.length > 0) {
+      if (!params.overwrite) throw new OutputChangedError(storage.location, differences, DOWNLOAD_FLAGS);
+      if (!local || slot.workerCount > 1)
+        throw new OutputChangedError(storage.location, differences, DOWNLOAD_FLAGS);
+      lock?.release();
+      const aside = moveAside(params.output);
+      params.onLog?.(`settings changed; the earlier output is kept as ${aside}`);
+      storage = openStorage(params);
+      await storage.probe();
+      lock = acquireOutputLock(lockFile, { purpose, ...(params.onLog ? { onLog: params.onLog } : {}) });
+    }
+    const manifest = newDownloadManifest(params);
+    await storage.put(manifestName(slot), `${JSON.stringify(manifest, null, 2)}\n`);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  return { storage, lock };
+}
+
+interface RunContext {
+  input: Awaited<ReturnType<typeof openInput>>;
+  storage: ShardStorage;
+  slot: WorkerSlot;
+  shardSize: number;
+  concurrency: number;
+  startTime: number;
+}
+
+async function downloadInto(params: DownloadParams, ctx: RunContext): Promise<RunStats> {
+  const { input, storage, slot, shardSize, concurrency, startTime } = ctx;
   await storage.removeStale((name) => {
     const id = /^(\d+)(?:\.tar|\.parquet|_stats\.json)$/.exec(name)?.[1];
     return id !== undefined && ownsShard(Number(id), slot);
@@ -161,16 +262,25 @@ export async function downloadShards(params: DownloadParams): Promise<RunStats> 
 
   const complete = new Map<number, Promise<boolean>>();
   const skipped = new Set<number>();
+  const owned = new Set<number>();
+  let retried = 0;
+  // finished shards are skipped, unless samples in them failed for a transient reason: those are redone
   const isComplete = (id: number) => {
     let p = complete.get(id);
     if (!p) {
-      p = isShardComplete(storage, shardName(id));
+      p = finishedShardStats(storage, shardName(id)).then((stats) => {
+        if (!stats) return false;
+        if (transientFailures(stats) === 0) return true;
+        retried++;
+        return false;
+      });
       complete.set(id, p);
     }
     return p;
   };
   const wantShard = async (id: number) => {
     if (!ownsShard(id, slot)) return false;
+    owned.add(id);
     if (await isComplete(id)) {
       skipped.add(id);
       return false;
@@ -292,6 +402,43 @@ export async function downloadShards(params: DownloadParams): Promise<RunStats> 
     output: storage.location,
   };
   await storage.put(runStatsName(slot.workerIndex, slot.workerCount), `${JSON.stringify(stats, null, 4)}\n`);
+  const manifest = {
+    ...newDownloadManifest(params),
+    complete: true,
+    finished_at: new Date().toISOString(),
+    result: {
+      shards: [...owned].sort((a, b) => a - b).map((id) => shardName(id)),
+      count: stats.count,
+      successes: stats.successes,
+    },
+  };
+  await storage.put(manifestName(slot), `${JSON.stringify(manifest, null, 2)}\n`);
   params.onProgress?.({ ...progress });
+  if (retried > 0)
+    params.onLog?.(
+      `${retried} finished shard(s) had transient failures (network, 5xx, 429) and were downloaded again`,
+    );
+  checkSuccess(stats, params.minSuccessRate ?? 0);
   return stats;
+}
+
+/** A run that downloaded nothing (or less than asked) is not done: the shards stay, and a rerun retries. */
+function checkSuccess(stats: RunStats, minSuccessRate: number): void {
+  if (stats.count === 0) return;
+  const rate = stats.successes / stats.count;
+  if (stats.successes > 0 && rate >= minSuccessRate) return;
+  const reasons = Object.entries(stats.status_dict)
+    .filter(([k]) => k !== "success")
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([k, n]) => `${n}× ${k}`)
+    .join("; ");
+  const what = `${stats.successes} of ${stats.count} images downloaded`;
+  throw new DownloadFailedError(
+    stats.successes === 0
+      ? `${what}: is the network up? (${reasons}). Rerun the same command to retry the transient failures.`
+      : `${what} (${(100 * rate).toFixed(1)} %), below --min-success-rate ${minSuccessRate} (${reasons}). ` +
+          `Rerun the same command to retry the transient failures.`,
+    stats,
+  );
 }

@@ -11,6 +11,7 @@ import {
 } from "./address-safety.js";
 import { DEFAULT_DISALLOWED_DIRECTIVES, isDisallowedByRobots, ROBOTS_DISALLOWED_ERROR } from "./robots.js";
 
+export const DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024;
 export const USER_AGENT = "laion-ts-downloader/0.1 (+https://github.com/laion-ts/laion-ts)";
 
 export interface HttpParams extends AddressPolicyParams {
@@ -126,6 +127,24 @@ function classify(err: unknown, timeoutMs: number, maxRedirects: number): Attemp
 }
 
 /**
+ * Whether a recorded failure (a sample's error_message, a status_dict key) came from the network or
+ * the server rather than the image: connection refused/reset, DNS, timeouts, 5xx, 429 and 408. A rerun
+ * tries these samples again; 404/410, robots opt-outs, refused addresses and undecodable or oversized
+ * images stay failed. It reads the messages `classify` writes, so old shards are judged the same way.
+ */
+export function isTransientError(message: string): boolean {
+  const http = /^HTTP (\d{3})$/.exec(message);
+  if (http) {
+    const status = Number(http[1]);
+    return status >= 500 || status === 429 || status === 408;
+  }
+  if (message.startsWith("timeout after ")) return true;
+  if (message === "DNS name not found (ENOTFOUND)") return true;
+  const network = /^network error \((.+)\)$/.exec(message);
+  return network !== null && (RETRIABLE_CODES.has(network[1]!) || network[1] === "unknown");
+}
+
+/**
  * Fetches image bytes over http(s) with got: per-request timeout, redirect limit, a body cap enforced while
  * streaming, X-Robots-Tag opt-outs, private-destination refusal on every hop, and retries with exponential
  * backoff and jitter for transient failures. Never throws: failures come back as `{ ok: false, error }`.
@@ -136,7 +155,7 @@ export function createImageFetcher(params: HttpParams = {}): ImageFetcher {
   const baseDelay = params.retryBaseDelayMs ?? 500;
   const maxDelay = params.retryMaxDelayMs ?? 10_000;
   const maxRedirects = params.maxRedirects ?? 10;
-  const maxBodyBytes = params.maxBodyBytes ?? 50 * 1024 * 1024;
+  const maxBodyBytes = params.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const directives = params.disallowedDirectives ?? DEFAULT_DISALLOWED_DIRECTIVES;
   const policy = new AddressPolicy(params);
   const maxSockets = params.maxSocketsPerHost ?? 64;

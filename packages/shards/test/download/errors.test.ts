@@ -5,7 +5,7 @@ import zlib from "node:zlib";
 import { type ImageServer, startImageServer } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { downloadShards, PRIVATE_ADDRESS_ERROR } from "../../src/download/index.js";
-import { realCaptions, tempDir, writeParquet } from "./helpers.js";
+import { realCaptions, statsOf, tempDir, writeParquet } from "./helpers.js";
 
 let server: ImageServer;
 let work: string;
@@ -58,11 +58,13 @@ describe("bad columns fail before any download, naming the file, the flag and th
       url: { data: [`${server.url}/images/123_456.jpg`], type: "STRING" },
       caption: { data: ["a caption"], type: "STRING" },
     });
-    const stats = await downloadShards({
-      input: file,
-      output: path.join(work, "lower"),
-      allowPrivateAddresses: true,
-    });
+    const stats = await statsOf(
+      downloadShards({
+        input: file,
+        output: path.join(work, "lower"),
+        allowPrivateAddresses: true,
+      }),
+    );
     expect(stats.successes).toBe(1);
   });
 });
@@ -101,12 +103,14 @@ describe("private destinations", () => {
       TEXT: { data: urls.map(() => "c"), type: "STRING" },
     });
     const before = server.requests.length;
-    const stats = await downloadShards({
-      input: file,
-      output: path.join(work, "private"),
-      retries: 0,
-      timeoutMs: 2000,
-    });
+    const stats = await statsOf(
+      downloadShards({
+        input: file,
+        output: path.join(work, "private"),
+        retries: 0,
+        timeoutMs: 2000,
+      }),
+    );
     expect(stats.status_dict).toEqual({ [PRIVATE_ADDRESS_ERROR]: urls.length });
     expect(server.requests.length).toBe(before);
   });
@@ -122,11 +126,13 @@ describe("private destinations", () => {
       },
       TEXT: { data: ["a", "b"], type: "STRING" },
     });
-    const stats = await downloadShards({
-      input: file,
-      output: path.join(work, "allowed"),
-      allowPrivateAddresses: true,
-    });
+    const stats = await statsOf(
+      downloadShards({
+        input: file,
+        output: path.join(work, "allowed"),
+        allowPrivateAddresses: true,
+      }),
+    );
     expect(stats.successes).toBe(2);
   });
 });
@@ -149,13 +155,15 @@ test("bodies over --max-body-bytes are cut off while streaming", async () => {
     },
     TEXT: { data: ["a", "b"], type: "STRING" },
   });
-  const stats = await downloadShards({
-    input: file,
-    output: path.join(work, "big"),
-    allowPrivateAddresses: true,
-    maxBodyBytes: 1000,
-    retries: 0,
-  });
+  const stats = await statsOf(
+    downloadShards({
+      input: file,
+      output: path.join(work, "big"),
+      allowPrivateAddresses: true,
+      maxBodyBytes: 1000,
+      retries: 0,
+    }),
+  );
   expect(stats.status_dict).toEqual({ "body larger than max-body-bytes (1000)": 2 });
 });
 
@@ -178,13 +186,15 @@ test("the cap holds without any Content-Length (chunked) and counts decompressed
       URL: { data: [`${base}/chunked`, `${base}/gzip`], type: "STRING" },
       TEXT: { data: ["a", "b"], type: "STRING" },
     });
-    const stats = await downloadShards({
-      input: file,
-      output: path.join(work, "chunked"),
-      allowPrivateAddresses: true,
-      maxBodyBytes: 50_000,
-      retries: 0,
-    });
+    const stats = await statsOf(
+      downloadShards({
+        input: file,
+        output: path.join(work, "chunked"),
+        allowPrivateAddresses: true,
+        maxBodyBytes: 50_000,
+        retries: 0,
+      }),
+    );
     expect(stats.status_dict).toEqual({ "body larger than max-body-bytes (50000)": 2 });
   } finally {
     chunked.closeAllConnections();

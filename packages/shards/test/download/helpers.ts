@@ -6,6 +6,7 @@ import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { parquetWriteFile } from "hyparquet-writer";
 import tar from "tar-stream";
+import { DownloadFailedError, type RunStats } from "../../src/download/index.js";
 
 export const ORIGINALS = fixturePath("images/originals");
 export const ORIGINAL_NAMES = fs
@@ -75,6 +76,18 @@ export async function readTar(file: string): Promise<{ name: string; body: Buffe
   return out;
 }
 
+/** The files of an output folder, without our dot-file bookkeeping (run manifest, locks): img2dataset's layout. */
 export function listDir(dir: string): string[] {
-  return fs.readdirSync(dir).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((f) => !f.startsWith("."))
+    .sort();
+}
+
+/** The run's stats, also when it failed for downloading too few images (the fault tests expect that). */
+export async function statsOf(run: Promise<RunStats>): Promise<RunStats> {
+  return run.catch((err: unknown) => {
+    if (err instanceof DownloadFailedError) return err.stats;
+    throw err;
+  });
 }

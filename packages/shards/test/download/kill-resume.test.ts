@@ -52,7 +52,19 @@ beforeAll(async () => {
     bundle: true,
     platform: "node",
     format: "esm",
-    packages: "external",
+    // npm dependencies stay imports; workspace packages (@laion/cli-kit …) are bundled from their
+    // sources, like vitest reads them, so the child needs no prior build
+    conditions: ["@laion/source"],
+    plugins: [
+      {
+        name: "npm-deps-external",
+        setup(b) {
+          b.onResolve({ filter: /^[^./]/ }, (args) =>
+            args.path.startsWith("@laion/") ? undefined : { path: args.path, external: true },
+          );
+        },
+      },
+    ],
     logLevel: "silent",
   });
   runner = path.join(BUNDLE_DIR, "runner.mjs");
