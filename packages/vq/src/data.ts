@@ -1,32 +1,7 @@
-import type { EvalSourceSpec } from "./eval-set.js";
+import { mix } from "@laion/mixer";
+import { LocalCaptionedImages, WebDataset } from "@laion/shards";
 import { type Augment, imageToFloat } from "./images.js";
-import { hashString } from "./rng.js";
-
-/** A sample as the @laion/shards readers yield it: a key and the image bytes under their extension. */
-export interface ImageSample {
-  __key__: string;
-  jpg?: Uint8Array;
-  jpeg?: Uint8Array;
-  png?: Uint8Array;
-  webp?: Uint8Array;
-  [ext: string]: unknown;
-}
-
-const IMAGE_EXTS = ["jpg", "jpeg", "png", "webp"] as const;
-
-/** The image bytes of a sample, or undefined when it has none. */
-export function sampleImage(sample: ImageSample): Uint8Array | undefined {
-  for (const ext of IMAGE_EXTS) {
-    const v = sample[ext];
-    if (v instanceof Uint8Array) return v;
-  }
-  return undefined;
-}
-
-/** Held-out split by key hash: stable across runs, epochs and shard orders. */
-export function isHeldOut(key: string, percent: number): boolean {
-  return percent > 0 && hashString(key) % 1000 < percent * 10;
-}
+import { type ImageSample, isHeldOut, sampleImage } from "./samples.js";
 
 export interface Batch {
   /** [n,S,S,3] in [0,1]. */
@@ -124,35 +99,6 @@ export async function decodeImages(list: Uint8Array[], imageSize: number): Promi
   return images;
 }
 
-interface ShardsApi {
-  LocalCaptionedImages(params: { captions: string; imageRoot: string }): AsyncIterable<ImageSample>;
-  WebDataset(urls: string | string[], params?: Record<string, unknown>): AsyncIterable<ImageSample>;
-}
-interface MixerApi {
-  mix<T>(
-    sources: { name: string; weight: number; source: AsyncIterable<T> }[],
-    params: { seed: number; stopWhen: "first_exhausted" | "all_exhausted" | "never" },
-  ): AsyncIterable<{ source: string; item: T }>;
-}
-
-// Loaded lazily (through a variable, so the .d.ts build does not need their built types): training from
-// in-memory samples never pays for the shard readers.
-const importLazy = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
-
-async function shardsApi(): Promise<ShardsApi> {
-  const mod = (await importLazy("@laion/shards")) as Partial<ShardsApi>;
-  if (typeof mod.LocalCaptionedImages !== "function" || typeof mod.WebDataset !== "function") {
-    throw new Error("@laion/shards does not export LocalCaptionedImages/WebDataset (is it built?)");
-  }
-  return mod as ShardsApi;
-}
-
-async function mixerApi(): Promise<MixerApi> {
-  const mod = (await importLazy("@laion/mixer")) as Partial<MixerApi>;
-  if (typeof mod.mix !== "function") throw new Error("@laion/mixer does not export mix (is it built?)");
-  return mod as MixerApi;
-}
-
 export interface DataParams {
   captions?: string;
   imageRoot?: string;
@@ -164,8 +110,7 @@ export interface DataParams {
 /** The user's captioned images, one pass. */
 export async function localSource(params: DataParams): Promise<AsyncIterable<ImageSample>> {
   if (!params.captions) throw new Error("no --captions given");
-  const shards = await shardsApi();
-  return shards.LocalCaptionedImages({ captions: params.captions, imageRoot: params.imageRoot ?? "." });
+  return LocalCaptionedImages({ captions: params.captions, imageRoot: params.imageRoot ?? "." });
 }
 
 /**
@@ -176,8 +121,7 @@ export async function trainingSource(
   params: DataParams & { epoch: number },
 ): Promise<AsyncIterable<ImageSample>> {
   if (!params.laionTars) return localSource(params);
-  const shards = await shardsApi();
-  const laion = shards.WebDataset(params.laionTars, {
+  const laion = WebDataset(params.laionTars, {
     resample: true,
     shuffleBuffer: 256,
     seed: params.seed,
@@ -186,9 +130,8 @@ export async function trainingSource(
   });
   if (!params.captions) return laion;
   const p = params.laionProb ?? 0.5;
-  const mixer = await mixerApi();
   const local = repeatForever(() => localSource(params));
-  const mixed = mixer.mix<ImageSample>(
+  const mixed = mix(
     [
       { name: "local", weight: 1 - p, source: local },
       { name: "laion", weight: p, source: laion },
@@ -210,24 +153,4 @@ async function* repeatForever(make: () => Promise<AsyncIterable<ImageSample>>): 
     }
     if (!any) throw new Error("the local image set is empty");
   }
-}
-
-/**
- * Where eval images come from: every source the run trains on, each read in a fixed order (LAION shards
- * without resampling), with its share of the eval set (`laionProb` for LAION).
- */
-export function evalSources(params: DataParams): EvalSourceSpec[] {
-  const sources: EvalSourceSpec[] = [];
-  const p = params.captions ? (params.laionProb ?? 0.5) : 1;
-  if (params.captions) sources.push({ name: "local", share: 1 - p, samples: () => localSource(params) });
-  if (params.laionTars) {
-    const tars = params.laionTars;
-    sources.push({
-      name: "laion",
-      share: p,
-      samples: async () => (await shardsApi()).WebDataset(tars, { handler: "warnAndContinue" }),
-    });
-  }
-  if (sources.length === 0) throw new Error("no data: give --captions/--image-root and/or --laion-tars");
-  return sources;
 }

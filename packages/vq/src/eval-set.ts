@@ -1,6 +1,8 @@
-import { type ImageSample, isHeldOut, sampleImage } from "./data.js";
+import { WebDataset } from "@laion/shards";
+import { type DataParams, localSource } from "./data.js";
 import { imageToFloat } from "./images.js";
 import { Rng } from "./rng.js";
+import { type ImageSample, isHeldOut, sampleImage } from "./samples.js";
 
 /** A fixed evaluation set: decoded once at start, identical at every eval of a run (and of a resumed run). */
 export interface EvalSet {
@@ -137,4 +139,24 @@ function pickByShare(
       picked.push({ source: src.name, c: list[i] as Candidate });
   }
   return picked;
+}
+
+/**
+ * Where eval images come from: every source the run trains on, each read in a fixed order (LAION shards
+ * without resampling), with its share of the eval set (`laionProb` for LAION).
+ */
+export function evalSources(params: DataParams): EvalSourceSpec[] {
+  const sources: EvalSourceSpec[] = [];
+  const p = params.captions ? (params.laionProb ?? 0.5) : 1;
+  if (params.captions) sources.push({ name: "local", share: 1 - p, samples: () => localSource(params) });
+  if (params.laionTars) {
+    const tars = params.laionTars;
+    sources.push({
+      name: "laion",
+      share: p,
+      samples: async () => WebDataset(tars, { handler: "warnAndContinue" }),
+    });
+  }
+  if (sources.length === 0) throw new Error("no data: give --captions/--image-root and/or --laion-tars");
+  return sources;
 }

@@ -5,7 +5,6 @@ export type { CodeSample, CodeShardStats, CodeShardWriter } from "./code-shards.
 export { CODES_EXT, createCodeShardWriter, isCodeSample, readCodeSample } from "./code-shards.js";
 export type { VQConfig, VQPresetName } from "./config.js";
 export { PRESET_LR, resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
-export type { ImageSample } from "./data.js";
 export { encodeVqCodesCli } from "./encode-cli.js";
 export type { EncodeProgress, EncodeVqCodesParams, EncodeVqCodesResult } from "./encode-vq-codes.js";
 export { codeShardName, encodeVqCodes } from "./encode-vq-codes.js";
@@ -16,6 +15,7 @@ export { codeDtype, decodeNpy, encodeNpy } from "./npy.js";
 export { codeUsage } from "./quantizer.js";
 export type { SafeTensor, SafetensorsDtype, TensorData } from "./safetensors.js";
 export { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from "./safetensors.js";
+export type { ImageSample } from "./samples.js";
 export { trainVisualVq } from "./train-cli.js";
 export type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq.js";
 export { optimPath, trainVQ } from "./train-vq.js";
