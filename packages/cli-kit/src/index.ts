@@ -18,3 +18,4 @@ export {
   readManifest,
   writeManifest,
 } from "./run-manifest.js";
+export { writeFileAtomic, writeFileAtomicSync } from "./write-atomic.js";
