@@ -43,6 +43,8 @@ export interface DetectColumnsParams {
   required?: readonly CanonicalColumn[];
   /** Named in error messages. */
   source: string;
+  /** Physical type of each column (BYTE_ARRAY, INT32 …): URL and TEXT must hold text. */
+  types?: Record<string, string | undefined>;
 }
 
 /**
@@ -82,6 +84,16 @@ export function detectColumns(params: DetectColumnsParams): ColumnMap {
     throw new FetchError(
       `no caption column (looked for ${COLUMN_ALIASES.TEXT.join(", ")}; set --caption-col); ${existing()}`,
     );
+  for (const [canonical, flag] of [
+    ["URL", "--url-col"],
+    ["TEXT", "--caption-col"],
+  ] as const) {
+    const type = params.types?.[map[canonical]!];
+    if (type !== undefined && type !== "BYTE_ARRAY")
+      throw new FetchError(
+        `${canonical} column ${map[canonical]} in ${params.source} holds ${type} values, not text; choose another with ${flag}`,
+      );
+  }
   for (const need of params.required ?? []) {
     if (!map[need])
       throw new FetchError(

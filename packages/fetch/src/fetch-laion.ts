@@ -153,6 +153,7 @@ export async function* fetchLaionFiles(
         names: opened.names,
         required,
         source: source.location,
+        types: opened.types,
         ...(params.urlCol !== undefined ? { urlCol: params.urlCol } : {}),
         ...(params.captionCol !== undefined ? { captionCol: params.captionCol } : {}),
       });

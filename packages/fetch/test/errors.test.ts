@@ -96,3 +96,16 @@ describe("bad input gets a clear error and no half-written output", () => {
     );
   });
 });
+
+test("a URL column of numbers is named with its type and the flag", async () => {
+  const file = writeParquet(path.join(tempDir(), "numbers.parquet"), [
+    { name: "URL", data: [1, 2], type: "INT32" },
+    { name: "TEXT", data: ["a", "b"], type: "STRING" },
+  ]);
+  const rows = fetchLaion({ sources: [{ location: file, kind: "file" }] }).rows;
+  await expect(
+    (async () => {
+      for await (const _ of rows);
+    })(),
+  ).rejects.toThrow(`URL column URL in ${file} holds INT32 values, not text; choose another with --url-col`);
+});

@@ -17,6 +17,8 @@ export interface RecordSource {
   columns: string[];
   /** Known up front for parquet. */
   rowCount?: number;
+  /** Physical type of each column, where the format has types (parquet: BYTE_ARRAY, INT32 …). */
+  types?: Record<string, string | undefined>;
   /** Records (column → value) with their row number in the file; ranges `shouldRead` rejects may be skipped (parquet). */
   records(params: { wanted: string[]; shouldRead?: ShouldRead }): AsyncIterable<{
     index: number;
@@ -36,12 +38,26 @@ const PARQUET_SLICE_ROWS = 50_000;
 
 async function openParquet(file: string): Promise<RecordSource> {
   const buffer = await asyncBufferFromFile(file);
-  const metadata = await parquetMetadataAsync(buffer);
-  const columns = parquetSchema(metadata).children.map((c) => c.element.name);
+  let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
+  try {
+    if (buffer.byteLength < 12) throw new Error("too small");
+    metadata = await parquetMetadataAsync(buffer);
+  } catch (err) {
+    // hyparquet's own message ("Offset is outside the bounds of the DataView") says nothing to a user
+    const head = Buffer.from(await buffer.slice(0, Math.min(4, buffer.byteLength))).toString("latin1");
+    throw new Error(
+      head === "PAR1"
+        ? `truncated parquet file (starts with PAR1 but its footer is missing or damaged: ${(err as Error).message})`
+        : `not a parquet file (no PAR1 magic bytes, ${buffer.byteLength} bytes)`,
+    );
+  }
+  const children = parquetSchema(metadata).children;
+  const columns = children.map((c) => c.element.name);
   return {
     file,
     format: "parquet",
     columns,
+    types: Object.fromEntries(children.map((c) => [c.element.name, c.element.type])),
     rowCount: Number(metadata.num_rows),
     async *records({ wanted, shouldRead }) {
       let groupStart = 0;

@@ -122,6 +122,17 @@ function resolveColumns(source: RecordSource, params: InputParams): Resolved {
       );
   }
 
+  for (const [column, flag] of [
+    [url, "--url-col"],
+    [caption, "--caption-col"],
+  ] as const) {
+    const type = column === null ? undefined : source.types?.[column];
+    if (type !== undefined && type !== "BYTE_ARRAY")
+      throw new InputError(
+        `column "${column}" of input file ${file} holds ${type} values, not text; choose another with ${flag}`,
+      );
+  }
+
   const extra: string[] = [];
   for (const name of params.saveAdditionalColumns ?? []) {
     const found = findColumn(columns, name);
@@ -167,6 +178,8 @@ export async function openInput(params: InputParams): Promise<OpenedInput> {
   const additionalColumns = [...(params.saveAdditionalColumns ?? [])];
   const counts = opened.map((o) => o.source.rowCount);
   const rowCount = counts.every((c) => c !== undefined) ? counts.reduce((a, b) => a + b, 0) : undefined;
+  if (rowCount === 0)
+    throw new InputError(`no rows: ${files.join(", ")} ${files.length === 1 ? "has" : "have"} 0 rows`);
 
   return {
     files: opened.map(({ source }) => ({

@@ -135,3 +135,36 @@ test("errors name the file", async () => {
     /cannot tell the format of .*data\.xyz/,
   );
 });
+
+describe("inputs that are not what they claim", () => {
+  test("a 0-byte or non-parquet .parquet file says so, naming it", async () => {
+    const zero = path.join(work, "zero.parquet");
+    fs.writeFileSync(zero, "");
+    await expect(openInput({ input: zero })).rejects.toThrow(
+      `cannot read parquet input ${zero}: not a parquet file (no PAR1 magic bytes, 0 bytes)`,
+    );
+    const csvInDisguise = path.join(work, "disguised.parquet");
+    fs.copyFileSync(path.join(work, "a.csv"), csvInDisguise);
+    await expect(openInput({ input: csvInDisguise })).rejects.toThrow(
+      "not a parquet file (no PAR1 magic bytes",
+    );
+  });
+
+  test("a parquet file without rows is an error, not an empty run", async () => {
+    const empty = writeParquet(path.join(work, "empty.parquet"), {
+      URL: { data: [], type: "STRING" },
+      TEXT: { data: [], type: "STRING" },
+    });
+    await expect(openInput({ input: empty })).rejects.toThrow(`no rows: ${empty} has 0 rows`);
+  });
+
+  test("a URL column of numbers is named with its type and the flag", async () => {
+    const numbers = writeParquet(path.join(work, "numbers.parquet"), {
+      URL: { data: [1, 2], type: "INT32" },
+      TEXT: { data: ["a", "b"], type: "STRING" },
+    });
+    await expect(openInput({ input: numbers })).rejects.toThrow(
+      `column "URL" of input file ${numbers} holds INT32 values, not text; choose another with --url-col`,
+    );
+  });
+});
