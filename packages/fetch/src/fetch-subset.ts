@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { describeFsError } from "@laion/cli-kit";
 import { parquetMetadataAsync } from "hyparquet";
 import { BloomFilter } from "./bloom.js";
 import { FetchError } from "./errors.js";
@@ -42,8 +43,13 @@ interface Progress {
 
 function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new FetchError(describeFsError(err, { action: "writing", file }), { cause: err });
+  }
 }
 
 function ensureWritableDir(dir: string): void {

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { describeFsError } from "@laion/cli-kit";
 import type { ColumnSource, Writer } from "hyparquet-writer";
 import { ByteWriter, ParquetWriter, schemaFromColumnData } from "hyparquet-writer";
 import { type ColumnMap, OUTPUT_ORDER } from "./columns.js";
@@ -109,7 +110,7 @@ export async function writeFiltered(params: WriteFilteredParams): Promise<{ rows
   try {
     fd = fs.openSync(tmp, "w");
   } catch (err) {
-    throw new FetchError(`cannot write ${params.outPath} (${(err as NodeJS.ErrnoException).code})`);
+    throw new FetchError(describeFsError(err, { action: "writing", file: params.outPath }), { cause: err });
   }
   let columns = params.columns ? [...params.columns] : undefined;
   let writer: ParquetWriter | undefined;
@@ -173,6 +174,9 @@ export async function writeFiltered(params: WriteFilteredParams): Promise<{ rows
       fs.closeSync(fd);
     } catch {}
     fs.rmSync(tmp, { force: true });
+    // fd writes carry no path: name the file (ENOSPC → "disk full writing filtered.parquet in data/laion")
+    if ((err as NodeJS.ErrnoException).code && !(err instanceof FetchError))
+      throw new FetchError(describeFsError(err, { action: "writing", file: params.outPath }), { cause: err });
     throw err;
   }
   return { rows: total, path: params.outPath };

@@ -1,4 +1,5 @@
 import { pipeline } from "node:stream/promises";
+import { describeFsError } from "@laion/cli-kit";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import tar from "tar-stream";
 import type { EncodeFormat } from "./resize.js";
@@ -92,10 +93,15 @@ export async function createWebDatasetWriter(params: WebDatasetWriterParams): Pr
   pack.on("error", () => {});
   pending.stream.on("error", () => {});
   // a failing destination (disk full) must fail the writes waiting on it, not leave them hanging
-  const asOutputError = (err: unknown) =>
-    err instanceof OutputError
-      ? err
-      : new OutputError(`cannot write ${files.tar} in ${storage.location}: ${explain(err)}`);
+  const asOutputError = (err: unknown) => {
+    if (err instanceof OutputError) return err;
+    // stream writes carry no path; ENOSPC → "disk full writing 00003.tar in data/laion/webdataset (ENOSPC)"
+    if ((err as NodeJS.ErrnoException).code)
+      return new OutputError(
+        describeFsError(err, { action: "writing", file: `${storage.location}/${files.tar}` }),
+      );
+    return new OutputError(`cannot write ${files.tar} in ${storage.location}: ${explain(err)}`);
+  };
   const broken = piped.then(
     () => new Promise<never>(() => {}),
     (err: unknown) => {

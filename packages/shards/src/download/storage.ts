@@ -43,7 +43,8 @@ export interface ShardStorage {
 /** A filesystem error in words, with its code. */
 export function explain(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  if (e.code === "ENOSPC") return "no space left on device (ENOSPC)";
+  if (e.code === "ENOSPC") return "disk full (ENOSPC)";
+  if (e.code === "EDQUOT") return "disk quota exceeded (EDQUOT)";
   if (e.code === "EACCES" || e.code === "EPERM") return `permission denied (${e.code})`;
   if (e.code === "EROFS") return "read-only file system (EROFS)";
   if (e.code === "ENOTDIR") return "a parent of it is a file, not a folder (ENOTDIR)";

@@ -160,11 +160,11 @@ describe("inputs that are not what they claim", () => {
 
   test("a URL column of numbers is named with its type and the flag", async () => {
     const numbers = writeParquet(path.join(work, "numbers.parquet"), {
-      URL: { data: [1, 2], type: "INT32" },
+      URL: { data: [1n, 2n], type: "INT64" },
       TEXT: { data: ["a", "b"], type: "STRING" },
     });
     await expect(openInput({ input: numbers })).rejects.toThrow(
-      `column "URL" of input file ${numbers} holds INT32 values, not text; choose another with --url-col`,
+      `column "URL" of input file ${numbers} holds INT64 values, not text; choose another with --url-col`,
     );
   });
 });
