@@ -120,7 +120,7 @@ export function manifestDifferences(
 }
 
 function show(v: JsonValue | undefined): string {
-  if (v === undefined) return "(unset)";
+  if (v === undefined || v === null) return "(unset)";
   return typeof v === "string" ? v : JSON.stringify(v);
 }
 

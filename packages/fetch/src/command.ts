@@ -104,6 +104,10 @@ export async function main(argv: readonly string[], io: CommandIo = {}): Promise
     .option("--caption-col <name>", "source column holding the caption (default: detected)")
     .option("--resume", "continue a crashed run with the same arguments")
     .option(
+      "--overwrite",
+      "when --out-dir holds a result made with other filters or inputs: replace it, keeping it as filtered.parquet.prev-<n>",
+    )
+    .option(
       "--row-group-size <rows>",
       "rows per output row group",
       intOption("--row-group-size", { min: 1 }),
@@ -156,6 +160,7 @@ export async function main(argv: readonly string[], io: CommandIo = {}): Promise
         urlCol: o["urlCol"],
         captionCol: o["captionCol"],
         resume: Boolean(o["resume"]),
+        overwrite: Boolean(o["overwrite"]),
         rowGroupSize: o["rowGroupSize"],
         timeoutMs: o["timeout"] * 1000,
         retries: o["retries"],

@@ -1,13 +1,31 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { describeFsError } from "@laion/cli-kit";
+import {
+  acquireOutputLock,
+  type Difference,
+  describeFsError,
+  manifestDifferences,
+  moveAside,
+  newManifest,
+  OutputChangedError,
+  readManifest,
+  writeManifest,
+} from "@laion/cli-kit";
 import { parquetMetadataAsync } from "hyparquet";
 import { BloomFilter } from "./bloom.js";
 import { FetchError } from "./errors.js";
 import { type FetchLaionParams, fetchLaionFiles } from "./fetch-laion.js";
 import { localBuffer } from "./open-parquet.js";
 import { readBatches } from "./read-batches.js";
+import {
+  type FetchOutputParams,
+  fetchFlagNames,
+  fetchInputs,
+  fetchManifestParams,
+  fetchStatus,
+  MANIFEST_FILE,
+} from "./run-manifest.js";
 import { type ResolveSourcesParams, resolveSources } from "./sources.js";
 import { emptyStats, type FetchStats, type LaionRow } from "./types.js";
 import { type OutputColumn, outputColumns, writeFiltered } from "./write-filtered.js";
@@ -28,6 +46,11 @@ export interface FetchLaionSubsetParams
   rowGroupSize?: number;
   /** Messages for the user (resume notices). */
   onLog?: (message: string) => void;
+  /**
+   * The folder holds a result made with other output-affecting parameters or inputs: build the new one
+   * anyway and keep the old as `filtered.parquet.prev-<n>` (+ its stats). Without it such a run is refused.
+   */
+  overwrite?: boolean;
 }
 
 /** What the progress file holds; small JSON, rewritten atomically after each finished input file. */
@@ -35,6 +58,9 @@ interface Progress {
   version: 1;
   fingerprint: string;
   columns: OutputColumn[] | null;
+  /** The run's output-affecting parameters and inputs (what `fetchStatus` compares). */
+  params?: ReturnType<typeof fetchManifestParams>;
+  inputs?: ReturnType<typeof fetchInputs>;
   /** Finished input files in the order they were processed, with the rows their part holds. */
   done: { index: number; rows: number }[];
   stats: FetchStats;
@@ -132,10 +158,41 @@ export async function fetchLaionSubset(
     throw new FetchError(`--max-samples must be an integer >= 1, got ${params.maxSamples}`);
   const outDir = params.outDir;
   ensureWritableDir(outDir);
+  // one writer per output folder: a second fetch on it is refused, naming the first
+  const lock = acquireOutputLock(path.join(outDir, ".fetch.lock"), {
+    purpose: "fetch-laion-subset",
+    ...(params.onLog ? { onLog: params.onLog } : {}),
+  });
+  try {
+    return await fetchInto(params);
+  } finally {
+    lock.release();
+  }
+}
+
+/** What `outDir` holds for these parameters (complete / partial / changed / missing); see fetchStatus. */
+export function fetchSubsetStatus(params: FetchOutputParams & { outDir: string }) {
+  return fetchStatus(params.outDir, params, { progress: path.join(params.outDir, PROGRESS_FILE) });
+}
+
+/** The differences between the finished result in `outDir` and this request ([] when none or the same). */
+function resultDifferences(outDir: string, params: FetchOutputParams): Difference[] {
+  const recorded = readManifest(path.join(outDir, MANIFEST_FILE));
+  return recorded ? manifestDifferences(recorded, fetchManifestParams(params), fetchInputs(params)) : [];
+}
+
+async function fetchInto(
+  params: FetchLaionSubsetParams,
+): Promise<{ stats: FetchStats; outPath: string; statsPath: string }> {
+  const outDir = params.outDir;
   const outPath = path.join(outDir, OUTPUT_FILE);
   const statsPath = path.join(outDir, STATS_FILE);
   const progressPath = path.join(outDir, PROGRESS_FILE);
   const partsDir = path.join(outDir, PARTS_DIR);
+
+  const changed = resultDifferences(outDir, params);
+  if (changed.length > 0 && !params.overwrite)
+    throw new OutputChangedError(outPath, changed, fetchFlagNames(fetchManifestParams(params)));
 
   const sources = await resolveSources(params);
   const fp = fingerprint(
@@ -158,10 +215,20 @@ export async function fetchLaionSubset(
       `resuming: ${progress.done.length} of ${sources.length} input files done, ${progress.stats.rows_kept} rows kept`,
     );
   } else {
-    // A fresh run: clear what an earlier run left, so no old result can pass for this one's.
-    for (const f of [progressPath, outPath, statsPath]) fs.rmSync(f, { force: true });
+    // A fresh run starts its own staging (progress + parts). The previous result stays in place,
+    // untouched, until the new one is whole: a run that fails keeps it byte for byte.
+    fs.rmSync(progressPath, { force: true });
     fs.rmSync(partsDir, { recursive: true, force: true });
-    progress = { version: 1, fingerprint: fp, columns: null, done: [], stats: emptyStats(), complete: false };
+    progress = {
+      version: 1,
+      fingerprint: fp,
+      columns: null,
+      params: fetchManifestParams(params),
+      inputs: fetchInputs(params),
+      done: [],
+      stats: emptyStats(),
+      complete: false,
+    };
   }
   fs.mkdirSync(partsDir, { recursive: true });
   for (const f of fs.readdirSync(partsDir)) if (f.includes(".tmp-")) fs.rmSync(path.join(partsDir, f));
@@ -213,24 +280,35 @@ export async function fetchLaionSubset(
     { name: "TEXT", type: "STRING" },
   ];
   const parts = progress.done.map((d) => partPath(outDir, d.index));
+  // the new result is built beside the old one, then swapped in; a changed result's predecessor is kept
+  const staged = path.join(partsDir, OUTPUT_FILE);
   if (parts.length === 1) {
-    // One part: hard-link it into place (no copy; the part stays until the run is marked complete).
-    const tmp = `${outPath}.tmp-${process.pid}`;
-    fs.rmSync(tmp, { force: true });
-    fs.linkSync(parts[0]!, tmp);
-    fs.renameSync(tmp, outPath);
+    // One part: hard-link it (no copy; the part stays until the run is marked complete).
+    fs.rmSync(staged, { force: true });
+    fs.linkSync(parts[0]!, staged);
   } else {
     async function* merged() {
       for (const p of parts) yield* readPart(p, columns);
     }
     await writeFiltered({
       rows: merged(),
-      outPath,
+      outPath: staged,
       columns,
       ...(params.rowGroupSize !== undefined ? { rowGroupSize: params.rowGroupSize } : {}),
     });
   }
+  if (changed.length > 0) {
+    const kept = [moveAside(outPath), moveAside(statsPath)].filter(Boolean);
+    params.onLog?.(`settings changed; the earlier result is kept as ${kept.join(" and ")}`);
+  }
+  fs.renameSync(staged, outPath);
   writeJsonAtomic(statsPath, stats);
+  writeManifest(path.join(outDir, MANIFEST_FILE), {
+    ...newManifest("@laion/fetch", fetchManifestParams(params), fetchInputs(params)),
+    complete: true,
+    finished_at: new Date().toISOString(),
+    result: { rows: stats.rows_kept },
+  });
   progress.stats = stats;
   progress.complete = true;
   writeJsonAtomic(progressPath, progress);

@@ -6,7 +6,14 @@ export { FetchError } from "./errors.js";
 export type { FetchLaionParams, FileRows, LaionStream } from "./fetch-laion.js";
 export { fetchLaion, fetchLaionFiles, fileOrder } from "./fetch-laion.js";
 export type { FetchLaionSubsetParams } from "./fetch-subset.js";
-export { fetchLaionSubset, OUTPUT_FILE, PARTS_DIR, PROGRESS_FILE, STATS_FILE } from "./fetch-subset.js";
+export {
+  fetchLaionSubset,
+  fetchSubsetStatus,
+  OUTPUT_FILE,
+  PARTS_DIR,
+  PROGRESS_FILE,
+  STATS_FILE,
+} from "./fetch-subset.js";
 export type { ActiveFilter, FilterParams, FilterSpec, RowPredicate } from "./filters.js";
 export { buildFilters, captionLength, FILTERS, isHttpUrl } from "./filters.js";
 export type { HttpParams } from "./http.js";
@@ -15,6 +22,8 @@ export type { OpenedParquet } from "./open-parquet.js";
 export { openParquet } from "./open-parquet.js";
 export type { ColumnBatch, ReadBatchesParams } from "./read-batches.js";
 export { readBatches } from "./read-batches.js";
+export type { FetchOutputParams } from "./run-manifest.js";
+export { fetchManifestParams, MANIFEST_FILE } from "./run-manifest.js";
 export type { ResolveSourcesParams } from "./sources.js";
 export {
   DEFAULT_HF_DATASET,

@@ -65,6 +65,7 @@ describe("local parquet", () => {
     expect(onDisk.stopped_early).toBe(true);
     expect(stats.bytes_fetched).toBeGreaterThan(0);
     expect(fs.readdirSync(out).sort()).toEqual([
+      ".fetch-manifest.json",
       ".fetch-progress.json",
       "fetch_stats.json",
       "filtered.parquet",
