@@ -4,6 +4,7 @@
 // resumed run sees exactly the batches an uninterrupted run would have seen.
 import { hashString, laionMixture, type MixState } from "@laion/mixer";
 import { LocalCaptionedImages, readCaptions, TextCorpus, WebDataset } from "@laion/shards";
+import { CODES_EXT, isCodeSample, readCodeSample } from "@laion/vq";
 import type { TrainConfig } from "./config.js";
 import { createRng, type RngState } from "./rng.js";
 import { type Batch, buildDoc, type Doc, Packer, type PackerState } from "./sequences.js";
@@ -16,6 +17,8 @@ export interface ImageCoder {
   tokensPerImage: number;
   encodeImageBytes(images: Uint8Array[]): Promise<Int32Array[]>;
   decodeToPng(codes: Int32Array): Promise<Uint8Array>;
+  /** The VQ's identity (config + weights hash): code shards must carry the same one. */
+  identityId?(): string;
 }
 
 export type SourceName = "laion" | "text" | "local";
@@ -116,6 +119,23 @@ export type DocMaker = (
   direction: "text2image" | "image2text",
 ) => Promise<Doc | null>;
 
+/**
+ * What a code-shard sample (encode-vq-codes output) must match: the loaded VQ's identity. Codes from another
+ * tokenizer would train the model on a meaningless vocabulary, so they stop the run naming both checkpoints.
+ */
+function expectedVq(cfg: TrainConfig, vq: ImageCoder | null, sample: RawSample) {
+  if (!vq?.identityId) {
+    throw new Error(
+      `--laion-path ${cfg.training.laion_path} holds VQ code shards (${sample.__key__}.${CODES_EXT}): pass the --vq-checkpoint they were encoded with (its id is in each sample's json "vq")`,
+    );
+  }
+  return {
+    id: vq.identityId(),
+    checkpoint: cfg.training.vq_checkpoint ?? "the given VQ",
+    grid_size: Math.round(Math.sqrt(vq.tokensPerImage)),
+  };
+}
+
 export function makeDocMaker(params: {
   cfg: TrainConfig;
   tokenizer: Tokenizer;
@@ -124,10 +144,18 @@ export function makeDocMaker(params: {
 }): DocMaker {
   const { cfg, tokenizer, vocab, vq } = params;
   const cache = new CodeCache(cfg.training.code_cache_size);
+  // hashing the VQ's tensors is done once, at the first code sample
+  let expected: ReturnType<typeof expectedVq> | undefined;
   return async (source, sample, direction) => {
     const text = textOf(sample);
     if (source === "text") {
       return buildDoc({ vocab, tokenizer, source, text, maxTextTokens: cfg.data.max_text_tokens });
+    }
+    if (isCodeSample(sample)) {
+      expected ??= expectedVq(cfg, vq, sample);
+      const { codes, caption } = readCodeSample(sample, expected);
+      const maxTextTokens = cfg.data.max_text_tokens;
+      return buildDoc({ vocab, tokenizer, source, text: caption, codes, direction, maxTextTokens });
     }
     const bytes = imageBytes(sample);
     if (!bytes) return null; // a caption without its image: nothing to learn from
