@@ -22,6 +22,11 @@ const program = new Command("train-multimodal")
     "share of steps that draw from LAION (training.laion_prob)",
     floatOption("--laion-prob", { min: 0, max: 1 }),
   )
+  .option(
+    "--text-only-prob <t>",
+    "share of the non-LAION steps that are text-only (training.text_only_prob); the rest are local captioned images",
+    floatOption("--text-only-prob", { min: 0, max: 1 }),
+  )
   .option("--max-steps <n>", "optimizer steps (training.max_steps)", intOption("--max-steps", { min: 1 }))
   .option("--batch-size <n>", "micro-batch size (training.batch_size)", intOption("--batch-size", { min: 1 }))
   .addOption(new Option("--preset <name>", "model preset (model.preset)").choices(PRESET_NAMES))
@@ -55,6 +60,7 @@ runCli(async () => {
       ? { laionPath: ["null", "none", ""].includes(o.laionPath) ? null : o.laionPath }
       : {}),
     ...(o.laionProb !== undefined ? { laionProb: o.laionProb } : {}),
+    ...(o.textOnlyProb !== undefined ? { textOnlyProb: o.textOnlyProb } : {}),
     ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.preset !== undefined ? { preset: o.preset as PresetName } : {}),

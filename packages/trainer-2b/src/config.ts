@@ -132,6 +132,7 @@ export interface ConfigOverrides {
   vqCheckpoint?: string;
   laionPath?: string | null;
   laionProb?: number;
+  textOnlyProb?: number;
   maxSteps?: number;
   backend?: TrainConfig["training"]["backend"];
   deviceMemoryGb?: number;
@@ -145,6 +146,7 @@ export function applyOverrides(cfg: TrainConfig, o: ConfigOverrides): TrainConfi
   if (o.vqCheckpoint !== undefined) next.training.vq_checkpoint = o.vqCheckpoint;
   if (o.laionPath !== undefined) next.training.laion_path = o.laionPath;
   if (o.laionProb !== undefined) next.training.laion_prob = o.laionProb;
+  if (o.textOnlyProb !== undefined) next.training.text_only_prob = o.textOnlyProb;
   if (o.maxSteps !== undefined) next.training.max_steps = o.maxSteps;
   if (o.backend !== undefined) next.training.backend = o.backend;
   if (o.deviceMemoryGb !== undefined) next.training.device_memory_gb = o.deviceMemoryGb;

@@ -98,6 +98,8 @@ export function renderReport(params: {
   metrics: MetricRecord[];
   samples: ReportSample[];
   plan: string;
+  /** Each source's effective share of steps (laion p, text (1−p)·t, local (1−p)·(1−t)). */
+  mixture?: Record<string, number>;
 }): string {
   const train = params.metrics.filter((m) => m.type === "train");
   const evals = params.metrics.filter((m) => m.type === "eval");
@@ -123,6 +125,13 @@ export function renderReport(params: {
         )
         .join("")}</table>`
     : "<p>no evaluation yet</p>";
+  const mixture = params.mixture
+    ? `<h2>Mixture (share of steps)</h2><table><tr><th>source</th><th>share</th></tr>${Object.entries(
+        params.mixture,
+      )
+        .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${(100 * v).toFixed(1)} %</td></tr>`)
+        .join("")}</table>`
+    : "";
   const samples = params.samples
     .map((s) => {
       const img = s.png
@@ -136,7 +145,7 @@ export function renderReport(params: {
 .sample{display:inline-block;vertical-align:top;width:260px;margin:6px;padding:6px;border:1px solid #ddd}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}pre{background:#f6f6f6;padding:8px}</style></head>
 <body><h1>${esc(params.title)}</h1><p>step ${train.at(-1)?.step ?? 0}, updated ${new Date().toISOString()}</p>
-<h2>Held-out loss (last eval)</h2>${table}<h2>Curves</h2><div class="charts">${charts.join("")}</div>
+${mixture}<h2>Held-out loss (last eval)</h2>${table}<h2>Curves</h2><div class="charts">${charts.join("")}</div>
 <h2>Samples</h2>${samples || "<p>none yet</p>"}<h2>Plan</h2><pre>${esc(params.plan)}</pre></body></html>`;
 }
 

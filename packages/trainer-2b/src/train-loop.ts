@@ -6,6 +6,7 @@ import path from "node:path";
 import { saveCheckpoint } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
 import {
+  activeSources,
   createTrainStream,
   type DataState,
   heldOutBatches,
@@ -176,6 +177,7 @@ export class MultimodalRun {
         metrics: this.records,
         samples,
         plan: this.s.planText,
+        mixture: activeSources(cfg),
       }),
     );
   }

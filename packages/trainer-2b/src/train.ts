@@ -65,7 +65,7 @@ export function planText(p: Omit<TrainPlan, "text" | "fits">, cfg: TrainConfig):
     `model           preset ${cfg.model.preset}: d_model ${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, d_ff ${m.dFF}, seq_len ${m.seqLen}, vocab ${m.vocabSize}`,
     formatPlan(p.memory),
     `device memory   ${(p.device.bytes / 1e9).toFixed(2)} GB (${p.device.source})`,
-    `mixture         ${mix} (laion_path ${cfg.training.laion_path ?? "null"})`,
+    `mixture         ${mix} of steps (laion_prob ${cfg.training.laion_prob}, text_only_prob ${cfg.training.text_only_prob}; laion_path ${cfg.training.laion_path ?? "null"})`,
     `batch           ${cfg.training.batch_size} × ${m.seqLen} tokens × grad_accum ${cfg.training.grad_accum} = ${cfg.training.batch_size * m.seqLen * cfg.training.grad_accum} tokens/step`,
     `schedule        ${cfg.training.max_steps} steps, lr ${cfg.training.lr} (warmup ${cfg.training.warmup}, cosine to ${cfg.training.min_lr})`,
   ].join("\n");
