@@ -16,8 +16,8 @@ import {
 import type { BackendName } from "./backend.js";
 import { type CodeSample, type CodeShardStats, createCodeShardWriter } from "./code-shards.js";
 import { imageToFloat } from "./images.js";
-import type { VqIdentity } from "./vq-identity.js";
-import { loadVQ, type VQ } from "./vq-model.js";
+import { describeIdentity, type VqIdentity } from "./vq-identity.js";
+import { loadVQ, type VQ, vqCheckpointIdentity } from "./vq-model.js";
 
 export interface EncodeVqCodesParams {
   /** A checkpoint written by train-visual-vq (safetensors, whatever its extension). */
@@ -116,6 +116,7 @@ export async function encodeVqCodes(params: EncodeVqCodesParams): Promise<Encode
   };
   const mine = shards.filter((_, i) => ownsShard(i, slot));
   const mineNames = new Set(mine.map(codeShardName));
+  await refuseOtherVq(storage, [...mineNames], vq);
   await storage.removeStale((name) => mineNames.has(name.replace(/(_stats\.json|\.tar)$/, "")));
   try {
     for (const url of mine) {
@@ -138,6 +139,68 @@ export async function encodeVqCodes(params: EncodeVqCodesParams): Promise<Encode
   }
   result.seconds = (performance.now() - started) / 1000;
   return result;
+}
+
+/** The VQ identity a finished code shard records (its `_stats.json`), or undefined when it is not finished. */
+async function finishedBy(storage: ShardStorage, name: string): Promise<VqIdentity | undefined> {
+  if (!(await isShardComplete(storage, name))) return undefined;
+  try {
+    return (JSON.parse(await storage.read(`${name}_stats.json`)) as Partial<CodeShardStats>).vq;
+  } catch {
+    return undefined; // unreadable stats: treated as unfinished, the shard is written again
+  }
+}
+
+/**
+ * Codes of two VQs must never share an output (the trainer checks per sample, but a mixed folder would only
+ * fail mid-run): finished shards made by another VQ stop the run before anything is written.
+ */
+async function refuseOtherVq(storage: ShardStorage, names: string[], vq: VqIdentity): Promise<void> {
+  for (const name of names) {
+    const by = await finishedBy(storage, name);
+    if (by && by.id !== vq.id)
+      throw new Error(
+        `${storage.location}/${name}.tar was encoded by VQ ${describeIdentity(by)} but --vq-checkpoint is ${describeIdentity(vq)}: write to another --output, or move the old one aside`,
+      );
+  }
+}
+
+export interface CodeShardsStatus {
+  /** complete: every input shard has its code shard from this VQ; partial: some; changed: some from another VQ; missing: none. */
+  state: "complete" | "partial" | "changed" | "missing";
+  detail: string;
+  done: number;
+  total: number;
+}
+
+/** What `encodeVqCodes` would find for these inputs: the app asks this before running its encode stage. */
+export async function codeShardsStatus(
+  params: Pick<EncodeVqCodesParams, "vqCheckpoint" | "input" | "output" | "s3Endpoint" | "s3">,
+): Promise<CodeShardsStatus> {
+  const s3Options = { ...params.s3, ...(params.s3Endpoint ? { endpoint: params.s3Endpoint } : {}) };
+  const storage = openStorage({
+    output: params.output,
+    ...(params.output.startsWith("s3://") ? { s3Client: createS3Client(s3Options) } : {}),
+  });
+  const names = (await resolveShards({ urls: params.input, s3Client: () => createS3Client(s3Options) })).map(
+    codeShardName,
+  );
+  const vq = await vqCheckpointIdentity(params.vqCheckpoint);
+  let done = 0;
+  for (const name of names) {
+    const by = await finishedBy(storage, name);
+    if (by && by.id !== vq.id)
+      return {
+        state: "changed",
+        detail: `${name}.tar was encoded by VQ ${describeIdentity(by)}, the checkpoint is now ${describeIdentity(vq)}`,
+        done,
+        total: names.length,
+      };
+    if (by) done++;
+  }
+  const total = names.length;
+  const state = done === total ? "complete" : done > 0 ? "partial" : "missing";
+  return { state, detail: `${done}/${total} code shards from VQ ${describeIdentity(vq)}`, done, total };
 }
 
 interface ShardJob {

@@ -6,8 +6,13 @@ export { CODES_EXT, createCodeShardWriter, isCodeSample, readCodeSample } from "
 export type { VQConfig, VQPresetName } from "./config.js";
 export { PRESET_LR, resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
 export { encodeVqCodesCli } from "./encode-cli.js";
-export type { EncodeProgress, EncodeVqCodesParams, EncodeVqCodesResult } from "./encode-vq-codes.js";
-export { codeShardName, encodeVqCodes } from "./encode-vq-codes.js";
+export type {
+  CodeShardsStatus,
+  EncodeProgress,
+  EncodeVqCodesParams,
+  EncodeVqCodesResult,
+} from "./encode-vq-codes.js";
+export { codeShardName, codeShardsStatus, encodeVqCodes } from "./encode-vq-codes.js";
 export { imageToFloat, reconstructionGrid } from "./images.js";
 export { forwardFlops } from "./model.js";
 export type { NpyArray, NpyIntDtype } from "./npy.js";
@@ -21,5 +26,5 @@ export type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./
 export { optimPath, trainVQ } from "./train-vq.js";
 export type { VqIdentity } from "./vq-identity.js";
 export type { VQModel } from "./vq-model.js";
-export { checkpointShapes, loadVQ, saveVQ } from "./vq-model.js";
+export { checkpointShapes, loadVQ, saveVQ, vqCheckpointIdentity } from "./vq-model.js";
 export { registerWasmKernels } from "./wasm-kernels.js";

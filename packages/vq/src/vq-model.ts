@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, currentBackend, selectBackend } from "./backend.js";
 import { type VQConfig, validateConfig } from "./config.js";
@@ -6,7 +7,7 @@ import { floatToPng, imageToFloat } from "./images.js";
 import { decoderForward, encoderForward, initParams, type Params, paramSpecs } from "./model.js";
 import { createQuantizerState, l2Normalize, nearestCodes, type QuantizerState } from "./quantizer.js";
 import { loadSafetensors, type SafeTensor, saveSafetensors, writeFileAtomic } from "./safetensors.js";
-import { vqIdentityId } from "./vq-identity.js";
+import { type VqIdentity, vqIdentityId } from "./vq-identity.js";
 
 /** Public face of a trained tokenizer. */
 export interface VQModel {
@@ -255,6 +256,22 @@ async function readConfig(path: string, metadata: Record<string, string>): Promi
   } catch (err) {
     throw new Error(`${path}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The identity of a checkpoint file without building the model (no tfjs): the same id `loadVQ(path).identityId()`
+ * gives, for status checks that must not pay for a model.
+ */
+export async function vqCheckpointIdentity(path: string): Promise<VqIdentity> {
+  const { tensors, metadata } = await loadSafetensors(path);
+  const config = await readConfig(path, metadata);
+  return {
+    id: vqIdentityId(config, tensors),
+    checkpoint: basename(path),
+    image_size: config.imageSize,
+    grid_size: config.imageSize / config.downsample,
+    codebook_size: config.codebookSize,
+  };
 }
 
 /** Load a checkpoint written by trainVQ/saveVQ into a VQ model (on the current or requested backend). */

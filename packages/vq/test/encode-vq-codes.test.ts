@@ -9,6 +9,7 @@ import tar from "tar-stream";
 import { beforeAll, describe, expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
 import {
+  codeShardsStatus,
   decodeNpy,
   type EncodeVqCodesParams,
   encodeVqCodes,
@@ -17,6 +18,7 @@ import {
   readCodeSample,
   saveVQ,
   selectBackend,
+  vqCheckpointIdentity,
 } from "../src/index.js";
 import { VQ } from "../src/vq-model.js";
 import { small } from "./helpers.js";
@@ -237,4 +239,40 @@ test("the CLI needs its three flags and names a missing one", async () => {
   await expect(
     encodeVqCodesCli(["node", "encode-vq-codes", "--input", "x", "--output", "y"]),
   ).rejects.toThrow(/--vq-checkpoint/);
+});
+
+test("status: missing → partial → complete; another VQ's checkpoint makes it changed and the encoder refuses", async () => {
+  const out = path.join(dir, "status");
+  const status = (vqCheckpoint = ckpt) => codeShardsStatus({ vqCheckpoint, input: imageShards, output: out });
+  expect(await status()).toMatchObject({ state: "missing", done: 0, total: 2 });
+  await run(out, { workerIndex: 1, workerCount: 2 });
+  expect(await status()).toMatchObject({ state: "partial", done: 1, total: 2 });
+  await run(out);
+  expect(await status()).toMatchObject({ state: "complete", done: 2, total: 2 });
+
+  const otherCkpt = path.join(dir, "other-vq.pt");
+  const other = VQ.create(resolveConfig(small), 9);
+  await saveVQ(other, otherCkpt);
+  other.dispose();
+  expect(await status(otherCkpt)).toMatchObject({ state: "changed" });
+  expect((await status(otherCkpt)).detail).toMatch(
+    /was encoded by VQ vq.pt .* the checkpoint is now other-vq.pt/,
+  );
+  await expect(encodeVqCodes({ vqCheckpoint: otherCkpt, input: imageShards, output: out })).rejects.toThrow(
+    /00000.tar was encoded by VQ vq.pt \(sha256:[0-9a-f]{16}\) but --vq-checkpoint is other-vq.pt/,
+  );
+}, 60_000);
+
+test("the identity read from the file equals the loaded model's, and re-saving keeps it", async () => {
+  const model = await loadVQ(ckpt);
+  const again = path.join(dir, "resaved.pt");
+  await saveVQ(model, again, { step: 123 });
+  expect((await vqCheckpointIdentity(ckpt)).id).toBe(model.identityId());
+  expect((await vqCheckpointIdentity(again)).id).toBe(model.identityId());
+  expect(await vqCheckpointIdentity(ckpt)).toMatchObject({
+    checkpoint: "vq.pt",
+    grid_size: 4,
+    codebook_size: 32,
+  });
+  model.dispose();
 });
