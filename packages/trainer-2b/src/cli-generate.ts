@@ -24,7 +24,18 @@ const program = new Command("generate-multimodal")
     floatOption("--temperature", { min: 0 }),
     0.8,
   )
-  .option("--top-k <k>", "sample among the k most likely tokens", intOption("--top-k", { min: 1 }), 40)
+  .option("--greedy", "always take the most likely token (same as --temperature 0)")
+  .option(
+    "--top-k <k>",
+    "sample among the k most likely tokens (0 = all)",
+    intOption("--top-k", { min: 0 }),
+    40,
+  )
+  .option(
+    "--min-tokens <n>",
+    "hold <eos> back until n tokens are out (default: 1 for --image, 0 for --prompt)",
+    intOption("--min-tokens", { min: 0 }),
+  )
   .option("--max-tokens <n>", "longest text to generate", intOption("--max-tokens", { min: 1 }), 64)
   .option("--seed <n>", "sampling seed", intOption("--seed", { min: 0 }), 0)
   .addOption(
@@ -45,7 +56,15 @@ runCli(async () => {
     checkpoint: o.checkpoint,
     vqCheckpoint: o.vqCheckpoint ?? null,
   });
-  const g = { ...loaded, temperature: o.temperature, topK: o.topK, seed: o.seed, maxNewTokens: o.maxTokens };
+  const g = {
+    ...loaded,
+    greedy: Boolean(o.greedy),
+    temperature: o.temperature,
+    topK: o.topK,
+    seed: o.seed,
+    maxNewTokens: o.maxTokens,
+    ...(o.minTokens !== undefined ? { minNewTokens: o.minTokens } : {}),
+  };
   if (o.prompt !== undefined) {
     const r = await generate(g, { kind: "text", prompt: o.prompt });
     if (r.kind === "text") process.stdout.write(`${r.text}\n`);

@@ -1,5 +1,6 @@
 // Sampling from a trained model: text continuation, caption → image codes (decoded through the
-// VQ to PNG), image → caption. Seeded (temperature + top-k), so a report is reproducible.
+// VQ to PNG), image → caption. Greedy, or seeded temperature + top-k sampling, so a report is
+// reproducible; stop tokens (<eos>) can be held back for the first minNewTokens tokens.
 import type { ImageCoder } from "./data.js";
 import { documentMask, type Transformer } from "./model.js";
 import { createRng } from "./rng.js";
@@ -16,27 +17,81 @@ import {
   vocabToText,
 } from "./vocab.js";
 
-export interface SampleParams {
+/** How each next token is chosen. */
+export interface DecodeOptions {
+  /** Always take the most likely allowed token (the same as temperature 0). */
+  greedy?: boolean;
+  /** Softmax temperature (default 0.8); 0 means greedy. */
+  temperature?: number;
+  /** Sample among the k most likely allowed tokens (default 40); 0 = all of them. */
+  topK?: number;
+  /**
+   * Stop tokens are masked until this many tokens have been produced (default 0). A model that has
+   * seen `<eoi> <eos>` ending every text→image document rates `<eos>` high right after `<eoi>`, so
+   * image → caption asks for at least one token: a caption is never empty.
+   */
+  minNewTokens?: number;
+  seed?: number;
+}
+
+export interface SampleParams extends DecodeOptions {
   model: Transformer;
   prompt: number[];
   maxNewTokens: number;
   /** Only ids in [lo, hi) may be sampled, plus `stop` ids. */
   allowed: { lo: number; hi: number };
   stop?: number[];
-  temperature?: number;
-  topK?: number;
-  seed?: number;
 }
 
-/** Autoregressive sampling (no KV cache: each step reruns the window, fine for report-sized outputs). */
-export function sampleTokens(params: SampleParams): number[] {
+export interface Sampled {
+  /** The new tokens, without the stop token. */
+  ids: number[];
+  /** "stop": a stop token ended it; "length": maxNewTokens was reached first. */
+  finish: "stop" | "length";
+}
+
+/**
+ * One decoding step on the last position's logits: the candidates are the allowed ids (and the stop
+ * ids once `produced >= minNewTokens`), cut to the top k; greedy takes the first, otherwise one is
+ * drawn from softmax(logit / temperature) over them. Pure given `rng`.
+ */
+export function pickToken(
+  logits: ArrayLike<number>,
+  p: DecodeOptions & { allowed: { lo: number; hi: number }; stop: number[]; produced: number },
+  rng: { next(): number },
+): number {
+  const temperature = p.greedy ? 0 : (p.temperature ?? 0.8);
+  if (!(temperature >= 0)) throw new Error(`temperature must be >= 0, got ${p.temperature}`);
+  const topK = p.topK ?? 40;
+  if (!(Number.isInteger(topK) && topK >= 0)) throw new Error(`topK must be an integer >= 0, got ${p.topK}`);
+  const stopOk = p.produced >= (p.minNewTokens ?? 0);
+  const cands: { id: number; l: number }[] = [];
+  for (let id = p.allowed.lo; id < Math.min(p.allowed.hi, logits.length); id++)
+    cands.push({ id, l: logits[id]! });
+  if (stopOk)
+    for (const id of p.stop) if (id < p.allowed.lo || id >= p.allowed.hi) cands.push({ id, l: logits[id]! });
+  if (cands.length === 0)
+    throw new Error(`no token may be generated: allowed ids [${p.allowed.lo}, ${p.allowed.hi})`);
+  cands.sort((a, b) => b.l - a.l || a.id - b.id);
+  const top = topK > 0 ? cands.slice(0, topK) : cands;
+  if (temperature === 0) return top[0]!.id;
+  const m = top[0]!.l;
+  const w = top.map((c) => Math.exp((c.l - m) / temperature));
+  let r = rng.next() * w.reduce((a, b) => a + b, 0);
+  for (let k = 0; k < w.length; k++) {
+    r -= w[k]!;
+    if (r < 0) return top[k]!.id;
+  }
+  return top.at(-1)!.id;
+}
+
+/** Autoregressive decoding (no KV cache: each step reruns the window, fine for report-sized outputs). */
+export function sampleTokens(params: SampleParams): Sampled {
   const { model, allowed, stop = [], maxNewTokens } = params;
   const tf = model.tf;
-  const temperature = params.temperature ?? 0.8;
-  const topK = params.topK ?? 40;
   const rng = createRng(params.seed ?? 0);
   const seq = [...params.prompt];
-  const out: number[] = [];
+  const ids: number[] = [];
   const T = model.cfg.seqLen;
   for (let i = 0; i < maxNewTokens; i++) {
     const window = seq.slice(-T);
@@ -46,40 +101,20 @@ export function sampleTokens(params: SampleParams): number[] {
       const all = model.forward(x, mask); // [1, t, V]
       return tf.slice(all, [0, window.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
     });
-    const cands: { id: number; l: number }[] = [];
-    for (let id = 0; id < logits.length; id++) {
-      if ((id >= allowed.lo && id < allowed.hi) || stop.includes(id)) cands.push({ id, l: logits[id]! });
-    }
-    cands.sort((a, b) => b.l - a.l);
-    const top = cands.slice(0, Math.max(1, topK));
-    let next: number;
-    if (temperature <= 0) next = top[0]!.id;
-    else {
-      const m = top[0]!.l;
-      const w = top.map((c) => Math.exp((c.l - m) / temperature));
-      let r = rng.next() * w.reduce((a, b) => a + b, 0);
-      let k = 0;
-      for (; k < w.length - 1; k++) {
-        r -= w[k]!;
-        if (r <= 0) break;
-      }
-      next = top[k]!.id;
-    }
-    if (stop.includes(next)) break;
+    const next = pickToken(logits, { ...params, allowed, stop, produced: ids.length }, rng);
+    if (stop.includes(next)) return { ids, finish: "stop" };
     seq.push(next);
-    out.push(next);
+    ids.push(next);
   }
-  return out;
+  return { ids, finish: "length" };
 }
 
-export interface GenerateParams {
+export interface GenerateParams extends DecodeOptions {
   model: Transformer;
   tokenizer: Tokenizer;
   vocab: Vocab;
   vq?: ImageCoder | null;
-  temperature?: number;
-  topK?: number;
-  seed?: number;
+  /** Longest text generated (default 48); an image is always the VQ's tokensPerImage codes. */
   maxNewTokens?: number;
 }
 
@@ -89,15 +124,16 @@ export type GenerateRequest =
   | { kind: "image2caption"; image: Uint8Array | Int32Array };
 
 export type GenerateResult =
-  | { kind: "text"; text: string }
+  | { kind: "text"; text: string; finish: Sampled["finish"] }
   | { kind: "caption2image"; codes: Int32Array; png: Uint8Array | null }
-  | { kind: "image2caption"; text: string };
+  | { kind: "image2caption"; text: string; finish: Sampled["finish"] };
 
 /** One generation: `{ kind: "text", prompt }`, `{ kind: "caption2image", caption }` or `{ kind: "image2caption", image }` (bytes or codes). */
 export async function generate(params: GenerateParams, request: GenerateRequest): Promise<GenerateResult> {
   const { model, tokenizer, vocab, vq } = params;
-  const common = {
+  const common: DecodeOptions & { model: Transformer } = {
     model,
+    greedy: params.greedy ?? false,
     ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
     ...(params.topK !== undefined ? { topK: params.topK } : {}),
     seed: params.seed ?? 0,
@@ -106,13 +142,24 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
   const maxText = params.maxNewTokens ?? 48;
   if (request.kind === "text") {
     const prompt = [BOS, ...textToVocab(vocab, tokenizer.encode(request.prompt.normalize("NFC")))];
-    const ids = sampleTokens({ ...common, prompt, maxNewTokens: maxText, allowed: textRange, stop: [EOS] });
-    return { kind: "text", text: request.prompt + tokenizer.decode(vocabToText(vocab, ids)) };
+    const r = sampleTokens({
+      ...common,
+      minNewTokens: params.minNewTokens ?? 0,
+      prompt,
+      maxNewTokens: maxText,
+      allowed: textRange,
+      stop: [EOS],
+    });
+    return {
+      kind: "text",
+      text: request.prompt + tokenizer.decode(vocabToText(vocab, r.ids)),
+      finish: r.finish,
+    };
   }
   if (request.kind === "caption2image") {
     if (!vq) throw new Error("caption → image needs the VQ checkpoint (--vq-checkpoint)");
     const prompt = [BOS, ...textToVocab(vocab, tokenizer.encode(request.caption.normalize("NFC"))), BOI];
-    const ids = sampleTokens({
+    const { ids } = sampleTokens({
       ...common,
       prompt,
       maxNewTokens: vq.tokensPerImage,
@@ -132,6 +179,13 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
     codes = (await vq.encodeImageBytes([request.image]))[0]!;
   }
   const prompt = [BOS, BOI, ...codesToVocab(vocab, codes), EOI];
-  const ids = sampleTokens({ ...common, prompt, maxNewTokens: maxText, allowed: textRange, stop: [EOS] });
-  return { kind: "image2caption", text: tokenizer.decode(vocabToText(vocab, ids)) };
+  const r = sampleTokens({
+    ...common,
+    minNewTokens: params.minNewTokens ?? 1,
+    prompt,
+    maxNewTokens: maxText,
+    allowed: textRange,
+    stop: [EOS],
+  });
+  return { kind: "image2caption", text: tokenizer.decode(vocabToText(vocab, r.ids)), finish: r.finish };
 }

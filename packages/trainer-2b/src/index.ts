@@ -13,10 +13,14 @@ export {
 } from "./config.js";
 export { createTrainStream, type DataState, heldOutBatches, type ImageCoder, isHeldOut } from "./data.js";
 export {
+  type DecodeOptions,
   type GenerateParams,
   type GenerateRequest,
   type GenerateResult,
   generate,
+  pickToken,
+  type Sampled,
+  type SampleParams,
   sampleTokens,
 } from "./generate.js";
 export { type LoadedModel, loadForGeneration } from "./load-model.js";
