@@ -142,6 +142,16 @@ function resolveColumns(source: RecordSource, params: InputParams): Resolved {
   return { url, caption, extra };
 }
 
+/** The records, with a damaged file's decoding errors turned into InputErrors that name it. */
+async function* namedErrors<T>(source: RecordSource, records: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* records;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`cannot read ${source.format} input ${source.file}: ${(err as Error).message}`);
+  }
+}
+
 function asText(value: unknown): string {
   if (value === null || value === undefined) return "";
   if (value instanceof Uint8Array) return Buffer.from(value).toString("utf8");
@@ -214,10 +224,10 @@ export async function openInput(params: InputParams): Promise<OpenedInput> {
         }
         const wanted = [resolved.url, ...(resolved.caption ? [resolved.caption] : []), ...resolved.extra];
         let rows = 0;
-        for await (const { index, record } of source.records({
-          wanted,
-          ...(shouldRead ? { shouldRead } : {}),
-        })) {
+        for await (const { index, record } of namedErrors(
+          source,
+          source.records({ wanted, ...(shouldRead ? { shouldRead } : {}) }),
+        )) {
           const extra: Record<string, unknown> = {};
           resolved.extra.forEach((col, i) => {
             extra[additionalColumns[i] ?? col] = record[col] ?? null;

@@ -1,0 +1,77 @@
+// Seeded fuzzing of the parquet reader on the real LAION fixture: truncations and bit flips. Property:
+// every damaged file gives rows or a FetchError naming the file — never another exception or a hang.
+import fs from "node:fs";
+import path from "node:path";
+import { fixturePath } from "@laion/test-servers";
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { FetchError, fetchLaion } from "../src/index.js";
+import { tempDir } from "./helpers.js";
+
+const SEED = 15;
+const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
+const HANG_MS = 15_000;
+const ORIGINAL = fs.readFileSync(fixturePath("laion/test_1000.parquet"));
+
+type Mutation = { kind: "truncate"; at: number } | { kind: "flip"; bits: number[]; nearEnd: boolean };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant("truncate" as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }),
+  fc.record({
+    kind: fc.constant("flip" as const),
+    bits: fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
+    // half the flips land in the footer (schema, row-group and page offsets), where lies do the most harm
+    nearEnd: fc.boolean(),
+  }),
+);
+
+function mutate(bytes: Buffer, m: Mutation): Buffer {
+  if (m.kind === "truncate") return bytes.subarray(0, Math.floor(m.at * bytes.length));
+  const out = Buffer.from(bytes);
+  const footer = out.readUInt32LE(out.length - 8) + 8;
+  const [from, span] = m.nearEnd ? [out.length - footer, footer] : [0, out.length];
+  for (const bit of m.bits) {
+    const i = bit % (span * 8);
+    out[from + (i >> 3)]! ^= 1 << (i & 7);
+  }
+  return out;
+}
+
+async function readRows(file: string): Promise<number> {
+  let rows = 0;
+  const run = (async () => {
+    for await (const _ of fetchLaion({ sources: [{ location: file, kind: "file" }] }).rows) rows++;
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hang: ${file} not read within ${HANG_MS} ms`)), HANG_MS);
+  });
+  try {
+    await Promise.race([run, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return rows;
+}
+
+describe("fuzzed parquet input", () => {
+  test("truncations and bit flips of test_1000.parquet: rows, or a FetchError naming the file", async () => {
+    const dir = tempDir();
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(mutation, async (m) => {
+        const file = path.join(dir, `${n++}.parquet`);
+        fs.writeFileSync(file, mutate(ORIGINAL, m));
+        try {
+          const rows = await readRows(file);
+          expect(rows).toBeLessThanOrEqual(1000);
+        } catch (error) {
+          if ((error as Error).message.startsWith("hang:")) throw error;
+          expect(error).toBeInstanceOf(FetchError);
+          expect((error as Error).message).toContain(file);
+        }
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+});

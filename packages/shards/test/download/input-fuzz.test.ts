@@ -1,0 +1,43 @@
+// Seeded fuzzing of the downloader's parquet input on the real LAION fixture: truncations and bit flips.
+// Property: rows, or an InputError naming the file — never another exception or a hang.
+import fs from "node:fs";
+import path from "node:path";
+import { fixturePath } from "@laion/test-servers";
+import fc from "fast-check";
+import { afterAll, expect, test } from "vitest";
+import { InputError, openInput } from "../../src/download/index.js";
+import { tempDir } from "./helpers.js";
+
+const ORIGINAL = fs.readFileSync(fixturePath("laion/test_1000.parquet"));
+const dir = tempDir("input-fuzz");
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const mutation = fc.oneof(
+  fc.double({ min: 0, max: 1, noNaN: true }).map((at) => ({ truncate: at, bits: [] as number[] })),
+  fc.array(fc.nat(), { minLength: 1, maxLength: 8 }).map((bits) => ({ truncate: 1, bits })),
+);
+
+test("truncated or bit-flipped parquet input: rows, or an InputError naming the file", async () => {
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(mutation, async (m) => {
+      const bytes = Buffer.from(ORIGINAL.subarray(0, Math.floor(m.truncate * ORIGINAL.length)));
+      for (const bit of m.bits) {
+        const i = bit % (bytes.length * 8);
+        bytes[i >> 3]! ^= 1 << (i & 7);
+      }
+      const file = path.join(dir, `${n++}.parquet`);
+      fs.writeFileSync(file, bytes);
+      try {
+        const input = await openInput({ input: file });
+        let rows = 0;
+        for await (const _ of input.rows({ shardSize: 100 })) rows++;
+        expect(rows).toBeLessThanOrEqual(1000);
+      } catch (error) {
+        expect(error).toBeInstanceOf(InputError);
+        expect((error as Error).message).toContain(file);
+      }
+    }),
+    { seed: 15, numRuns: Number(process.env.FUZZ_RUNS ?? 40) },
+  );
+});
