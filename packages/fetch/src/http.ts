@@ -41,7 +41,6 @@ function describeStatus(url: string, status: number, statusText: string): string
  * FetchErrors that name the URL (never the token), and counts the bytes received.
  */
 export function createHttpFetch(params: HttpParams): typeof globalThis.fetch {
-  const timeoutMs = params.timeoutMs ?? 60_000;
   const retries = params.retries ?? 2;
   const backoff = params.backoffMs ?? ((n: number) => 500 * 2 ** n);
   const secrets = [params.token];
