@@ -1,0 +1,422 @@
+// Does it learn? Trains the VQ and the transformer on seeded synthetic captioned shapes
+// (tools/grounded) within a CPU budget, then scores colour × shape pairs that never appeared in
+// training:
+//   image → caption: the attributes read from the greedy caption of each held-out image, against
+//     chance and against the fixed-image baseline (the same training image's codes for every caption:
+//     what the model says without looking);
+//   caption → image: the attributes of the image generated from each held-out caption, judged by the
+//     pixel classifier, whose own accuracy on VQ reconstructions of the true images is its ceiling.
+// Checkpoints taken at `--points` places along the run give the curve (accuracy vs minutes and images
+// seen). The last line is JSON with colour_acc, shape_acc, caption2image_colour_acc, … (see `summary`).
+// Build first: npx nx run-many -t build -p grounded-shapes @laion/vq @laion/trainer-2b
+// Run: node tools/bench/grounded.bench.mjs --minutes 20 [--vq-minutes 4] [--vq file] [--points 4]
+//      [--out dir] [--seed 0] [key=value …]   (key=value overrides the trainer config, e.g. training.lr=0.002)
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import {
+  generate,
+  loadForGeneration,
+  parseConfig,
+  renderReport,
+  resolveShape,
+  trainBpe,
+  trainMultimodal,
+} from "../../packages/trainer-2b/dist/index.js";
+import { loadVQ, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
+import {
+  COLOURS,
+  classifyImage,
+  groundedSample,
+  POSITIONS,
+  readAttributes,
+  renderScene,
+  SHAPES,
+  writeGroundedShards,
+} from "../grounded/dist/index.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    minutes: { type: "string", default: "20" },
+    "vq-minutes": { type: "string" },
+    vq: { type: "string" },
+    "vq-config": { type: "string", default: "{}" },
+    "vq-batch": { type: "string", default: "16" },
+    "vq-lr": { type: "string", default: "0.002" },
+    "vq-only": { type: "boolean", default: false },
+    "vq-steps": { type: "string" },
+    steps: { type: "string" },
+    "vq-rate": { type: "string" },
+    "train-rate": { type: "string" },
+    points: { type: "string", default: "4" },
+    "train-images": { type: "string", default: "20000" },
+    "eval-images": { type: "string", default: "64" },
+    "c2i-images": { type: "string", default: "32" },
+    langs: { type: "string", default: "en,si" },
+    seed: { type: "string", default: "0" },
+    out: { type: "string" },
+  },
+});
+const minutes = Number(flags.minutes);
+const seed = Number(flags.seed);
+const langs = flags.langs.split(",");
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+const t0 = performance.now();
+const elapsedMin = () => (performance.now() - t0) / 60000;
+const say = (m) => console.error(`[${elapsedMin().toFixed(1)} min, load ${load()}] ${m}`);
+const out =
+  flags.out ?? path.join(root, ".bench", `grounded-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+fs.mkdirSync(out, { recursive: true });
+const loads = [];
+const loadTimer = setInterval(() => loads.push(os.loadavg()[0]), 10000);
+
+// --- data: cached under .bench/grounded/ (a folder is only reused with the same parameters) ---
+const nTrain = Number(flags["train-images"]);
+const nEval = Number(flags["eval-images"]);
+const dataRoot = path.join(root, ".bench", "grounded");
+const trainDir = path.join(dataRoot, `train-s${seed}-n${nTrain}-${langs.join("")}`);
+const evalDir = path.join(dataRoot, `heldout-s${seed}-n${nEval}-${langs.join("")}`);
+await writeGroundedShards({ outDir: trainDir, split: "train", seed, count: nTrain, langs });
+await writeGroundedShards({ outDir: evalDir, split: "heldout", seed, count: nEval, langs, shardSize: nEval });
+say(`data: ${nTrain} training images in ${trainDir}, ${nEval} held-out in ${evalDir}`);
+
+const { tf } = await selectBackend({ prefer: "wasm" });
+
+// --- VQ: 64 px, f=8 → 8×8 = 64 codes. Interior patches of a shape are flat colour, so their codes
+// name the colour whatever the shape; the outline sits in the edge patches. ---
+const vqMinutes =
+  flags["vq-minutes"] !== undefined ? Number(flags["vq-minutes"]) : flags.vq ? 0 : minutes * 0.2;
+let vqFile = flags.vq;
+let vqInfo = { minutes: 0, steps: 0, psnr: null };
+if (!vqFile) {
+  vqFile = path.join(out, "vq", "visual_vq.pt");
+  const batch = Number(flags["vq-batch"]);
+  // Steps for the budget at a rate measured on this machine (img/s); the cosine schedule ends there.
+  const rate = Number(flags["vq-rate"] ?? 24);
+  const maxSteps = flags["vq-steps"]
+    ? Number(flags["vq-steps"])
+    : Math.max(20, Math.round((vqMinutes * 60 * rate) / batch));
+  const config = {
+    imageSize: 64,
+    downsample: 8,
+    codebookSize: 256,
+    codeDim: 16,
+    channels: [16, 32, 48, 64],
+    resBlocks: 1,
+    ...JSON.parse(flags["vq-config"]),
+  };
+  const tv = performance.now();
+  const r = await trainVQ({
+    out: vqFile,
+    config,
+    laionTars: trainDir,
+    maxSteps,
+    batchSize: batch,
+    lr: Number(flags["vq-lr"]),
+    // The generator already varies size, place and shade; crops would train on zoomed shapes the
+    // eval never shows, and flips are harmless but useless.
+    augment: { scale: [1, 1], flip: false },
+    evalEvery: maxSteps,
+    backend: "wasm",
+    seed,
+    // A safety stop past the budget (a loaded machine); with --vq-steps the steps decide.
+    ...(flags["vq-steps"] ? {} : { signal: AbortSignal.timeout(Math.round(vqMinutes * 60000 * 1.5)) }),
+    onEvent: (e) => {
+      if (e.type === "step" && e.step % 50 === 0)
+        say(`vq step ${e.step}/${maxSteps} loss ${e.loss.toFixed(4)} ${e.imagesPerSecond.toFixed(1)} img/s`);
+      if (e.type === "eval")
+        say(`vq eval: PSNR ${e.psnr.toFixed(2)} dB, usage ${(100 * e.usage).toFixed(0)} %`);
+    },
+  });
+  vqInfo = {
+    minutes: Number(((performance.now() - tv) / 60000).toFixed(2)),
+    steps: r.steps,
+    psnr: r.lastEval ? Number(r.lastEval.psnr.toFixed(2)) : null,
+    imagesPerSecond: Number(r.imagesPerSecond.toFixed(1)),
+    config,
+  };
+}
+const vq = await loadVQ(vqFile);
+say(`VQ ${vqFile}: ${vq.tokensPerImage} codes per image, codebook ${vq.codebookSize}`);
+
+// --- what the judge can see: held-out images, their codes, the classifier on their reconstructions ---
+const heldOut = [];
+for (let i = 0; i < nEval; i++) heldOut.push(groundedSample({ seed, split: "heldout", langs }, i));
+const heldPngs = await Promise.all(heldOut.map((s) => renderScene(s.scene)));
+const heldCodes = await vq.encodeImageBytes(heldPngs);
+// The fixed image: one training image, the same for every caption.
+const fixed = groundedSample({ seed, split: "train", langs }, 0);
+const fixedCodes = (await vq.encodeImageBytes([await renderScene(fixed.scene)]))[0];
+// The judge's ceiling: the classifier on VQ reconstructions of the true held-out images.
+const judge = { colour: 0, shape: 0, position: 0 };
+for (let i = 0; i < nEval; i++) {
+  const j = await classifyImage(await vq.decodeToPng(heldCodes[i]));
+  for (const a of Object.keys(judge)) judge[a] += j[a] === heldOut[i].scene[a] ? 1 : 0;
+}
+for (const a of Object.keys(judge)) judge[a] /= nEval;
+say(`pixel classifier on VQ reconstructions of held-out images: ${JSON.stringify(judge)}`);
+
+if (flags["vq-only"]) {
+  console.log(
+    JSON.stringify({
+      vq: vqInfo,
+      judge_on_vq_reconstructions: judge,
+      minutes: Number(elapsedMin().toFixed(2)),
+      load: load(),
+    }),
+  );
+  process.exit(0);
+}
+
+// --- tokenizer: BPE on training captions, sized so every attribute word is one token ---
+const captions = Array.from(
+  { length: 4000 },
+  (_, i) => groundedSample({ seed, split: "train", langs }, i).caption,
+);
+const tokenizer = await trainBpe({ texts: captions, vocabSize: 512 });
+const tokFile = path.join(out, "tokenizer.json");
+tokenizer.save(tokFile);
+// Sinhala shapes appear in their indefinite form (කවයක්), the form the captions use.
+const attrWords = [...COLOURS, ...SHAPES, ...POSITIONS].flatMap((d) => [
+  ` ${d.en}`,
+  ` ${d.siIndefinite ?? d.si}`,
+]);
+const multiToken = attrWords.filter((w) => tokenizer.encode(w).length > 1);
+const captionTokens = Math.max(...captions.map((c) => tokenizer.encode(c).length));
+say(
+  `tokenizer: ${tokenizer.size} text tokens, longest caption ${captionTokens} tokens, attribute words over one token: ${multiToken.length ? multiToken.join("|") : "none"}`,
+);
+
+// --- the transformer, on the grounded shards as its LAION source only ---
+const raw = {
+  output_dir: path.join(out, "model"),
+  model: { preset: "demo", seq_len: 4 + vq.tokensPerImage + captionTokens + 2, tokenizer: tokFile },
+  data: { held_out_fraction: 0.02 },
+  training: {
+    laion_path: trainDir,
+    laion_prob: 1,
+    text_only_prob: 0,
+    image_text_ratio: 0.5,
+    batch_size: 16,
+    lr: 0.003,
+    min_lr: 0.0003,
+    warmup: 20,
+    vq_checkpoint: vqFile,
+    backend: "wasm",
+    shuffle_buffer: 1000,
+    code_cache_size: nTrain,
+    seed,
+  },
+};
+for (const kv of positionals) {
+  const [k, v] = kv.split("=");
+  const keys = k.split(".");
+  let o = raw;
+  for (const key of keys.slice(0, -1)) o = o[key] ??= {};
+  o[keys.at(-1)] = v === "true" ? true : v === "false" ? false : Number.isNaN(Number(v)) ? v : Number(v);
+}
+const trainMinutes = Math.max(0.5, minutes - elapsedMin() - 0.05 * minutes);
+// Steps for the remaining budget at a measured rate (steps/s); the schedule ends there.
+const stepRate = Number(flags["train-rate"] ?? 0.8);
+const maxSteps = flags.steps
+  ? Number(flags.steps)
+  : (raw.training.max_steps ?? Math.max(20, Math.round(trainMinutes * 60 * stepRate)));
+const points = Math.max(1, Number(flags.points));
+raw.training.max_steps = maxSteps;
+raw.training.eval_every = maxSteps;
+raw.training.checkpoint_every = Math.max(1, Math.floor(maxSteps / points));
+const cfg = parseConfig(raw, "grounded bench config");
+fs.rmSync(cfg.output_dir, { recursive: true, force: true });
+const ckRoot = path.join(cfg.output_dir, "checkpoints");
+const curveDir = path.join(out, "curve");
+fs.mkdirSync(curveDir, { recursive: true });
+const snapshots = []; // { step, minutes, dir }
+const tt = performance.now();
+const stepMinutes = new Map();
+say(
+  `training ${maxSteps} steps (${trainMinutes.toFixed(1)} min budget), checkpoint every ${cfg.training.checkpoint_every}`,
+);
+// Past 1.5× the budget (a loaded machine) training stops where it is; the snapshots so far are scored.
+const deadline = flags.steps ? Number.POSITIVE_INFINITY : tt + trainMinutes * 60000 * 1.5;
+class OverBudget extends Error {}
+let result;
+let stoppedAt = maxSteps;
+try {
+  result = await trainMultimodal({
+    config: cfg,
+    tf,
+    backendName: "wasm",
+    vq,
+    log: () => {},
+    onStep: (r, max) => {
+      stepMinutes.set(r.step, (performance.now() - tt) / 60000);
+      // The checkpoint of step s is written after onStep(s): keep a copy of it one step later.
+      const prev = r.step - 1;
+      if (prev > 0 && prev % cfg.training.checkpoint_every === 0) {
+        const dir = path.join(ckRoot, `step-${String(prev).padStart(8, "0")}`);
+        const keep = path.join(curveDir, path.basename(dir));
+        fs.cpSync(dir, keep, { recursive: true });
+        snapshots.push({ step: prev, minutes: stepMinutes.get(prev), dir: keep });
+      }
+      if (r.step % 25 === 0 || r.step === max)
+        say(
+          `step ${r.step}/${max} loss ${r.loss} (${JSON.stringify(r.loss_by_modality)}) ${r.tokens_per_s} tok/s`,
+        );
+      if (performance.now() > deadline && snapshots.length) {
+        stoppedAt = r.step;
+        throw new OverBudget(`over budget at step ${r.step}`);
+      }
+    },
+  });
+} catch (err) {
+  if (!(err instanceof OverBudget)) throw err;
+  say(`${err.message}: scoring the checkpoints taken so far`);
+}
+const trainWall = (performance.now() - tt) / 60000;
+if (stoppedAt === maxSteps && !snapshots.some((s) => s.step === maxSteps))
+  snapshots.push({
+    step: maxSteps,
+    minutes: trainWall,
+    dir: path.join(ckRoot, `step-${String(maxSteps).padStart(8, "0")}`),
+  });
+say(`trained ${stoppedAt} of ${maxSteps} steps in ${trainWall.toFixed(1)} min`);
+
+const ATTRS = ["colour", "shape", "position"];
+const acc = (rows, pick) => {
+  const r = {};
+  for (const a of ATTRS)
+    r[a] = rows.reduce((n, x) => n + (pick(x)[a] === x.truth[a] ? 1 : 0), 0) / rows.length;
+  return r;
+};
+const nC2I = Math.min(nEval, Number(flags["c2i-images"]));
+
+async function score(snapshot, withSamples) {
+  const g = await loadForGeneration({ tf, checkpoint: snapshot.dir, vq });
+  const gen = { ...g, temperature: 0, seed };
+  const rows = [];
+  for (let i = 0; i < nEval; i++) {
+    const truth = heldOut[i].scene;
+    const said = (await generate(gen, { kind: "image2caption", image: heldCodes[i] })).text;
+    const blind = (await generate(gen, { kind: "image2caption", image: fixedCodes })).text;
+    rows.push({ truth, said, read: readAttributes(said), blind: readAttributes(blind) });
+  }
+  const c2i = [];
+  for (let i = 0; i < nC2I; i++) {
+    const r = await generate(
+      { ...gen, temperature: 0.7, topK: 8, seed: seed + i },
+      { kind: "caption2image", caption: heldOut[i].caption },
+    );
+    const judged = r.png ? await classifyImage(r.png) : { colour: null, shape: null, position: null };
+    c2i.push({ truth: heldOut[i].scene, judged, png: r.png, caption: heldOut[i].caption });
+  }
+  g.model.dispose();
+  const res = {
+    step: snapshot.step,
+    minutes: Number((vqInfo.minutes + snapshot.minutes).toFixed(2)),
+    images_seen: snapshot.step * cfg.training.batch_size,
+    image2caption: acc(rows, (x) => x.read),
+    fixed_image: acc(rows, (x) => x.blind),
+    caption2image: acc(c2i, (x) => x.judged),
+  };
+  if (withSamples) res.samples = { rows, c2i };
+  return res;
+}
+
+const curve = [];
+for (const [k, s] of snapshots.entries()) {
+  const r = await score(s, k === snapshots.length - 1);
+  curve.push(r);
+  say(
+    `step ${r.step} (${r.minutes} min, ${r.images_seen} images): image→caption ${JSON.stringify(r.image2caption)} fixed image ${JSON.stringify(r.fixed_image)} caption→image ${JSON.stringify(r.caption2image)}`,
+  );
+}
+const final = curve.at(-1);
+
+// report.html: the training curves plus the benchmark's samples (held-out pairs only).
+const samples = [];
+for (const [i, row] of final.samples.rows.slice(0, 16).entries())
+  samples.push({
+    kind: "image2caption",
+    prompt: `held out (true: ${heldOut[i].caption})`,
+    output: row.said,
+    png: heldPngs[i],
+  });
+for (const c of final.samples.c2i.slice(0, 16))
+  samples.push({
+    kind: "caption2image",
+    prompt: `held out: ${c.caption}`,
+    output: `judged ${c.judged.colour} ${c.judged.shape} ${c.judged.position}`,
+    png: c.png,
+  });
+const metrics = fs
+  .readFileSync(path.join(cfg.output_dir, "metrics.jsonl"), "utf8")
+  .split("\n")
+  .filter(Boolean)
+  .map((l) => JSON.parse(l));
+fs.writeFileSync(
+  path.join(out, "report.html"),
+  renderReport({
+    title: "grounded benchmark: held-out colour × shape pairs",
+    metrics,
+    samples,
+    plan: result?.plan.text ?? "",
+  }),
+);
+for (const row of final.samples.rows.slice(0, 8))
+  console.error(
+    `  image→caption: "${row.said}"  (true: ${row.truth.colour} ${row.truth.shape} ${row.truth.position})`,
+  );
+clearInterval(loadTimer);
+delete final.samples;
+const round = (x) => Number(x.toFixed(3));
+const summary = {
+  colour_acc: round(final.image2caption.colour),
+  shape_acc: round(final.image2caption.shape),
+  position_acc: round(final.image2caption.position),
+  chance: {
+    colour: round(1 / COLOURS.length),
+    shape: round(1 / SHAPES.length),
+    position: round(1 / POSITIONS.length),
+  },
+  fixed_image: Object.fromEntries(ATTRS.map((a) => [a, round(final.fixed_image[a])])),
+  caption2image_colour_acc: round(final.caption2image.colour),
+  caption2image_shape_acc: round(final.caption2image.shape),
+  caption2image_position_acc: round(final.caption2image.position),
+  judge_on_vq_reconstructions: Object.fromEntries(ATTRS.map((a) => [a, round(judge[a])])),
+  minutes: Number(elapsedMin().toFixed(2)),
+  vq: vqInfo,
+  train: {
+    steps: final.step,
+    planned_steps: maxSteps,
+    minutes: Number(trainWall.toFixed(2)),
+    images_seen: final.images_seen,
+    seq_len: cfg.model.seq_len,
+    d_model: resolveShape(cfg).dModel,
+    layers: resolveShape(cfg).nLayers,
+    batch: cfg.training.batch_size,
+    lr: cfg.training.lr,
+  },
+  curve: curve.map((c) => ({
+    step: c.step,
+    minutes: c.minutes,
+    images_seen: c.images_seen,
+    colour: round(c.image2caption.colour),
+    shape: round(c.image2caption.shape),
+    position: round(c.image2caption.position),
+    c2i_colour: round(c.caption2image.colour),
+    c2i_shape: round(c.caption2image.shape),
+  })),
+  held_out_images: nEval,
+  caption2image_images: nC2I,
+  load_avg_1m: { mean: round(loads.reduce((a, b) => a + b, 0) / Math.max(1, loads.length)), end: load() },
+  report: path.join(out, "report.html"),
+};
+console.log(JSON.stringify(summary));
