@@ -28,7 +28,9 @@ const downloadSchema = z.strictObject({
   concurrency: positiveInt.default(64),
   timeout_s: z.number().positive().default(10),
   retries: z.number().int().min(0).default(2),
-  /** Needed when the images are served from 127.0.0.1 (the demo); off for real LAION. */
+  /** Non-public destinations allowed (ip, cidr or host), e.g. ["127.0.0.1"] for the demo's local server. */
+  allow_addresses: z.array(z.string().min(1)).default([]),
+  /** Allows every destination, cloud metadata included; prefer allow_addresses. Off for real LAION. */
   allow_private_addresses: z.boolean().default(false),
 });
 

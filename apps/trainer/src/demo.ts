@@ -77,7 +77,8 @@ export function demoConfig(params: {
         concurrency: 8,
         timeout_s: 5,
         retries: 2,
-        allow_private_addresses: true,
+        // the demo's image server: just it, not every private address
+        allow_addresses: ["127.0.0.1"],
       },
       local: {
         captions: path.join(root, "fixtures/explicit_media/captions.json"),

@@ -75,6 +75,7 @@ export function downloadStage(params: DownloadStageParams): Stage {
         d.timeout_s,
         "--retries",
         d.retries,
+        ...d.allow_addresses.flatMap((a) => ["--allow-address", a]),
         ...(d.allow_private_addresses ? ["--allow-private-addresses"] : []),
       ]),
     check: async () => {
@@ -114,6 +115,7 @@ export function downloadStage(params: DownloadStageParams): Stage {
         timeoutMs: d.timeout_s * 1000,
         retries: d.retries,
         allowPrivateAddresses: d.allow_private_addresses,
+        allowAddresses: d.allow_addresses,
         onProgress: (p) => {
           if (p.done > last.done)
             progress.tick(p.done - last.done, {

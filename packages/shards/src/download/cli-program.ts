@@ -1,10 +1,11 @@
 import { boolOption, CliError, createProgress, floatOption, intOption } from "@laion/cli-kit";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { AddressPolicy } from "./address-safety.js";
 import { type DownloadParams, defaultConcurrency, downloadShards } from "./download-shards.js";
 import { RESIZE_MODES, type ResizeMode } from "./geometry.js";
 import { InputError } from "./input.js";
 import { INPUT_FORMATS, type InputFormat } from "./input-formats.js";
-import { DEFAULT_LIMIT_INPUT_PIXELS, ENCODE_FORMATS, type EncodeFormat } from "./resize.js";
+import { DEFAULT_LIMIT_INPUT_PIXELS, ENCODE_FORMATS, type EncodeFormat, MAX_IMAGE_SIZE } from "./resize.js";
 import { DEFAULT_DISALLOWED_DIRECTIVES } from "./robots.js";
 import type { RunStats } from "./stats.js";
 import { OutputError } from "./storage.js";
@@ -33,6 +34,7 @@ export interface DownloadCliOptions {
   maxBodyBytes: number;
   disallowRobotsHeader: boolean;
   allowPrivateAddresses: boolean;
+  allowAddress?: string[];
   workerIndex?: number;
   workerCount: number;
   s3Endpoint?: string;
@@ -75,6 +77,7 @@ export function cliOptionsToParams(o: DownloadCliOptions): DownloadParams {
     maxBodyBytes: o.maxBodyBytes,
     disallowedDirectives: o.disallowRobotsHeader ? DEFAULT_DISALLOWED_DIRECTIVES : [],
     allowPrivateAddresses: o.allowPrivateAddresses,
+    ...(o.allowAddress?.length ? { allowAddresses: o.allowAddress } : {}),
     ...(o.workerIndex !== undefined ? { workerIndex: o.workerIndex } : {}),
     workerCount: o.workerCount,
     ...(o.s3Endpoint ? { s3Endpoint: o.s3Endpoint } : {}),
@@ -125,7 +128,12 @@ export function createDownloadCli(
       "--save-additional-columns <a,b,...>",
       "input columns copied into each sample's .json and the shard parquet",
     )
-    .option("--image-size <px>", "target size", int("--image-size", 1), 256)
+    .option(
+      "--image-size <px>",
+      `target size (at most ${MAX_IMAGE_SIZE})`,
+      int("--image-size", 1, MAX_IMAGE_SIZE),
+      256,
+    )
     .addOption(
       new Option("--resize-mode <mode>", "how images are fitted to the size")
         .choices(Object.keys(RESIZE_MODES))
@@ -190,8 +198,20 @@ export function createDownloadCli(
       true,
     )
     .option(
+      "--allow-address <ip|cidr|host>",
+      "allow just this non-public destination (repeatable), e.g. 127.0.0.1 for a local server; link-local (169.254.0.0/16) only when named",
+      (value: string, previous: string[] = []) => {
+        try {
+          new AddressPolicy({ allowAddresses: [value] });
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message);
+        }
+        return [...previous, value];
+      },
+    )
+    .option(
       "--allow-private-addresses",
-      "allow loopback/private/link-local destinations (local servers only)",
+      "allow every destination, cloud metadata included (prefer --allow-address)",
       false,
     )
     .option(
@@ -215,6 +235,10 @@ export function createDownloadCli(
     )
     .action(async (options: DownloadCliOptions) => {
       const params = cliOptionsToParams(options);
+      if (options.allowPrivateAddresses)
+        stderr.write(
+          "warning: --allow-private-addresses: every destination is allowed, loopback, private networks and cloud metadata (169.254.169.254) included; use --allow-address <ip|cidr|host> to allow just what you need\n",
+        );
       let progress: ReturnType<typeof createProgress> | undefined;
       let last = 0;
       try {

@@ -37,11 +37,17 @@ export type ResizeResult =
 export const DEFAULT_LIMIT_INPUT_PIXELS = 100_000_000;
 const WHITE = { r: 255, g: 255, b: 255, alpha: 1 };
 
+/**
+ * Largest --image-size: 8192² RGB is 192 MiB per image already, and a larger target turns each small
+ * image into seconds of upscaling and encoding (100000 with png burned a core on one image).
+ */
+export const MAX_IMAGE_SIZE = 8192;
+
 /** Checks resize params once, up front, with errors that name the bad value and the allowed ones. */
 export function validateResizeParams(params: ResizeParams): void {
   const { imageSize = 256, resizeMode = "center_crop", encodeFormat = "jpg", encodeQuality } = params;
-  if (!Number.isInteger(imageSize) || imageSize < 1)
-    throw new Error(`image size must be an integer ≥ 1, got ${imageSize}`);
+  if (!Number.isInteger(imageSize) || imageSize < 1 || imageSize > MAX_IMAGE_SIZE)
+    throw new Error(`--image-size must be an integer from 1 to ${MAX_IMAGE_SIZE}, got ${imageSize}`);
   if (!isResizeMode(resizeMode))
     throw new Error(
       `unknown resize mode "${resizeMode}"; use one of: ${Object.keys(RESIZE_MODES).join(", ")}`,

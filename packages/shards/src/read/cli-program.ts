@@ -1,7 +1,9 @@
-import { CliError, createProgress, intOption } from "@laion/cli-kit";
+import { CliError, createProgress, floatOption, intOption } from "@laion/cli-kit";
 import { Command, Option } from "commander";
 import type { ErrorHandler } from "./errors.js";
 import { datasetStats, summarizeSample } from "./inspect.js";
+import { DEFAULT_HTTP_TIMEOUT_MS } from "./open-shard.js";
+import { DEFAULT_MAX_MEMBER_BYTES } from "./tar-members.js";
 import { WebDataset } from "./web-dataset.js";
 
 interface Io {
@@ -14,6 +16,33 @@ interface Flags {
   s3Endpoint?: string;
   handler: ErrorHandler;
   limit?: number;
+  maxMemberBytes: number;
+  timeout: number;
+}
+
+/** The reader options the flags set (the CLI adds no behaviour of its own). */
+const readerOptions = (flags: Flags) => ({
+  handler: flags.handler,
+  s3Endpoint: flags.s3Endpoint,
+  maxMemberBytes: flags.maxMemberBytes,
+  timeoutMs: Math.round(flags.timeout * 1000),
+});
+
+/** --max-member-bytes and --timeout, on every subcommand. */
+function addLimitOptions(command: Command): Command {
+  return command
+    .option(
+      "--max-member-bytes <n>",
+      "members larger than this (as stored or gunzipped) are skipped with an error naming them",
+      intOption("--max-member-bytes", { min: 1 }),
+      DEFAULT_MAX_MEMBER_BYTES,
+    )
+    .option(
+      "--timeout <s>",
+      "http(s) shards: longest wait for the headers and for each body chunk, in seconds",
+      floatOption("--timeout", { min: 0.001 }),
+      DEFAULT_HTTP_TIMEOUT_MS / 1000,
+    );
 }
 
 const URLS =
@@ -40,8 +69,7 @@ export function createShardsCli(io: Io = { stdout: process.stdout, stderr: proce
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError();
 
-  program
-    .command("ls")
+  addLimitOptions(program.command("ls"))
     .description("one line per sample: key, then ext:bytes for each member")
     .argument("<urls...>", URLS)
     .option("--json", "JSON lines: {__key__, __url__, members: {ext: bytes}}")
@@ -50,7 +78,7 @@ export function createShardsCli(io: Io = { stdout: process.stdout, stderr: proce
     .addOption(handlerOption("raise"))
     .action(async (urls: string[], flags: Flags) => {
       let n = 0;
-      for await (const sample of WebDataset(urls, { handler: flags.handler, s3Endpoint: flags.s3Endpoint })) {
+      for await (const sample of WebDataset(urls, readerOptions(flags))) {
         const s = summarizeSample(sample);
         const sizes = Object.entries(s.members).map(([ext, bytes]) => `${ext}:${bytes}`);
         await write(`${flags.json ? JSON.stringify(s) : `${s.__key__}\t${sizes.join(" ")}`}\n`);
@@ -58,8 +86,7 @@ export function createShardsCli(io: Io = { stdout: process.stdout, stderr: proce
       }
     });
 
-  program
-    .command("stats")
+  addLimitOptions(program.command("stats"))
     .description(
       "shards, samples, bytes, per-extension counts and errors (exit code 1 if any error, unless --handler ignore)",
     )
@@ -71,7 +98,7 @@ export function createShardsCli(io: Io = { stdout: process.stdout, stderr: proce
       const progress = createProgress({ label: "samples", stream: io.stderr });
       const stats = await datasetStats({
         urls,
-        options: { handler: flags.handler, s3Endpoint: flags.s3Endpoint },
+        options: readerOptions(flags),
         onSample: () => progress.tick(),
       });
       progress.done();

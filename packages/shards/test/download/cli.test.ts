@@ -65,7 +65,8 @@ test("the img2dataset-style command line: webp, keep_ratio, progress as JSON lin
     "webp",
     "--encode-quality",
     "80",
-    "--allow-private-addresses",
+    "--allow-address",
+    "127.0.0.1",
     "--retries",
     "0",
     "--json",
@@ -98,7 +99,13 @@ test("the img2dataset-style command line: webp, keep_ratio, progress as JSON lin
 
 test("flags are checked and name themselves", async () => {
   await expect(run(["--input", input, "--output", work, "--image-size", "0"])).rejects.toThrow(
-    /--image-size must be an integer >= 1, got "0"/,
+    /--image-size must be an integer between 1 and 8192, got "0"/,
+  );
+  await expect(run(["--input", input, "--output", work, "--image-size", "100000"])).rejects.toThrow(
+    /--image-size must be an integer between 1 and 8192, got "100000"/,
+  );
+  await expect(run(["--input", input, "--output", work, "--allow-address", "10.0.0.0/40"])).rejects.toThrow(
+    /--allow-address "10.0.0.0\/40" is not an IP address, a CIDR range/,
   );
   await expect(run(["--input", input, "--output", work, "--resize-mode", "stretch"])).rejects.toThrow(
     /Allowed choices are no, border/,
@@ -112,4 +119,20 @@ test("input errors become one clear line", async () => {
   await expect(
     run(["--input", input, "--output", path.join(work, "x"), "--url-col", "link"]),
   ).rejects.toThrow(/has no column "link" \(--url-col\); its columns are: "URL", "TEXT"/);
+});
+
+test("--allow-private-addresses says on stderr that everything is allowed, metadata included", async () => {
+  const { stderr } = await run([
+    "--input",
+    input,
+    "--output",
+    path.join(work, "all"),
+    "--allow-private-addresses",
+    "--retries",
+    "0",
+    "--json",
+  ]);
+  expect(stderr.split("\n")[0]).toBe(
+    "warning: --allow-private-addresses: every destination is allowed, loopback, private networks and cloud metadata (169.254.169.254) included; use --allow-address <ip|cidr|host> to allow just what you need",
+  );
 });

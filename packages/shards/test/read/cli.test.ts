@@ -67,4 +67,12 @@ describe("laion-shards CLI", () => {
     expect(error).toBeDefined();
     expect(err).toContain("--limit must be an integer >= 1");
   });
+
+  test("stats --max-member-bytes skips an oversized member by name and exits 1; --timeout is checked", async () => {
+    const { out, error } = await run("stats", "--max-member-bytes", "300", shard("sample.tgz"));
+    expect(error).toBeInstanceOf(CliError);
+    expect(out).toMatch(/member 10\.png\): member is 306 bytes, over max-member-bytes \(300\); skipped/);
+    const bad = await run("ls", "--timeout", "0", shard("sample.tgz"));
+    expect(String(bad.error)).toMatch(/--timeout must be a number >= 0.001, got "0"/);
+  });
 });
