@@ -1,11 +1,9 @@
-import { pipeline } from "node:stream/promises";
-import { describeFsError } from "@laion/cli-kit";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import tar from "tar-stream";
+import { TarWriter } from "../write/tar-writer.js";
 import type { EncodeFormat } from "./resize.js";
 import { plainValue, pythonJson, type SampleMeta, type SampleRecord } from "./sample-meta.js";
 import type { ShardStats } from "./stats.js";
-import { explain, OutputError, type PendingObject, type ShardStorage } from "./storage.js";
+import type { ShardStorage } from "./storage.js";
 
 /** Every shard writer takes samples one by one and is closed (or aborted) once. */
 export interface SampleWriter {
@@ -78,79 +76,31 @@ function parquetColumns(rows: SampleMeta[], names: string[]) {
 
 /**
  * The webdataset writer of img2dataset's `--output_format webdataset`: `{shard}.tar` holding `{key}.{jpg|webp|png}`,
- * `{key}.json` and `{key}.txt` for each successful sample (members sorted by extension within a sample, mode 0444,
- * user/group "bigdata", as webdataset's TarWriter), `{shard}.parquet` with one row per input row (failures too),
- * and `{shard}_stats.json`. The tar is streamed to a temporary object and only appears, renamed, when complete.
+ * `{key}.json` and `{key}.txt` for each successful sample (written by the package's TarWriter: members sorted by
+ * extension, mode 0444, user/group "bigdata", the tar visible only when complete), `{shard}.parquet` with one row
+ * per input row (failures too), and `{shard}_stats.json`, written last as the shard's completion mark.
  */
 export async function createWebDatasetWriter(params: WebDatasetWriterParams): Promise<SampleWriter> {
   const { storage, name, encodeFormat, saveCaption } = params;
   const files = shardFiles(name);
-  const pending: PendingObject = await storage.create(files.tar);
-  const pack = tar.pack();
-  const piped = pipeline(pack, pending.stream);
-  piped.catch(() => {}); // surfaced by write() and close()
-  // late 'error' events (after pipeline has let go) must not crash the process: `piped` carries the error
-  pack.on("error", () => {});
-  pending.stream.on("error", () => {});
-  // a failing destination (disk full) must fail the writes waiting on it, not leave them hanging
-  const asOutputError = (err: unknown) => {
-    if (err instanceof OutputError) return err;
-    // stream writes carry no path; ENOSPC → "disk full writing 00003.tar in data/laion/webdataset (ENOSPC)"
-    if ((err as NodeJS.ErrnoException).code)
-      return new OutputError(
-        describeFsError(err, { action: "writing", file: `${storage.location}/${files.tar}` }),
-      );
-    return new OutputError(`cannot write ${files.tar} in ${storage.location}: ${explain(err)}`);
-  };
-  const broken = piped.then(
-    () => new Promise<never>(() => {}),
-    (err: unknown) => {
-      throw asOutputError(err);
-    },
-  );
-  broken.catch(() => {});
+  const tarWriter = await TarWriter.open({ storage, name: files.tar });
   const metas: SampleMeta[] = [];
-  const mtime = new Date();
   let closed = false;
-
-  const entry = (memberName: string, body: Buffer) =>
-    new Promise<void>((resolve, reject) => {
-      const sink = pack.entry(
-        { name: memberName, size: body.length, mode: 0o444, mtime, uname: "bigdata", gname: "bigdata" },
-        body,
-        (err) => (err ? reject(err) : resolve()),
-      );
-      // when the destination fails, pending entries are destroyed too: their error is `broken`'s
-      sink.on("error", () => {});
-    });
-
   return {
     async write(sample) {
       metas.push(sample.meta);
       if (!sample.image) return;
-      const key = sample.meta.key;
-      const members: [string, Buffer][] = [
-        [encodeFormat, Buffer.from(sample.image.buffer, sample.image.byteOffset, sample.image.byteLength)],
-        ["json", Buffer.from(pythonJson(plainValue(sample.meta)), "utf8")],
-      ];
-      if (saveCaption) members.push(["txt", Buffer.from(sample.caption ?? "", "utf8")]);
-      members.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-      try {
-        for (const [ext, body] of members) {
-          const added = entry(`${key}.${ext}`, body);
-          added.catch(() => {}); // when the destination broke first, `broken` says why
-          await Promise.race([added, broken]);
-        }
-      } catch (err) {
-        throw asOutputError(err);
-      }
+      await tarWriter.write({
+        __key__: sample.meta.key,
+        [encodeFormat]: sample.image,
+        json: pythonJson(plainValue(sample.meta)),
+        txt: saveCaption ? (sample.caption ?? "") : undefined,
+      });
     },
     async close(stats) {
       if (closed) return;
       closed = true;
-      pack.finalize();
-      await piped;
-      await pending.commit();
+      await tarWriter.close();
       metas.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       const columns = [
         ...params.additionalColumns,
@@ -173,8 +123,7 @@ export async function createWebDatasetWriter(params: WebDatasetWriterParams): Pr
     async abort() {
       if (closed) return;
       closed = true;
-      pack.destroy();
-      await pending.abort();
+      await tarWriter.abort();
     },
   };
 }

@@ -12,6 +12,7 @@ export type {
   CaptionedImage,
   CaptionedImages,
   LocalCaptionedImagesParams,
+  LocalCaptionedImagesState,
   LocalCaptionedImagesStats,
 } from "./local-captioned-images.js";
 export { LocalCaptionedImages, readCaptions } from "./local-captioned-images.js";
@@ -26,5 +27,17 @@ export {
   type TarMember,
   tarMembers,
 } from "./tar-members.js";
-export { TextCorpus, type TextCorpusOptions, type TextSample } from "./text-corpus.js";
-export { type Sample, WebDataset, type WebDatasetOptions } from "./web-dataset.js";
+export {
+  TextCorpus,
+  type TextCorpusOptions,
+  type TextCorpusReader,
+  type TextCorpusState,
+  type TextSample,
+} from "./text-corpus.js";
+export {
+  type Sample,
+  WebDataset,
+  type WebDatasetOptions,
+  type WebDatasetReader,
+  type WebDatasetState,
+} from "./web-dataset.js";

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import type { Resumable } from "@laion/mixer";
 
 /** A user's image with its caption, shaped like a webdataset sample (`jpg`/`png`/… bytes + `txt`). */
 export interface CaptionedImage {
@@ -31,9 +32,24 @@ export interface LocalCaptionedImagesParams {
   onMissing?: (imagePath: string) => void;
 }
 
-export interface CaptionedImages extends AsyncIterable<CaptionedImage> {
-  /** Counts of the current (or last) iteration. */
+/** Where a LocalCaptionedImages reader is: the next captions entry, and the counts so far. */
+export interface LocalCaptionedImagesState {
+  version: 1;
+  /** Entries in the captions file (a resume against an edited file is an error); 0 before the first iteration. */
+  entries: number;
+  /** Index of the next captions entry to read. */
+  next: number;
+  images: number;
+  missing: number;
+}
+
+export interface CaptionedImages extends AsyncIterable<CaptionedImage>, Resumable<LocalCaptionedImagesState> {
+  /** Counts of the current (or last) iteration (a restored one continues the saved counts). */
   readonly stats: LocalCaptionedImagesStats;
+  /** Where the latest iteration is. */
+  state(): LocalCaptionedImagesState;
+  /** Makes the next iteration start at the saved entry: the images before it are not read again. */
+  restore(state: LocalCaptionedImagesState): void;
 }
 
 const EXPECTED_SHAPES =
@@ -46,11 +62,30 @@ const EXPECTED_SHAPES =
 export function LocalCaptionedImages(params: LocalCaptionedImagesParams): CaptionedImages {
   const imageRoot = params.imageRoot ?? path.dirname(params.captions);
   const stats: LocalCaptionedImagesStats = { images: 0, missing: 0, missingPaths: [] };
+  let position = { entries: 0, next: 0 };
+  let resumeAt: LocalCaptionedImagesState | undefined;
   return {
     stats,
+    state: () => ({ version: 1, ...position, images: stats.images, missing: stats.missing }),
+    restore(state) {
+      resumeAt = checkState(state, params.captions);
+      position = { entries: resumeAt.entries, next: resumeAt.next };
+    },
     [Symbol.asyncIterator]: async function* () {
-      Object.assign(stats, { images: 0, missing: 0, missingPaths: [] });
-      for (const { image, caption } of await readCaptions(params.captions)) {
+      const start = resumeAt;
+      resumeAt = undefined;
+      Object.assign(stats, { images: start?.images ?? 0, missing: start?.missing ?? 0, missingPaths: [] });
+      const entries = await readCaptions(params.captions);
+      if (start && start.entries !== 0 && start.entries !== entries.length) {
+        throw new Error(
+          `${params.captions}: cannot resume: the saved state is for ${start.entries} entries, the file now has ${entries.length}`,
+        );
+      }
+      position = { entries: entries.length, next: start?.next ?? 0 };
+      while (position.next < entries.length) {
+        const { image, caption } = entries[position.next] as { image: string; caption: string };
+        // Advanced before the yield: a state() taken while the consumer holds this image points past it.
+        position.next++;
         const file = path.resolve(imageRoot, image);
         let bytes: Buffer;
         try {
@@ -76,6 +111,27 @@ export function LocalCaptionedImages(params: LocalCaptionedImagesParams): Captio
       }
     },
   };
+}
+
+function checkState(state: LocalCaptionedImagesState, captions: string): LocalCaptionedImagesState {
+  if (typeof state !== "object" || state === null || state.version !== 1) {
+    throw new Error(
+      `${captions}: cannot restore ${JSON.stringify(state)}: expected a state() with version 1`,
+    );
+  }
+  for (const field of ["entries", "next", "images", "missing"] as const) {
+    if (!Number.isSafeInteger(state[field]) || state[field] < 0) {
+      throw new Error(
+        `${captions}: cannot restore: state.${field} is ${JSON.stringify(state[field])}, not a count`,
+      );
+    }
+  }
+  if (state.next > state.entries) {
+    throw new Error(
+      `${captions}: cannot restore: state.next ${state.next} is past the ${state.entries} entries`,
+    );
+  }
+  return { ...state };
 }
 
 /** Parses captions.json in either accepted shape; errors name the file, the entry and the expected shapes. */

@@ -1,7 +1,8 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
+import type { Resumable } from "@laion/mixer";
 import { glob } from "tinyglobby";
-import { utf8Lines } from "./utf8-lines.js";
+import { type TextLine, utf8Lines } from "./utf8-lines.js";
 
 /** One document of a text corpus. */
 export interface TextSample {
@@ -23,6 +24,34 @@ export interface TextCorpusOptions {
   readBufferSize?: number;
 }
 
+/** Where a TextCorpus reader is: a file and a byte offset in it, so a resume reads no earlier byte. */
+export interface TextCorpusState {
+  version: 1;
+  /** Files the paths resolved to (a resume against another file list is an error); 0 before the first iteration. */
+  files: number;
+  /** Index of the file being read, and its path (checked on resume). */
+  file: number;
+  path: string;
+  /** Byte offset in that file just past the last document handed out, and that document's last line number. */
+  offset: number;
+  line: number;
+}
+
+export interface TextCorpusReader extends AsyncIterable<TextSample>, Resumable<TextCorpusState> {
+  /** Where the latest iteration is. */
+  state(): TextCorpusState;
+  /** Makes the next iteration start just after the saved document, reading from its byte offset. */
+  restore(state: TextCorpusState): void;
+}
+
+/** A document and where it ends (its last line's end offset and number). */
+interface Document {
+  text: string;
+  /** First line of the document (its key). */
+  line: number;
+  last: TextLine;
+}
+
 const TEXT_FILES = /\.(txt|jsonl)$/i;
 
 /**
@@ -36,22 +65,46 @@ const TEXT_FILES = /\.(txt|jsonl)$/i;
 export function TextCorpus(
   paths: string | readonly string[],
   options: TextCorpusOptions = {},
-): AsyncIterable<TextSample> {
+): TextCorpusReader {
   const mode = options.mode ?? "line";
   if (mode !== "line" && mode !== "paragraph") {
     throw new Error(`TextCorpus: mode must be "line" or "paragraph", got ${JSON.stringify(mode)}`);
   }
   const list = typeof paths === "string" ? [paths] : paths;
   if (list.length === 0) throw new Error("TextCorpus: no paths given");
+  const normalize = options.normalize ?? "NFC";
+  let position: Omit<TextCorpusState, "version"> = { files: 0, file: 0, path: "", offset: 0, line: 0 };
+  let resumeAt: TextCorpusState | undefined;
   return {
+    state: () => ({ version: 1, ...position }),
+    restore(state) {
+      resumeAt = checkState(state);
+      const { version: _, ...rest } = resumeAt;
+      position = rest;
+    },
     [Symbol.asyncIterator]: async function* () {
-      for (const file of await resolveTextFiles(list)) {
+      const start = resumeAt;
+      resumeAt = undefined;
+      const files = await resolveTextFiles(list);
+      if (start && start.files !== 0 && (start.files !== files.length || files[start.file] !== start.path)) {
+        throw new Error(
+          `TextCorpus: cannot resume: the saved state is for file ${start.file} (${start.path}) of ${start.files}, but the paths now give ${files.length} files${files[start.file] ? ` with ${files[start.file]} at ${start.file}` : ""}`,
+        );
+      }
+      for (let index = start?.file ?? 0; index < files.length; index++) {
+        const file = files[index] as string;
+        const from =
+          index === start?.file ? { start: start.offset, line: start.line } : { start: 0, line: 0 };
+        position = { files: files.length, file: index, path: file, offset: from.start, line: from.line };
+        const lines = utf8Lines({ path: file, highWaterMark: options.readBufferSize, ...from });
         const documents = /\.jsonl$/i.test(file)
-          ? jsonlDocuments(file, options)
-          : txtDocuments(file, mode, options);
-        const normalize = options.normalize ?? "NFC";
+          ? jsonlDocuments(file, lines, options)
+          : txtDocuments(lines, mode);
         const stem = path.basename(file).replace(/\.[^.]*$/, "");
-        for await (const { text, line } of documents) {
+        for await (const { text, line, last } of documents) {
+          // Advanced before the yield: a state() taken while the consumer holds this document points past it.
+          position.offset = last.end;
+          position.line = last.line;
           yield {
             __key__: `${stem}:${line}`,
             __url__: file,
@@ -61,6 +114,20 @@ export function TextCorpus(
       }
     },
   };
+}
+
+function checkState(state: TextCorpusState): TextCorpusState {
+  if (typeof state !== "object" || state === null || state.version !== 1 || typeof state.path !== "string") {
+    throw new Error(`TextCorpus: cannot restore ${JSON.stringify(state)}: expected a state() with version 1`);
+  }
+  for (const field of ["files", "file", "offset", "line"] as const) {
+    if (!Number.isSafeInteger(state[field]) || state[field] < 0) {
+      throw new Error(
+        `TextCorpus: cannot restore: state.${field} is ${JSON.stringify(state[field])}, not a count`,
+      );
+    }
+  }
+  return { ...state };
 }
 
 async function resolveTextFiles(paths: readonly string[]): Promise<string[]> {
@@ -88,35 +155,37 @@ async function resolveTextFiles(paths: readonly string[]): Promise<string[]> {
 }
 
 async function* txtDocuments(
-  file: string,
+  lines: AsyncIterable<TextLine>,
   mode: "line" | "paragraph",
-  options: TextCorpusOptions,
-): AsyncGenerator<{ text: string; line: number }> {
-  const lines = utf8Lines({ path: file, highWaterMark: options.readBufferSize });
+): AsyncGenerator<Document> {
   if (mode === "line") {
-    for await (const l of lines) if (l.text.trim() !== "") yield l;
+    for await (const l of lines) if (l.text.trim() !== "") yield { text: l.text, line: l.line, last: l };
     return;
   }
   let paragraph: string[] = [];
   let first = 0;
+  let previous: TextLine | undefined;
   for await (const l of lines) {
     if (l.text.trim() === "") {
-      if (paragraph.length > 0) yield { text: paragraph.join("\n"), line: first };
+      // The blank line that ends a paragraph belongs to it, so a resume starts after it.
+      if (paragraph.length > 0) yield { text: paragraph.join("\n"), line: first, last: l };
       paragraph = [];
     } else {
       if (paragraph.length === 0) first = l.line;
       paragraph.push(l.text);
     }
+    previous = l;
   }
-  if (paragraph.length > 0) yield { text: paragraph.join("\n"), line: first };
+  if (paragraph.length > 0 && previous) yield { text: paragraph.join("\n"), line: first, last: previous };
 }
 
 async function* jsonlDocuments(
   file: string,
+  lines: AsyncIterable<TextLine>,
   options: TextCorpusOptions,
-): AsyncGenerator<{ text: string; line: number }> {
+): AsyncGenerator<Document> {
   const field = options.field ?? "text";
-  for await (const l of utf8Lines({ path: file, highWaterMark: options.readBufferSize })) {
+  for await (const l of lines) {
     if (l.text.trim() === "") continue;
     let record: unknown;
     try {
@@ -130,6 +199,6 @@ async function* jsonlDocuments(
         `${file}:${l.line}: expected an object with a string "${field}" field, got ${l.text.slice(0, 80)}`,
       );
     }
-    yield { text, line: l.line };
+    yield { text, line: l.line, last: l };
   }
 }

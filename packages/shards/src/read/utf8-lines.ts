@@ -5,6 +5,8 @@ export interface TextLine {
   text: string;
   /** 1-based line number. */
   line: number;
+  /** Byte offset just past this line's terminator: where a reader resuming after this line starts. */
+  end: number;
 }
 
 /**
@@ -13,17 +15,29 @@ export interface TextLine {
  * read chunks are carried by the streaming decoder, and lines are cut only at `\n`
  * (a `\r` before it is dropped), so no character or grapheme cluster is ever split.
  * A leading byte-order mark is removed.
+ *
+ * `start` (a line's `end` from an earlier read) and `line` (that line's number) resume reading
+ * after that line without reading the bytes before it.
  */
-export async function* utf8Lines(params: { path: string; highWaterMark?: number }): AsyncGenerator<TextLine> {
+export async function* utf8Lines(params: {
+  path: string;
+  highWaterMark?: number;
+  start?: number;
+  line?: number;
+}): AsyncGenerator<TextLine> {
   const { path } = params;
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  let offset = 0; // bytes consumed before the current chunk
+  const start = params.start ?? 0;
+  // Only a BOM at byte 0 is a BOM; past it U+FEFF is text, as in an uninterrupted read.
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: start > 0 });
+  let offset = start; // bytes consumed before the current chunk
+  let end = start; // bytes of the lines handed out so far
   let held: Uint8Array = new Uint8Array(0); // bytes of an incomplete character the decoder holds
   let pending = "";
-  let line = 0;
-  const stream = createReadStream(path, { highWaterMark: params.highWaterMark ?? 1 << 16 });
+  let line = params.line ?? 0;
+  const stream = createReadStream(path, { highWaterMark: params.highWaterMark ?? 1 << 16, start });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (offset === 0 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) end = 3;
       let text: string;
       try {
         text = decoder.decode(chunk, { stream: true });
@@ -34,13 +48,14 @@ export async function* utf8Lines(params: { path: string; highWaterMark?: number 
       held = incompleteTail(Buffer.concat([held, chunk.subarray(Math.max(0, chunk.length - 3))]));
       offset += chunk.length;
       pending += text;
-      let start = 0;
-      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n", start)) {
-        const end = nl > start && pending.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-        yield { text: pending.slice(start, end), line: ++line };
-        start = nl + 1;
+      let from = 0;
+      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n", from)) {
+        const stop = nl > from && pending.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        end += Buffer.byteLength(pending.slice(from, nl + 1));
+        yield { text: pending.slice(from, stop), line: ++line, end };
+        from = nl + 1;
       }
-      pending = pending.slice(start);
+      pending = pending.slice(from);
     }
     try {
       pending += decoder.decode();
@@ -50,7 +65,8 @@ export async function* utf8Lines(params: { path: string; highWaterMark?: number 
       );
     }
     if (pending.length > 0) {
-      yield { text: pending.endsWith("\r") ? pending.slice(0, -1) : pending, line: ++line };
+      end += Buffer.byteLength(pending);
+      yield { text: pending.endsWith("\r") ? pending.slice(0, -1) : pending, line: ++line, end };
     }
   } finally {
     stream.destroy();

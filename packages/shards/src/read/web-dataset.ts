@@ -1,13 +1,15 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { createRng, type Rng, seedFrom, shuffle, shuffleInPlace } from "@laion/mixer";
+import type { Resumable } from "@laion/mixer";
 import { type DecodeOptions, decodeOptions, decodeSample } from "./decode.js";
 import { ERROR_HANDLERS, type ErrorHandler, handleError, ShardError, toShardError } from "./errors.js";
 import { groupSamples, type RawSample } from "./group-samples.js";
 import { openShard } from "./open-shard.js";
 import { createS3Client, type S3Options } from "./s3.js";
+import { createShardCache, type ShardCache } from "./shard-cache.js";
 import { resolveShards } from "./shard-list.js";
-import { type SplitOptions, splitSlot, takeSplit } from "./split.js";
-import { type MemberLimits, tarMembers } from "./tar-members.js";
+import { type OrderKey, permutedBlocks, shardOrder, skipped } from "./shard-order.js";
+import { type SplitOptions, splitSlot } from "./split.js";
+import { DEFAULT_MAX_SHARD_BYTES, type MemberLimits, tarMembers } from "./tar-members.js";
 
 /** A sample after optional decoding: raw members are Uint8Array, decoded ones string/number/object/RgbImage. */
 export interface Sample {
@@ -19,7 +21,13 @@ export interface Sample {
 export interface WebDatasetOptions extends MemberLimits {
   /** Shuffle the shard order (seeded by seed + epoch, identical on every rank so splits stay disjoint). */
   shuffleShards?: boolean;
-  /** Sample-level shuffle buffer size (0 or 1 = no shuffle). Memory is bounded by this many samples. */
+  /**
+   * Sample-level shuffle (0 or 1 = none): each shard's samples are cut into blocks of this many
+   * consecutive samples and each block is permuted by a seeded generator. Memory is bounded by
+   * one block. Unlike a streaming shuffle buffer, the order is a pure function of
+   * (seed, epoch, reader, shard position, block), so `restore()` resumes it exactly; combine
+   * with `shuffleShards` to vary which shards follow each other.
+   */
   shuffleBuffer?: number;
   /** Draw shards forever, with replacement (an infinite stream); seeded by seed, epoch, rank and worker. */
   resample?: boolean;
@@ -48,12 +56,42 @@ export interface WebDatasetOptions extends MemberLimits {
    * reader asks for (ms, default 30000). A server that stalls becomes a ShardError.
    */
   timeoutMs?: number;
+  /**
+   * Keep a local copy of each http(s)/s3 shard in this folder: read once from the network, then from
+   * disk on every later epoch, resample draw or run. Safe to share between readers and processes.
+   */
+  cacheDir?: string;
+  /** Trim the cache to this many bytes, least recently used shards first (default: no limit). */
+  cacheLimitBytes?: number;
 }
 
-// Tags that keep the shard, sample and resample streams independent for the same seed.
-const SHARD_STREAM = 1;
-const SAMPLE_STREAM = 2;
-const RESAMPLE_STREAM = 3;
+/**
+ * Where a WebDataset reader is: plain JSON, small whatever the dataset size. Saved by `state()`,
+ * given back to `restore()` of a reader made with the same urls and options.
+ */
+export interface WebDatasetState {
+  version: 1;
+  seed: number;
+  epoch: number;
+  /** How many shards the url list resolved to (a resume with another list is an error); 0 before the first iteration. */
+  shards: number;
+  /** Position in this reader's shard order (after shuffleShards / split, or the resample draw count). */
+  shard: number;
+  /** Samples already handed out from the shard at that position, in the shuffled order. */
+  sample: number;
+}
+
+/** A webdataset reader: iterable (each iteration starts from the beginning, or where `restore` put it) and resumable. */
+export interface WebDatasetReader<T> extends AsyncIterable<T>, Resumable<WebDatasetState> {
+  /** Where the latest iteration is: the next sample is the `sample`-th of the shard at position `shard`. */
+  state(): WebDatasetState;
+  /**
+   * Makes the next iteration continue from a saved state: it opens only the shard the state is in
+   * and reads on from the saved sample (no replay of what came before). Throws when the state
+   * does not belong to this seed and epoch; a changed shard list is reported when iteration starts.
+   */
+  restore(state: WebDatasetState): void;
+}
 
 /**
  * Reads webdataset shards as an async iterable of samples, pulling one tar member at a time.
@@ -66,32 +104,82 @@ const RESAMPLE_STREAM = 3;
  * Options are checked at once (a bad one throws here); shards are resolved when iteration
  * starts. The result can be iterated again (same order unless `epoch` changes).
  * Leaving the loop early (`break`) closes the open file, socket or process.
+ * `state()` / `restore()` make it a `Resumable` source of @laion/mixer: a resumed mixture seeks
+ * to the saved shard and sample instead of replaying.
  */
 export function WebDataset(
   urls: string | readonly string[],
   options?: WebDatasetOptions & { decode?: false | undefined },
-): AsyncIterable<RawSample>;
+): WebDatasetReader<RawSample>;
 export function WebDataset(
   urls: string | readonly string[],
   options?: WebDatasetOptions,
-): AsyncIterable<Sample>;
+): WebDatasetReader<Sample>;
 export function WebDataset(
   urls: string | readonly string[],
   options: WebDatasetOptions = {},
-): AsyncIterable<Sample> {
+): WebDatasetReader<Sample> {
   const config = validate(urls, options);
-  return { [Symbol.asyncIterator]: () => readDataset(config) };
+  const { seed, epoch } = config.key;
+  let resolved: number | undefined;
+  let progress: Progress = { shard: 0, sample: 0 };
+  let resumeAt: WebDatasetState | undefined;
+  return {
+    state: () => ({ version: 1, seed, epoch, shards: resolved ?? resumeAt?.shards ?? 0, ...progress }),
+    restore(state) {
+      resumeAt = checkState(state, config.key);
+      progress = { shard: resumeAt.shard, sample: resumeAt.sample };
+    },
+    [Symbol.asyncIterator]: () => {
+      const start = resumeAt;
+      resumeAt = undefined;
+      progress = { shard: start?.shard ?? 0, sample: start?.sample ?? 0 };
+      return readDataset(config, progress, (count) => {
+        if (start && start.shards !== 0 && start.shards !== count) {
+          throw new Error(
+            `WebDataset: cannot resume: the saved state is for ${start.shards} shards, but ${JSON.stringify(urls)} resolves to ${count}`,
+          );
+        }
+        resolved = count;
+      });
+    },
+  };
+}
+
+/** Position of an iteration; the next sample is the `sample`-th of the shard at position `shard`. */
+interface Progress {
+  shard: number;
+  sample: number;
+}
+
+function checkState(state: WebDatasetState, key: OrderKey): WebDatasetState {
+  const counts = ["shards", "shard", "sample"] as const;
+  if (typeof state !== "object" || state === null || state.version !== 1) {
+    throw new Error(`WebDataset: cannot restore ${JSON.stringify(state)}: expected a state() with version 1`);
+  }
+  for (const field of counts) {
+    if (!Number.isSafeInteger(state[field]) || state[field] < 0) {
+      throw new Error(
+        `WebDataset: cannot restore: state.${field} is ${JSON.stringify(state[field])}, not a count`,
+      );
+    }
+  }
+  if (state.seed !== key.seed || state.epoch !== key.epoch) {
+    throw new Error(
+      `WebDataset: cannot restore a state of seed ${state.seed}, epoch ${state.epoch} into a reader with seed ${key.seed}, epoch ${key.epoch}`,
+    );
+  }
+  return { ...state };
 }
 
 interface Config {
   urls: string | readonly string[];
   options: WebDatasetOptions;
-  seed: number;
-  epoch: number;
+  key: OrderKey;
   handler: ErrorHandler;
-  slot: { index: number; count: number };
   decode: DecodeOptions | undefined;
   s3Client: () => S3Client;
+  cache: ShardCache | undefined;
 }
 
 function validate(urls: string | readonly string[], options: WebDatasetOptions): Config {
@@ -114,7 +202,7 @@ function validate(urls: string | readonly string[], options: WebDatasetOptions):
   if (!Number.isSafeInteger(buffer) || buffer < 0) {
     throw new Error(`WebDataset: shuffleBuffer must be an integer ≥ 0, got ${buffer}`);
   }
-  for (const name of ["maxMemberBytes", "maxShardBytes", "timeoutMs"] as const) {
+  for (const name of ["maxMemberBytes", "maxShardBytes", "timeoutMs", "cacheLimitBytes"] as const) {
     const value = options[name];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1))
       throw new Error(`WebDataset: ${name} must be an integer ≥ 1, got ${value}`);
@@ -128,22 +216,33 @@ function validate(urls: string | readonly string[], options: WebDatasetOptions):
     });
     return client;
   };
-  return { urls, options, seed, epoch, handler, slot, decode: decodeOptions(options.decode), s3Client };
+  const cache =
+    options.cacheDir === undefined
+      ? undefined
+      : createShardCache({
+          dir: options.cacheDir,
+          limitBytes: options.cacheLimitBytes,
+          maxShardBytes: options.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES,
+        });
+  return {
+    urls,
+    options,
+    key: { seed, epoch, slot },
+    handler,
+    cache,
+    decode: decodeOptions(options.decode),
+    s3Client,
+  };
 }
 
-async function* readDataset(config: Config): AsyncGenerator<Sample> {
-  const { options, seed, epoch, slot } = config;
+async function* readDataset(
+  config: Config,
+  progress: Progress,
+  onResolved: (count: number) => void,
+): AsyncGenerator<Sample> {
   const shards = await resolveShards({ urls: config.urls, s3Client: config.s3Client });
-  const order = options.resample
-    ? resampled(shards, createRng(seedFrom(seed, epoch, RESAMPLE_STREAM, slot.index)))
-    : ownShards(shards, config);
-  let samples: AsyncIterable<Sample> = shardSamples(order, config, shards.length);
-  if ((options.shuffleBuffer ?? 0) > 1) {
-    samples = shuffle<Sample>(
-      options.shuffleBuffer ?? 0,
-      seedFrom(seed, epoch, SAMPLE_STREAM, slot.index),
-    )(samples);
-  }
+  onResolved(shards.length);
+  const samples = shardSamples(config, shards, progress);
   if (!config.decode) {
     yield* samples;
     return;
@@ -154,62 +253,65 @@ async function* readDataset(config: Config): AsyncGenerator<Sample> {
     } catch (error) {
       const ext = (error as { ext?: string }).ext;
       const member = ext === undefined ? sample.__key__ : `${sample.__key__}.${ext}`;
-      handleError(toShardError(error, sample.__url__, member), config.handler, options.onError);
+      handleError(toShardError(error, sample.__url__, member), config.handler, config.options.onError);
     }
   }
 }
 
-function ownShards(shards: string[], config: Config): string[] {
-  const { options, seed, epoch, slot } = config;
-  const order = options.shuffleShards
-    ? shuffleInPlace(shards.slice(), createRng(seedFrom(seed, epoch, SHARD_STREAM)))
-    : shards;
-  const mine = takeSplit(order, slot);
-  if (mine.length === 0) {
+/** Opens a shard, through the cache when there is one and the shard is remote. */
+async function openSource(url: string, config: Config) {
+  const { timeoutMs } = config.options;
+  const open = () =>
+    openShard(url, { s3Client: config.s3Client, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  if (!config.cache?.holds(url)) return open();
+  return openShard(await config.cache.fetch(url, open));
+}
+
+/**
+ * Reads this reader's shards from `progress` on, applying the error handler per shard and the
+ * block shuffle within each. `progress` is advanced before each sample is handed out, so a
+ * `state()` taken while the consumer holds a sample points just past it.
+ */
+async function* shardSamples(config: Config, shards: string[], progress: Progress): AsyncGenerator<Sample> {
+  const { handler, options, key } = config;
+  const order = shardOrder(shards, key, options);
+  if (order.length === 0) {
     throw new Error(
-      `WebDataset: reader ${slot.index} of ${slot.count} (split ${JSON.stringify(options.split)}) gets no shards: there are only ${shards.length}`,
+      `WebDataset: reader ${key.slot.index} of ${key.slot.count} (split ${JSON.stringify(options.split)}) gets no shards: there are only ${shards.length}`,
     );
   }
-  return mine;
-}
-
-function* resampled(shards: readonly string[], rng: Rng): Generator<string> {
-  for (;;) yield shards[rng.nextInt(shards.length)] as string;
-}
-
-/** Reads the shards in order, applying the error handler per shard. */
-async function* shardSamples(
-  order: Iterable<string>,
-  config: Config,
-  distinct: number,
-): AsyncGenerator<Sample> {
-  const { handler, options } = config;
+  const blockSize = options.shuffleBuffer ?? 0;
   // With resample and a handler that skips errors, an all-broken shard list would spin forever.
-  const maxEmptyInARow = Math.max(10, 3 * distinct);
+  const maxEmptyInARow = Math.max(10, 3 * shards.length);
   let emptyInARow = 0;
-  for (const url of order) {
+  for (let position = progress.shard; position < order.length; position++) {
+    const url = order.at(position);
+    const skip = position === progress.shard ? progress.sample : 0;
+    progress.shard = position;
+    progress.sample = skip;
     let produced = 0;
     let opened: Awaited<ReturnType<typeof openShard>> | undefined;
     try {
-      opened = await openShard(url, {
-        s3Client: config.s3Client,
-        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      }).catch((error: unknown) => {
+      opened = await openSource(url, config).catch((error: unknown) => {
         throw new ShardError({ url, message: `cannot open: ${(error as Error).message}`, cause: error });
       });
       const members = tarMembers({
         stream: opened.stream,
         url,
         gunzipMembers: options.gunzipMembers ?? true,
-        // Samples held in a shuffle buffer get their own compact bytes, so they don't keep read chunks alive.
-        copy: (options.shuffleBuffer ?? 0) > 1,
+        // Samples held in a shuffle block get their own compact bytes, so they don't keep read chunks alive.
+        copy: blockSize > 1,
         maxMemberBytes: options.maxMemberBytes,
         maxShardBytes: options.maxShardBytes,
         // An oversized member is one bad member, not a bad shard: the policy decides, the shard goes on.
         onSkip: (error) => handleError(error, handler, options.onError),
       });
-      for await (const sample of groupSamples(members, url)) {
+      const grouped = groupSamples(members, url);
+      const ordered =
+        blockSize > 1 ? permutedBlocks(grouped, { key, position, blockSize, skip }) : skipped(grouped, skip);
+      for await (const sample of ordered) {
         produced++;
+        progress.sample++;
         yield sample;
       }
       await opened.finished.catch((error: unknown) => {
@@ -227,4 +329,6 @@ async function* shardSamples(
       );
     }
   }
+  progress.shard = order.length;
+  progress.sample = 0;
 }
