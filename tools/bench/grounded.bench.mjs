@@ -36,6 +36,7 @@ import {
   SHAPES,
   writeGroundedShards,
 } from "../grounded/dist/index.js";
+import { applyKeyValues } from "./config-overrides.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const { values: flags, positionals } = parseArgs({
@@ -216,13 +217,7 @@ const raw = {
     seed,
   },
 };
-for (const kv of positionals) {
-  const [k, v] = kv.split("=");
-  const keys = k.split(".");
-  let o = raw;
-  for (const key of keys.slice(0, -1)) o = o[key] ??= {};
-  o[keys.at(-1)] = v === "true" ? true : v === "false" ? false : Number.isNaN(Number(v)) ? v : Number(v);
-}
+applyKeyValues(raw, positionals);
 const trainMinutes = Math.max(0.5, minutes - elapsedMin() - 0.05 * minutes);
 // Steps for the remaining budget at a measured rate (steps/s); the schedule ends there.
 const stepRate = Number(flags["train-rate"] ?? 0.8);

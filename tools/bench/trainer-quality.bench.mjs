@@ -30,6 +30,7 @@ import {
   trainMultimodal,
 } from "../../packages/trainer-2b/dist/index.js";
 import { loadVQ, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
+import { applyKeyValues } from "./config-overrides.mjs";
 import { matmulRate, transformerMatmuls } from "./matmul-rate.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -54,13 +55,8 @@ raw.data.corpus = [path.join(root, "fixtures/sinhala/corpus.txt")];
 raw.data.captions = path.join(root, "fixtures/explicit_media/captions.json");
 raw.data.image_root = path.join(root, "fixtures/explicit_media");
 raw.training.backend = "wasm";
-for (const kv of positionals) {
-  const [k, v] = kv.split("=");
-  const keys = k.split(".");
-  let o = raw;
-  for (const key of keys.slice(0, -1)) o = o[key];
-  o[keys.at(-1)] = v === "true" ? true : v === "false" ? false : Number.isNaN(Number(v)) ? v : Number(v);
-}
+applyKeyValues(raw, positionals);
+
 if (flags.steps) raw.training.max_steps = Number(flags.steps);
 const out = flags.out ?? fs.mkdtempSync(path.join(os.tmpdir(), "trainer-quality-"));
 raw.output_dir = path.join(out, "model");

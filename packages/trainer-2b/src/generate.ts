@@ -138,21 +138,23 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
     ...(params.topK !== undefined ? { topK: params.topK } : {}),
     seed: params.seed ?? 0,
   };
-  const textRange = { lo: vocab.textOffset, hi: vocab.imageOffset };
-  const maxText = params.maxNewTokens ?? 48;
-  if (request.kind === "text") {
-    const prompt = [BOS, ...textToVocab(vocab, tokenizer.encode(request.prompt.normalize("NFC")))];
+  // Text up to <eos>; `minTokens` is the default of minNewTokens for this kind of request.
+  const text = (prompt: number[], minTokens: number) => {
     const r = sampleTokens({
       ...common,
-      minNewTokens: params.minNewTokens ?? 0,
+      minNewTokens: params.minNewTokens ?? minTokens,
       prompt,
-      maxNewTokens: maxText,
-      allowed: textRange,
+      maxNewTokens: params.maxNewTokens ?? 48,
+      allowed: { lo: vocab.textOffset, hi: vocab.imageOffset },
       stop: [EOS],
     });
+    return { text: tokenizer.decode(vocabToText(vocab, r.ids)), finish: r.finish };
+  };
+  if (request.kind === "text") {
+    const r = text([BOS, ...textToVocab(vocab, tokenizer.encode(request.prompt.normalize("NFC")))], 0);
     return {
       kind: "text",
-      text: request.prompt + tokenizer.decode(vocabToText(vocab, r.ids)),
+      text: request.prompt + r.text,
       finish: r.finish,
     };
   }
@@ -178,14 +180,6 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
     if (!vq) throw new Error("image → caption needs the VQ checkpoint (--vq-checkpoint)");
     codes = (await vq.encodeImageBytes([request.image]))[0]!;
   }
-  const prompt = [BOS, BOI, ...codesToVocab(vocab, codes), EOI];
-  const r = sampleTokens({
-    ...common,
-    minNewTokens: params.minNewTokens ?? 1,
-    prompt,
-    maxNewTokens: maxText,
-    allowed: textRange,
-    stop: [EOS],
-  });
-  return { kind: "image2caption", text: tokenizer.decode(vocabToText(vocab, r.ids)), finish: r.finish };
+  // A caption is never empty: <eos> is held back for the first token (see DecodeOptions.minNewTokens).
+  return { kind: "image2caption", ...text([BOS, BOI, ...codesToVocab(vocab, codes), EOI], 1) };
 }
