@@ -52,10 +52,20 @@ const vqSchema = z.strictObject({
   eval_every: positiveInt.default(500),
 });
 
+const encodeSchema = z.strictObject({
+  /** With LAION on: encode the downloaded shards to VQ codes once, and train the model on the codes. */
+  enabled: z.boolean().default(true),
+  output: z.string().min(1).default("data/laion/vq-codes"),
+  /** Images per encoder pass. */
+  batch_size: positiveInt.default(32),
+});
+
 const trainSchema = z.strictObject({
   config: z.string().min(1).default("configs/train_2b_multimodal_hard.yaml"),
   output_dir: z.string().min(1).default("output_2b_multimodal_hard"),
   laion_prob: prob.default(0.5),
+  /** Share of the non-LAION steps that are text-only; null keeps the model config's training.text_only_prob. */
+  text_only_prob: prob.nullable().default(null),
   max_steps: positiveInt.nullable().default(null),
   /** `auto`: the config's preset if it fits the detected device, else the largest that does; or a preset name. */
   preset: z.string().min(1).default("auto"),
@@ -66,6 +76,7 @@ export const appConfigSchema = z.strictObject({
   download: downloadSchema.default(downloadSchema.parse({})),
   local: localSchema.default(localSchema.parse({})),
   vq: vqSchema.default(vqSchema.parse({})),
+  encode: encodeSchema.default(encodeSchema.parse({})),
   train: trainSchema.default(trainSchema.parse({})),
 });
 
@@ -75,6 +86,7 @@ const SECTIONS: Record<string, string[]> = {
   download: Object.keys(downloadSchema.shape),
   local: Object.keys(localSchema.shape),
   vq: Object.keys(vqSchema.shape),
+  encode: Object.keys(encodeSchema.shape),
   train: Object.keys(trainSchema.shape),
 };
 

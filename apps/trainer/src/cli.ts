@@ -17,6 +17,7 @@ interface KaggleFlags {
   hfToken?: string;
   maxSamples?: number;
   laionProb?: number;
+  textOnlyProb?: number;
   vqMaxSteps?: number;
   maxSteps?: number;
   trainConfig?: string;
@@ -43,6 +44,7 @@ function applyFlags(flags: KaggleFlags): (cfg: AppConfig) => AppConfig {
     train: {
       ...cfg.train,
       ...(flags.laionProb !== undefined ? { laion_prob: flags.laionProb } : {}),
+      ...(flags.textOnlyProb !== undefined ? { text_only_prob: flags.textOnlyProb } : {}),
       ...(flags.maxSteps !== undefined ? { max_steps: flags.maxSteps } : {}),
       ...(flags.trainConfig !== undefined ? { config: flags.trainConfig } : {}),
       ...(flags.preset !== undefined ? { preset: flags.preset } : {}),
@@ -64,6 +66,11 @@ function kaggleOptions(cmd: Command): Command {
       "--laion-prob <p>",
       "fraction of model training steps from LAION",
       floatOption("--laion-prob", { min: 0, max: 1 }),
+    )
+    .option(
+      "--text-only-prob <t>",
+      "share of the non-LAION model steps that are text-only (the rest: your captioned images)",
+      floatOption("--text-only-prob", { min: 0, max: 1 }),
     )
     .option("--vq-max-steps <n>", "VQ training steps", intOption("--vq-max-steps", { min: 1 }))
     .option(

@@ -94,6 +94,7 @@ export function demoConfig(params: {
         batch_size: 16,
         eval_every: 50,
       },
+      encode: { enabled: true, output: path.join(outDir, "data/laion/vq-codes"), batch_size: 32 },
       train: {
         config: path.join(root, "configs/demo.yaml"),
         output_dir: path.join(outDir, "output"),

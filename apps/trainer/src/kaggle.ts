@@ -1,11 +1,12 @@
 import type { AppConfig } from "./app-config.js";
 import type { Stage } from "./stage.js";
 import { downloadStage } from "./stage-download.js";
+import { encodeStage } from "./stage-encode.js";
 import { fetchStage } from "./stage-fetch.js";
 import { trainStage } from "./stage-train.js";
 import { vqStage } from "./stage-vq.js";
 
-export const STAGE_NAMES = ["fetch", "download", "train-vq", "train"] as const;
+export const STAGE_NAMES = ["fetch", "download", "train-vq", "encode", "train"] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export interface BuildStagesParams {
@@ -15,8 +16,8 @@ export interface BuildStagesParams {
 }
 
 /**
- * The kaggle pipeline: with LAION on (USE_LAION=1 / --laion) fetch → download → train-vq → train, with
- * the LAION shards mixed into both trainings; with it off, train-vq → train on the local data only.
+ * The kaggle pipeline: with LAION on (USE_LAION=1 / --laion) fetch → download → train-vq → encode → train,
+ * with the LAION shards mixed into the VQ's training and their codes (encode.output) into the model's; with it off, train-vq → train on the local data only.
  */
 export function buildStages(params: BuildStagesParams): Stage[] {
   const { cfg } = params;
@@ -27,6 +28,7 @@ export function buildStages(params: BuildStagesParams): Stage[] {
     stages.push(downloadStage({ laionDir: cfg.laion.dir, download: cfg.download }));
   }
   stages.push(vqStage({ cfg, laion }));
+  if (laion && cfg.encode.enabled) stages.push(encodeStage({ cfg }));
   stages.push(trainStage({ cfg, laion }));
   return stages;
 }

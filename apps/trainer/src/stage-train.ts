@@ -23,8 +23,13 @@ import type { Stage } from "./stage.js";
 
 export interface TrainStageParams {
   cfg: AppConfig;
-  /** Mix the LAION shards in (training.laion_path = download.output, laion_prob = train.laion_prob). */
+  /** Mix LAION in (training.laion_path = encode.output, or download.output without the encode stage; laion_prob = train.laion_prob). */
   laion: boolean;
+}
+
+/** What the model reads of LAION: the code shards of the encode stage, or the image shards when it is off. */
+export function laionPath(cfg: AppConfig): string {
+  return cfg.encode.enabled ? cfg.encode.output : cfg.download.output;
 }
 
 /**
@@ -50,8 +55,9 @@ export function trainConfigFor(params: TrainStageParams): TrainConfig {
   return applyOverrides(withPaths, {
     outputDir: cfg.train.output_dir,
     vqCheckpoint: cfg.vq.out,
-    laionPath: laion ? cfg.download.output : null,
+    laionPath: laion ? laionPath(cfg) : null,
     laionProb: laion ? cfg.train.laion_prob : 0,
+    ...(cfg.train.text_only_prob !== null ? { textOnlyProb: cfg.train.text_only_prob } : {}),
     ...(cfg.train.max_steps !== null ? { maxSteps: cfg.train.max_steps } : {}),
   });
 }
@@ -170,7 +176,8 @@ export function trainStage(params: TrainStageParams): Stage {
         out,
         "--vq-checkpoint",
         cfg.vq.out,
-        ...(params.laion ? ["--laion-path", cfg.download.output, "--laion-prob", cfg.train.laion_prob] : []),
+        ...(params.laion ? ["--laion-path", laionPath(cfg), "--laion-prob", cfg.train.laion_prob] : []),
+        ...(cfg.train.text_only_prob !== null ? ["--text-only-prob", cfg.train.text_only_prob] : []),
         ...(cfg.train.max_steps !== null ? ["--max-steps", cfg.train.max_steps] : []),
         ...(cfg.train.preset !== "auto" ? ["--preset", cfg.train.preset] : []),
         "--resume",

@@ -2,14 +2,21 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { laionFromEnv, loadAppConfig, parseAppConfig } from "../src/app-config.js";
+import { type AppConfig, laionFromEnv, loadAppConfig, parseAppConfig } from "../src/app-config.js";
 import { buildStages } from "../src/kaggle.js";
 import { resolveKaggleConfig, runKaggle } from "../src/run-kaggle.js";
+import { trainConfigFor, trainStage } from "../src/stage-train.js";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 const kaggleYaml = path.join(root, "configs/kaggle.yaml");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "trainer-app-config-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** train.config is relative to the repository root, where the app runs. */
+const withModelConfig = (cfg: AppConfig): AppConfig => ({
+  ...cfg,
+  train: { ...cfg.train, config: path.join(root, cfg.train.config) },
+});
 
 describe("configs/kaggle.yaml", () => {
   test("holds the Kaggle defaults the issue asks for", () => {
@@ -60,11 +67,33 @@ describe("LAION switch", () => {
     expect(resolveKaggleConfig({ config: kaggleYaml, env: {}, laion: true }).laion.enabled).toBe(true);
   });
 
-  test("with LAION the pipeline is fetch → download → train-vq → train; without, train-vq → train", () => {
-    const cfg = loadAppConfig(kaggleYaml);
+  test("with LAION the pipeline is fetch → download → train-vq → encode → train; without, train-vq → train", () => {
+    const cfg = withModelConfig(loadAppConfig(kaggleYaml));
     expect(buildStages({ cfg }).map((s) => s.name)).toEqual(["train-vq", "train"]);
     const on = { ...cfg, laion: { ...cfg.laion, enabled: true } };
-    expect(buildStages({ cfg: on }).map((s) => s.name)).toEqual(["fetch", "download", "train-vq", "train"]);
+    expect(buildStages({ cfg: on }).map((s) => s.name)).toEqual([
+      "fetch",
+      "download",
+      "train-vq",
+      "encode",
+      "train",
+    ]);
+    // the model reads the code shards; with encode.enabled false, the image shards
+    expect(trainConfigFor({ cfg: on, laion: true }).training.laion_path).toBe("data/laion/vq-codes");
+    const imagesOnly = { ...on, encode: { ...on.encode, enabled: false } };
+    expect(buildStages({ cfg: imagesOnly }).map((s) => s.name)).not.toContain("encode");
+    expect(trainConfigFor({ cfg: imagesOnly, laion: true }).training.laion_path).toBe(
+      "data/laion/webdataset",
+    );
+  });
+
+  test("train.text_only_prob (--text-only-prob) reaches the model config; null keeps the config file's", () => {
+    const cfg = withModelConfig(loadAppConfig(kaggleYaml));
+    const fromFile = trainConfigFor({ cfg, laion: false }).training.text_only_prob;
+    const set = { ...cfg, train: { ...cfg.train, text_only_prob: 0.8 } };
+    expect(trainConfigFor({ cfg: set, laion: false }).training.text_only_prob).toBe(0.8);
+    expect(trainConfigFor({ cfg, laion: false }).training.text_only_prob).toBe(fromFile);
+    expect(trainStage({ cfg: set, laion: true }).command()).toContain("--text-only-prob 0.8");
   });
 });
 
@@ -80,6 +109,7 @@ describe("runKaggle --dry-run", () => {
         laion: { ...cfg.laion, dir: path.join(tmp, "laion") },
         download: { ...cfg.download, output: path.join(tmp, "laion/webdataset") },
         vq: { ...cfg.vq, out: path.join(tmp, "vq.pt") },
+        encode: { ...cfg.encode, output: path.join(tmp, "laion/vq-codes") },
         train: { ...cfg.train, output_dir: path.join(tmp, "out"), config: path.join(root, cfg.train.config) },
       }),
       dryRun: true,
@@ -93,7 +123,12 @@ describe("runKaggle --dry-run", () => {
     expect(text).toMatch(/1\. fetch\s+run/);
     expect(text).toMatch(/2\. download\s+run/);
     expect(text).toMatch(/3\. train-vq\s+run/);
-    expect(text).toMatch(/4\. train\s+run/);
+    expect(text).toMatch(/4\. encode\s+run/);
+    expect(text).toMatch(/5\. train\s+run/);
+    expect(text).toMatch(
+      /npx encode-vq-codes --vq-checkpoint \S*vq\.pt --input \S*laion\/webdataset --output \S*laion\/vq-codes/,
+    );
+    expect(text).toMatch(/npx train-multimodal .*--laion-path \S*laion\/vq-codes/);
     expect(text).toContain("npx fetch-laion-subset --hf-dataset laion/relaion2B-en-research-safe");
     expect(text).toContain("npx download-laion-images --input");
     expect(text).toContain("--image-size 256");

@@ -25,15 +25,22 @@ const mini = (lines: string[]) => ({
 });
 
 describe("mini demo: the whole pipeline on 20 rows", () => {
-  test("runs fetch → download → train-vq → train, then a rerun skips every stage", async () => {
+  test("runs fetch → download → train-vq → encode → train, then a rerun skips every stage", async () => {
     const lines: string[] = [];
     const first = await runDemo(mini(lines));
     expect(first.summary?.stages.map((s) => [s.name, s.status])).toEqual([
       ["fetch", "ran"],
       ["download", "ran"],
       ["train-vq", "ran"],
+      ["encode", "ran"],
       ["train", "ran"],
     ]);
+    // encode: one code shard per image shard, codes and captions only, from the VQ just trained
+    const codeStats = JSON.parse(
+      fs.readFileSync(path.join(outDir, "data/laion/vq-codes/00000_stats.json"), "utf8"),
+    ) as { successes: number; vq: { checkpoint: string } };
+    expect(codeStats.successes).toBe(shardSuccesses(first.outputs.shards, "00000"));
+    expect(codeStats.vq.checkpoint).toBe("visual_vq.pt");
     // fetch went through the hub-like server: real captions, URLs on the local image server
     const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(first.outputs.filtered) })) as {
       URL: string;
@@ -58,8 +65,14 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
     expect(lines.join("\n")).toContain(`Report:          ${first.outputs.report}`);
 
     const again = await runDemo(mini([]));
-    expect(again.summary?.stages.map((s) => s.status)).toEqual(["skipped", "skipped", "skipped", "skipped"]);
-  });
+    expect(again.summary?.stages.map((s) => s.status)).toEqual([
+      "skipped",
+      "skipped",
+      "skipped",
+      "skipped",
+      "skipped",
+    ]);
+  }, 300_000); // two whole pipeline runs: minutes on a loaded 2-core machine
 
   test("after losing a shard (a kill during download), the rerun resumes the download and keeps the rest", async () => {
     const shards = path.join(outDir, "data/laion/webdataset");
@@ -68,9 +81,20 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
       fs.rmSync(path.join(shards, f));
     const lines: string[] = [];
     const result = await runDemo(mini(lines));
-    expect(result.summary?.stages.map((s) => s.status)).toEqual(["skipped", "resumed", "skipped", "skipped"]);
+    expect(result.summary?.stages.map((s) => s.status)).toEqual([
+      "skipped",
+      "resumed",
+      "skipped",
+      "skipped",
+      "skipped",
+    ]);
     expect(lines.join("\n")).toContain("[download] resuming (1/2 shards finished)");
     expect(fs.readFileSync(path.join(shards, "00000.tar")).equals(before)).toBe(true);
     expect(fs.existsSync(path.join(shards, "00001.tar"))).toBe(true);
-  });
+  }, 300_000); // two whole pipeline runs: minutes on a loaded 2-core machine
 });
+
+function shardSuccesses(dir: string, shard: string): number {
+  return (JSON.parse(fs.readFileSync(path.join(dir, `${shard}_stats.json`), "utf8")) as { successes: number })
+    .successes;
+}
