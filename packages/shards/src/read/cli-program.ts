@@ -18,6 +18,8 @@ interface Flags {
   limit?: number;
   maxMemberBytes: number;
   timeout: number;
+  cacheDir?: string;
+  cacheLimit?: number;
 }
 
 /** The reader options the flags set (the CLI adds no behaviour of its own). */
@@ -26,9 +28,37 @@ const readerOptions = (flags: Flags) => ({
   s3Endpoint: flags.s3Endpoint,
   maxMemberBytes: flags.maxMemberBytes,
   timeoutMs: Math.round(flags.timeout * 1000),
+  ...(flags.cacheDir === undefined ? {} : { cacheDir: flags.cacheDir }),
+  ...(flags.cacheLimit === undefined ? {} : { cacheLimitBytes: flags.cacheLimit }),
 });
 
-/** --max-member-bytes and --timeout, on every subcommand. */
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+  t: 1e12,
+  ki: 2 ** 10,
+  mi: 2 ** 20,
+  gi: 2 ** 30,
+  ti: 2 ** 40,
+};
+
+/** `--cache-limit 500M`, `20G`, `1.5TiB` or plain bytes → bytes. */
+export function parseByteSize(flag: string, raw: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?)?b?\s*$/i.exec(raw);
+  const bytes = m
+    ? Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] ?? "").toLowerCase()] as number))
+    : Number.NaN;
+  if (!(bytes >= 1) || !Number.isSafeInteger(bytes)) {
+    throw new CliError(
+      `${flag} must be a size such as 500M, 20G or 1.5TiB (or bytes), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return bytes;
+}
+
+/** --max-member-bytes, --timeout and the shard cache, on every subcommand. */
 function addLimitOptions(command: Command): Command {
   return command
     .option(
@@ -42,6 +72,15 @@ function addLimitOptions(command: Command): Command {
       "http(s) shards: longest wait for the headers and for each body chunk, in seconds",
       floatOption("--timeout", { min: 0.001 }),
       DEFAULT_HTTP_TIMEOUT_MS / 1000,
+    )
+    .option(
+      "--cache-dir <dir>",
+      "keep a local copy of each http(s)/s3 shard here (read once, then from disk)",
+    )
+    .option(
+      "--cache-limit <size>",
+      "trim the cache to this size, least recently used shards first (e.g. 500M, 20G; default: no limit)",
+      (raw: string) => parseByteSize("--cache-limit", raw),
     );
 }
 

@@ -1,7 +1,11 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { PassThrough } from "node:stream";
 import { CliError } from "@laion/cli-kit";
+import { startImageServer } from "@laion/test-servers";
 import { describe, expect, test } from "vitest";
-import { createShardsCli } from "../../src/read/cli-program.js";
+import { createShardsCli, parseByteSize } from "../../src/read/cli-program.js";
 import { shard } from "./helpers.js";
 
 async function run(...args: string[]): Promise<{ out: string; err: string; error?: unknown }> {
@@ -74,5 +78,29 @@ describe("laion-shards CLI", () => {
     expect(out).toMatch(/member 10\.png\): member is 306 bytes, over max-member-bytes \(300\); skipped/);
     const bad = await run("ls", "--timeout", "0", shard("sample.tgz"));
     expect(String(bad.error)).toMatch(/--timeout must be a number >= 0.001, got "0"/);
+  });
+
+  test("--cache-dir reads an http shard once over two runs; --cache-limit takes sizes and names the flag", async () => {
+    const server = await startImageServer();
+    const cacheDir = mkdtempSync(path.join(tmpdir(), "cli-cache-"));
+    try {
+      const url = `${server.url}/files/webdataset/mpdata.tar`;
+      for (let i = 0; i < 2; i++) {
+        const { out, error } = await run("ls", "--cache-dir", cacheDir, "--cache-limit", "20M", url);
+        expect(error).toBeUndefined();
+        expect(out.trimEnd().split("\n")).toHaveLength(100);
+      }
+      expect(server.requests.filter((r) => r.path.endsWith("/mpdata.tar"))).toHaveLength(1);
+      expect(readdirSync(cacheDir)).toHaveLength(1);
+      const bad = await run("ls", "--cache-dir", cacheDir, "--cache-limit", "lots", url);
+      expect(String(bad.error)).toMatch(
+        /--cache-limit must be a size such as 500M, 20G or 1.5TiB \(or bytes\), got "lots"/,
+      );
+      expect(parseByteSize("--cache-limit", "1.5KiB")).toBe(1536);
+      expect(parseByteSize("--cache-limit", "20G")).toBe(20e9);
+    } finally {
+      await server.close();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 });
