@@ -15,7 +15,7 @@ test("--laion-tars without --max-steps is a clear error", async () => {
 
 test("bad flag values name the flag", async () => {
   await expect(trainVisualVq(argv("--captions", "c.json", "--backend", "tpu"))).rejects.toThrow(
-    /--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu, got "tpu"/,
+    /--backend must be one of tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu, got "tpu"/,
   );
   await expect(trainVisualVq(argv("--captions", "c.json", "--laion-prob", "1.5"))).rejects.toThrow(
     /--laion-prob must be a number between 0 and 1/,
