@@ -1,5 +1,7 @@
 export type { RunCliOptions } from "./cli-error.js";
 export { CliError, redact, runCli } from "./cli-error.js";
+export type { ConfigIssue } from "./config-issues.js";
+export { describeConfigIssue } from "./config-issues.js";
 export type { FsErrorContext } from "./fs-errors.js";
 export { describeFsError, fsError, isDiskFull } from "./fs-errors.js";
 export type { RangeParams } from "./options.js";

@@ -1,6 +1,7 @@
 // The YAML config: a typed defaults object (zod schema with defaults); files hold only overrides.
 // Unknown keys and wrong types are errors that name the key path and the allowed values.
 import fs from "node:fs";
+import { describeConfigIssue } from "@laion/cli-kit";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { ModelConfig } from "./model.js";
@@ -90,23 +91,11 @@ const SECTIONS: Record<string, string[]> = {
   training: Object.keys(trainingSchema.shape),
 };
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = issue.path.join(".") || "(top level)";
-  if (issue.code === "unrecognized_keys") {
-    const section = issue.path.join(".");
-    const keys = issue.keys.map((k) => (section ? `${section}.${k}` : k)).join(", ");
-    return `unknown key ${keys} (allowed in ${section || "the top level"}: ${(SECTIONS[section] ?? []).join(", ")})`;
-  }
-  if (issue.code === "invalid_value") {
-    return `${where}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
-  }
-  return `${where}: ${issue.message}`;
-}
-
 /** Validate a parsed object; `origin` (file name) prefixes the errors. */
 export function parseConfig(raw: unknown, origin = "config"): TrainConfig {
   const r = configSchema.safeParse(raw ?? {});
-  if (!r.success) throw new Error(`${origin}: ${r.error.issues.map(describeIssue).join("; ")}`);
+  if (!r.success)
+    throw new Error(`${origin}: ${r.error.issues.map((i) => describeConfigIssue(i, SECTIONS)).join("; ")}`);
   return r.data;
 }
 

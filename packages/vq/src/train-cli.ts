@@ -1,30 +1,36 @@
 import { readFile } from "node:fs/promises";
-import { CliError, createProgress, floatOption, intOption } from "@laion/cli-kit";
+import { CliError, createProgress, describeConfigIssue, floatOption, intOption } from "@laion/cli-kit";
 import { Command } from "commander";
 import { parse as parseYaml } from "yaml";
+import { z } from "zod";
 import { BACKEND_ORDER, type BackendName, selectBackend } from "./backend.js";
-import { VQ_PRESETS, type VQConfig, type VQPresetName } from "./config.js";
+import { configSchema, VQ_PRESETS, type VQConfig, type VQPresetName } from "./config.js";
 import { type TrainVQParams, trainVQ } from "./train-vq.js";
 
-/** Options a YAML --config may set (kebab-case or snake_case keys, as on the command line). */
-const RUN_KEYS = [
-  "captions",
-  "imageRoot",
-  "laionTars",
-  "laionProb",
-  "maxSteps",
-  "epochs",
-  "out",
-  "imageSize",
-  "codebookSize",
-  "batchSize",
-  "lr",
-  "seed",
-  "resume",
-  "evalEvery",
-  "backend",
-  "preset",
-] as const;
+/** Options a YAML --config may set (kebab-case or snake_case keys, as on the command line), with their types. */
+const runSchema = z
+  .strictObject({
+    captions: z.string(),
+    imageRoot: z.string(),
+    laionTars: z.string(),
+    laionProb: z.number().min(0).max(1),
+    maxSteps: z.number().int().min(1),
+    epochs: z.number().int().min(1),
+    out: z.string(),
+    imageSize: z.number().int(),
+    codebookSize: z.number().int(),
+    batchSize: z.number().int().min(1),
+    lr: z.number().positive(),
+    seed: z.number().int(),
+    resume: z.boolean(),
+    evalEvery: z.number().int().min(0),
+    backend: z.string(),
+    preset: z.string(),
+  })
+  .partial();
+const RUN_KEYS = Object.keys(runSchema.shape);
+const modelSchema = configSchema.partial().strict();
+const ALLOWED_KEYS = { "": [...RUN_KEYS, "model"], model: Object.keys(configSchema.shape) };
 
 const camel = (k: string) => k.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -39,22 +45,38 @@ async function readYamlConfig(
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc))
     throw new CliError(`--config ${file}: expected a mapping of options`);
-  const run: Record<string, unknown> = {};
-  let model: Partial<VQConfig> = {};
-  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
-    const k = camel(key);
-    if (k === "model") {
-      if (value === null || typeof value !== "object")
-        throw new CliError(`--config ${file}: "model" must be a mapping of VQ config fields`);
-      model = Object.fromEntries(
-        Object.entries(value as object).map(([mk, mv]) => [camel(mk), mv]),
-      ) as Partial<VQConfig>;
-    } else if ((RUN_KEYS as readonly string[]).includes(k)) {
-      run[k] = value;
-    } else {
-      throw new CliError(`--config ${file}: unknown key "${key}" (known: ${RUN_KEYS.join(", ")}, model)`);
+  // Keys are matched in camelCase; messages give them back as the file wrote them.
+  const written = new Map<string, string>();
+  const toCamel = (mapping: object, prefix: string) =>
+    Object.fromEntries(
+      Object.entries(mapping).map(([key, value]) => {
+        written.set(`${prefix}${camel(key)}`, `${prefix}${key}`);
+        return [camel(key), value];
+      }),
+    );
+  const { model: rawModel, ...rawRun } = toCamel(doc, "");
+  const issues: string[] = [];
+  const check = <T>(schema: z.ZodType<T>, value: unknown, section: string): T | undefined => {
+    const r = schema.safeParse(value);
+    if (r.success) return r.data;
+    const prefix = section ? `${section}.` : "";
+    const asWritten = (key: string) => (written.get(prefix + key) ?? prefix + key).slice(prefix.length);
+    for (const issue of r.error.issues) {
+      const [first, ...rest] = issue.path.map(String);
+      const path = [section, ...(first === undefined ? [] : [asWritten(first), ...rest])].filter(Boolean);
+      const keys = issue.code === "unrecognized_keys" ? issue.keys.map(asWritten) : undefined;
+      issues.push(describeConfigIssue({ ...issue, path, ...(keys ? { keys } : {}) }, ALLOWED_KEYS));
     }
+    return undefined;
+  };
+  const run = check(runSchema, rawRun, "") ?? {};
+  let model: Partial<VQConfig> = {};
+  if (rawModel !== undefined) {
+    if (rawModel === null || typeof rawModel !== "object" || Array.isArray(rawModel))
+      issues.push("model: must be a mapping of VQ config fields");
+    else model = (check(modelSchema, toCamel(rawModel, "model."), "model") ?? {}) as Partial<VQConfig>;
   }
+  if (issues.length > 0) throw new CliError(`--config ${file}: ${issues.join("; ")}`);
   return { run, model };
 }
 

@@ -73,6 +73,19 @@ test("an unknown YAML key is named", async () => {
   const yaml = path.join(dir, "bad.yaml");
   await writeFile(yaml, "learning_rate: 0.1\n");
   await expect(trainVisualVq(argv("--captions", "c.json", "--config", yaml))).rejects.toThrow(
-    /bad\.yaml: unknown key "learning_rate"/,
+    /bad\.yaml: unknown key learning_rate \(allowed in the top level: captions, imageRoot, /,
+  );
+});
+
+test("the YAML's model mapping rejects unknown keys, and values of the wrong type are named", async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), "vq-cli-"));
+  const yaml = path.join(dir, "bad.yaml");
+  await writeFile(yaml, "max_steps: two\nmodel:\n  codebook_size: 64\n  code_dims: 8\n");
+  const error = trainVisualVq(argv("--captions", "c.json", "--config", yaml));
+  await expect(error).rejects.toThrow(
+    /bad\.yaml: max_steps: Invalid input: expected number, received string/,
+  );
+  await expect(error).rejects.toThrow(
+    /unknown key model\.code_dims \(allowed in model: imageSize, downsample, codebookSize, codeDim,/,
   );
 });
