@@ -1,8 +1,10 @@
 // The data side of training: @laion/shards readers → @laion/mixer (the seed's laion_prob /
 // text_only_prob semantics) → documents (images → VQ codes on the fly) → packed batches.
 // Its state (mixer position + packer tail + direction rng) goes into every checkpoint, so a
-// resumed run sees exactly the batches an uninterrupted run would have seen.
-import { hashString, laionMixture, type MixState } from "@laion/mixer";
+// resumed run sees exactly the batches an uninterrupted run would have seen. The readers are Resumable:
+// the mixer's state carries each one's state() (shard, sample, shuffle block; file offset), so a resume
+// seeks to where each source stopped instead of replaying everything it had read.
+import { hashString, laionMixture, type MixState, type Resumable } from "@laion/mixer";
 import { LocalCaptionedImages, readCaptions, TextCorpus, WebDataset } from "@laion/shards";
 import { CODES_EXT, isCodeSample, readCodeSample } from "@laion/vq";
 import type { TrainConfig } from "./config.js";
@@ -53,13 +55,24 @@ function textOf(s: RawSample): string {
 export const isHeldOut = (source: string, key: string, fraction: number) =>
   fraction > 0 && hashString(`${source}\u0000${key}`) / 4294967296 < fraction;
 
-async function* filterSplit(
-  it: AsyncIterable<RawSample>,
+/**
+ * One side of the held-out split of a reader. The filter keeps no state of its own (the split is a pure
+ * function of the key), so the reader's `state()` — taken just past the last sample yielded — is the
+ * filtered stream's too: a resumed run's mixer restores it and the reader seeks instead of replaying.
+ */
+function filterSplit(
+  reader: AsyncIterable<RawSample> & Resumable,
   source: string,
   fraction: number,
   heldOut: boolean,
-) {
-  for await (const s of it) if (isHeldOut(source, s.__key__, fraction) === heldOut) yield s;
+): AsyncIterable<RawSample> & Resumable {
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const s of reader) if (isHeldOut(source, s.__key__, fraction) === heldOut) yield s;
+    },
+    state: () => reader.state(),
+    restore: (state) => reader.restore(state),
+  };
 }
 
 /** Fresh iterable of one source's raw samples (train or held-out part). */
@@ -68,10 +81,10 @@ function openSource(
   name: SourceName,
   pass: number,
   heldOut: boolean,
-): AsyncIterable<RawSample> {
+): AsyncIterable<RawSample> & Resumable {
   const f = cfg.data.held_out_fraction;
   if (name === "text")
-    return filterSplit(TextCorpus(cfg.data.corpus) as AsyncIterable<RawSample>, name, f, heldOut);
+    return filterSplit(TextCorpus(cfg.data.corpus) as AsyncIterable<RawSample> & Resumable, name, f, heldOut);
   if (name === "local") {
     const imageRoot = cfg.data.image_root;
     return filterSplit(
@@ -87,7 +100,7 @@ function openSource(
     seed: cfg.training.seed,
     epoch: pass,
     handler: "warnAndContinue",
-  }) as AsyncIterable<RawSample>;
+  }) as AsyncIterable<RawSample> & Resumable;
   return filterSplit(ds, name, f, heldOut);
 }
 
