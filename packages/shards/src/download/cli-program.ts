@@ -112,7 +112,10 @@ export function createDownloadCli(
     .description(
       "Download the images of a URL list (parquet, csv, tsv, jsonl, txt) into img2dataset-compatible webdataset shards: {shard}.tar with {key}.jpg/.txt/.json, {shard}.parquet, {shard}_stats.json.",
     )
-    .requiredOption("--input <paths...>", "input file(s) or folder(s): .parquet, .csv, .tsv, .jsonl, .txt")
+    .requiredOption(
+      "--input <paths...>",
+      "input file(s), folder(s), glob(s), http(s):// or s3:// URLs (s3://bucket/prefix/ lists it): .parquet, .csv, .tsv, .jsonl, .txt; text formats may end in .gz or .zst",
+    )
     .requiredOption("--output <dir>", "output folder, or s3://bucket/prefix")
     .addOption(
       new Option("--input-format <format>", "input format, when the extension does not say").choices(

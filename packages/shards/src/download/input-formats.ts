@@ -1,8 +1,8 @@
-import fs from "node:fs";
 import readline from "node:readline";
 import { parse } from "csv-parse";
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
+import { parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
+import { compressionOf, type InputIo, openInputBuffer, openInputStream, plainName } from "./input-source.js";
 
 export type InputFormat = "parquet" | "csv" | "tsv" | "jsonl" | "txt";
 export const INPUT_FORMATS: readonly InputFormat[] = ["parquet", "csv", "tsv", "jsonl", "txt"];
@@ -26,8 +26,9 @@ export interface RecordSource {
   }>;
 }
 
+/** The format from the extension, looking through a `.gz` / `.zst` compression suffix (`rows.jsonl.zst`). */
 export function formatFromPath(file: string): InputFormat | null {
-  const m = /\.(parquet|csv|tsv|jsonl|ndjson|txt)$/i.exec(file);
+  const m = /\.(parquet|csv|tsv|jsonl|ndjson|txt)(\.(gz|zst|zstd))?$/i.exec(plainName(file));
   if (!m) return null;
   const ext = m[1]!.toLowerCase();
   return ext === "ndjson" ? "jsonl" : (ext as InputFormat);
@@ -36,8 +37,13 @@ export function formatFromPath(file: string): InputFormat | null {
 /** Rows decoded per parquet read: bounds memory for files written with huge row groups. */
 const PARQUET_SLICE_ROWS = 50_000;
 
-async function openParquet(file: string): Promise<RecordSource> {
-  const buffer = await asyncBufferFromFile(file);
+async function openParquet(file: string, io: InputIo): Promise<RecordSource> {
+  if (compressionOf(file) !== null) {
+    throw new Error(
+      "a parquet file is compressed inside (per column chunk); read it as .parquet, not .gz/.zst",
+    );
+  }
+  const buffer = await openInputBuffer(file, io);
   let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
   try {
     if (buffer.byteLength < 12) throw new Error("too small");
@@ -91,10 +97,10 @@ async function peek<T>(
   return { first: await rest.next(), rest };
 }
 
-async function openCsv(file: string, format: "csv" | "tsv"): Promise<RecordSource> {
+async function openCsv(file: string, format: "csv" | "tsv", io: InputIo): Promise<RecordSource> {
   const open = async () => {
     let header: string[] = [];
-    const parser = fs.createReadStream(file).pipe(
+    const parser = (await openInputStream(file, io)).pipe(
       parse({
         delimiter: format === "tsv" ? "\t" : ",",
         bom: true,
@@ -131,8 +137,8 @@ async function openCsv(file: string, format: "csv" | "tsv"): Promise<RecordSourc
   };
 }
 
-async function* lines(file: string): AsyncGenerator<{ line: string; lineNo: number }> {
-  const stream = fs.createReadStream(file, { encoding: "utf8" });
+async function* lines(file: string, io: InputIo): AsyncGenerator<{ line: string; lineNo: number }> {
+  const stream = (await openInputStream(file, io)).setEncoding("utf8");
   const rl = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   let lineNo = 0;
   try {
@@ -156,9 +162,9 @@ function parseJsonLine(file: string, line: string, lineNo: number): Record<strin
   return value as Record<string, unknown>;
 }
 
-async function openJsonl(file: string): Promise<RecordSource> {
+async function openJsonl(file: string, io: InputIo): Promise<RecordSource> {
   let columns: string[] = [];
-  for await (const { line, lineNo } of lines(file)) {
+  for await (const { line, lineNo } of lines(file, io)) {
     if (line.trim() === "") continue;
     columns = Object.keys(parseJsonLine(file, line, lineNo));
     break;
@@ -169,7 +175,7 @@ async function openJsonl(file: string): Promise<RecordSource> {
     columns,
     async *records() {
       let index = 0;
-      for await (const { line, lineNo } of lines(file)) {
+      for await (const { line, lineNo } of lines(file, io)) {
         if (line.trim() === "") continue;
         yield { index: index++, record: parseJsonLine(file, line, lineNo) };
       }
@@ -177,7 +183,7 @@ async function openJsonl(file: string): Promise<RecordSource> {
   };
 }
 
-async function openTxt(file: string): Promise<RecordSource> {
+async function openTxt(file: string, io: InputIo): Promise<RecordSource> {
   return {
     file,
     format: "txt",
@@ -185,22 +191,29 @@ async function openTxt(file: string): Promise<RecordSource> {
     async *records() {
       let index = 0;
       // every line is a row, empty ones too (they fail as "empty URL"): keys must follow line numbers
-      for await (const { line } of lines(file)) yield { index: index++, record: { url: line.trim() } };
+      for await (const { line } of lines(file, io)) yield { index: index++, record: { url: line.trim() } };
     },
   };
 }
 
-/** Opens one input file by format, reading only what is needed to know its columns. */
-export async function openRecordSource(file: string, format: InputFormat): Promise<RecordSource> {
+/**
+ * Opens one input file by format, reading only what is needed to know its columns. `file` is a local
+ * path, an `http(s)://` URL or an `s3://` object; text formats may be gzip (.gz) or zstd (.zst) compressed.
+ */
+export async function openRecordSource(
+  file: string,
+  format: InputFormat,
+  io: InputIo,
+): Promise<RecordSource> {
   switch (format) {
     case "parquet":
-      return openParquet(file);
+      return openParquet(file, io);
     case "csv":
     case "tsv":
-      return openCsv(file, format);
+      return openCsv(file, format, io);
     case "jsonl":
-      return openJsonl(file);
+      return openJsonl(file, io);
     case "txt":
-      return openTxt(file);
+      return openTxt(file, io);
   }
 }

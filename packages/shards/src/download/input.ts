@@ -1,5 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { glob } from "tinyglobby";
+import { createS3Client, type S3Options } from "../read/s3.js";
 import {
   formatFromPath,
   INPUT_FORMATS,
@@ -8,9 +11,14 @@ import {
   type RecordSource,
   type ShouldRead,
 } from "./input-formats.js";
+import { type InputIo, isRemoteInput, listS3Inputs } from "./input-source.js";
 
-export interface InputParams {
-  /** One file, several files, or a folder (its files of the input format, or of any known format, sorted). */
+export interface InputParams extends S3Options {
+  /**
+   * One or several inputs, each a file, a folder or an `s3://bucket/prefix/` (its files of the input format,
+   * or of any known format, sorted), a glob (`meta/part-*.parquet`, sorted), or an `http(s)://` / `s3://` URL.
+   * csv/tsv/jsonl/txt may be gzip (`.gz`) or zstd (`.zst`) compressed.
+   */
   input: string | readonly string[];
   /** Default: from each file's extension (.parquet, .csv, .tsv, .jsonl/.ndjson, .txt). */
   inputFormat?: InputFormat;
@@ -20,6 +28,9 @@ export interface InputParams {
   captionCol?: string | null;
   /** Input columns copied into each sample's .json and the shard parquet. */
   saveAdditionalColumns?: readonly string[];
+  /** Endpoint of an S3-compatible store for `s3://` inputs (default: the AWS environment variables). */
+  s3Endpoint?: string;
+  s3Client?: S3Client;
 }
 
 /**
@@ -52,31 +63,75 @@ export class InputError extends Error {
   override name = "InputError";
 }
 
-function listInputFiles(input: string | readonly string[], format: InputFormat | undefined): string[] {
+const GLOB_CHARS = /[*?[\]{}]/;
+
+function inFormat(name: string, format: InputFormat | undefined): boolean {
+  return format
+    ? formatFromPath(name) === format || name.endsWith(`.${format}`)
+    : formatFromPath(name) !== null;
+}
+
+/** Expands folders, globs and s3 prefixes into the sorted list of input files; URLs pass as they are. */
+async function listInputFiles(
+  input: string | readonly string[],
+  format: InputFormat | undefined,
+  io: InputIo,
+): Promise<string[]> {
   const entries = typeof input === "string" ? [input] : [...input];
   if (entries.length === 0) throw new InputError("no input file given");
+  const none = (where: string) =>
+    new InputError(`${where} has no ${format ?? INPUT_FORMATS.join("/")} files`);
   const files: string[] = [];
   for (const entry of entries) {
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(entry);
-    } catch {
-      throw new InputError(`input file not found: ${entry}`);
+    if (entry.startsWith("s3://") && entry.endsWith("/")) {
+      const inside = await listS3Inputs(entry, io, (key) => inFormat(key, format)).catch((error: Error) => {
+        throw new InputError(`cannot list input ${entry}: ${error.message}`);
+      });
+      if (inside.length === 0) throw none(`input prefix ${entry}`);
+      files.push(...inside);
+      continue;
     }
-    if (stat.isDirectory()) {
+    if (isRemoteInput(entry)) {
+      files.push(entry);
+      continue;
+    }
+    const stat = fs.statSync(entry, { throwIfNoEntry: false });
+    if (!stat && GLOB_CHARS.test(entry)) {
+      const found = await glob(entry, {
+        onlyFiles: true,
+        absolute: path.isAbsolute(entry),
+        expandDirectories: false,
+      });
+      if (found.length === 0) throw new InputError(`input glob ${entry} matched no files`);
+      files.push(...found.sort());
+    } else if (!stat) {
+      throw new InputError(`input file not found: ${entry}`);
+    } else if (stat.isDirectory()) {
       const inside = fs
         .readdirSync(entry)
-        .filter((f) =>
-          format ? formatFromPath(f) === format || f.endsWith(`.${format}`) : formatFromPath(f) !== null,
-        )
+        .filter((f) => inFormat(f, format))
         .sort()
         .map((f) => path.join(entry, f));
-      if (inside.length === 0)
-        throw new InputError(`input folder ${entry} has no ${format ?? INPUT_FORMATS.join("/")} files`);
+      if (inside.length === 0) throw none(`input folder ${entry}`);
       files.push(...inside);
     } else files.push(entry);
   }
   return files;
+}
+
+/** S3 access for `s3://` inputs, created on first use. */
+function inputIo(params: InputParams): InputIo {
+  let client = params.s3Client;
+  return {
+    s3Client: () => {
+      client ??= createS3Client({
+        ...(params.region ? { region: params.region } : {}),
+        ...(params.credentials ? { credentials: params.credentials } : {}),
+        ...((params.s3Endpoint ?? params.endpoint) ? { endpoint: params.s3Endpoint ?? params.endpoint } : {}),
+      });
+      return client;
+    },
+  };
 }
 
 /** Finds a column: the exact name first, then a unique case-insensitive match. */
@@ -167,7 +222,8 @@ export async function openInput(params: InputParams): Promise<OpenedInput> {
     throw new InputError(
       `unknown input format "${params.inputFormat}"; use one of: ${INPUT_FORMATS.join(", ")}`,
     );
-  const files = listInputFiles(params.input, params.inputFormat);
+  const io = inputIo(params);
+  const files = await listInputFiles(params.input, params.inputFormat, io);
   const opened: { source: RecordSource; resolved: Resolved }[] = [];
   for (const file of files) {
     const format = params.inputFormat ?? formatFromPath(file);
@@ -177,7 +233,7 @@ export async function openInput(params: InputParams): Promise<OpenedInput> {
       );
     let source: RecordSource;
     try {
-      source = await openRecordSource(file, format);
+      source = await openRecordSource(file, format, io);
     } catch (err) {
       throw new InputError(`cannot read ${format} input ${file}: ${(err as Error).message}`);
     }
