@@ -43,7 +43,7 @@ test("defaults fill what a file leaves out; flags override the file", () => {
 });
 
 test("the shipped configs validate", () => {
-  for (const name of ["demo.yaml", "train_2b_multimodal_hard.yaml"]) {
+  for (const name of ["demo.yaml", "train_2b_multimodal_hard.yaml", "grounded.yaml"]) {
     const cfg = loadConfig(path.join(repoConfigs, name));
     expect(resolveShape(cfg).dModel).toBeGreaterThan(0);
   }

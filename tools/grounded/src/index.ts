@@ -22,4 +22,10 @@ export { checkSampleParams, groundedSample, SPLITS } from "./samples.js";
 export type { Scene } from "./scene.js";
 export { makeScene, renderScene, sceneSvg } from "./scene.js";
 export type { WriteParams, WriteResult } from "./write-shards.js";
-export { MANIFEST, MANIFEST_FORMAT, TRUTH_COLUMNS, writeGroundedShards } from "./write-shards.js";
+export {
+  CAPTIONS_FILE,
+  MANIFEST,
+  MANIFEST_FORMAT,
+  TRUTH_COLUMNS,
+  writeGroundedShards,
+} from "./write-shards.js";

@@ -1,7 +1,7 @@
 // Grounded samples → webdataset shards through @laion/shards' own shard writer (the downloader's), so
 // the output is laid out exactly as a LAION download: `00000.tar` with `{key}.png`, `{key}.txt`,
 // `{key}.json`, plus `00000.parquet` and `00000_stats.json`. It can be passed wherever LAION shards
-// go (`--laion-path`, `--laion-tars`). A finished shard is skipped on a rerun; `grounded.json` records
+// go (`--laion-path`, `--laion-tars`); `captions.txt` beside them is a tokenizer corpus. A finished shard is skipped on a rerun; `grounded.json` records
 // the parameters, and a folder written with other parameters is refused rather than mixed.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -21,6 +21,8 @@ import { checkSampleParams, type GroundedSample, groundedSample, type SamplePara
 import { renderScene } from "./scene.js";
 
 export const MANIFEST = "grounded.json";
+/** Every caption of the split, one a line: a corpus to train the tokenizer on (`data.corpus`). */
+export const CAPTIONS_FILE = "captions.txt";
 export const MANIFEST_FORMAT = "laion-grounded-shapes-v1";
 
 export interface WriteParams extends SampleParams {
@@ -123,6 +125,8 @@ export async function writeGroundedShards(p: WriteParams): Promise<WriteResult> 
     await writeShard(p, storage, name, s, first, n, shardSize);
     p.onShard?.({ shard: name, samples: n, skipped: false });
   }
+  const lines = Array.from({ length: p.count }, (_, i) => `${groundedSample(p, i).caption}\n`);
+  await storage.put(CAPTIONS_FILE, lines.join(""));
   return { outDir: p.outDir, shards, count: p.count, skipped };
 }
 

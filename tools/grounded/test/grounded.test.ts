@@ -5,6 +5,7 @@ import { createRng } from "@laion/mixer";
 import { WebDataset } from "@laion/shards";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  CAPTIONS_FILE,
   COLOURS,
   caption,
   classifyImage,
@@ -131,6 +132,8 @@ describe("writeGroundedShards", () => {
       shape: truth.scene.shape,
       position: truth.scene.position,
     });
+    const lines = fs.readFileSync(path.join(outDir, CAPTIONS_FILE), "utf8").split("\n");
+    expect(lines.slice(0, 25)).toEqual(samples.map((s) => new TextDecoder().decode(s["txt"] as Uint8Array)));
     for (const s of samples) {
       const m = JSON.parse(new TextDecoder().decode(s["json"] as Uint8Array));
       expect(held.has(`${m.colour}-${m.shape}`)).toBe(false);
