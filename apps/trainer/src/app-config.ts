@@ -46,7 +46,8 @@ const vqSchema = z.strictObject({
   /** A @laion/vq preset (demo, 64-f4, 256-f16-1k, 256-f16-8k). */
   preset: z.string().min(1).default("256-f16-1k"),
   max_steps: positiveInt.default(5000),
-  laion_prob: prob.default(0.5),
+  /** With LAION on: the share of VQ training images from LAION. Unset: @laion/vq's default (DEFAULT_LAION_PROB). */
+  laion_prob: prob.optional(),
   batch_size: positiveInt.default(16),
   /** Evaluate (PSNR, codebook usage, reconstruction grid) and checkpoint every this many steps. */
   eval_every: positiveInt.default(500),
@@ -63,7 +64,8 @@ const encodeSchema = z.strictObject({
 const trainSchema = z.strictObject({
   config: z.string().min(1).default("configs/train_2b_multimodal_hard.yaml"),
   output_dir: z.string().min(1).default("output_2b_multimodal_hard"),
-  laion_prob: prob.default(0.5),
+  /** With LAION on: training.laion_prob. Unset: the model config's value, else the trainer's default. */
+  laion_prob: prob.optional(),
   /** Share of the non-LAION steps that are text-only; null keeps the model config's training.text_only_prob. */
   text_only_prob: prob.nullable().default(null),
   max_steps: positiveInt.nullable().default(null),

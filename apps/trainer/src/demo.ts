@@ -90,7 +90,6 @@ export function demoConfig(params: {
         preset: "demo",
         // budgets for ≤ 10 minutes on 2 cores (docs/getting-started.md has the measured times)
         max_steps: 100,
-        laion_prob: 0.5,
         batch_size: 16,
         eval_every: 50,
       },

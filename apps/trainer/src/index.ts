@@ -21,6 +21,6 @@ export { formatPlan, formatSummary, planPipeline, runPipeline, StageFailedError 
 export type { Forwarder } from "./stable-port.js";
 export { startStableForwarder } from "./stable-port.js";
 export type { Stage, StageCheck, StageRunParams } from "./stage.js";
-export { downloadStage, shardTotals } from "./stage-download.js";
-export { fetchStage } from "./stage-fetch.js";
+export { downloadParamsFor, downloadStage } from "./stage-download.js";
+export { fetchParamsFor, fetchStage } from "./stage-fetch.js";
 export { latestReconstructionGrid, vqStage } from "./stage-vq.js";

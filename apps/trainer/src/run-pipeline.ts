@@ -1,6 +1,6 @@
 import type { Stage, StageCheck } from "./stage.js";
 
-export type StageStatus = "ran" | "resumed" | "skipped" | "failed" | "not run";
+export type StageStatus = "ran" | "reran" | "resumed" | "skipped" | "failed" | "not run";
 
 export interface StageReport {
   name: string;
@@ -8,6 +8,8 @@ export interface StageReport {
   seconds: number;
   /** What check() found before the stage ran (or why it was skipped). */
   detail: string;
+  /** Why a stage ran again although it had an output ("train-vq: laion_prob 0 → 0.5"). */
+  reason?: string;
   outputs: string[];
 }
 
@@ -78,17 +80,26 @@ export async function runPipeline(params: RunPipelineParams): Promise<PipelineSu
     try {
       const found = await stage.check();
       report.detail = found.detail;
+      if (found.changed !== undefined) report.reason = found.changed;
       if (found.complete && !params.force) {
         report.status = "skipped";
         log(`[${stage.name}] skipped: outputs complete (${found.detail})`);
         continue;
       }
-      const resume = found.partial && !params.force;
-      log(`[${stage.name}] ${resume ? `resuming (${found.detail})` : "running"}: ${stage.describe()}`);
-      await stage.run({ resume, log: (line) => log(`[${stage.name}] ${line}`) });
+      const overwrite = found.changed !== undefined;
+      const resume = found.partial && !params.force && !overwrite;
+      const doing = overwrite
+        ? `rerunning (${found.changed})`
+        : resume
+          ? `resuming (${found.detail})`
+          : "running";
+      log(`[${stage.name}] ${doing}: ${stage.describe()}`);
+      await stage.run({ resume, overwrite, log: (line) => log(`[${stage.name}] ${line}`) });
+      // the stages after this one see its new output through their own check (input identities)
       const after = await stage.check();
-      if (!after.complete) throw new Error(`it finished but its outputs are incomplete: ${after.detail}`);
-      report.status = resume ? "resumed" : "ran";
+      if (!after.complete && !after.settled)
+        throw new Error(`it finished but its outputs are incomplete: ${after.detail}`);
+      report.status = overwrite ? "reran" : resume ? "resumed" : "ran";
       report.detail = after.detail;
       report.seconds = (now() - t0) / 1000;
       log(`[${stage.name}] done in ${report.seconds.toFixed(1)} s (${after.detail})`);
@@ -103,7 +114,7 @@ export async function runPipeline(params: RunPipelineParams): Promise<PipelineSu
 
 export interface PlannedStage {
   name: string;
-  action: "run" | "resume" | "skip";
+  action: "run" | "rerun" | "resume" | "skip";
   check: StageCheck;
   describe: string;
   command: string;
@@ -114,7 +125,15 @@ export async function planPipeline(params: { stages: Stage[]; force?: boolean })
   const plan: PlannedStage[] = [];
   for (const stage of params.stages) {
     const check = await stage.check();
-    const action = params.force ? "run" : check.complete ? "skip" : check.partial ? "resume" : "run";
+    const action = params.force
+      ? "run"
+      : check.changed !== undefined
+        ? "rerun"
+        : check.complete
+          ? "skip"
+          : check.partial
+            ? "resume"
+            : "run";
     plan.push({ name: stage.name, action, check, describe: stage.describe(), command: stage.command() });
   }
   return plan;
@@ -125,6 +144,8 @@ export function formatPlan(plan: PlannedStage[]): string {
   const lines = ["Stage plan:"];
   for (const [i, p] of plan.entries()) {
     lines.push(`  ${i + 1}. ${p.name.padEnd(width)}  ${p.action.padEnd(6)}  ${p.check.detail}`);
+    if (i > 0 && p.action === "skip" && plan.slice(0, i).some((q) => q.action !== "skip"))
+      lines.push(`     ${" ".repeat(width)}  (runs again if the stages before it change its inputs)`);
     lines.push(`     ${" ".repeat(width)}  ${p.describe}`);
     lines.push(`     ${" ".repeat(width)}  alone: ${p.command}`);
   }
@@ -140,6 +161,11 @@ export function formatSummary(summary: PipelineSummary): string {
     lines.push(
       `  ${s.name.padEnd(width)}  ${s.status.padEnd(8)}  ${secs.padStart(7)}  ${s.outputs.join(", ")}`,
     );
+  }
+  const reasons = summary.stages.filter((s) => s.status === "reran" && s.reason);
+  if (reasons.length > 0) {
+    lines.push("Ran again because settings or inputs changed (earlier outputs kept as <out>.prev-<n>):");
+    for (const s of reasons) lines.push(`  ${s.name}: ${s.reason}`);
   }
   return lines.join("\n");
 }

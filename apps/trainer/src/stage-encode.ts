@@ -37,7 +37,12 @@ export function encodeStage(params: { cfg: AppConfig }): Stage {
         state: "missing" as const,
         detail: err.message,
       }));
-      return { complete: s.state === "complete", partial: s.state === "partial", detail: s.detail };
+      return {
+        complete: s.state === "complete",
+        partial: s.state === "partial",
+        ...(s.state === "changed" ? { changed: s.detail } : {}),
+        detail: s.detail,
+      };
     },
     run: async ({ log }) => {
       const status = await codeShardsStatus(request);

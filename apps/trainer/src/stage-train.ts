@@ -1,25 +1,28 @@
-import fs from "node:fs";
 import path from "node:path";
 import { createProgress } from "@laion/cli-kit";
 import {
   applyOverrides,
+  type ConfigOverrides,
   deviceMemory,
-  findCheckpoint,
+  lastCheckpointStep,
   loadConfig,
   type ModelConfig,
   memoryPlan,
+  missingInputs,
   PRESET_NAMES,
   type PresetName,
   parseConfig,
   resolveShape,
   SPECIALS,
   type TrainConfig,
+  trainArgs,
   trainMultimodal,
+  trainStatus,
 } from "@laion/trainer-2b";
 import { currentBackend, selectBackend } from "@laion/vq";
 import type { AppConfig } from "./app-config.js";
-import { commandLine, readJson } from "./parquet-check.js";
-import type { Stage } from "./stage.js";
+import { commandLine } from "./parquet-check.js";
+import { checkFromStatus, type Stage } from "./stage.js";
 
 export interface TrainStageParams {
   cfg: AppConfig;
@@ -33,33 +36,28 @@ export function laionPath(cfg: AppConfig): string {
 }
 
 /**
- * The model config the app runs: train.config with the app's paths and switches on top (output dir,
- * VQ checkpoint, LAION path and probability, the local captioned images, max_steps). The preset is
- * left as the file says; `choosePreset` settles `auto`.
+ * What the app sets on top of train.config: its paths and switches (output dir, VQ checkpoint, LAION
+ * path and probability, the local data the VQ also reads, max_steps). Values the app config leaves
+ * unset (laion_prob) keep the trainer's own default: one home per setting.
  */
-export function trainConfigFor(params: TrainStageParams): TrainConfig {
+export function trainOverridesFor(params: TrainStageParams): ConfigOverrides {
   const { cfg, laion } = params;
-  const base = loadConfig(cfg.train.config);
-  const withPaths = parseConfig(
-    {
-      ...base,
-      data: {
-        ...base.data,
-        captions: cfg.local.captions,
-        image_root: cfg.local.image_root,
-        ...(cfg.local.corpus ? { corpus: cfg.local.corpus } : {}),
-      },
-    },
-    cfg.train.config,
-  );
-  return applyOverrides(withPaths, {
+  return {
     outputDir: cfg.train.output_dir,
     vqCheckpoint: cfg.vq.out,
     laionPath: laion ? laionPath(cfg) : null,
-    laionProb: laion ? cfg.train.laion_prob : 0,
+    ...(laion && cfg.train.laion_prob !== undefined ? { laionProb: cfg.train.laion_prob } : {}),
     ...(cfg.train.text_only_prob !== null ? { textOnlyProb: cfg.train.text_only_prob } : {}),
+    captions: cfg.local.captions,
+    imageRoot: cfg.local.image_root,
+    ...(cfg.local.corpus ? { corpus: cfg.local.corpus } : {}),
     ...(cfg.train.max_steps !== null ? { maxSteps: cfg.train.max_steps } : {}),
-  });
+  };
+}
+
+/** The model config the app runs: train.config with trainOverridesFor on top; `choosePreset` settles `auto`. */
+export function trainConfigFor(params: TrainStageParams): TrainConfig {
+  return applyOverrides(loadConfig(params.cfg.train.config), trainOverridesFor(params));
 }
 
 function modelConfigOf(tc: TrainConfig): ModelConfig {
@@ -124,20 +122,12 @@ export function choosePreset(tc: TrainConfig, preset: string, backend: string): 
   );
 }
 
-function describe(device: { bytes: number; source: string }): string {
-  return `${(device.bytes / 1e9).toFixed(1)} GB (${device.source})`;
+function describe(device: { bytes: number; source: string; warning?: string }): string {
+  return `${(device.bytes / 1e9).toFixed(1)} GB (${device.source})${device.warning ? ` [warning: ${device.warning}]` : ""}`;
 }
 
 async function backendName(): Promise<string> {
   return currentBackend() ?? (await selectBackend()).name;
-}
-
-/** The last checkpoint's step in an output dir, or null. */
-function checkpointStep(outputDir: string): number | null {
-  const dir = findCheckpoint(outputDir);
-  if (!dir) return null;
-  const state = readJson<{ step?: number }>(path.join(dir, "state.json"));
-  return typeof state?.step === "number" ? state.step : null;
 }
 
 /**
@@ -156,6 +146,11 @@ export function trainStage(params: TrainStageParams): Stage {
     tc ??= trainConfigFor(params);
     return tc;
   };
+  let choice: Promise<PresetChoice> | undefined;
+  const chosen = () => {
+    choice ??= backendName().then((b) => choosePreset(config(), cfg.train.preset, b));
+    return choice;
+  };
   return {
     name: "train",
     describe: () => {
@@ -170,40 +165,25 @@ export function trainStage(params: TrainStageParams): Stage {
       commandLine([
         "npx",
         "train-multimodal",
-        "--config",
-        cfg.train.config,
-        "--output-dir",
-        out,
-        "--vq-checkpoint",
-        cfg.vq.out,
-        ...(params.laion ? ["--laion-path", laionPath(cfg), "--laion-prob", cfg.train.laion_prob] : []),
-        ...(cfg.train.text_only_prob !== null ? ["--text-only-prob", cfg.train.text_only_prob] : []),
-        ...(cfg.train.max_steps !== null ? ["--max-steps", cfg.train.max_steps] : []),
-        ...(cfg.train.preset !== "auto" ? ["--preset", cfg.train.preset] : []),
+        ...trainArgs(cfg.train.config, {
+          ...trainOverridesFor(params),
+          ...(cfg.train.preset !== "auto" ? { preset: cfg.train.preset as PresetName } : {}),
+        }),
         "--resume",
       ]),
-    check: async () => {
-      const maxSteps = config().training.max_steps;
-      const step = checkpointStep(out);
-      if (step === null) return { complete: false, partial: false, detail: `no checkpoint in ${out} yet` };
-      if (step >= maxSteps && fs.existsSync(report))
-        return {
-          complete: true,
-          partial: false,
-          detail: `checkpoint at step ${step}/${maxSteps}, ${report}`,
-        };
-      return { complete: false, partial: true, detail: `checkpoint at step ${step}/${maxSteps}` };
-    },
-    run: async ({ resume, log }) => {
-      const choice = choosePreset(config(), cfg.train.preset, await backendName());
+    // the status is asked for the config this run would use, preset choice included
+    check: async () => checkFromStatus(trainStatus(await chosen().then((c) => c.config))),
+    run: async ({ resume, overwrite, log }) => {
+      const choice = await chosen();
       log(choice.reason);
       const maxSteps = choice.config.training.max_steps;
-      let last = resume ? (checkpointStep(out) ?? 0) : 0;
+      let last = resume ? (lastCheckpointStep(out) ?? 0) : 0;
       // the bar counts the steps this run will do (from the resumed step on)
       const progress = createProgress({ label: "steps", total: Math.max(0, maxSteps - last), unit: "steps" });
       await trainMultimodal({
         config: choice.config,
         resume,
+        overwrite,
         log: (m) => progress.log(m),
         onStep: (record) => {
           progress.tick(record.step - last, {
@@ -223,6 +203,10 @@ export function trainStage(params: TrainStageParams): Stage {
 export async function trainPreflight(cfg: AppConfig): Promise<string> {
   const lines = ["Trainer preflight:"];
   const tc = trainConfigFor({ cfg, laion: cfg.laion.enabled });
+  // the VQ checkpoint and the LAION shards are written by the stages before: only the rest must exist now
+  const missing = missingInputs(tc, ["training.vq_checkpoint", "training.laion_path"]);
+  if (missing.length > 0)
+    throw new Error(`--dry-run: inputs missing (fix these before running):\n  ${missing.join("\n  ")}`);
   const backend = await backendName();
   const choice = choosePreset(tc, cfg.train.preset, backend);
   lines.push(`  ${choice.reason}`);

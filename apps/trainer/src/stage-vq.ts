@@ -1,10 +1,18 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createProgress } from "@laion/cli-kit";
-import { loadVQ, optimPath, trainVQ, VQ_PRESETS, type VQPresetName } from "@laion/vq";
+import {
+  checkpointStep,
+  type TrainVQParams,
+  trainVQ,
+  trainVqArgs,
+  VQ_PRESETS,
+  type VQPresetName,
+  vqStatus,
+} from "@laion/vq";
 import type { AppConfig } from "./app-config.js";
-import { commandLine, readJson } from "./parquet-check.js";
-import type { Stage } from "./stage.js";
+import { commandLine } from "./parquet-check.js";
+import { checkFromStatus, type Stage } from "./stage.js";
 
 export interface VqStageParams {
   cfg: AppConfig;
@@ -25,13 +33,6 @@ export function latestReconstructionGrid(out: string): string | null {
   return last ? path.join(dir, last) : null;
 }
 
-/** The step recorded in the checkpoint's JSON sidecar (`<out>.json`), or null when there is none. */
-function checkpointStep(out: string): number | null {
-  const meta = readJson<{ step?: string | number }>(`${out}.json`);
-  const step = Number(meta?.step);
-  return Number.isFinite(step) ? step : null;
-}
-
 function presetName(name: string): VQPresetName {
   if (!(name in VQ_PRESETS))
     throw new Error(
@@ -40,70 +41,47 @@ function presetName(name: string): VQPresetName {
   return name as VQPresetName;
 }
 
+/** The app's vq section as @laion/vq params: one object for the run, the status and the printed command. */
+export function vqParamsFor(params: VqStageParams): TrainVQParams & { maxSteps: number } {
+  const { cfg, laion } = params;
+  const v = cfg.vq;
+  return {
+    out: v.out,
+    preset: presetName(v.preset),
+    captions: cfg.local.captions,
+    imageRoot: cfg.local.image_root,
+    // laion_prob unset: @laion/vq's default applies (one home per setting)
+    ...(laion ? { laionTars: cfg.download.output } : {}),
+    ...(laion && v.laion_prob !== undefined ? { laionProb: v.laion_prob } : {}),
+    maxSteps: v.max_steps,
+    // without LAION, trainVQ repeats (re-augmented) local images until max_steps
+    batchSize: v.batch_size,
+    evalEvery: v.eval_every,
+  };
+}
+
 /**
  * Stage 3: train the VQ image tokenizer with @laion/vq on the user's captioned images, plus the LAION
- * shards when LAION is on. Complete when the checkpoint loads and has reached vq.max_steps; a
- * checkpoint short of it (the run was killed) is resumed with its optimizer state.
+ * shards when LAION is on. @laion/vq says what the checkpoint is: complete (these settings and inputs,
+ * max_steps reached), partial (resume with its optimizer state), or changed (e.g. LAION added: retrain).
  */
 export function vqStage(params: VqStageParams): Stage {
   const { cfg, laion } = params;
   const v = cfg.vq;
   const local = cfg.local;
+  const p = () => vqParamsFor(params);
   return {
     name: "train-vq",
     describe: () =>
-      `${local.captions}${laion ? ` + ${cfg.download.output} (p=${v.laion_prob})` : ""} → ${v.out} ` +
+      `${local.captions}${laion ? ` + ${cfg.download.output} (p=${p().laionProb ?? "default"})` : ""} → ${v.out} ` +
       `(${v.preset}, ${v.max_steps} steps)`,
     outputs: () => {
       const grid = latestReconstructionGrid(v.out);
       return [v.out, ...(grid ? [grid] : [])];
     },
-    command: () =>
-      commandLine([
-        "npx",
-        "train-visual-vq",
-        "--captions",
-        local.captions,
-        "--image-root",
-        local.image_root,
-        ...(laion ? ["--laion-tars", cfg.download.output, "--laion-prob", v.laion_prob] : []),
-        "--preset",
-        v.preset,
-        "--max-steps",
-        v.max_steps,
-        "--batch-size",
-        v.batch_size,
-        "--eval-every",
-        v.eval_every,
-        "--out",
-        v.out,
-        "--resume",
-      ]),
-    check: async () => {
-      const step = checkpointStep(v.out);
-      if (step === null || !fs.existsSync(v.out))
-        return { complete: false, partial: false, detail: `no ${v.out} yet` };
-      if (step < v.max_steps) {
-        const resumable = fs.existsSync(optimPath(v.out));
-        return {
-          complete: false,
-          partial: resumable,
-          detail: `checkpoint at step ${step}/${v.max_steps}${resumable ? "" : " without optimizer state (starting over)"}`,
-        };
-      }
-      try {
-        const model = await loadVQ(v.out);
-        model.dispose();
-      } catch (err) {
-        return {
-          complete: false,
-          partial: false,
-          detail: `${v.out} does not load: ${(err as Error).message}`,
-        };
-      }
-      return { complete: true, partial: false, detail: `checkpoint at step ${step}/${v.max_steps}` };
-    },
-    run: async ({ resume, log }) => {
+    command: () => commandLine(["npx", "train-visual-vq", ...trainVqArgs({ ...p(), resume: true })]),
+    check: async () => checkFromStatus(vqStatus(p())),
+    run: async ({ resume, overwrite, log }) => {
       const resumedAt = resume ? (checkpointStep(v.out) ?? 0) : 0;
       const progress = createProgress({
         label: "steps",
@@ -112,16 +90,10 @@ export function vqStage(params: VqStageParams): Stage {
       });
       let lastStep: number | null = null;
       const result = await trainVQ({
-        out: v.out,
-        preset: presetName(v.preset),
-        captions: local.captions,
-        imageRoot: local.image_root,
-        ...(laion ? { laionTars: cfg.download.output, laionProb: v.laion_prob } : {}),
-        maxSteps: v.max_steps,
-        // without LAION, trainVQ repeats (re-augmented) local images until max_steps
-        batchSize: v.batch_size,
-        evalEvery: v.eval_every,
+        ...p(),
         resume,
+        overwrite,
+        log,
         onEvent: (e) => {
           if (e.type === "start") {
             lastStep = e.step;

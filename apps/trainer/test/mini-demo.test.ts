@@ -9,8 +9,8 @@ const root = path.resolve(import.meta.dirname, "../../..");
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "trainer-mini-demo-"));
 afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
 
-/** The demo with everything shrunk: 20 rows, shards of 10, a few VQ and model steps. */
-const mini = (lines: string[]) => ({
+/** The demo with everything shrunk: 20 rows, shards of 10, a few VQ and model steps; `laion: false` = local data only. */
+const mini = (lines: string[], laion = true) => ({
   root,
   outDir,
   rows: 20,
@@ -18,22 +18,42 @@ const mini = (lines: string[]) => ({
   log: (l: string) => lines.push(l),
   overrides: (cfg: Parameters<NonNullable<Parameters<typeof runDemo>[0]["overrides"]>>[0]) => ({
     ...cfg,
+    laion: { ...cfg.laion, enabled: laion },
     download: { ...cfg.download, shard_size: 10, concurrency: 4, image_size: 64 },
     vq: { ...cfg.vq, max_steps: 3, batch_size: 4, eval_every: 3 },
     train: { ...cfg.train, max_steps: 2, preset: "tiny" },
   }),
 });
 
+/** The sources named in a metrics.jsonl (VQ: evalSources; model: loss_by_source). */
+function sourcesIn(file: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of fs.readFileSync(file, "utf8").split("\n").filter(Boolean)) {
+    const r = JSON.parse(line) as { evalSources?: object; loss_by_source?: object };
+    for (const k of Object.keys(r.evalSources ?? r.loss_by_source ?? {})) names.add(k);
+  }
+  return names;
+}
+
 describe("mini demo: the whole pipeline on 20 rows", () => {
-  test("runs fetch → download → train-vq → encode → train, then a rerun skips every stage", async () => {
+  test("local data first; adding LAION fetches, downloads and retrains VQ + model with it; a rerun skips every stage", async () => {
+    const local = await runDemo(mini([], false));
+    expect(local.summary?.stages.map((s) => [s.name, s.status])).toEqual([
+      ["train-vq", "ran"],
+      ["train", "ran"],
+    ]);
+    const vqMetrics = path.join(path.dirname(local.outputs.vq), "metrics.jsonl");
+    const trainMetrics = path.join(local.cfg.train.output_dir, "metrics.jsonl");
+    expect(sourcesIn(vqMetrics).has("laion")).toBe(false);
+
     const lines: string[] = [];
     const first = await runDemo(mini(lines));
     expect(first.summary?.stages.map((s) => [s.name, s.status])).toEqual([
       ["fetch", "ran"],
       ["download", "ran"],
-      ["train-vq", "ran"],
+      ["train-vq", "reran"],
       ["encode", "ran"],
-      ["train", "ran"],
+      ["train", "reran"],
     ]);
     // encode: one code shard per image shard, codes and captions only, from the VQ just trained
     const codeStats = JSON.parse(
@@ -41,6 +61,15 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
     ) as { successes: number; vq: { checkpoint: string } };
     expect(codeStats.successes).toBe(shardSuccesses(first.outputs.shards, "00000"));
     expect(codeStats.vq.checkpoint).toBe("visual_vq.pt");
+    // the summary says why, and the local-only runs are kept beside
+    const log = lines.join("\n");
+    expect(log).toMatch(/train-vq: laion_prob 0 → 0\.5; input .*webdataset \(unset\) → run [0-9a-f]{16}/);
+    expect(log).toMatch(/ {2}train: .*laion_prob 0 → 0\.3/);
+    expect(fs.existsSync(`${first.outputs.vq}.prev-1`)).toBe(true);
+    expect(fs.existsSync(`${first.cfg.train.output_dir}.prev-1`)).toBe(true);
+    // LAION is in both metrics files now
+    expect(sourcesIn(vqMetrics).has("laion")).toBe(true);
+    expect(sourcesIn(trainMetrics).has("laion")).toBe(true);
     // fetch went through the hub-like server: real captions, URLs on the local image server
     const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(first.outputs.filtered) })) as {
       URL: string;
@@ -89,6 +118,7 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
       "skipped",
     ]);
     expect(lines.join("\n")).toContain("[download] resuming (1/2 shards finished)");
+    // the resumed download wrote the same images: the trainings after it stay as they are
     expect(fs.readFileSync(path.join(shards, "00000.tar")).equals(before)).toBe(true);
     expect(fs.existsSync(path.join(shards, "00001.tar"))).toBe(true);
   }, 300_000); // two whole pipeline runs: minutes on a loaded 2-core machine

@@ -9,8 +9,17 @@ import {
 import type { Stage, StageCheck, StageRunParams } from "../src/stage.js";
 
 /** A stage over an in-memory "output": complete when `done` reaches `need`. */
-function fakeStage(name: string, opts: { done?: number; need?: number; fail?: string; lazy?: boolean } = {}) {
-  const state = { done: opts.done ?? 0, need: opts.need ?? 3, runs: [] as StageRunParams["resume"][] };
+function fakeStage(
+  name: string,
+  opts: { done?: number; need?: number; fail?: string; lazy?: boolean; changed?: string } = {},
+) {
+  const state = {
+    done: opts.done ?? 0,
+    need: opts.need ?? 3,
+    changed: opts.changed,
+    runs: [] as StageRunParams["resume"][],
+    overwrites: [] as boolean[],
+  };
   const stage: Stage & { state: typeof state } = {
     name,
     state,
@@ -18,12 +27,15 @@ function fakeStage(name: string, opts: { done?: number; need?: number; fail?: st
     outputs: () => [`out/${name}`],
     command: () => `laion-trainer ${name}`,
     check: async (): Promise<StageCheck> => ({
-      complete: state.done >= state.need,
+      complete: state.done >= state.need && !state.changed,
       partial: state.done > 0 && state.done < state.need,
+      ...(state.changed ? { changed: state.changed } : {}),
       detail: `${state.done}/${state.need}`,
     }),
-    run: async ({ resume }) => {
+    run: async ({ resume, overwrite }) => {
       state.runs.push(resume);
+      state.overwrites.push(overwrite);
+      state.changed = undefined;
       if (opts.fail) throw new Error(opts.fail);
       // a lazy stage returns without finishing its outputs
       if (!opts.lazy) state.done = state.need;
@@ -107,6 +119,21 @@ describe("runPipeline", () => {
     expect(text).toMatch(/fetch\s+skipped\s+-\s+out\/fetch/);
     expect(text).toMatch(/train\s+ran\s+\d+\.\d\s+out\/train/);
   });
+});
+
+test("a stage whose settings or inputs changed runs again with overwrite, and the summary says why", async () => {
+  const fetch = fakeStage("fetch", { done: 3 });
+  const vq = fakeStage("train-vq", { done: 3, changed: "laion_prob 0 → 0.5" });
+  const lines: string[] = [];
+  const summary = await runPipeline({ stages: [fetch, vq], rerunCommand: "x", log: (l) => lines.push(l) });
+  expect(vq.state.runs).toEqual([false]);
+  expect(vq.state.overwrites).toEqual([true]);
+  expect(summary.stages.map((s) => s.status)).toEqual(["skipped", "reran"]);
+  expect(lines.join("\n")).toContain("[train-vq] rerunning (laion_prob 0 → 0.5)");
+  expect(formatSummary(summary)).toContain("  train-vq: laion_prob 0 → 0.5");
+  expect((await planPipeline({ stages: [fakeStage("t", { done: 3, changed: "x 1 → 2" })] }))[0]!.action).toBe(
+    "rerun",
+  );
 });
 
 describe("planPipeline (--dry-run)", () => {

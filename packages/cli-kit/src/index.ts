@@ -17,9 +17,12 @@ export {
   manifestDifferences,
   manifestStatus,
   moveAside,
+  moveAsideAll,
   newManifest,
   OutputChangedError,
   readManifest,
   writeManifest,
 } from "./run-manifest.js";
+export type { ArgSpec } from "./to-args.js";
+export { toArgs } from "./to-args.js";
 export { writeFileAtomic, writeFileAtomicSync } from "./write-atomic.js";

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { CliError } from "./cli-error.js";
+import { writeFileAtomicSync } from "./write-atomic.js";
 
 /**
  * A run manifest: what a stage was asked (the parameters that change its output) and what it read
@@ -22,6 +24,8 @@ export interface InputIdentity {
   size?: number;
   files?: number;
   mtimeMs?: number;
+  /** A folder written by one of our stages: the digest of its run manifests (what was asked, and the result). */
+  digest?: string;
 }
 
 export interface RunManifest {
@@ -69,7 +73,30 @@ function walk(dir: string, acc: { files: number; size: number; mtimeMs: number }
   }
 }
 
-/** The identity of an input path: local files and folders are statted, URLs recorded as given. */
+/** Run manifests are dot-files whose name says so (`.download-manifest.json`, `.run-manifest.json`). */
+const MANIFEST_NAME = /^\.[\w-]*manifest[\w-]*\.json$/;
+
+/**
+ * The digest of a stage output's manifests, without their timestamps: a folder rewritten with the same
+ * result (a retry that recovered nothing) keeps its identity, so the stages after it are not redone.
+ */
+function manifestDigest(dir: string, names: string[]): string {
+  const hash = createHash("sha256");
+  for (const name of names.sort()) {
+    const m = readManifest(path.join(dir, name));
+    hash.update(
+      JSON.stringify(
+        m ? { params: m.params, inputs: m.inputs, complete: m.complete, result: m.result ?? null } : null,
+      ),
+    );
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * The identity of an input path: a folder written by one of our stages by its manifests' digest, another
+ * folder by its file count, total size and newest mtime, a file by size + mtime; URLs as given.
+ */
 export function inputIdentity(location: string): InputIdentity {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return { path: location, kind: "remote" };
   let st: fs.Stats;
@@ -79,6 +106,9 @@ export function inputIdentity(location: string): InputIdentity {
     return { path: location, kind: "missing" };
   }
   if (st.isDirectory()) {
+    const manifests = fs.readdirSync(location).filter((n) => MANIFEST_NAME.test(n));
+    if (manifests.length > 0)
+      return { path: location, kind: "folder", digest: manifestDigest(location, manifests) };
     const acc = { files: 0, size: 0, mtimeMs: 0 };
     walk(location, acc);
     return { path: location, kind: "folder", files: acc.files, size: acc.size, mtimeMs: acc.mtimeMs };
@@ -92,6 +122,7 @@ function describeInput(i: InputIdentity | undefined): JsonValue | undefined {
   if (!i) return undefined;
   if (i.kind === "missing") return "missing";
   if (i.kind === "remote") return i.path;
+  if (i.digest) return `run ${i.digest}`;
   const when = new Date(i.mtimeMs ?? 0).toISOString();
   return i.kind === "folder"
     ? `${i.files} files, ${i.size} bytes, newest ${when}`
@@ -146,10 +177,7 @@ export function readManifest(file: string): RunManifest | null {
 
 /** Temp file + rename: a reader sees the old manifest or the new one, never half of one. */
 export function writeManifest(file: string, manifest: RunManifest): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, `${JSON.stringify(manifest, null, 2)}\n`);
-  fs.renameSync(tmp, file);
+  writeFileAtomicSync(file, `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 export function newManifest(
@@ -188,6 +216,21 @@ export function moveAside(output: string): string | null {
     fs.renameSync(output, target);
     return target;
   }
+}
+
+/**
+ * Moves several files of one output aside with one shared n (`model.pt.prev-2`, `model.pt.json.prev-2`),
+ * so they stay recognisable as one earlier run. Missing paths are skipped; returns the moved ones' new paths.
+ */
+export function moveAsideAll(paths: readonly string[]): string[] {
+  const present = paths.filter((p) => fs.existsSync(p));
+  if (present.length === 0) return [];
+  let n = 1;
+  while (present.some((p) => fs.existsSync(`${p}.prev-${n}`))) n++;
+  return present.map((p) => {
+    fs.renameSync(p, `${p}.prev-${n}`);
+    return `${p}.prev-${n}`;
+  });
 }
 
 /** The refusal a package CLI gives when rerun on an output made with other output-affecting flags. */

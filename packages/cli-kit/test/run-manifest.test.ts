@@ -7,6 +7,7 @@ import {
   inputIdentity,
   manifestStatus,
   moveAside,
+  moveAsideAll,
   newManifest,
   OutputChangedError,
   writeManifest,
@@ -51,6 +52,31 @@ describe("run manifests", () => {
     expect(inputIdentity(folder)).toMatchObject({ kind: "folder", files: 2, size: 2 });
     expect(inputIdentity(path.join(dir, "nope"))).toEqual({ path: path.join(dir, "nope"), kind: "missing" });
     expect(inputIdentity("https://example.com/x.parquet").kind).toBe("remote");
+  });
+
+  test("a folder with a run manifest is identified by it: same result → same identity, new result → changed", () => {
+    const shards = path.join(dir, "shards");
+    const m = { ...newManifest("test", { shard_size: 10 }, []), complete: true, result: { successes: 5 } };
+    writeManifest(path.join(shards, ".download-manifest.json"), m);
+    fs.writeFileSync(path.join(shards, "00000.tar"), "x");
+    const first = inputIdentity(shards);
+    expect(first.digest).toMatch(/^[0-9a-f]{16}$/);
+    // rewritten by a retry that recovered nothing: other timestamps and mtimes, same identity
+    fs.writeFileSync(path.join(shards, "00000.tar"), "xy");
+    writeManifest(path.join(shards, ".download-manifest.json"), { ...m, started_at: "later" });
+    expect(inputIdentity(shards)).toEqual(first);
+    writeManifest(path.join(shards, ".download-manifest.json"), { ...m, result: { successes: 6 } });
+    expect(inputIdentity(shards).digest).not.toBe(first.digest);
+  });
+
+  test("moveAsideAll moves a checkpoint's files with one shared n", () => {
+    const ckpt = path.join(dir, "vq.pt");
+    for (const f of [ckpt, `${ckpt}.json`, `${ckpt}.json.prev-1`]) fs.writeFileSync(f, f);
+    expect(moveAsideAll([ckpt, `${ckpt}.json`, `${ckpt}.optim`])).toEqual([
+      `${ckpt}.prev-2`,
+      `${ckpt}.json.prev-2`,
+    ]);
+    expect(fs.readFileSync(`${ckpt}.prev-2`, "utf8")).toBe(ckpt);
   });
 
   test("an unreadable manifest is an error naming the file", () => {

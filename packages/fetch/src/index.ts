@@ -33,6 +33,7 @@ export {
   resolveSources,
   SUBSETS,
 } from "./sources.js";
+export { fetchArgs } from "./to-args.js";
 export type { CanonicalColumn, FetchStats, LaionRow, Source } from "./types.js";
 export { emptyStats } from "./types.js";
 export type { OutputColumn, OutputType, WriteFilteredParams } from "./write-filtered.js";

@@ -1,6 +1,7 @@
 export { type BatchOptions, batch } from "./batch";
 export { interleave } from "./interleave";
 export {
+  DEFAULT_LAION_PROB,
   type LaionMixed,
   type LaionMixtureOptions,
   type LaionMixtureSources,

@@ -86,3 +86,9 @@ function flattened<T>(mixer: Mixer<Mixed>): Mixer<T> {
     },
   };
 }
+
+/**
+ * The one default of `laion_prob` (the VQ's and the trainer's share of LAION samples when LAION is
+ * given): packages resolve an unset value to this at their entry points, configs state it only to differ.
+ */
+export const DEFAULT_LAION_PROB = 0.5;

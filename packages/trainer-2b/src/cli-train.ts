@@ -4,6 +4,7 @@ import { CliError, createProgress, floatOption, intOption, runCli } from "@laion
 import { Command, Option } from "commander";
 import { applyOverrides, loadConfig, parseConfig } from "./config.js";
 import { PRESET_NAMES, type PresetName } from "./presets.js";
+import { missingInputs } from "./run-manifest.js";
 import { trainMultimodal } from "./train.js";
 
 const program = new Command("train-multimodal")
@@ -27,6 +28,9 @@ const program = new Command("train-multimodal")
     "share of the non-LAION steps that are text-only (training.text_only_prob); the rest are local captioned images",
     floatOption("--text-only-prob", { min: 0, max: 1 }),
   )
+  .option("--captions <file>", "captioned images: captions.json (data.captions)")
+  .option("--image-root <dir>", "folder the captions' image paths are relative to (data.image_root)")
+  .option("--corpus <paths...>", "text corpus files/folders (data.corpus)")
   .option("--max-steps <n>", "optimizer steps (training.max_steps)", intOption("--max-steps", { min: 1 }))
   .option("--batch-size <n>", "micro-batch size (training.batch_size)", intOption("--batch-size", { min: 1 }))
   .addOption(new Option("--preset <name>", "model preset (model.preset)").choices(PRESET_NAMES))
@@ -47,6 +51,10 @@ const program = new Command("train-multimodal")
   )
   .option("--resume", "continue from the last checkpoint in the output dir (same data order)")
   .option("--dry-run", "print the plan (parameters, memory, backend, mixture) and exit")
+  .option(
+    "--overwrite",
+    "when the output dir holds a run with other settings or data: keep it as <dir>.prev-<n> and start over",
+  )
   .option("--json", "progress as JSON lines even on a terminal");
 
 runCli(async () => {
@@ -66,11 +74,18 @@ runCli(async () => {
     ...(o.preset !== undefined ? { preset: o.preset as PresetName } : {}),
     ...(o.backend !== undefined ? { backend: o.backend } : {}),
     ...(o.deviceMemoryGb !== undefined ? { deviceMemoryGb: o.deviceMemoryGb } : {}),
+    ...(o.captions !== undefined ? { captions: o.captions } : {}),
+    ...(o.imageRoot !== undefined ? { imageRoot: o.imageRoot } : {}),
+    ...(o.corpus !== undefined ? { corpus: o.corpus } : {}),
   });
+  // --dry-run answers "would this run?": every input must be there, not only the memory plan
+  const missing = o.dryRun ? missingInputs(config) : [];
+  if (missing.length > 0) throw new CliError(`--dry-run: inputs missing:\n  ${missing.join("\n  ")}`);
   let progress: ReturnType<typeof createProgress> | undefined;
   const result = await trainMultimodal({
     config,
     resume: Boolean(o.resume),
+    overwrite: Boolean(o.overwrite),
     dryRun: Boolean(o.dryRun),
     // The plan goes to stdout on a dry run (it is the output); everything else to stderr.
     log: (m) =>

@@ -1,7 +1,8 @@
 // The YAML config: a typed defaults object (zod schema with defaults); files hold only overrides.
 // Unknown keys and wrong types are errors that name the key path and the allowed values.
 import fs from "node:fs";
-import { describeConfigIssue } from "@laion/cli-kit";
+import { describeConfigIssue, toArgs } from "@laion/cli-kit";
+import { DEFAULT_LAION_PROB } from "@laion/mixer";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { ModelConfig } from "./model.js";
@@ -47,7 +48,8 @@ const dataSchema = z.strictObject({
 const trainingSchema = z.strictObject({
   /** null = no LAION; a folder, a brace pattern (shard-{00000..00127}.tar), http(s):// or s3:// URL. */
   laion_path: nullablePath.default(null),
-  laion_prob: prob.default(0),
+  /** The share of LAION steps when laion_path is set (with laion_path null LAION's share is 0). */
+  laion_prob: prob.default(DEFAULT_LAION_PROB),
   text_only_prob: prob.default(0.5),
   /** Of the image samples, this fraction becomes text→image, the rest image→text. */
   image_text_ratio: prob.default(0.5),
@@ -127,6 +129,19 @@ export interface ConfigOverrides {
   deviceMemoryGb?: number;
   preset?: PresetName;
   batchSize?: number;
+  /** data.captions / data.image_root / data.corpus: the app points the model at the same files as the VQ. */
+  captions?: string;
+  imageRoot?: string;
+  corpus?: string[];
+}
+
+/** The `train-multimodal` argv that loads `configFile` and applies these overrides (the app's "run it alone"). */
+export function trainArgs(configFile: string, o: ConfigOverrides): string[] {
+  return [
+    "--config",
+    configFile,
+    ...toArgs(o, { laionPath: (v) => ["--laion-path", v === null ? "null" : String(v)] }),
+  ];
 }
 
 export function applyOverrides(cfg: TrainConfig, o: ConfigOverrides): TrainConfig {
@@ -141,6 +156,9 @@ export function applyOverrides(cfg: TrainConfig, o: ConfigOverrides): TrainConfi
   if (o.deviceMemoryGb !== undefined) next.training.device_memory_gb = o.deviceMemoryGb;
   if (o.preset !== undefined) next.model.preset = o.preset;
   if (o.batchSize !== undefined) next.training.batch_size = o.batchSize;
+  if (o.captions !== undefined) next.data.captions = o.captions;
+  if (o.imageRoot !== undefined) next.data.image_root = o.imageRoot;
+  if (o.corpus !== undefined) next.data.corpus = o.corpus;
   return parseConfig(next, "flags");
 }
 

@@ -211,9 +211,6 @@ export function checkSources(cfg: TrainConfig): void {
       `data.captions is null but local image steps have share ${share.local.toFixed(3)}; set data.captions or training.text_only_prob: 1`,
     );
   }
-  if (cfg.training.laion_prob > 0 && !cfg.training.laion_path) {
-    process.emitWarning("training.laion_prob > 0 but training.laion_path is null: LAION is not mixed in");
-  }
 }
 
 export interface TrainStream {

@@ -50,20 +50,38 @@ export interface DeviceMemory {
   bytes: number;
   /** Where the figure comes from, for the plan printout. */
   source: string;
+  /** Set when a configured figure was not believed (more than the backend can address). */
+  warning?: string;
+}
+
+/** What the backend in use can address: a hard limit where there is one (wasm's heap, the machine's RAM). */
+function backendMemory(backend: string): DeviceMemory & { hard: boolean } {
+  if (backend === "wasm") return { bytes: 4 * 2 ** 30, source: "wasm heap (4 GiB, wasm32)", hard: true };
+  if (backend === "tfjs-node-gpu" || backend === "webgpu")
+    // tfjs does not report a GPU's memory: assume the Kaggle T4 and let device_memory_gb say otherwise
+    return { bytes: 16e9, source: "GPU, size not reported: 16 GB assumed (Kaggle T4)", hard: false };
+  return { bytes: Math.floor(os.totalmem() * 0.8), source: "80% of system RAM", hard: true };
 }
 
 /**
- * Memory available to tensors. An explicit --device-memory-gb wins. GPUs (tfjs-node-gpu) do not
- * report their size through tfjs, so they default to 16 GB (a Kaggle T4); wasm is capped by the
- * 4 GiB wasm32 address space; cpu backends get 80 % of system RAM.
+ * Memory available to tensors, from the backend in use: wasm's 4 GiB heap, 80 % of RAM on cpu backends,
+ * 16 GB assumed on GPUs (whose size tfjs does not report). `device_memory_gb` / --device-memory-gb is an
+ * override: it can lower the figure, or set a GPU's, but not raise it past what the backend can address
+ * (then the backend's figure is used and `warning` says so).
  */
 export function deviceMemory(backend: string, flagGb?: number | null): DeviceMemory {
-  if (flagGb) return { bytes: flagGb * 1e9, source: "--device-memory-gb" };
-  if (backend === "tfjs-node-gpu") {
-    return { bytes: 16e9, source: "GPU default 16 GB (Kaggle T4); pass --device-memory-gb" };
-  }
-  if (backend === "wasm") return { bytes: 4 * 2 ** 30, source: "wasm32 address space (4 GiB)" };
-  return { bytes: Math.floor(os.totalmem() * 0.8), source: "80% of system RAM" };
+  const own = backendMemory(backend);
+  if (!flagGb) return { bytes: own.bytes, source: own.source };
+  const bytes = flagGb * 1e9;
+  if (own.hard && bytes > own.bytes)
+    return {
+      bytes: own.bytes,
+      source: own.source,
+      warning:
+        `device_memory_gb ${flagGb} is more than the ${backend} backend can address ` +
+        `(${(own.bytes / 1e9).toFixed(1)} GB, ${own.source}): planning with ${(own.bytes / 1e9).toFixed(1)} GB`,
+    };
+  return { bytes, source: `device_memory_gb ${flagGb} (override of: ${own.source})` };
 }
 
 export function presetModelConfig(name: PresetName, vocabSize?: number): ModelConfig {

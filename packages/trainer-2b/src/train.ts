@@ -2,6 +2,7 @@
 // backend → tokenizer → VQ → vocabulary → preflight (before any weight is allocated) → model,
 // optimizer, data (fresh or from the last checkpoint) → loop (train-loop.ts: step, metrics,
 // eval + report, checkpoint).
+
 import fs from "node:fs";
 import path from "node:path";
 import { findCheckpoint, loadCheckpoint } from "./checkpoint.js";
@@ -11,6 +12,7 @@ import { type ModelConfig, type Tf, Transformer } from "./model.js";
 import { AdamW } from "./optim.js";
 import { assertFits, deviceMemory, formatPlan, type MemoryPlan, memoryPlan } from "./preflight.js";
 import type { MetricRecord } from "./report.js";
+import { claimTrainOutput, lastCheckpointStep } from "./run-manifest.js";
 import { Tokenizer, trainBpe } from "./tokenizer.js";
 import { MultimodalRun } from "./train-loop.js";
 import { makeVocab, SPECIALS, type Vocab } from "./vocab.js";
@@ -31,6 +33,11 @@ export interface TrainParams {
   vq?: ImageCoder | null;
   /** Return after this step, as if the process had been killed (resume tests). */
   stopAfter?: number;
+  /**
+   * output_dir holds a run made with other settings or inputs (its `.run-manifest.json` says): move it to
+   * `<output_dir>.prev-<n>` and start over. Without it such a run is refused, naming the differences.
+   */
+  overwrite?: boolean;
 }
 
 export interface TrainPlan {
@@ -87,6 +94,21 @@ async function prepareTokenizer(
 }
 
 export async function trainMultimodal(params: TrainParams): Promise<TrainResult> {
+  if (params.dryRun) return train(params);
+  const log = params.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  // one trainer per output_dir, and a run only ever continued with the settings and inputs it began with
+  const claim = claimTrainOutput(params.config, params.overwrite ?? false, log);
+  try {
+    const result = await train(params);
+    const last = result.records.at(-1)?.step ?? lastCheckpointStep(params.config.output_dir) ?? 0;
+    if (last >= params.config.training.max_steps) claim.finish(last);
+    return result;
+  } finally {
+    claim.lock.release();
+  }
+}
+
+async function train(params: TrainParams): Promise<TrainResult> {
   const cfg = params.config;
   const log = params.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const out = cfg.output_dir;
@@ -188,6 +210,7 @@ function preflight(
 ): TrainPlan {
   const memory = memoryPlan(modelCfg, cfg.training.batch_size, cfg.training.grad_accum);
   const device = deviceMemory(backend, cfg.training.device_memory_gb);
+  if (device.warning) log(`warning: ${device.warning}`);
   const partial = { backend, model: modelCfg, memory, device, mixture: describeMixture(cfg) };
   const plan: TrainPlan = { ...partial, text: planText(partial, cfg), fits: true };
   const check = () =>

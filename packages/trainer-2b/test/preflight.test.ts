@@ -41,3 +41,16 @@ test("what fits a 16 GB device, and the demo preset fits wasm's 4 GiB", () => {
   ).not.toThrow();
   expect(deviceMemory("cpu", 2).bytes).toBe(2e9);
 });
+
+test("device memory comes from the backend in use; device_memory_gb overrides it only within what it can address", () => {
+  // the hard config's `device_memory_gb: 16` on wasm: the 4 GiB heap wins, with a warning
+  const wasm = deviceMemory("wasm", 16);
+  expect(wasm.bytes).toBe(4 * 2 ** 30);
+  expect(wasm.warning).toMatch(/device_memory_gb 16 is more than the wasm backend can address \(4\.3 GB/);
+  // so `base` (9.5 GB with AdamW) is no longer planned on wasm
+  expect(memoryPlan(presetModelConfig("base"), 1, 64).totalBytes).toBeGreaterThan(wasm.bytes);
+  // lowering it is an override without a warning; on a GPU (size not reported) it sets the figure
+  expect(deviceMemory("wasm", 2)).toMatchObject({ bytes: 2e9, source: expect.stringContaining("override") });
+  expect(deviceMemory("wasm", 2).warning).toBeUndefined();
+  expect(deviceMemory("tfjs-node-gpu", 24).bytes).toBe(24e9);
+});

@@ -103,7 +103,8 @@ export interface DataParams {
   captions?: string;
   imageRoot?: string;
   laionTars?: string | string[];
-  laionProb?: number;
+  /** Resolved by trainVQ (DEFAULT_LAION_PROB when not given): no default below the entry point. */
+  laionProb: number;
   seed: number;
 }
 
@@ -129,7 +130,7 @@ export async function trainingSource(
     handler: "warnAndContinue",
   });
   if (!params.captions) return laion;
-  const p = params.laionProb ?? 0.5;
+  const p = params.laionProb;
   const local = repeatForever(() => localSource(params));
   const mixed = mix(
     [

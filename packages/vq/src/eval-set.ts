@@ -147,7 +147,7 @@ function pickByShare(
  */
 export function evalSources(params: DataParams): EvalSourceSpec[] {
   const sources: EvalSourceSpec[] = [];
-  const p = params.captions ? (params.laionProb ?? 0.5) : 1;
+  const p = params.captions ? params.laionProb : 1;
   if (params.captions) sources.push({ name: "local", share: 1 - p, samples: () => localSource(params) });
   if (params.laionTars) {
     const tars = params.laionTars;

@@ -131,6 +131,10 @@ export async function trainVisualVq(argv: string[]): Promise<void> {
     )
     .option("--resume", "continue from --out and <out>.optim.safetensors")
     .option(
+      "--overwrite",
+      "when --out was trained with other settings or data: keep its files as <file>.prev-<n> and start over",
+    )
+    .option(
       "--eval-every <n>",
       "evaluate, write metrics.jsonl + a reconstruction grid, and checkpoint every n steps (default 200)",
       intOption("--eval-every", { min: 1 }),
@@ -197,6 +201,8 @@ export async function trainVisualVq(argv: string[]): Promise<void> {
     lr: opt.lr === undefined ? undefined : Number(opt.lr),
     seed: opt.seed === undefined ? undefined : Number(opt.seed),
     resume: opt.resume === true,
+    overwrite: opt.overwrite === true,
+    log: (m) => progress.log(m),
     evalEvery: opt.evalEvery === undefined ? undefined : Number(opt.evalEvery),
     signal: controller.signal,
     onEvent: (e) => {

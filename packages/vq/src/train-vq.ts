@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { DEFAULT_LAION_PROB } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, currentBackend, selectBackend } from "./backend.js";
 import { PRESET_LR, resolveConfig, type VQConfig, type VQPresetName } from "./config.js";
@@ -7,6 +8,7 @@ import { type DataParams, decodeImages } from "./data.js";
 import { buildEvalSet, type EvalSet, evalSources } from "./eval-set.js";
 import { forwardFlops } from "./model.js";
 import { Rng } from "./rng.js";
+import { claimVqOutput } from "./run-manifest.js";
 import type { ImageSample } from "./samples.js";
 import { VQRun } from "./train-vq-loop.js";
 import { loadResumeState, optimPath, restoreOptimizer } from "./train-vq-state.js";
@@ -53,6 +55,13 @@ export interface TrainVQParams {
   onEvent?: (event: TrainVQEvent) => void;
   /** Abort: stops after the current step and writes a checkpoint. */
   signal?: AbortSignal;
+  /**
+   * `out` holds a checkpoint trained with other settings or inputs (its `<out>.manifest.json` says):
+   * keep its files as `<file>.prev-<n>` and start over. Without it such a run is refused, naming the differences.
+   */
+  overwrite?: boolean;
+  /** Notices (a stale lock taken over, an earlier run moved aside). Default stderr. */
+  log?: (message: string) => void;
 }
 
 export interface EvalMetrics {
@@ -154,6 +163,18 @@ function validate(params: TrainVQParams): void {
  */
 export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
   validate(params);
+  // one trainer per checkpoint, and a checkpoint only ever continued with the settings it was made with
+  const claim = claimVqOutput(params, params.log ?? ((m) => process.stderr.write(`${m}\n`)));
+  try {
+    const result = await train(params);
+    if (params.maxSteps === undefined || result.steps >= params.maxSteps) claim.finish(result.steps);
+    return result;
+  } finally {
+    claim.lock.release();
+  }
+}
+
+async function train(params: TrainVQParams): Promise<TrainVQResult> {
   const emit = params.onEvent ?? (() => {});
   const backend = params.backend
     ? (await selectBackend({ prefer: params.backend })).name
@@ -180,7 +201,7 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
     captions: params.captions,
     imageRoot: params.imageRoot,
     laionTars: params.laionTars,
-    laionProb: params.laionProb,
+    laionProb: params.laionProb ?? DEFAULT_LAION_PROB,
     seed,
   };
   const evalSet = await loadEvalSet(params, config.imageSize, holdOutPercent, data, seed);

@@ -33,5 +33,6 @@ export { createWebDatasetWriter, isShardComplete, shardFiles } from "./shard-wri
 export type { RunStats, ShardStats } from "./stats.js";
 export type { OutputParams, PendingObject, S3StorageParams, ShardStorage } from "./storage.js";
 export { localFolderStorage, OutputError, openStorage, s3Storage } from "./storage.js";
+export { downloadArgs } from "./to-args.js";
 export type { WorkerSlot } from "./workers.js";
 export { ownsShard, resolveWorkerSlot } from "./workers.js";

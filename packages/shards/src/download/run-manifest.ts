@@ -112,6 +112,8 @@ export interface DownloadStatus extends RunStatus {
   count?: number;
   successes?: number;
   transient?: number;
+  /** Every shard of the request is written; only transient failures (if any) are left for a rerun. */
+  finished?: boolean;
 }
 
 /**
@@ -174,6 +176,7 @@ export async function downloadStatus(
       state: "partial",
       detail: `${totals.shards} shards, ${images}, ${totals.transient} transient failures to retry`,
       ...counts,
+      finished: true,
     };
-  return { state: "complete", detail: `${totals.shards} shards, ${images}`, ...counts };
+  return { state: "complete", detail: `${totals.shards} shards, ${images}`, ...counts, finished: true };
 }
