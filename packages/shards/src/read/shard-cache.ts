@@ -5,13 +5,12 @@ import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { acquireOutputLock, OutputBusyError, type OutputLock } from "@laion/cli-kit";
 import type { OpenedShard } from "./open-shard.js";
 
 /** Remote sources the cache holds; local files and `pipe:` commands are read directly. */
 const CACHEABLE = /^(https?:\/\/|s3:\/\/)/;
 const LOCK_POLL_MS = 50;
-/** A lock still empty after this long was left by a process that died before writing its pid. */
-const EMPTY_LOCK_STALE_MS = 60_000;
 
 export interface ShardCacheParams {
   /** Folder of the cache (created when missing); several readers and processes may share it. */
@@ -39,9 +38,9 @@ export interface ShardCache {
  * - Names are the SHA-256 of the URL (plus its extension, so gzip is still recognised), one
  *   file per shard, flat in `dir`.
  * - A download goes to a temporary file and is renamed into place when complete: a reader sees a
- *   whole shard or none. While it runs, `<name>.lock` (created exclusively, holding the pid) makes
- *   other readers — in this process or another — wait for it instead of downloading again; a lock
- *   left by a dead process is taken over.
+ *   whole shard or none. While it runs, `<name>.lock` (cli-kit's output lock: created exclusively,
+ *   naming pid and host) makes other readers — in this process or another — wait for it instead of
+ *   downloading again; a lock left by a dead process of this host is taken over.
  * - Every use touches the file's mtime; after a download the cache is trimmed to `limitBytes`,
  *   oldest mtime first (never the file just fetched). A file evicted while another reader has it
  *   open stays readable to that reader (POSIX unlink semantics).
@@ -85,22 +84,20 @@ async function fetchOnce(
   await fs.mkdir(dir, { recursive: true });
   for (;;) {
     if (await touch(file)) return file;
-    const lock = `${file}.lock`;
-    const handle = await fs.open(lock, "wx").catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "EEXIST") return null;
-      throw new Error(`shard cache ${dir}: cannot create ${lock}: ${error.message}`);
-    });
-    if (!handle) {
-      await waitForLock(lock);
+    let lock: OutputLock;
+    try {
+      lock = acquireOutputLock(`${file}.lock`, { purpose: "shard cache download", onLog: () => {} });
+    } catch (error) {
+      if (!(error instanceof OutputBusyError)) throw error;
+      // Another reader is downloading this shard: wait for it, then use its copy.
+      await sleep(LOCK_POLL_MS);
       continue;
     }
     try {
-      await handle.writeFile(String(process.pid));
-      await handle.close();
       // Another reader may have finished between our check and our lock.
       if (!(await touch(file))) await downloadTo(file, download, maxBytes);
     } finally {
-      await fs.rm(lock, { force: true });
+      lock.release();
     }
     await trim(dir, limit, file);
     return file;
@@ -141,34 +138,6 @@ async function touch(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** Waits until `lock` is gone, removing it when the process that holds it has died. */
-async function waitForLock(lock: string): Promise<void> {
-  for (;;) {
-    const owner = await fs.readFile(lock, "utf8").catch(() => null);
-    if (owner === null) return;
-    const pid = Number(owner);
-    // An empty file is a lock being written; it is stale only when it stays empty.
-    const stale =
-      owner === ""
-        ? Date.now() - ((await fs.stat(lock).catch(() => null))?.mtimeMs ?? 0) > EMPTY_LOCK_STALE_MS
-        : Number.isInteger(pid) && !isAlive(pid);
-    if (stale) {
-      await fs.rm(lock, { force: true });
-      return;
-    }
-    await sleep(LOCK_POLL_MS);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Removes least recently used shards until the cache fits `limit` (keeping `keep`). */

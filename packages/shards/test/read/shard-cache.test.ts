@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import {
@@ -87,12 +88,14 @@ describe("cacheDir for http(s) shards", () => {
     const url = urls()[0] as string;
     const dead = spawnSync(process.execPath, ["-e", "0"]).pid as number;
     const lock = path.join(cacheDir, `${cacheName(url)}.lock`);
-    fs.writeFileSync(lock, String(dead));
+    const holder = (pid: number) =>
+      JSON.stringify({ pid, host: hostname(), started_at: new Date().toISOString() });
+    fs.writeFileSync(lock, holder(dead));
     expect(await collect(WebDataset(url, { cacheDir }))).toHaveLength(100);
     expect(fs.existsSync(lock)).toBe(false);
     // A live holder (this process, standing in for another reader): the reader waits until the lock goes.
     const other = path.join(cacheDir, `${cacheName(urls()[1] as string)}.lock`);
-    fs.writeFileSync(other, String(process.pid));
+    fs.writeFileSync(other, holder(process.pid));
     let done = false;
     const reading = collect(WebDataset(urls()[1] as string, { cacheDir })).then((s) => {
       done = true;
