@@ -263,6 +263,18 @@ function gunzipMember(
   member: string,
   maxBytes: number,
 ): Uint8Array | ShardError {
+  // gzip's trailer states the inflated size (mod 2^32): a member that admits to being too large is refused
+  // before inflating anything; one that lies is still stopped by maxOutputLength.
+  const stated =
+    data.length >= 18
+      ? Buffer.from(data.buffer, data.byteOffset, data.length).readUInt32LE(data.length - 4)
+      : 0;
+  if (stated > maxBytes)
+    return new ShardError({
+      url,
+      member,
+      message: `gunzipped member is over max-member-bytes (${maxBytes}; its gzip trailer says ${stated}); skipped`,
+    });
   try {
     return gunzipSync(data, { maxOutputLength: maxBytes });
   } catch (error) {

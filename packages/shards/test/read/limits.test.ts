@@ -33,26 +33,38 @@ describe("member and shard byte caps", () => {
     expect(errors.map((e) => [e.url, e.member])).toEqual([[file, "bomb.bin"]]);
   });
 
-  test("a plain tar holding a .txt.gz bomb: gunzip stops at the cap and names the member", async () => {
-    const file = path.join(tmp.dir, "member-bomb.tar");
-    writeFileSync(
-      file,
-      await tarBuffer([
-        { name: "x.txt.gz", data: gzipSync(zeros(16 * MiB)) },
-        { name: "y.txt.gz", data: gzipSync("fine") },
-      ]),
-    );
-    const errors: ShardError[] = [];
-    const samples = await collect(
-      WebDataset(file, { maxMemberBytes: MiB, handler: "ignore", onError: (e) => errors.push(e) }),
-    );
-    expect(samples.map((s) => [s.__key__, Buffer.from(s.txt as Uint8Array).toString()])).toEqual([
-      ["y", "fine"],
-    ]);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]?.member).toBe("x.txt.gz");
-    expect(errors[0]?.message).toContain(`gunzipped member is over max-member-bytes (${MiB})`);
-  });
+  test.each([
+    [
+      "states its size",
+      false,
+      `gunzipped member is over max-member-bytes (${MiB}; its gzip trailer says ${16 * MiB})`,
+    ],
+    ["lies about its size", true, `gunzipped member is over max-member-bytes (${MiB}); skipped`],
+  ])(
+    "a plain tar holding a .txt.gz bomb that %s: refused by name, never inflated past the cap",
+    async (_, lie, message) => {
+      const bomb = gzipSync(zeros(16 * MiB));
+      if (lie) bomb.writeUInt32LE(4, bomb.length - 4); // the trailer claims 4 bytes
+      const file = path.join(tmp.dir, `member-bomb-${lie}.tar`);
+      writeFileSync(
+        file,
+        await tarBuffer([
+          { name: "x.txt.gz", data: bomb },
+          { name: "y.txt.gz", data: gzipSync("fine") },
+        ]),
+      );
+      const errors: ShardError[] = [];
+      const samples = await collect(
+        WebDataset(file, { maxMemberBytes: MiB, handler: "ignore", onError: (e) => errors.push(e) }),
+      );
+      expect(samples.map((s) => [s.__key__, Buffer.from(s.txt as Uint8Array).toString()])).toEqual([
+        ["y", "fine"],
+      ]);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]?.member).toBe("x.txt.gz");
+      expect(errors[0]?.message).toContain(message);
+    },
+  );
 
   test("max-shard-bytes stops a shard (after gunzip) with an error naming it, keeping the samples before", async () => {
     const members = Array.from({ length: 20 }, (_, i) => ({ name: `k${i}.bin`, data: zeros(64 * 1024) }));
