@@ -1,0 +1,129 @@
+// Encode once, measured: (1) encode-vq-codes throughput (codes/s per worker = images/s through decode +
+// encoder + write), and (2) the trainer's per-LAION-sample data work, image shards vs code shards, in the same
+// process: samples/s and bytes read per sample. (2) is what the trainer's doc maker does per LAION sample:
+// image shards → read JPEG, decode, run the VQ encoder; code shards → read, parse the .npy (+ identity check).
+//
+//   for p in cli-kit mixer shards vq; do (cd packages/$p && npx tsup); done
+//   node tools/bench/encode.bench.mjs [--preset 64-f4] [--images 256] [--seconds 20]
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+import tar from "tar-stream";
+import { WebDataset } from "../../packages/shards/dist/index.js";
+import {
+  encodeVqCodes,
+  loadVQ,
+  readCodeSample,
+  selectBackend,
+  trainVQ,
+} from "../../packages/vq/dist/index.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const flag = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+};
+const preset = flag("preset", "64-f4");
+const IMAGES = Number(flag("images", 256));
+const SECONDS = Number(flag("seconds", 20));
+const dir = await mkdtemp(path.join(tmpdir(), "encode-bench-"));
+
+// Image shards as the downloader writes them for this preset: center-cropped JPEGs at the VQ's image size
+// (quality 95, as img2dataset), with json + txt, 128 samples per shard.
+const photosDir = path.join(root, "fixtures/images/originals");
+const photos = await Promise.all(
+  (await readdir(photosDir)).filter((f) => f.endsWith(".jpg")).map((f) => readFile(path.join(photosDir, f))),
+);
+const backend = (await selectBackend({ prefer: "wasm" })).name;
+const out = path.join(dir, "vq.pt");
+const trained = await trainVQ({
+  out,
+  preset,
+  samples: async function* () {
+    for (let i = 0; ; i++) yield { __key__: String(i), jpg: photos[i % photos.length] };
+  },
+  evalImages: [photos[0]],
+  maxSteps: 1,
+  batchSize: 2,
+  evalEvery: 1_000_000,
+});
+const size = trained.model.config.imageSize;
+trained.model.dispose();
+const imageShards = path.join(dir, "images");
+await mkdir(imageShards);
+const PER_SHARD = 128;
+for (let s = 0; s * PER_SHARD < IMAGES; s++) {
+  const pack = tar.pack();
+  const done = pipeline(pack, createWriteStream(path.join(imageShards, `${String(s).padStart(5, "0")}.tar`)));
+  for (let i = s * PER_SHARD; i < Math.min(IMAGES, (s + 1) * PER_SHARD); i++) {
+    const key = `${String(s).padStart(5, "0")}${String(i).padStart(4, "0")}`;
+    // every sample distinct: a per-index crop offset, so no decode is a cached repeat
+    const img = sharp(photos[i % photos.length]).resize(size + (i % 7), size + (i % 5), { fit: "cover" });
+    const jpg = await img
+      .extract({ left: i % 7, top: i % 5, width: size, height: size })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const caption = `a photo, number ${i}`;
+    pack.entry({ name: `${key}.jpg` }, jpg);
+    pack.entry(
+      { name: `${key}.json` },
+      Buffer.from(JSON.stringify({ key, url: `http://example.com/${i}.jpg`, caption })),
+    );
+    pack.entry({ name: `${key}.txt` }, Buffer.from(caption));
+  }
+  pack.finalize();
+  await done;
+}
+
+// 1. encode-vq-codes throughput -------------------------------------------------------------------
+const codeShards = path.join(dir, "codes");
+const t0 = performance.now();
+const r = await encodeVqCodes({ vqCheckpoint: out, input: imageShards, output: codeShards, batchSize: 32 });
+const encodeRate = r.encoded / ((performance.now() - t0) / 1000);
+
+// 2. per-sample data work, images vs codes, alternating rounds ----------------------------------------
+const bytesIn = async (folder) => {
+  let total = 0;
+  for (const f of await readdir(folder))
+    if (f.endsWith(".tar")) total += (await stat(path.join(folder, f))).size;
+  return total;
+};
+const vq = await loadVQ(out);
+const expected = { id: vq.identityId(), checkpoint: "vq.pt", grid_size: vq.gridSize };
+async function rate(folder, work) {
+  const t = performance.now();
+  let n = 0;
+  const ds = WebDataset(folder, { resample: true, shuffleBuffer: 64, seed: 1 });
+  for await (const s of ds) {
+    await work(s);
+    n++;
+    if (n % 16 === 0 && performance.now() - t > SECONDS * 1000) break;
+  }
+  return n / ((performance.now() - t) / 1000);
+}
+const fromImages = (s) => vq.encodeImageBytes([s.jpg]);
+const fromCodes = async (s) => readCodeSample(s, expected);
+const rounds = [];
+for (let k = 0; k < 3; k++) {
+  const img = await rate(imageShards, fromImages);
+  const codes = await rate(codeShards, fromCodes);
+  rounds.push({ img, codes });
+  console.log(
+    `   round ${k + 1}: images ${img.toFixed(1)} samples/s, codes ${codes.toFixed(0)} samples/s, ratio ${(codes / img).toFixed(0)}`,
+  );
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const [imgBytes, codeBytes] = [await bytesIn(imageShards), await bytesIn(codeShards)];
+console.log(
+  `\nencode-vq-codes, preset ${preset} (${size} px → ${vq.gridSize}×${vq.gridSize} codes), backend ${backend}, ${IMAGES} images:` +
+    `\n   ${encodeRate.toFixed(1)} codes/s (images/s) per worker, one process` +
+    `\ntrainer LAION data work per sample (${SECONDS} s per side, 3 alternating rounds):` +
+    `\n   image shards: median ${median(rounds.map((x) => x.img)).toFixed(1)} samples/s, ${(imgBytes / IMAGES / 1024).toFixed(1)} KiB read per sample` +
+    `\n   code shards:  median ${median(rounds.map((x) => x.codes)).toFixed(0)} samples/s, ${(codeBytes / IMAGES / 1024).toFixed(2)} KiB read per sample` +
+    `\n   ratio codes/images: ${median(rounds.map((x) => x.codes / x.img)).toFixed(0)}× samples/s, ${(imgBytes / codeBytes).toFixed(1)}× fewer bytes`,
+);
+vq.dispose();
