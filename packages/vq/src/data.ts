@@ -1,4 +1,4 @@
-import { mix } from "@laion/mixer";
+import { isResumable, mix, type Resumable } from "@laion/mixer";
 import { LocalCaptionedImages, WebDataset } from "@laion/shards";
 import { type Augment, imageToFloat } from "./images.js";
 import { type ImageSample, isHeldOut, sampleImage } from "./samples.js";
@@ -10,6 +10,10 @@ export interface Batch {
   keys: string[];
   /** Samples pulled from the source up to and including this batch's last one: where a resumed run skips to. */
   offset: number;
+  /** The source's state() just past this batch's last sample (Resumable sources), for a seeking resume. */
+  sourceState?: unknown;
+  /** The augmentation RNG right after this batch's draws. */
+  augmentState: string;
 }
 
 /**
@@ -61,7 +65,10 @@ export async function* imageBatches(
       keys.push((group[i] as { key: string }).key);
       n++;
     });
-    return { images: images.subarray(0, n * S * S * 3), n, keys, offset };
+    // taken before the next sample is pulled: this batch's end is where a resumed run restarts
+    const sourceState = isResumable(samples) ? samples.state() : undefined;
+    const augmentState = params.augment.rng.getState();
+    return { images: images.subarray(0, n * S * S * 3), n, keys, offset, sourceState, augmentState };
   };
   for await (const sample of samples) {
     offset++;
@@ -131,27 +138,27 @@ export async function trainingSource(
   });
   if (!params.captions) return laion;
   const p = params.laionProb;
-  const local = repeatForever(() => localSource(params));
+  const captions = params.captions;
   const mixed = mix(
     [
-      { name: "local", weight: 1 - p, source: local },
+      // the local folder restarts at its end (a new pass); LAION resamples: --max-steps ends the run
+      {
+        name: "local",
+        weight: 1 - p,
+        source: () => LocalCaptionedImages({ captions, imageRoot: params.imageRoot ?? "." }),
+        onExhausted: "restart",
+      },
       { name: "laion", weight: p, source: laion },
     ],
-    // both sides are infinite (local repeats, LAION resamples): --max-steps ends the run
     { seed: params.seed + params.epoch, stopWhen: "never" },
   );
-  return (async function* () {
-    for await (const { item } of mixed) yield item;
-  })();
-}
-
-async function* repeatForever(make: () => Promise<AsyncIterable<ImageSample>>): AsyncGenerator<ImageSample> {
-  for (;;) {
-    let any = false;
-    for await (const s of await make()) {
-      any = true;
-      yield s;
-    }
-    if (!any) throw new Error("the local image set is empty");
-  }
+  // the mixer's state holds both readers' states: a resume restores it and both seek
+  const items: AsyncIterable<ImageSample> & Resumable = {
+    async *[Symbol.asyncIterator]() {
+      for await (const { item } of mixed) yield item;
+    },
+    state: () => mixed.state(),
+    restore: (state) => mixed.restore(state as Parameters<typeof mixed.restore>[0]),
+  };
+  return items;
 }

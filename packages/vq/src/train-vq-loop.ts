@@ -3,7 +3,7 @@
 // them over here.
 import { appendFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { prefetch } from "@laion/mixer";
+import { isResumable, prefetch, type Resumable } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import type { VQConfig } from "./config.js";
 import { type Batch, type DataParams, imageBatches, trainingSource } from "./data.js";
@@ -144,16 +144,21 @@ export class VQRun {
     // the epoch the checkpoint stopped in is rebuilt exactly as it was, then fast-forwarded
     const replay = epoch === s.resumeEpoch && s.resumeData?.epoch === epoch ? s.resumeData : undefined;
     const sourceStep = replay?.sourceStep ?? this.step;
-    const augment = replay ? Rng.fromState(replay.augment) : s.rng.fork(epoch + this.step * 7919);
-    this.position = { epoch, sourceStep, augment: augment.getState(), offset: replay?.offset ?? 0 };
-    if (replay && replay.offset > 0) s.emit({ type: "replay", epoch, samples: replay.offset });
     const source = params.samples
       ? params.samples(epoch)
       : await trainingSource({ ...s.data, epoch: epoch + sourceStep });
+    // A Resumable source with a saved state seeks there (nothing read twice); others replay `offset` samples.
+    const seek = replay?.source !== undefined && replay.augmentAt !== undefined && isResumable(source);
+    if (seek) (source as Resumable).restore(replay.source);
+    const augment = replay
+      ? Rng.fromState(seek ? (replay.augmentAt as string) : replay.augment)
+      : s.rng.fork(epoch + this.step * 7919);
+    this.position = { epoch, sourceStep, augment: augment.getState(), offset: replay?.offset ?? 0 };
+    if (replay && !seek && replay.offset > 0) s.emit({ type: "replay", epoch, samples: replay.offset });
     const batches = imageBatches(source, {
       batchSize: s.batchSize,
       imageSize: s.config.imageSize,
-      skip: replay?.offset ?? 0,
+      skip: seek ? 0 : (replay?.offset ?? 0),
       augment: {
         rng: augment,
         scale: params.augment?.scale,
@@ -192,7 +197,11 @@ export class VQRun {
     const { params, emit } = this.s;
     const r = this.trainStep(b);
     if (epoch === this.position.epoch && this.batchEpoch.get(b) === epoch)
-      this.position = { ...this.position, offset: b.offset };
+      this.position = {
+        ...this.position,
+        offset: b.offset,
+        ...(b.sourceState !== undefined ? { source: b.sourceState, augmentAt: b.augmentState } : {}),
+      };
     const t1 = performance.now();
     this.trainMs += t1 - this.t0;
     this.images += b.n;

@@ -18,6 +18,13 @@ export interface DataPosition {
   augment: string;
   /** Samples of the epoch consumed by trained batches. */
   offset: number;
+  /**
+   * The source's own `state()` just past the last trained sample, and the augmentation RNG there: with
+   * them a resume restores the (Resumable) source — it seeks, nothing is replayed. Absent for custom
+   * `samples()` sources that are not Resumable (those replay `offset` samples).
+   */
+  source?: unknown;
+  augmentAt?: string;
 }
 
 /** Everything a resumed run starts from, read from `out` and `<out>.optim.safetensors`. */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
 import { beforeAll, describe, expect, test } from "vitest";
-import { loadSafetensors, selectBackend, type TrainVQParams, trainVQ } from "../src/index.js";
+import { loadSafetensors, optimPath, selectBackend, type TrainVQParams, trainVQ } from "../src/index.js";
 import { small, trainUntilStep } from "./helpers.js";
 
 // The user's folder (14 photos, Sinhala captions) mixed with a real webdataset shard standing in for
@@ -71,12 +71,21 @@ describe("--captions + --laion-tars through @laion/shards and @laion/mixer", () 
     const out = path.join(dir, "stopped", "vq.pt");
     const first = await trainUntilStep({ ...params(out), evalEvery: 3 }, 3);
     const resumedKeys: string[][] = [];
+    // the position holds the mixed readers' own states (LAION's WebDataset, the folder's reader) ...
+    const saved = JSON.parse((await loadSafetensors(optimPath(out))).metadata.data as string);
+    expect(Object.keys(saved.source.sources).sort()).toEqual(["laion", "local"]);
+    const replays: number[] = [];
     const resumed = await trainVQ({
       ...params(out),
       resume: true,
-      onEvent: (e) => e.type === "step" && resumedKeys.push(e.keys),
+      onEvent: (e) => {
+        if (e.type === "step") resumedKeys.push(e.keys);
+        if (e.type === "replay") replays.push(e.samples);
+      },
     });
     resumed.model.dispose();
+    // ... so the resume restores them (seeks) instead of replaying the stream, and continues identically
+    expect(replays).toEqual([]);
     expect(resumedKeys).toEqual(keys.slice(3));
     expect([...first.losses, ...resumed.losses]).toEqual(losses);
     const a = await loadSafetensors(path.join(dir, "straight", "vq.pt"));
