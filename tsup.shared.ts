@@ -18,10 +18,14 @@ export function packageBuild(entries: string[], overrides: Options = {}, { commo
   // Cleaned here, once, rather than with tsup's `clean`: the configs below build in parallel and
   // one's clean could delete another's fresh output.
   fs.rmSync("dist", { recursive: true, force: true });
+  const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"));
   const common: Options = {
     sourcemap: true,
     target: "node20",
     tsconfig: "tsconfig.build.json",
+    // tsup keeps dependencies and peerDependencies external by itself; optional ones (webgpu…) are
+    // loaded at run time when installed and must never be bundled (nor fail the build when absent).
+    external: Object.keys(pkg.optionalDependencies ?? {}),
     ...overrides,
   };
   if (!commonjs)

@@ -154,9 +154,8 @@ async function setupBackend(
   if (!tf) {
     const picked = await pickBackend(params.config.training.backend, log);
     tf = picked.tf;
-    backend = picked.name;
-  }
-  log(`backend: ${backend}`);
+    backend = picked.name; // pickBackend logged the one line naming it (and how to get faster ones)
+  } else log(`backend ${backend} (given)`);
   return { tf, backend };
 }
 

@@ -31,6 +31,7 @@ export interface DeviceInfo {
 export interface SelectBackendParams {
   /** Use exactly this backend (an error if it cannot load) instead of the first that loads. */
   prefer?: BackendName;
+  /** Receives one line naming the chosen backend and device (see describeDevice). */
   log?: (msg: string) => void;
 }
 
@@ -103,6 +104,23 @@ export function currentDevice(): DeviceInfo | undefined {
   return chosen;
 }
 
+/** How to get each optional backend, for the one log line that names the chosen one. */
+export const INSTALL_HINTS: Partial<Record<BackendName, string>> = {
+  "tfjs-node-gpu": "npm install @tensorflow/tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1)",
+  webgpu: "npm install webgpu @tensorflow/tfjs-backend-webgpu (needs a Vulkan GPU driver)",
+  "tfjs-node": "npm install @tensorflow/tfjs-node",
+};
+
+/** "first that loads (tfjs-node-gpu: not installed; …); for more speed: npm install …" — why the chain stopped where it did. */
+function chainReason(skipped: readonly { name: BackendName; why: string }[]): string {
+  if (skipped.length === 0) return "first in the chain";
+  const parts = skipped.map(({ name, why }) => `${name}: ${why}`);
+  const hints = skipped
+    .filter((s) => s.why === "not installed" && INSTALL_HINTS[s.name])
+    .map((s) => INSTALL_HINTS[s.name]);
+  return `first that loads (${parts.join("; ")})${hints.length ? `; for more speed: ${hints.join(" or ")}` : ""}`;
+}
+
 /** One line for logs and the dry run: "backend webgpu on NVIDIA T4 (nvidia, turing): max tensor 4.00 GB; --backend webgpu". */
 export function describeDevice(d: DeviceInfo): string {
   const max = d.maxTensorBytes ? `; max tensor ${(d.maxTensorBytes / 1e9).toFixed(2)} GB` : "";
@@ -130,20 +148,21 @@ export async function selectBackend(
       throw new Error(`backend "${params.prefer}" is not available: ${(err as Error).message}`);
     }
     chosen = { ...device, reason: `--backend ${params.prefer}` };
+    log(describeDevice(chosen));
     return { name: params.prefer, tf, device: chosen };
   }
-  const skipped: string[] = [];
+  // The backends that did not load are summed up in the one line that names the chosen one,
+  // with how to install the faster ones, rather than a line (and a resolver stack) each.
+  const skipped: { name: BackendName; why: string }[] = [];
   for (const name of BACKEND_ORDER) {
     try {
       const device = await activate(name, false);
-      const reason = skipped.length ? `first that loads (${skipped.join("; ")})` : "first in the chain";
-      chosen = { ...device, reason };
+      chosen = { ...device, reason: chainReason(skipped) };
+      log(describeDevice(chosen));
       return { name, tf, device: chosen };
     } catch (err) {
       if (err instanceof BackendRefused) throw err;
-      const why = shortReason(err as Error & { code?: string });
-      skipped.push(`${name}: ${why}`);
-      log(`backend ${name} unavailable (${why})`);
+      skipped.push({ name, why: shortReason(err as Error & { code?: string }) });
     }
   }
   throw new Error("no TensorFlow.js backend could be initialised");

@@ -1,6 +1,13 @@
 // Public API of @laion/vq: a VQ image tokenizer (conv encoder → EMA vector quantiser → conv decoder) in TensorFlow.js.
 export type { BackendName, DeviceInfo, SelectBackendParams, Tf } from "./backend.js";
-export { BACKEND_ORDER, currentBackend, currentDevice, describeDevice, selectBackend } from "./backend.js";
+export {
+  BACKEND_ORDER,
+  currentBackend,
+  currentDevice,
+  describeDevice,
+  INSTALL_HINTS,
+  selectBackend,
+} from "./backend.js";
 export type { CodeSample, CodeShardStats, CodeShardWriter } from "./code-shards.js";
 export { CODES_EXT, createCodeShardWriter, isCodeSample, readCodeSample } from "./code-shards.js";
 export type { VQConfig, VQPresetName } from "./config.js";

@@ -170,8 +170,7 @@ export async function trainVisualVq(argv: string[]): Promise<void> {
   if (opt.imageSize !== undefined) model.imageSize = Number(opt.imageSize);
   if (opt.codebookSize !== undefined) model.codebookSize = Number(opt.codebookSize);
 
-  const { name } = await selectBackend({ prefer: backendName, log: (m) => process.stderr.write(`${m}\n`) });
-  process.stderr.write(`train-visual-vq: backend ${name}\n`);
+  await selectBackend({ prefer: backendName, log: (m) => process.stderr.write(`${m}\n`) });
   const out = String(opt.out ?? "model_output/visual_vq.pt");
   const maxSteps = opt.maxSteps === undefined ? undefined : Number(opt.maxSteps);
   const progress = createProgress({
