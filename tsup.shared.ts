@@ -36,6 +36,8 @@ export function packageBuild(entries: string[], overrides: Options = {}, { commo
     entry: ["src/index.ts"],
     format: ["esm", "cjs"],
     dts: { entry: "src/index.ts" },
+    // import.meta.url (used to resolve packaged files) gets a __filename-based shim in the CJS copy.
+    shims: true,
     noExternal: [...((common.noExternal as string[] | undefined) ?? []), ...esmOnly],
     // Only the CommonJS copy inlines the ESM-only dependencies; ESM keeps them external.
     esbuildOptions(options, { format }) {

@@ -93,15 +93,26 @@ const smokeBody = (fix) => `
   const tok = await trainBpe({ texts: ["ශ්‍රී ලංකාව", "a photo of a cat"], vocabSize: 260 });
   const roundTrip = tok.decode(tok.encode("මම 🙂")) === "මම 🙂";
   const parsed = intOption("--n", { min: 1 })("5");
-  console.log(JSON.stringify({ rng: rng.nextUint32() > 0, mixed: mixed.length, samples, kept, backend: name, roundTrip, parsed }));
+  // the report embeds the packaged Sinhala font, found next to the module (import.meta.url / __filename)
+  const font = renderReport({ title: "t", metrics: [], samples: [], plan: "" }).includes("base64,d09GMg");
+  console.log(JSON.stringify({ rng: rng.nextUint32() > 0, mixed: mixed.length, samples, kept, backend: name, roundTrip, parsed, font }));
 `;
-const expected = { rng: true, mixed: 3, samples: 100, kept: 3, backend: "wasm", roundTrip: true, parsed: 5 };
+const expected = {
+  rng: true,
+  mixed: 3,
+  samples: 100,
+  kept: 3,
+  backend: "wasm",
+  roundTrip: true,
+  parsed: 5,
+  font: true,
+};
 const imports = [
   ["@laion/mixer", "createRng, mix"],
   ["@laion/shards", "WebDataset"],
   ["@laion/fetch", "fetchLaion"],
   ["@laion/vq", "selectBackend"],
-  ["@laion/trainer-2b", "trainBpe"],
+  ["@laion/trainer-2b", "renderReport, trainBpe"],
   ["@laion/cli-kit", "intOption"],
 ];
 const esmImports = imports.map(([pkg, names]) => `import { ${names} } from "${pkg}";`).join("\n");

@@ -1,6 +1,7 @@
 // report.html: one self-contained file (inline SVG charts, PNGs as data URIs), rewritten at each
 // eval from metrics.jsonl, so it is always current and can be opened from a Kaggle output folder.
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 
 export interface MetricRecord {
@@ -93,6 +94,24 @@ function bySource(records: MetricRecord[], withBaseline = false): Record<string,
   return out;
 }
 
+/**
+ * Noto Sans Sinhala (SIL OFL 1.1), as @fontsource ships it: subset to the Sinhala block, 400 weight,
+ * WOFF2. Embedded in every report, because the usual place a report is opened (a Kaggle or CI
+ * machine's browser) has no Sinhala font and would draw boxes. Read once per process.
+ */
+let sinhalaFont: string | undefined;
+export function sinhalaFontFace(): string {
+  if (sinhalaFont === undefined) {
+    const file = createRequire(import.meta.url).resolve(
+      "@fontsource/noto-sans-sinhala/files/noto-sans-sinhala-sinhala-400-normal.woff2",
+    );
+    const data = fs.readFileSync(file).toString("base64");
+    // unicode-range: only Sinhala (and the joiners it uses) is drawn with it; Latin stays system-ui.
+    sinhalaFont = `@font-face{font-family:"Noto Sans Sinhala";font-style:normal;font-weight:400;font-display:block;src:url(data:font/woff2;base64,${data}) format("woff2");unicode-range:U+0D80-0DFF,U+200C-200D,U+25CC}`;
+  }
+  return sinhalaFont;
+}
+
 export function renderReport(params: {
   title: string;
   metrics: MetricRecord[];
@@ -141,7 +160,8 @@ export function renderReport(params: {
     })
     .join("");
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(params.title)}</title>
-<style>body{font-family:system-ui,"Noto Sans Sinhala","Iskoola Pota","Sinhala Sangam MN",sans-serif;margin:20px;max-width:1150px}.charts{display:flex;flex-wrap:wrap;gap:12px}
+<style>${sinhalaFontFace()}
+body{font-family:"Noto Sans Sinhala",system-ui,sans-serif;margin:20px;max-width:1150px}.charts{display:flex;flex-wrap:wrap;gap:12px}
 .sample{display:inline-block;vertical-align:top;width:260px;margin:6px;padding:6px;border:1px solid #ddd}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}pre{background:#f6f6f6;padding:8px}</style></head>
 <body><h1>${esc(params.title)}</h1><p>step ${train.at(-1)?.step ?? 0}, updated ${new Date().toISOString()}</p>

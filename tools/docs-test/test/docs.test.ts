@@ -194,7 +194,7 @@ describe("docs: shell commands", () => {
       expect({ exit: "code" in result ? result.code : 0, said: said.slice(-600) }).toMatchObject({ exit: 0 });
       if (!real) expect(result.stdout ?? "").toMatch(/^parsed /m);
     },
-    60_000,
+    180_000,
   );
 });
 
