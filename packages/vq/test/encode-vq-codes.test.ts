@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { WebDataset } from "@laion/shards";
-import { fixturePath } from "@laion/test-servers";
+import { fixturePath, startS3Server } from "@laion/test-servers";
 import tar from "tar-stream";
 import { beforeAll, describe, expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
@@ -276,3 +276,40 @@ test("the identity read from the file equals the loaded model's, and re-saving k
   });
   model.dispose();
 });
+
+test("--output s3://bucket/prefix: the same code shards as a local run, status and rerun read them there", async () => {
+  const s3 = await startS3Server({ buckets: ["codes"] });
+  try {
+    const remote = {
+      s3Endpoint: s3.endpoint,
+      s3: {
+        region: s3.region,
+        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      },
+    };
+    const output = "s3://codes/run/vq";
+    const first = await encodeVqCodes({ vqCheckpoint: ckpt, input: imageShards, output, ...remote });
+    expect(first).toMatchObject({ shardsWritten: 2, encoded: 10 });
+    expect(
+      await codeShardsStatus({ vqCheckpoint: ckpt, input: imageShards, output, ...remote }),
+    ).toMatchObject({
+      state: "complete",
+      done: 2,
+    });
+    expect(await encodeVqCodes({ vqCheckpoint: ckpt, input: imageShards, output, ...remote })).toMatchObject({
+      shardsWritten: 0,
+      shardsSkipped: 2,
+    });
+    const fromS3: Record<string, unknown>[] = [];
+    for await (const s of WebDataset(`${output}/{00000..00001}.tar`, {
+      s3Endpoint: s3.endpoint,
+      s3: remote.s3,
+    }))
+      fromS3.push(s);
+    const local = await readAll(path.join(dir, "codes", "{00000..00001}.tar"));
+    const strip = (ss: Record<string, unknown>[]) => ss.map(({ __url__, ...rest }) => rest);
+    expect(strip(fromS3)).toEqual(strip(local));
+  } finally {
+    await s3.close();
+  }
+}, 60_000);
