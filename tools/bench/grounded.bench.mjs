@@ -46,9 +46,10 @@ const { values: flags, positionals } = parseArgs({
     "vq-minutes": { type: "string" },
     vq: { type: "string" },
     "vq-config": { type: "string", default: "{}" },
-    "vq-batch": { type: "string", default: "16" },
-    "vq-lr": { type: "string", default: "0.002" },
+    "vq-batch": { type: "string", default: "8" },
+    "vq-lr": { type: "string" },
     "vq-only": { type: "boolean", default: false },
+    "score-only": { type: "boolean", default: false },
     "vq-steps": { type: "string" },
     steps: { type: "string" },
     "vq-rate": { type: "string" },
@@ -105,23 +106,17 @@ if (!vqFile) {
   const maxSteps = flags["vq-steps"]
     ? Number(flags["vq-steps"])
     : Math.max(20, Math.round((vqMinutes * 60 * rate) / batch));
-  const config = {
-    imageSize: 64,
-    downsample: 8,
-    codebookSize: 256,
-    codeDim: 16,
-    channels: [16, 32, 48, 64],
-    resBlocks: 1,
-    ...JSON.parse(flags["vq-config"]),
-  };
+  // The 64-f8-small preset (tuned on this data, see docs/benchmarks.md), with --vq-config overrides.
+  const config = JSON.parse(flags["vq-config"]);
   const tv = performance.now();
   const r = await trainVQ({
     out: vqFile,
+    preset: "64-f8-small",
     config,
     laionTars: trainDir,
     maxSteps,
     batchSize: batch,
-    lr: Number(flags["vq-lr"]),
+    ...(flags["vq-lr"] ? { lr: Number(flags["vq-lr"]) } : {}),
     // The generator already varies size, place and shade; crops would train on zoomed shapes the
     // eval never shows, and flips are harmless but useless.
     augment: { scale: [1, 1], flip: false },
@@ -142,6 +137,7 @@ if (!vqFile) {
     steps: r.steps,
     psnr: r.lastEval ? Number(r.lastEval.psnr.toFixed(2)) : null,
     imagesPerSecond: Number(r.imagesPerSecond.toFixed(1)),
+    preset: "64-f8-small",
     config,
   };
 }
@@ -229,60 +225,77 @@ raw.training.max_steps = maxSteps;
 raw.training.eval_every = maxSteps;
 raw.training.checkpoint_every = Math.max(1, Math.floor(maxSteps / points));
 const cfg = parseConfig(raw, "grounded bench config");
-fs.rmSync(cfg.output_dir, { recursive: true, force: true });
+if (!flags["score-only"]) fs.rmSync(cfg.output_dir, { recursive: true, force: true });
 const ckRoot = path.join(cfg.output_dir, "checkpoints");
 const curveDir = path.join(out, "curve");
 fs.mkdirSync(curveDir, { recursive: true });
 const snapshots = []; // { step, minutes, dir }
-const tt = performance.now();
-const stepMinutes = new Map();
-say(
-  `training ${maxSteps} steps (${trainMinutes.toFixed(1)} min budget), checkpoint every ${cfg.training.checkpoint_every}`,
-);
-// Past 1.5× the budget (a loaded machine) training stops where it is; the snapshots so far are scored.
-const deadline = flags.steps ? Number.POSITIVE_INFINITY : tt + trainMinutes * 60000 * 1.5;
-class OverBudget extends Error {}
+let tt = 0;
+let trainWall = 0;
 let result;
 let stoppedAt = maxSteps;
-try {
-  result = await trainMultimodal({
-    config: cfg,
-    tf,
-    backendName: "wasm",
-    vq,
-    log: () => {},
-    onStep: (r, max) => {
-      stepMinutes.set(r.step, (performance.now() - tt) / 60000);
-      // The checkpoint of step s is written after onStep(s): keep a copy of it one step later.
-      const prev = r.step - 1;
-      if (prev > 0 && prev % cfg.training.checkpoint_every === 0) {
-        const dir = path.join(ckRoot, `step-${String(prev).padStart(8, "0")}`);
-        const keep = path.join(curveDir, path.basename(dir));
-        fs.cpSync(dir, keep, { recursive: true });
-        snapshots.push({ step: prev, minutes: stepMinutes.get(prev), dir: keep });
-      }
-      if (r.step % 25 === 0 || r.step === max)
-        say(
-          `step ${r.step}/${max} loss ${r.loss} (${JSON.stringify(r.loss_by_modality)}) ${r.tokens_per_s} tok/s`,
-        );
-      if (performance.now() > deadline && snapshots.length) {
-        stoppedAt = r.step;
-        throw new OverBudget(`over budget at step ${r.step}`);
-      }
-    },
-  });
-} catch (err) {
-  if (!(err instanceof OverBudget)) throw err;
-  say(`${err.message}: scoring the checkpoints taken so far`);
+class OverBudget extends Error {}
+if (flags["score-only"]) {
+  // Score the snapshots of an earlier run in --out (after changing the scoring); minutes unknown.
+  const step = (d) => Number(d.slice("step-".length));
+  for (const d of fs.readdirSync(curveDir).sort())
+    snapshots.push({ step: step(d), minutes: null, dir: path.join(curveDir, d) });
+  const last = fs
+    .readdirSync(ckRoot)
+    .filter((d) => /^step-\d+$/.test(d))
+    .sort()
+    .at(-1);
+  if (last && !snapshots.some((x) => x.step === step(last)))
+    snapshots.push({ step: step(last), minutes: null, dir: path.join(ckRoot, last) });
+  stoppedAt = snapshots.at(-1).step;
+} else {
+  tt = performance.now();
+  const stepMinutes = new Map();
+  say(
+    `training ${maxSteps} steps (${trainMinutes.toFixed(1)} min budget), checkpoint every ${cfg.training.checkpoint_every}`,
+  );
+  // Past 1.5× the budget (a loaded machine) training stops where it is; the snapshots so far are scored.
+  const deadline = flags.steps ? Number.POSITIVE_INFINITY : tt + trainMinutes * 60000 * 1.5;
+  try {
+    result = await trainMultimodal({
+      config: cfg,
+      tf,
+      backendName: "wasm",
+      vq,
+      log: () => {},
+      onStep: (r, max) => {
+        stepMinutes.set(r.step, (performance.now() - tt) / 60000);
+        // The checkpoint of step s is written after onStep(s): keep a copy of it one step later.
+        const prev = r.step - 1;
+        if (prev > 0 && prev % cfg.training.checkpoint_every === 0) {
+          const dir = path.join(ckRoot, `step-${String(prev).padStart(8, "0")}`);
+          const keep = path.join(curveDir, path.basename(dir));
+          fs.cpSync(dir, keep, { recursive: true });
+          snapshots.push({ step: prev, minutes: stepMinutes.get(prev), dir: keep });
+        }
+        if (r.step % 25 === 0 || r.step === max)
+          say(
+            `step ${r.step}/${max} loss ${r.loss} (${JSON.stringify(r.loss_by_modality)}) ${r.tokens_per_s} tok/s`,
+          );
+        if (performance.now() > deadline && snapshots.length) {
+          stoppedAt = r.step;
+          throw new OverBudget(`over budget at step ${r.step}`);
+        }
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof OverBudget)) throw err;
+    say(`${err.message}: scoring the checkpoints taken so far`);
+  }
+  trainWall = (performance.now() - tt) / 60000;
+  if (stoppedAt === maxSteps && !snapshots.some((s) => s.step === maxSteps))
+    snapshots.push({
+      step: maxSteps,
+      minutes: trainWall,
+      dir: path.join(ckRoot, `step-${String(maxSteps).padStart(8, "0")}`),
+    });
+  say(`trained ${stoppedAt} of ${maxSteps} steps in ${trainWall.toFixed(1)} min`);
 }
-const trainWall = (performance.now() - tt) / 60000;
-if (stoppedAt === maxSteps && !snapshots.some((s) => s.step === maxSteps))
-  snapshots.push({
-    step: maxSteps,
-    minutes: trainWall,
-    dir: path.join(ckRoot, `step-${String(maxSteps).padStart(8, "0")}`),
-  });
-say(`trained ${stoppedAt} of ${maxSteps} steps in ${trainWall.toFixed(1)} min`);
 
 const ATTRS = ["colour", "shape", "position"];
 const acc = (rows, pick) => {
@@ -293,6 +306,14 @@ const acc = (rows, pick) => {
 };
 const nC2I = Math.min(nEval, Number(flags["c2i-images"]));
 
+// Seen pairs, unseen images: training-split samples past the ones written to the shards, so no image
+// was trained on but every colour × shape pair was. Tells "cannot read the attribute" from "cannot
+// put a new pair into words".
+const seen = Array.from({ length: 32 }, (_, i) =>
+  groundedSample({ seed, split: "train", langs }, nTrain + i),
+);
+const seenCodes = await vq.encodeImageBytes(await Promise.all(seen.map((x) => renderScene(x.scene))));
+
 async function score(snapshot, withSamples) {
   const g = await loadForGeneration({ tf, checkpoint: snapshot.dir, vq });
   const gen = { ...g, temperature: 0, seed };
@@ -302,6 +323,11 @@ async function score(snapshot, withSamples) {
     const said = (await generate(gen, { kind: "image2caption", image: heldCodes[i] })).text;
     const blind = (await generate(gen, { kind: "image2caption", image: fixedCodes })).text;
     rows.push({ truth, said, read: readAttributes(said), blind: readAttributes(blind) });
+  }
+  const seenRows = [];
+  for (let i = 0; i < seen.length; i++) {
+    const said = (await generate(gen, { kind: "image2caption", image: seenCodes[i] })).text;
+    seenRows.push({ truth: seen[i].scene, read: readAttributes(said) });
   }
   const c2i = [];
   for (let i = 0; i < nC2I; i++) {
@@ -315,9 +341,10 @@ async function score(snapshot, withSamples) {
   g.model.dispose();
   const res = {
     step: snapshot.step,
-    minutes: Number((vqInfo.minutes + snapshot.minutes).toFixed(2)),
+    minutes: snapshot.minutes === null ? null : Number((vqInfo.minutes + snapshot.minutes).toFixed(2)),
     images_seen: snapshot.step * cfg.training.batch_size,
     image2caption: acc(rows, (x) => x.read),
+    seen_pairs: acc(seenRows, (x) => x.read),
     fixed_image: acc(rows, (x) => x.blind),
     caption2image: acc(c2i, (x) => x.judged),
   };
@@ -330,7 +357,7 @@ for (const [k, s] of snapshots.entries()) {
   const r = await score(s, k === snapshots.length - 1);
   curve.push(r);
   say(
-    `step ${r.step} (${r.minutes} min, ${r.images_seen} images): image→caption ${JSON.stringify(r.image2caption)} fixed image ${JSON.stringify(r.fixed_image)} caption→image ${JSON.stringify(r.caption2image)}`,
+    `step ${r.step} (${r.minutes} min, ${r.images_seen} images): image→caption ${JSON.stringify(r.image2caption)} seen pairs ${JSON.stringify(r.seen_pairs)} fixed image ${JSON.stringify(r.fixed_image)} caption→image ${JSON.stringify(r.caption2image)}`,
   );
 }
 const final = curve.at(-1);
@@ -382,6 +409,7 @@ const summary = {
     position: round(1 / POSITIONS.length),
   },
   fixed_image: Object.fromEntries(ATTRS.map((a) => [a, round(final.fixed_image[a])])),
+  seen_pairs: Object.fromEntries(ATTRS.map((a) => [a, round(final.seen_pairs[a])])),
   caption2image_colour_acc: round(final.caption2image.colour),
   caption2image_shape_acc: round(final.caption2image.shape),
   caption2image_position_acc: round(final.caption2image.position),
@@ -406,6 +434,8 @@ const summary = {
     colour: round(c.image2caption.colour),
     shape: round(c.image2caption.shape),
     position: round(c.image2caption.position),
+    seen_colour: round(c.seen_pairs.colour),
+    seen_shape: round(c.seen_pairs.shape),
     c2i_colour: round(c.caption2image.colour),
     c2i_shape: round(c.caption2image.shape),
   })),
