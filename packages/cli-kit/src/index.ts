@@ -8,6 +8,7 @@ export type { RangeParams } from "./options.js";
 export { boolOption, floatOption, intOption } from "./options.js";
 export type { AcquireLockParams, LockHolder, OutputLock } from "./output-lock.js";
 export { acquireOutputLock, OutputBusyError } from "./output-lock.js";
+export { checkFlagPath } from "./path-checks.js";
 export type { Progress, ProgressFields, ProgressParams } from "./progress.js";
 export { createProgress } from "./progress.js";
 export type { Difference, InputIdentity, JsonValue, RunManifest, RunStatus } from "./run-manifest.js";

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { describeFsError, isDiskFull } from "../src/index.js";
+import { checkFlagPath, describeFsError, isDiskFull } from "../src/index.js";
 
 /** The real error Node raises for `fn`, so the codes are not made up. */
 function errorOf(fn: () => void): NodeJS.ErrnoException {
@@ -37,6 +37,31 @@ describe("describeFsError names the path, the flag and the cause", () => {
         `--output-dir ${file}/x: a parent of it is a file, not a folder (ENOTDIR)`,
       );
       expect(isDiskFull(notDir)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("checkFlagPath names the flag before any work starts", () => {
+  test("a folder where a file goes, a file where a folder goes, a missing input, a file as a parent", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-kit-paths-"));
+    try {
+      const file = path.join(dir, "f.pt");
+      fs.writeFileSync(file, "");
+      expect(() => checkFlagPath(dir, { flag: "--out", kind: "file" })).toThrow(
+        `--out ${dir} is a folder; give a file path (EISDIR)`,
+      );
+      expect(() => checkFlagPath(file, { flag: "--output-dir", kind: "folder" })).toThrow(
+        `--output-dir ${file} exists and is a file; give a folder (EEXIST)`,
+      );
+      expect(() =>
+        checkFlagPath(path.join(dir, "none.pt"), { flag: "--vq-checkpoint", kind: "file", mustExist: true }),
+      ).toThrow(`--vq-checkpoint ${dir}/none.pt: no such file (ENOENT)`);
+      expect(() => checkFlagPath(path.join(file, "sub", "x"), { flag: "--output-dir", kind: "folder" })).toThrow(
+        /--output-dir .*f\.pt\/sub\/x: .*(not a folder)/,
+      );
+      expect(() => checkFlagPath(path.join(dir, "new", "x.pt"), { flag: "--out", kind: "file" })).not.toThrow();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // train-tokenizer: byte-level BPE on corpus files + captions, written as JSON.
-import { intOption, runCli } from "@laion/cli-kit";
+import { checkFlagPath, intOption, runCli } from "@laion/cli-kit";
 import { Command } from "commander";
 import { trainTokenizer } from "./train-tokenizer.js";
 
@@ -25,6 +25,7 @@ const program = new Command("train-tokenizer")
 runCli(async () => {
   program.parse();
   const o = program.opts();
+  checkFlagPath(o.out, { flag: "--out", kind: "file" });
   const tok = await trainTokenizer({
     corpus: o.corpus,
     captions: o.captions,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // train-multimodal: thin shell over trainMultimodal (flags override the YAML config).
-import { CliError, createProgress, floatOption, intOption, runCli } from "@laion/cli-kit";
+import { CliError, checkFlagPath, createProgress, floatOption, intOption, runCli } from "@laion/cli-kit";
 import { Command, Option } from "commander";
 import { applyOverrides, loadConfig, parseConfig } from "./config.js";
 import { PRESET_NAMES, type PresetName } from "./presets.js";
@@ -78,6 +78,14 @@ runCli(async () => {
     ...(o.imageRoot !== undefined ? { imageRoot: o.imageRoot } : {}),
     ...(o.corpus !== undefined ? { corpus: o.corpus } : {}),
   });
+  // paths named by flags fail here, by flag, not as a bare EISDIR/EEXIST from deep inside the run
+  checkFlagPath(config.output_dir, { flag: "--output-dir (output_dir)", kind: "folder" });
+  if (config.training.vq_checkpoint)
+    checkFlagPath(config.training.vq_checkpoint, {
+      flag: "--vq-checkpoint (training.vq_checkpoint)",
+      kind: "file",
+      mustExist: !o.dryRun,
+    });
   // --dry-run answers "would this run?": every input must be there, not only the memory plan
   const missing = o.dryRun ? missingInputs(config) : [];
   if (missing.length > 0) throw new CliError(`--dry-run: inputs missing:\n  ${missing.join("\n  ")}`);

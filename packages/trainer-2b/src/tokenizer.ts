@@ -2,7 +2,7 @@
 // Ids 0..255 are the raw bytes, 256+i is merge i. Because every string is a byte sequence and
 // every byte has an id, encode/decode round-trips any UTF-8 exactly (no <unk>).
 import fs from "node:fs";
-import path from "node:path";
+import { writeFileAtomicSync } from "@laion/cli-kit";
 
 /**
  * Pre-tokenisation: chunks that merges never cross. Like GPT-2's pattern, but letters include
@@ -105,11 +105,9 @@ export class Tokenizer {
     return { format: TOKENIZER_FORMAT, merges: this.merges };
   }
 
+  /** Written atomically; on an error (a folder at `file`, a full disk) no temp file is left behind. */
   save(file: string): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, JSON.stringify(this.toJSON()));
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, JSON.stringify(this.toJSON()));
   }
 
   static load(file: string): Tokenizer {

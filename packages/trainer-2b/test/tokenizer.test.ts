@@ -59,6 +59,15 @@ test("tokenizer JSON save/load gives the same ids", async () => {
   expect(() => new Tokenizer({ format: "nope" } as never)).toThrow(/format must be "laion-bpe-v1"/);
 });
 
+test("saving over a folder fails and leaves no temp file beside it", async () => {
+  const tok = await trainBpe({ texts: sinhalaSample(), vocabSize: 300 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tok-"));
+  const target = path.join(dir, "tokenizer.json");
+  fs.mkdirSync(target);
+  expect(() => tok.save(target)).toThrow(/EISDIR|directory/);
+  expect(fs.readdirSync(dir)).toEqual(["tokenizer.json"]);
+});
+
 test("training is deterministic", async () => {
   const a = await trainBpe({ texts: sinhalaSample(), vocabSize: 350 });
   const b = await trainBpe({ texts: sinhalaSample(), vocabSize: 350 });

@@ -1,5 +1,12 @@
 import { readFile } from "node:fs/promises";
-import { CliError, createProgress, describeConfigIssue, floatOption, intOption } from "@laion/cli-kit";
+import {
+  CliError,
+  checkFlagPath,
+  createProgress,
+  describeConfigIssue,
+  floatOption,
+  intOption,
+} from "@laion/cli-kit";
 import { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -172,6 +179,7 @@ export async function trainVisualVq(argv: string[]): Promise<void> {
 
   await selectBackend({ prefer: backendName, log: (m) => process.stderr.write(`${m}\n`) });
   const out = String(opt.out ?? "model_output/visual_vq.pt");
+  checkFlagPath(out, { flag: "--out", kind: "file" });
   const maxSteps = opt.maxSteps === undefined ? undefined : Number(opt.maxSteps);
   const progress = createProgress({
     label: "steps",
