@@ -5,15 +5,12 @@
 //
 //   for p in cli-kit mixer shards vq; do (cd packages/$p && npx tsup); done
 //   node tools/bench/encode.bench.mjs [--preset 64-f4] [--images 256] [--seconds 20]
-import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import tar from "tar-stream";
-import { WebDataset } from "../../packages/shards/dist/index.js";
+import { localFolderStorage, TarWriter, WebDataset } from "../../packages/shards/dist/index.js";
 import {
   encodeVqCodes,
   loadVQ,
@@ -57,8 +54,10 @@ const imageShards = path.join(dir, "images");
 await mkdir(imageShards);
 const PER_SHARD = 128;
 for (let s = 0; s * PER_SHARD < IMAGES; s++) {
-  const pack = tar.pack();
-  const done = pipeline(pack, createWriteStream(path.join(imageShards, `${String(s).padStart(5, "0")}.tar`)));
+  const shard = await TarWriter.open({
+    storage: localFolderStorage(imageShards),
+    name: `${String(s).padStart(5, "0")}.tar`,
+  });
   for (let i = s * PER_SHARD; i < Math.min(IMAGES, (s + 1) * PER_SHARD); i++) {
     const key = `${String(s).padStart(5, "0")}${String(i).padStart(4, "0")}`;
     // every sample distinct: a per-index crop offset, so no decode is a cached repeat
@@ -68,15 +67,14 @@ for (let s = 0; s * PER_SHARD < IMAGES; s++) {
       .jpeg({ quality: 95 })
       .toBuffer();
     const caption = `a photo, number ${i}`;
-    pack.entry({ name: `${key}.jpg` }, jpg);
-    pack.entry(
-      { name: `${key}.json` },
-      Buffer.from(JSON.stringify({ key, url: `http://example.com/${i}.jpg`, caption })),
-    );
-    pack.entry({ name: `${key}.txt` }, Buffer.from(caption));
+    await shard.write({
+      __key__: key,
+      jpg,
+      json: { key, url: `http://example.com/${i}.jpg`, caption },
+      txt: caption,
+    });
   }
-  pack.finalize();
-  await done;
+  await shard.close();
 }
 
 // 1. encode-vq-codes throughput -------------------------------------------------------------------

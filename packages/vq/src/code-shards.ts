@@ -1,9 +1,7 @@
 // Code shards: webdataset tars whose samples hold `{key}.json` (the image shard's metadata + the VQ's identity),
 // `{key}.txt` (caption) and `{key}.vq.npy` (the [g, g] code grid) — no image. Written by encodeVqCodes, read by
 // the trainer (`--laion-path`), which tells them from image shards by the `vq.npy` member.
-import { pipeline } from "node:stream/promises";
-import type { PendingObject, ShardStorage } from "@laion/shards";
-import tar from "tar-stream";
+import { type ShardStorage, TarWriter } from "@laion/shards";
 import { codeDtype, decodeNpy, encodeNpy } from "./npy.js";
 import { describeIdentity, type VqIdentity } from "./vq-identity.js";
 
@@ -43,51 +41,37 @@ export interface CodeShardWriter {
   abort(): Promise<void>;
 }
 
-/** Streams one code shard `{name}.tar` into `storage` (temp object until close). */
+/** Streams one code shard `{name}.tar` into `storage` through @laion/shards' TarWriter (temp object until close). */
 export async function createCodeShardWriter(params: {
   storage: ShardStorage;
   name: string;
   vq: VqIdentity;
 }): Promise<CodeShardWriter> {
   const { storage, name, vq } = params;
-  const pending: PendingObject = await storage.create(`${name}.tar`);
-  const pack = tar.pack();
-  const piped = pipeline(pack, pending.stream);
-  piped.catch(() => {}); // surfaced by close()
-  const mtime = new Date();
+  const tar = await TarWriter.open({ storage, name: `${name}.tar` });
   const dtype = codeDtype(vq.codebook_size);
-  const entry = (member: string, body: Uint8Array) =>
-    new Promise<void>((resolve, reject) =>
-      pack.entry({ name: member, size: body.length, mode: 0o444, mtime }, Buffer.from(body), (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
   let closed = false;
   return {
     async write(s) {
       if (s.codes.length !== vq.grid_size * vq.grid_size)
         throw new Error(`${name}.tar: ${s.key} has ${s.codes.length} codes, expected ${vq.grid_size}²`);
-      const meta = { ...s.meta, key: s.key, vq };
-      // Members sorted by extension within the sample, as webdataset's TarWriter writes them.
-      await Promise.race([entry(`${s.key}.json`, Buffer.from(JSON.stringify(meta), "utf8")), piped]);
-      if (s.caption !== undefined)
-        await Promise.race([entry(`${s.key}.txt`, Buffer.from(s.caption, "utf8")), piped]);
-      const npy = encodeNpy({ dtype, shape: [vq.grid_size, vq.grid_size], data: s.codes });
-      await Promise.race([entry(`${s.key}.${CODES_EXT}`, npy), piped]);
+      await tar.write({
+        __key__: s.key,
+        json: { ...s.meta, key: s.key, vq },
+        ...(s.caption !== undefined ? { txt: s.caption } : {}),
+        [CODES_EXT]: encodeNpy({ dtype, shape: [vq.grid_size, vq.grid_size], data: s.codes }),
+      });
     },
     async close(stats) {
       if (closed) return;
       closed = true;
-      pack.finalize();
-      await piped;
-      await pending.commit();
+      await tar.close();
       await storage.put(`${name}_stats.json`, `${JSON.stringify(stats, null, 2)}\n`); // last: marks it complete
     },
     async abort() {
       if (closed) return;
       closed = true;
-      pack.destroy();
-      await pending.abort();
+      await tar.abort();
     },
   };
 }

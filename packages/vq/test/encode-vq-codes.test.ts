@@ -1,11 +1,8 @@
-import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
-import { WebDataset } from "@laion/shards";
+import { localFolderStorage, TarWriter, WebDataset } from "@laion/shards";
 import { fixturePath, startS3Server } from "@laion/test-servers";
-import tar from "tar-stream";
 import { beforeAll, describe, expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
 import {
@@ -30,12 +27,20 @@ interface Member {
   body: Uint8Array;
 }
 
+/** Writes members `{key}.{ext}` as one webdataset tar with @laion/shards' TarWriter (samples grouped by key). */
 async function writeTar(file: string, members: Member[]): Promise<void> {
-  const pack = tar.pack();
-  const done = pipeline(pack, createWriteStream(file));
-  for (const m of members) pack.entry({ name: m.name, size: m.body.length }, Buffer.from(m.body));
-  pack.finalize();
-  await done;
+  const tar = await TarWriter.open({
+    storage: localFolderStorage(path.dirname(file)),
+    name: path.basename(file),
+  });
+  const samples = new Map<string, Record<string, Uint8Array>>();
+  for (const m of members) {
+    const dot = m.name.indexOf(".");
+    const key = m.name.slice(0, dot);
+    samples.set(key, { ...samples.get(key), [m.name.slice(dot + 1)]: m.body });
+  }
+  for (const [key, exts] of samples) await tar.write({ __key__: key, ...exts });
+  await tar.close();
 }
 
 interface Photo {
