@@ -1,5 +1,8 @@
 import { defineConfig } from "vitest/config";
 
+// Worker threads started from the TypeScript sources (data-parallel training) load them through this.
+const tsLoader = new URL("./tools/scripts/ts-loader.mjs", import.meta.url).href;
+
 /** Shared vitest settings: resolve workspace packages to their TypeScript sources (the `@laion/source` export condition), so tests never depend on a prior build. */
 export default defineConfig({
   resolve: { conditions: ["@laion/source"] },
@@ -9,6 +12,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    env: { LAION_TS_LOADER: tsLoader },
     reporters: ["default"],
   },
 });

@@ -72,10 +72,10 @@ const batch = {
 };
 const step = () =>
   trainStep({ model, opt, micro: [batch], lr: 1e-3, gradClip: 1, lossWeights: { text: 1, image: 1 } });
-step(); // warm-up (kernel set-up, JIT)
+await step(); // warm-up (kernel set-up, JIT)
 const steps = Number(flags.steps);
 const t0 = performance.now();
-for (let i = 0; i < steps; i++) step();
+for (let i = 0; i < steps; i++) await step();
 const sec = (performance.now() - t0) / 1000;
 const mm2 = matmulBaseline(); // again after: the machine is shared, so bracket the measurement
 const tokensPerS = (N * steps) / sec;

@@ -49,6 +49,11 @@ const program = new Command("train-multimodal")
     "device memory for the preflight check (GPU default 16 = Kaggle T4)",
     floatOption("--device-memory-gb", { min: 0.01 }),
   )
+  .option(
+    "--threads <n>",
+    "wasm: threads sharing each micro-batch, one core each (training.threads; default all cores)",
+    intOption("--threads", { min: 1, max: 256 }),
+  )
   .option("--resume", "continue from the last checkpoint in the output dir (same data order)")
   .option("--dry-run", "print the plan (parameters, memory, backend, mixture) and exit")
   .option(
@@ -77,6 +82,7 @@ runCli(async () => {
     ...(o.captions !== undefined ? { captions: o.captions } : {}),
     ...(o.imageRoot !== undefined ? { imageRoot: o.imageRoot } : {}),
     ...(o.corpus !== undefined ? { corpus: o.corpus } : {}),
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
   });
   // paths named by flags fail here, by flag, not as a bare EISDIR/EEXIST from deep inside the run
   checkFlagPath(config.output_dir, { flag: "--output-dir (output_dir)", kind: "folder" });

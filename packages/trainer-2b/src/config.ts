@@ -73,6 +73,11 @@ const trainingSchema = z.strictObject({
   vq_checkpoint: nullablePath.default(null),
   backend: z.enum(["auto", "tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
   device_memory_gb: z.number().positive().nullable().default(null),
+  /**
+   * wasm: threads sharing each micro-batch's rows, one core (and one wasm instance) each; null = all
+   * cores. Results are reproducible for a given value; other backends ignore it.
+   */
+  threads: z.number().int().min(1).max(256).nullable().default(null),
   /** Cache VQ codes of images by sample key (the user's images repeat every epoch). */
   code_cache_size: z.number().int().min(0).default(10000),
 });
@@ -129,6 +134,7 @@ export interface ConfigOverrides {
   deviceMemoryGb?: number;
   preset?: PresetName;
   batchSize?: number;
+  threads?: number;
   /** data.captions / data.image_root / data.corpus: the app points the model at the same files as the VQ. */
   captions?: string;
   imageRoot?: string;
@@ -159,6 +165,7 @@ export function applyOverrides(cfg: TrainConfig, o: ConfigOverrides): TrainConfi
   if (o.captions !== undefined) next.data.captions = o.captions;
   if (o.imageRoot !== undefined) next.data.image_root = o.imageRoot;
   if (o.corpus !== undefined) next.data.corpus = o.corpus;
+  if (o.threads !== undefined) next.training.threads = o.threads;
   return parseConfig(next, "flags");
 }
 

@@ -20,7 +20,7 @@ export interface ImageCoder {
   encodeImageBytes(images: Uint8Array[]): Promise<Int32Array[]>;
   decodeToPng(codes: Int32Array): Promise<Uint8Array>;
   /** The VQ's identity (config + weights hash): code shards must carry the same one. */
-  identityId?(): string;
+  identityId?(): Promise<string>;
 }
 
 export type SourceName = "laion" | "text" | "local";
@@ -136,14 +136,14 @@ export type DocMaker = (
  * What a code-shard sample (encode-vq-codes output) must match: the loaded VQ's identity. Codes from another
  * tokenizer would train the model on a meaningless vocabulary, so they stop the run naming both checkpoints.
  */
-function expectedVq(cfg: TrainConfig, vq: ImageCoder | null, sample: RawSample) {
+async function expectedVq(cfg: TrainConfig, vq: ImageCoder | null, sample: RawSample) {
   if (!vq?.identityId) {
     throw new Error(
       `--laion-path ${cfg.training.laion_path} holds VQ code shards (${sample.__key__}.${CODES_EXT}): pass the --vq-checkpoint they were encoded with (its id is in each sample's json "vq")`,
     );
   }
   return {
-    id: vq.identityId(),
+    id: await vq.identityId(),
     checkpoint: cfg.training.vq_checkpoint ?? "the given VQ",
     grid_size: Math.round(Math.sqrt(vq.tokensPerImage)),
   };
@@ -158,14 +158,14 @@ export function makeDocMaker(params: {
   const { cfg, tokenizer, vocab, vq } = params;
   const cache = new CodeCache(cfg.training.code_cache_size);
   // hashing the VQ's tensors is done once, at the first code sample
-  let expected: ReturnType<typeof expectedVq> | undefined;
+  let expected: Awaited<ReturnType<typeof expectedVq>> | undefined;
   return async (source, sample, direction) => {
     const text = textOf(sample);
     if (source === "text") {
       return buildDoc({ vocab, tokenizer, source, text, maxTextTokens: cfg.data.max_text_tokens });
     }
     if (isCodeSample(sample)) {
-      expected ??= expectedVq(cfg, vq, sample);
+      expected ??= await expectedVq(cfg, vq, sample);
       const { codes, caption } = readCodeSample(sample, expected);
       const maxTextTokens = cfg.data.max_text_tokens;
       return buildDoc({ vocab, tokenizer, source, text: caption, codes, direction, maxTextTokens });

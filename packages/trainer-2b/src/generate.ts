@@ -86,7 +86,7 @@ export function pickToken(
 }
 
 /** Autoregressive decoding (no KV cache: each step reruns the window, fine for report-sized outputs). */
-export function sampleTokens(params: SampleParams): Sampled {
+export async function sampleTokens(params: SampleParams): Promise<Sampled> {
   const { model, allowed, stop = [], maxNewTokens } = params;
   const tf = model.tf;
   const rng = createRng(params.seed ?? 0);
@@ -95,12 +95,15 @@ export function sampleTokens(params: SampleParams): Sampled {
   const T = model.cfg.seqLen;
   for (let i = 0; i < maxNewTokens; i++) {
     const window = seq.slice(-T);
-    const logits = tf.tidy(() => {
+    const last = tf.tidy(() => {
       const x = tf.tensor2d(Int32Array.from(window), [1, window.length], "int32");
       const mask = documentMask(tf, new Int32Array(window.length), 1, window.length);
       const all = model.forward(x, mask); // [1, t, V]
-      return tf.slice(all, [0, window.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
+      return tf.slice(all, [0, window.length - 1, 0], [1, 1, -1]);
     });
+    // `await data()`: webgpu's synchronous read needs a browser canvas
+    const logits = (await last.data()) as Float32Array;
+    last.dispose();
     const next = pickToken(logits, { ...params, allowed, stop, produced: ids.length }, rng);
     if (stop.includes(next)) return { ids, finish: "stop" };
     seq.push(next);
@@ -139,8 +142,8 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
     seed: params.seed ?? 0,
   };
   // Text up to <eos>; `minTokens` is the default of minNewTokens for this kind of request.
-  const text = (prompt: number[], minTokens: number) => {
-    const r = sampleTokens({
+  const text = async (prompt: number[], minTokens: number) => {
+    const r = await sampleTokens({
       ...common,
       minNewTokens: params.minNewTokens ?? minTokens,
       prompt,
@@ -151,7 +154,7 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
     return { text: tokenizer.decode(vocabToText(vocab, r.ids)), finish: r.finish };
   };
   if (request.kind === "text") {
-    const r = text([BOS, ...textToVocab(vocab, tokenizer.encode(request.prompt.normalize("NFC")))], 0);
+    const r = await text([BOS, ...textToVocab(vocab, tokenizer.encode(request.prompt.normalize("NFC")))], 0);
     return {
       kind: "text",
       text: request.prompt + r.text,
@@ -161,7 +164,7 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
   if (request.kind === "caption2image") {
     if (!vq) throw new Error("caption → image needs the VQ checkpoint (--vq-checkpoint)");
     const prompt = [BOS, ...textToVocab(vocab, tokenizer.encode(request.caption.normalize("NFC"))), BOI];
-    const { ids } = sampleTokens({
+    const { ids } = await sampleTokens({
       ...common,
       prompt,
       maxNewTokens: vq.tokensPerImage,
@@ -181,5 +184,5 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
     codes = (await vq.encodeImageBytes([request.image]))[0]!;
   }
   // A caption is never empty: <eos> is held back for the first token (see DecodeOptions.minNewTokens).
-  return { kind: "image2caption", ...text([BOS, BOI, ...codesToVocab(vocab, codes), EOI], 1) };
+  return { kind: "image2caption", ...(await text([BOS, BOI, ...codesToVocab(vocab, codes), EOI], 1)) };
 }

@@ -72,7 +72,8 @@ export function ropeTables(tf: Tf, T: number, D: number, theta: number): { cos: 
 
 // rotate_half(x) = [-x2, x1] as a product with a fixed signed permutation R [D, D]: one XNNPACK
 // matmul instead of slice + concat, whose gradients (SplitV, Concat) cost more than the matmul on wasm.
-const rotateOps = new WeakMap<Tf, Map<number, (x: Tensor) => Tensor>>();
+// Keyed by backend too: R lives on the backend that made it, and a process may switch (wasm ↔ webgpu).
+const rotateOps = new WeakMap<Tf, Map<string, (x: Tensor) => Tensor>>();
 function rotateHalf(tf: Tf, x: Tensor): Tensor {
   const D = x.shape[x.shape.length - 1]!;
   let byD = rotateOps.get(tf);
@@ -80,7 +81,8 @@ function rotateHalf(tf: Tf, x: Tensor): Tensor {
     byD = new Map();
     rotateOps.set(tf, byD);
   }
-  let op = byD.get(D);
+  const key = `${tf.getBackend()}/${D}`;
+  let op = byD.get(key);
   if (!op) {
     const r = new Float32Array(D * D);
     const h = D / 2;
@@ -94,7 +96,7 @@ function rotateHalf(tf: Tf, x: Tensor): Tensor {
       value: tf.matMul(v as TF.Tensor2D, R as TF.Tensor2D),
       gradFunc: (dy: Tensor) => tf.matMul(dy as TF.Tensor2D, Rt as TF.Tensor2D),
     })) as never) as unknown as (x: Tensor) => Tensor;
-    byD.set(D, op);
+    byD.set(key, op);
   }
   return tf.reshape(op(tf.reshape(x, [-1, D])), x.shape);
 }

@@ -80,15 +80,18 @@ export class AdamW {
   }
 }
 
-/** Global L2 norm of all gradients, and the gradients scaled so that norm ≤ maxNorm (0 = no clip). */
-export function clipByGlobalNorm(
+/**
+ * Global L2 norm of all gradients, and the gradients scaled so that norm ≤ maxNorm (0 = no clip).
+ * Async: the norm is read with `await data()` (webgpu's synchronous read needs a browser canvas).
+ */
+export async function clipByGlobalNorm(
   tf: Tf,
   grads: Record<string, TF.Tensor>,
   maxNorm: number,
-): { norm: number; grads: Record<string, TF.Tensor> } {
-  const norm = Math.sqrt(
-    tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))).dataSync()[0]!),
-  );
+): Promise<{ norm: number; grads: Record<string, TF.Tensor> }> {
+  const squared = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+  const norm = Math.sqrt((await squared.data())[0]!);
+  squared.dispose();
   if (!(maxNorm > 0) || norm <= maxNorm) return { norm, grads };
   const scale = maxNorm / (norm + 1e-6);
   const out: Record<string, TF.Tensor> = {};

@@ -55,9 +55,10 @@ export interface DeviceMemory {
 }
 
 /** What the backend in use can address: a hard limit where there is one (wasm's heap, the machine's RAM). */
-function backendMemory(backend: string): DeviceMemory & { hard: boolean } {
+function backendMemory(backend: string, device?: { software?: boolean }): DeviceMemory & { hard: boolean } {
   if (backend === "wasm") return { bytes: 4 * 2 ** 30, source: "wasm heap (4 GiB, wasm32)", hard: true };
-  if (backend === "tfjs-node-gpu" || backend === "webgpu")
+  // a software WebGPU adapter (llvmpipe) allocates in RAM: it falls through to the RAM figure
+  if (backend === "tfjs-node-gpu" || (backend === "webgpu" && !device?.software))
     // tfjs does not report a GPU's memory: assume the Kaggle T4 and let device_memory_gb say otherwise
     return { bytes: 16e9, source: "GPU, size not reported: 16 GB assumed (Kaggle T4)", hard: false };
   return { bytes: Math.floor(os.totalmem() * 0.8), source: "80% of system RAM", hard: true };
@@ -69,8 +70,12 @@ function backendMemory(backend: string): DeviceMemory & { hard: boolean } {
  * override: it can lower the figure, or set a GPU's, but not raise it past what the backend can address
  * (then the backend's figure is used and `warning` says so).
  */
-export function deviceMemory(backend: string, flagGb?: number | null): DeviceMemory {
-  const own = backendMemory(backend);
+export function deviceMemory(
+  backend: string,
+  flagGb?: number | null,
+  device?: { software?: boolean },
+): DeviceMemory {
+  const own = backendMemory(backend, device);
   if (!flagGb) return { bytes: own.bytes, source: own.source };
   const bytes = flagGb * 1e9;
   if (own.hard && bytes > own.bytes)
@@ -82,6 +87,42 @@ export function deviceMemory(backend: string, flagGb?: number | null): DeviceMem
         `(${(own.bytes / 1e9).toFixed(1)} GB, ${own.source}): planning with ${(own.bytes / 1e9).toFixed(1)} GB`,
     };
   return { bytes, source: `device_memory_gb ${flagGb} (override of: ${own.source})` };
+}
+
+/** The largest single tensor of a training step (fp32): one buffer must hold it on a GPU backend. */
+export function largestTensor(cfg: ModelConfig, batchSize: number): { name: string; bytes: number } {
+  const { dModel: C, dFF: F, nHeads: H, seqLen: T, vocabSize: V } = cfg;
+  const B = batchSize;
+  const candidates = [
+    { name: `logits [B·T, V] = [${B * T}, ${V}]`, n: B * T * V },
+    { name: `attention scores [B, H, T, T] = [${B}, ${H}, ${T}, ${T}]`, n: B * H * T * T },
+    { name: `SwiGLU hidden [B, T, F] = [${B}, ${T}, ${F}]`, n: B * T * F },
+    { name: `token embedding [V, C] = [${V}, ${C}]`, n: V * C },
+  ];
+  const top = candidates.reduce((a, b) => (b.n > a.n ? b : a));
+  return { name: top.name, bytes: 4 * top.n };
+}
+
+/** Throws when the largest tensor exceeds what one buffer of the device may hold (webgpu's adapter limits). */
+export function assertTensorFits(params: {
+  cfg: ModelConfig;
+  batchSize: number;
+  maxTensorBytes: number | undefined;
+  device: string;
+}): void {
+  const { cfg, batchSize, maxTensorBytes } = params;
+  if (maxTensorBytes === undefined) return;
+  const top = largestTensor(cfg, batchSize);
+  if (top.bytes <= maxTensorBytes) return;
+  let fits = batchSize;
+  while (fits > 0 && largestTensor(cfg, fits).bytes > maxTensorBytes) fits--;
+  throw new Error(
+    `the largest tensor, ${top.name} (${gb(top.bytes)}), exceeds what one buffer may hold on ${params.device}: ` +
+      `${gb(maxTensorBytes)} (the adapter's maxStorageBufferBindingSize / maxBufferSize). ` +
+      (fits > 0
+        ? `training.batch_size ≤ ${fits} fits (raise training.grad_accum to keep the effective batch).`
+        : "No batch size fits: choose a smaller model.preset."),
+  );
 }
 
 export function presetModelConfig(name: PresetName, vocabSize?: number): ModelConfig {

@@ -16,6 +16,7 @@ import {
 import { generate } from "./generate.js";
 import type { ModelConfig, Transformer } from "./model.js";
 import { type AdamW, lrAt } from "./optim.js";
+import type { DataParallelTrainer } from "./parallel-step.js";
 import { type MetricRecord, type ReportSample, readMetrics, renderReport, writeReport } from "./report.js";
 import type { Batch } from "./sequences.js";
 import type { Tokenizer } from "./tokenizer.js";
@@ -33,6 +34,8 @@ export interface MultimodalRunSetup {
   paramCount: number;
   model: Transformer;
   opt: AdamW;
+  /** Worker threads sharing each micro-batch's rows (wasm: one core each); undefined = this thread alone. */
+  parallel: DataParallelTrainer | undefined;
   modelCfg: ModelConfig;
   tokenizer: Tokenizer;
   vocab: Vocab;
@@ -113,14 +116,15 @@ export class MultimodalRun {
     for (let a = 0; a < t.grad_accum; a++) micro.push(await this.stream.next());
     for (const b of micro) this.baseline.add(b);
     const schedule = { lr: t.lr, minLr: t.min_lr, warmup: t.warmup, maxSteps: t.max_steps };
-    const r = trainStep({
+    const p = {
       model: this.s.model,
       opt: this.s.opt,
       micro,
       lr: lrAt(step, schedule),
       gradClip: t.grad_clip,
       lossWeights: this.weights,
-    });
+    };
+    const r = await (this.s.parallel ? this.s.parallel.step(p) : trainStep(p));
     const seconds = (performance.now() - t0) / 1000;
     const tokens = micro.reduce((sum, b) => sum + b.B * b.T, 0);
     const record: MetricRecord = {
@@ -147,7 +151,7 @@ export class MultimodalRun {
     const { cfg, model, log } = this.s;
     const heldOut = this.heldOut;
     if (heldOut.batches.length) {
-      const stats = evaluate(model, heldOut.batches, this.weights);
+      const stats = await evaluate(model, heldOut.batches, this.weights);
       const base = this.baseline.loss(heldOut.batches);
       this.appendRecord({
         type: "eval",

@@ -21,16 +21,23 @@ export interface LossStats {
   perModality: { text: { loss: number; tokens: number }; image: { loss: number; tokens: number } };
 }
 
+/** Per-token loss weights (loss mask × modality weight) and their sum, the loss's denominator. */
+export function tokenWeights(batch: Batch, w: LossWeights): { weights: Float32Array; sum: number } {
+  const weights = new Float32Array(batch.B * batch.T);
+  for (let i = 0; i < weights.length; i++)
+    weights[i] = batch.lossMask[i]! * (batch.modality[i] ? w.image : w.text);
+  return { weights, sum: weights.reduce((a, b) => a + b, 0) };
+}
+
 function batchTensors(tf: typeof TF, batch: Batch, w: LossWeights) {
   const { B, T } = batch;
-  const weights = new Float32Array(B * T);
-  for (let i = 0; i < B * T; i++) weights[i] = batch.lossMask[i]! * (batch.modality[i] ? w.image : w.text);
+  const { weights, sum } = tokenWeights(batch, w);
   return {
     inputs: tf.tensor2d(batch.inputs, [B, T], "int32"),
     targets: tf.tensor2d(batch.targets, [B, T], "int32"),
     mask: documentMask(tf, batch.docIds, B, T),
     weights: tf.tensor1d(weights),
-    weightSum: weights.reduce((a, b) => a + b, 0),
+    weightSum: sum,
   };
 }
 
@@ -105,32 +112,62 @@ export interface StepResult extends LossStats {
   lr: number;
 }
 
-export function trainStep(params: {
+/**
+ * Gradients (keyed by tfjs variable name) of one micro-batch's weighted mean loss, its per-token
+ * cross-entropy and the loss. Host reads are `await data()`: webgpu's synchronous read needs a
+ * browser canvas.
+ */
+export async function microGradients(
+  model: Transformer,
+  batch: Batch,
+  w: LossWeights,
+): Promise<{ grads: Record<string, TF.Tensor>; ce: Float32Array; objective: number }> {
+  const tf = model.tf;
+  const { lossFn, dispose } = batchLoss(model, batch, w);
+  let ceKept: TF.Tensor | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const { ce, loss } = lossFn();
+    ceKept = tf.keep(ce);
+    return loss;
+  }, [...model.params.values()]);
+  const objective = (await value.data())[0]!;
+  const ce = (await ceKept!.data()) as Float32Array;
+  tf.dispose([value, ceKept!]);
+  dispose();
+  return { grads, ce, objective };
+}
+
+export interface OptimizerStep {
   model: Transformer;
   opt: AdamW;
   micro: Batch[];
   lr: number;
   gradClip: number;
   lossWeights: LossWeights;
-}): StepResult {
-  const { model, opt, micro, lr, gradClip, lossWeights } = params;
+}
+
+/** Mean of the micro-batches' gradients (by parameter name) → clip → AdamW; the step's statistics. */
+export async function applyStep(
+  params: OptimizerStep,
+  grads: Record<string, TF.Tensor>,
+  parts: LossStats[],
+): Promise<StepResult> {
+  const { norm, grads: clipped } = await clipByGlobalNorm(params.model.tf, grads, params.gradClip);
+  params.opt.apply(clipped, params.lr);
+  params.model.tf.dispose(Object.values(clipped));
+  return { ...finishStats(parts), gradNorm: norm, lr: params.lr };
+}
+
+export async function trainStep(params: OptimizerStep): Promise<StepResult> {
+  const { model, micro, lossWeights } = params;
   const tf = model.tf;
   const vars = [...model.params.values()];
   const names = [...model.params.keys()];
   let acc: Record<string, TF.Tensor> | undefined;
   const parts: LossStats[] = [];
   for (const batch of micro) {
-    const { lossFn, dispose } = batchLoss(model, batch, lossWeights);
-    let ceKept: TF.Tensor | undefined;
-    const { value, grads } = tf.variableGrads(() => {
-      const { ce, loss } = lossFn();
-      ceKept = tf.keep(ce);
-      return loss;
-    }, vars);
-    const objective = value.dataSync()[0]!;
-    parts.push(statsOf(batch, ceKept!.dataSync() as Float32Array, objective));
-    tf.dispose([value, ceKept!]);
-    dispose();
+    const { grads, ce, objective } = await microGradients(model, batch, lossWeights);
+    parts.push(statsOf(batch, ce, objective));
     if (!acc) acc = grads;
     else {
       for (const n of Object.keys(grads)) {
@@ -148,23 +185,19 @@ export function trainStep(params: {
     byName[n] = micro.length > 1 ? tf.div(g, micro.length) : g;
     if (micro.length > 1) g.dispose();
   });
-  const { norm, grads } = clipByGlobalNorm(tf, byName, gradClip);
-  opt.apply(grads, lr);
-  tf.dispose(Object.values(grads));
-  return { ...finishStats(parts), gradNorm: norm, lr };
+  return applyStep(params, byName, parts);
 }
 
 /** Loss statistics on fixed batches without gradients (held-out evaluation). */
-export function evaluate(model: Transformer, batches: Batch[], w: LossWeights): LossStats {
+export async function evaluate(model: Transformer, batches: Batch[], w: LossWeights): Promise<LossStats> {
   const tf = model.tf;
-  const parts = batches.map((batch) => {
+  const parts: LossStats[] = [];
+  for (const batch of batches) {
     const { lossFn, dispose } = batchLoss(model, batch, w);
-    const [ce, objective] = tf.tidy(() => {
-      const r = lossFn();
-      return [r.ce.dataSync() as Float32Array, r.loss.dataSync()[0]!] as const;
-    });
+    const { ce, loss } = tf.tidy(() => lossFn());
+    parts.push(statsOf(batch, (await ce.data()) as Float32Array, (await loss.data())[0]!));
+    tf.dispose([ce, loss]);
     dispose();
-    return statsOf(batch, ce, objective);
-  });
+  }
   return finishStats(parts);
 }

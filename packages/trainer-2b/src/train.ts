@@ -5,12 +5,22 @@
 
 import fs from "node:fs";
 import path from "node:path";
+import { availableCores, type DeviceInfo, describeDevice } from "@laion/vq";
 import { findCheckpoint, loadCheckpoint } from "./checkpoint.js";
 import { modelConfigFor, resolveShape, type TrainConfig } from "./config.js";
 import { activeSources, type DataState, type ImageCoder, tokenizerTexts } from "./data.js";
 import { type ModelConfig, type Tf, Transformer } from "./model.js";
 import { AdamW } from "./optim.js";
-import { assertFits, deviceMemory, formatPlan, type MemoryPlan, memoryPlan } from "./preflight.js";
+import { DataParallelTrainer } from "./parallel-step.js";
+import {
+  assertFits,
+  assertTensorFits,
+  deviceMemory,
+  formatPlan,
+  largestTensor,
+  type MemoryPlan,
+  memoryPlan,
+} from "./preflight.js";
 import type { MetricRecord } from "./report.js";
 import { claimTrainOutput, lastCheckpointStep } from "./run-manifest.js";
 import { Tokenizer, trainBpe } from "./tokenizer.js";
@@ -45,6 +55,10 @@ export interface TrainPlan {
   model: ModelConfig;
   memory: MemoryPlan;
   device: { bytes: number; source: string };
+  /** What the backend runs on and why it was chosen (absent when a tfjs namespace was injected). */
+  deviceInfo?: DeviceInfo;
+  /** Threads sharing each micro-batch (wasm), 1 otherwise. */
+  threads: number;
   mixture: Record<string, number>;
   text: string;
   /** Whether the memory plan fits the device (a dry run reports instead of throwing). */
@@ -72,6 +86,9 @@ export function planText(p: Omit<TrainPlan, "text" | "fits">, cfg: TrainConfig):
     `model           preset ${cfg.model.preset}: d_model ${m.dModel}, ${m.nLayers} layers, ${m.nHeads} heads, d_ff ${m.dFF}, seq_len ${m.seqLen}, vocab ${m.vocabSize}`,
     formatPlan(p.memory),
     `device memory   ${(p.device.bytes / 1e9).toFixed(2)} GB (${p.device.source})`,
+    ...(p.deviceInfo ? [`device          ${describeDevice(p.deviceInfo)}`] : []),
+    `threads         ${p.threads}${p.threads > 1 ? " (data-parallel wasm workers, one core each)" : ""}`,
+    largestLine(p, cfg),
     `mixture         ${mix} of steps (laion_prob ${cfg.training.laion_prob}, text_only_prob ${cfg.training.text_only_prob}; laion_path ${cfg.training.laion_path ?? "null"})`,
     `batch           ${cfg.training.batch_size} × ${m.seqLen} tokens × grad_accum ${cfg.training.grad_accum} = ${cfg.training.batch_size * m.seqLen * cfg.training.grad_accum} tokens/step`,
     `schedule        ${cfg.training.max_steps} steps, lr ${cfg.training.lr} (warmup ${cfg.training.warmup}, cosine to ${cfg.training.min_lr})`,
@@ -113,15 +130,45 @@ async function train(params: TrainParams): Promise<TrainResult> {
   const log = params.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const out = cfg.output_dir;
   // Backend first: the device decides what fits.
-  const { tf, backend } = await setupBackend(params, log);
+  const { tf, backend, device } = await setupBackend(params, log);
   const resumeFrom = params.resume ? findCheckpoint(out) : null;
   if (params.resume && !resumeFrom) log(`--resume: no checkpoint in ${out} yet, starting from step 0`);
 
   const { tokenizer, vq, vocab, modelCfg } = await prepareVocabulary(params, resumeFrom, log);
-  const plan = preflight(cfg, backend, modelCfg, params.dryRun ?? false, log);
+  const plan = preflight(cfg, { backend, device }, modelCfg, params.dryRun ?? false, log);
   if (params.dryRun || !tokenizer) return { plan, records: [], outputDir: out };
 
   const start = startModel(tf, cfg, modelCfg, resumeFrom, log);
+  // the workers load tfjs while this thread reads the held-out batches
+  const parallel = plan.threads > 1 ? DataParallelTrainer.start(modelCfg, plan.threads) : undefined;
+  try {
+    const records = await trainRun(
+      { cfg, log, plan, start, parallel, modelCfg, tokenizer, vocab, vq },
+      params,
+    );
+    return { plan, records, outputDir: out };
+  } finally {
+    await parallel?.close();
+    start.model.dispose();
+    start.opt.dispose();
+  }
+}
+
+async function trainRun(
+  s: {
+    cfg: TrainConfig;
+    log: (m: string) => void;
+    plan: TrainPlan;
+    start: ReturnType<typeof startModel>;
+    parallel: DataParallelTrainer | undefined;
+    modelCfg: ModelConfig;
+    tokenizer: Tokenizer;
+    vocab: Vocab;
+    vq: ImageCoder | null;
+  },
+  params: TrainParams,
+): Promise<MetricRecord[]> {
+  const { cfg, log, plan, start, modelCfg, tokenizer, vocab, vq } = s;
   const run = await MultimodalRun.open({
     cfg,
     log,
@@ -129,34 +176,39 @@ async function train(params: TrainParams): Promise<TrainResult> {
     paramCount: plan.memory.params,
     model: start.model,
     opt: start.opt,
+    parallel: s.parallel,
     modelCfg,
     tokenizer,
     vocab,
     vq,
     resume: start.resume,
   });
-  const records = await run.train({
+  return run.train({
     ...(params.onStep ? { onStep: params.onStep } : {}),
     ...(params.stopAfter !== undefined ? { stopAfter: params.stopAfter } : {}),
   });
-  start.model.dispose();
-  start.opt.dispose();
-  return { plan, records, outputDir: out };
 }
 
 /** The injected tfjs namespace, or the configured backend chain's first that loads. */
 async function setupBackend(
   params: TrainParams,
   log: (m: string) => void,
-): Promise<{ tf: Tf; backend: string }> {
-  let tf = params.tf;
-  let backend = params.backendName ?? (tf ? tf.getBackend() : "");
-  if (!tf) {
-    const picked = await pickBackend(params.config.training.backend, log);
-    tf = picked.tf;
-    backend = picked.name; // pickBackend logged the one line naming it (and how to get faster ones)
-  } else log(`backend ${backend} (given)`);
-  return { tf, backend };
+): Promise<{ tf: Tf; backend: string; device?: DeviceInfo }> {
+  if (params.tf) {
+    const backend = params.backendName ?? params.tf.getBackend();
+    log(`backend ${backend} (given)`);
+    return { tf: params.tf, backend };
+  }
+  // pickBackend logged the one line naming it (and how to get faster ones)
+  const picked = await pickBackend(params.config.training.backend, log);
+  return { tf: picked.tf, backend: picked.name, device: picked.device };
+}
+
+/** The plan's line on the largest tensor, with the device's per-buffer limit where it has one. */
+function largestLine(p: Pick<TrainPlan, "model" | "deviceInfo">, cfg: TrainConfig): string {
+  const top = largestTensor(p.model, cfg.training.batch_size);
+  const limit = p.deviceInfo?.maxTensorBytes;
+  return `largest tensor  ${top.name} ${(top.bytes / 1e9).toFixed(2)} GB${limit ? ` (one buffer may hold ${(limit / 1e9).toFixed(2)} GB)` : ""}`;
 }
 
 /**
@@ -202,23 +254,41 @@ async function prepareVocabulary(
 /** The arithmetic before the allocation: a dry run reports whether it fits, a real run refuses if not. */
 function preflight(
   cfg: TrainConfig,
-  backend: string,
+  chosen: { backend: string; device: DeviceInfo | undefined },
   modelCfg: ModelConfig,
   dryRun: boolean,
   log: (m: string) => void,
 ): TrainPlan {
+  const { backend, device: deviceInfo } = chosen;
   const memory = memoryPlan(modelCfg, cfg.training.batch_size, cfg.training.grad_accum);
-  const device = deviceMemory(backend, cfg.training.device_memory_gb);
+  const device = deviceMemory(backend, cfg.training.device_memory_gb, deviceInfo);
   if (device.warning) log(`warning: ${device.warning}`);
-  const partial = { backend, model: modelCfg, memory, device, mixture: describeMixture(cfg) };
+  // worker threads run wasm: only a wasm run shares its micro-batches with them
+  const threads = backend === "wasm" ? (cfg.training.threads ?? availableCores()) : 1;
+  const partial = {
+    backend,
+    model: modelCfg,
+    memory,
+    device,
+    ...(deviceInfo ? { deviceInfo } : {}),
+    threads,
+    mixture: describeMixture(cfg),
+  };
   const plan: TrainPlan = { ...partial, text: planText(partial, cfg), fits: true };
-  const check = () =>
+  const check = () => {
     assertFits({
       plan: memory,
       device,
       batchSize: cfg.training.batch_size,
       gradAccum: cfg.training.grad_accum,
     });
+    assertTensorFits({
+      cfg: modelCfg,
+      batchSize: cfg.training.batch_size,
+      maxTensorBytes: deviceInfo?.maxTensorBytes,
+      device: deviceInfo ? `${deviceInfo.backend} on ${deviceInfo.name}` : backend,
+    });
+  };
   if (!dryRun) {
     log(plan.text);
     check();

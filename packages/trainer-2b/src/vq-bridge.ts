@@ -1,5 +1,5 @@
 // The two things the trainer takes from @laion/vq: the backend chain and the VQ checkpoint loader.
-import { loadVQ, selectBackend, type Tf } from "@laion/vq";
+import { type DeviceInfo, loadVQ, selectBackend, type Tf } from "@laion/vq";
 import type { TrainConfig } from "./config.js";
 import type { ImageCoder } from "./data.js";
 
@@ -7,7 +7,7 @@ import type { ImageCoder } from "./data.js";
 export async function pickBackend(
   name: TrainConfig["training"]["backend"],
   log: (m: string) => void,
-): Promise<{ name: string; tf: Tf }> {
+): Promise<{ name: string; tf: Tf; device: DeviceInfo }> {
   return selectBackend({ ...(name === "auto" ? {} : { prefer: name }), log });
 }
 

@@ -79,8 +79,22 @@ describe("sampleTokens on a model", () => {
     const model = new Transformer(tf, cfg, { seed: 2 });
     const textRange = { lo: 5, hi: 5 + 256 };
     const prompt = [BOS, 5 + 104, 5 + 105];
-    const a = sampleTokens({ model, prompt, maxNewTokens: 5, allowed: textRange, greedy: true, seed: 1 });
-    const b = sampleTokens({ model, prompt, maxNewTokens: 5, allowed: textRange, greedy: true, seed: 99 });
+    const a = await sampleTokens({
+      model,
+      prompt,
+      maxNewTokens: 5,
+      allowed: textRange,
+      greedy: true,
+      seed: 1,
+    });
+    const b = await sampleTokens({
+      model,
+      prompt,
+      maxNewTokens: 5,
+      allowed: textRange,
+      greedy: true,
+      seed: 99,
+    });
     expect(a).toEqual(b);
     expect(a.finish).toBe("length");
     // Step by step by hand: the argmax over the allowed range at the last position.
@@ -114,7 +128,7 @@ describe("sampleTokens on a model", () => {
       if (packer.ready) batches.push(packer.batch());
     }
     for (let s = 0; s < 30; s++)
-      trainStep({
+      await trainStep({
         model,
         opt,
         micro: [batches[s % 4]!],

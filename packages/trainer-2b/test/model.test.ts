@@ -103,7 +103,7 @@ test("overfits a tiny batch: loss falls from ~ln(V) to near 0", async () => {
   const batch = fixedBatch();
   const losses: number[] = [];
   for (let s = 0; s < 150; s++) {
-    const r = trainStep({
+    const r = await trainStep({
       model,
       opt,
       micro: [batch],

@@ -1,6 +1,14 @@
 import { expect, test } from "vitest";
 import { countParameters } from "../src/model.js";
-import { assertFits, deviceMemory, memoryPlan, presetModelConfig, whatFits } from "../src/preflight.js";
+import {
+  assertFits,
+  assertTensorFits,
+  deviceMemory,
+  largestTensor,
+  memoryPlan,
+  presetModelConfig,
+  whatFits,
+} from "../src/preflight.js";
 
 test("the 2b preset has ≈ 2.0e9 parameters (hand count)", () => {
   const cfg = presetModelConfig("2b");
@@ -53,4 +61,29 @@ test("device memory comes from the backend in use; device_memory_gb overrides it
   expect(deviceMemory("wasm", 2)).toMatchObject({ bytes: 2e9, source: expect.stringContaining("override") });
   expect(deviceMemory("wasm", 2).warning).toBeUndefined();
   expect(deviceMemory("tfjs-node-gpu", 24).bytes).toBe(24e9);
+});
+
+test("webgpu: the largest tensor is checked against the adapter's per-buffer limit", () => {
+  const cfg = presetModelConfig("base");
+  const top = largestTensor(cfg, 8);
+  // logits dominate: B·T rows × the whole vocabulary
+  expect(top.name).toMatch(/^logits \[B·T, V\]/);
+  expect(top.bytes).toBe(4 * 8 * cfg.seqLen * cfg.vocabSize);
+  const limit = 2 ** 27; // llvmpipe's maxStorageBufferBindingSize (128 MiB), as measured here
+  const fits = Math.floor(limit / (4 * cfg.seqLen * cfg.vocabSize));
+  expect(fits).toBeGreaterThan(0);
+  const check = (batchSize: number) => () =>
+    assertTensorFits({ cfg, batchSize, maxTensorBytes: limit, device: "webgpu on llvmpipe" });
+  expect(check(fits)).not.toThrow();
+  expect(check(fits + 1)).toThrow(/exceeds what one buffer may hold on webgpu on llvmpipe: 0\.13 GB/);
+  expect(check(fits + 1)).toThrow(new RegExp(`training.batch_size ≤ ${fits} fits`));
+  // no limit known (wasm, cpu, tfjs-node): nothing to check
+  expect(() =>
+    assertTensorFits({ cfg, batchSize: 512, maxTensorBytes: undefined, device: "wasm" }),
+  ).not.toThrow();
+});
+
+test("webgpu memory: a hardware adapter defaults like a GPU, a software one lives in RAM", () => {
+  expect(deviceMemory("webgpu", null, { software: false }).bytes).toBe(16e9);
+  expect(deviceMemory("webgpu", null, { software: true }).source).toBe("80% of system RAM");
 });

@@ -99,7 +99,7 @@ export async function encodeVqCodes(params: EncodeVqCodesParams): Promise<Encode
   await storage.probe();
   const model = await loadVQ(params.vqCheckpoint, params.backend ? { backend: params.backend } : {});
   const vq: VqIdentity = {
-    id: model.identityId(),
+    id: await model.identityId(),
     checkpoint: path.basename(params.vqCheckpoint),
     image_size: model.config.imageSize,
     grid_size: model.gridSize,
@@ -314,7 +314,7 @@ async function encodeBatch(
   if (ok.length === 0) return [];
   const pixels = new Float32Array(ok.length * S * S * 3);
   for (const [i, d] of ok.entries()) pixels.set(d.px, i * S * S * 3);
-  const codes = model.encode(pixels, ok.length);
+  const codes = await model.encode(pixels, ok.length);
   const T = model.tokensPerImage;
   return ok.map((d, i) => {
     count("success");

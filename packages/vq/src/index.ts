@@ -37,3 +37,5 @@ export type { VqIdentity } from "./vq-identity.js";
 export type { VQModel } from "./vq-model.js";
 export { checkpointShapes, loadVQ, saveVQ, vqCheckpointIdentity } from "./vq-model.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
+// data-parallel training over worker threads (trainer-2b's trainer uses these too)
+export { availableCores, serveRequests, shardBounds, WorkerClient, workerEntry } from "./worker-pool.js";

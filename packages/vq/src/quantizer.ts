@@ -63,9 +63,14 @@ export function createQuantizerState(
   };
 }
 
+// Host reads below are `await data()`: webgpu's synchronous read needs a browser canvas.
+
 /** Whether k-means init has happened (it leaves non-zero usage statistics). */
-export function isInitialised(state: QuantizerState): boolean {
-  return tf.tidy(() => tf.sum(state.emaCount).dataSync()[0] as number) > 0;
+export async function isInitialised(state: QuantizerState): Promise<boolean> {
+  const total = tf.sum(state.emaCount);
+  const [v] = await total.data();
+  total.dispose();
+  return (v as number) > 0;
 }
 
 /**
@@ -73,14 +78,14 @@ export function isInitialised(state: QuantizerState): boolean {
  * once per `batches` steps. Seeds centroids with distinct random rows (k-means init from real encoder
  * outputs is what keeps a fresh codebook from starting in an empty region).
  */
-export function kmeansInit(
+export async function kmeansInit(
   state: QuantizerState,
   z: tf.Tensor2D,
   params: { rng: Rng; iterations?: number; batches: number },
-): void {
+): Promise<void> {
   const [M, D] = z.shape;
   const K = state.codebook.shape[0] as number;
-  const rows = z.dataSync();
+  const rows = await z.data();
   const seeds = new Float32Array(K * D);
   const order = Array.from({ length: M }, (_, i) => i);
   for (let i = M - 1; i > 0; i--) {
@@ -121,12 +126,12 @@ export function kmeansInit(
  * batch (recent encoder outputs), with statistics reset to the mean so they get a fair chance.
  * Returns the number of restarted codes.
  */
-export function emaUpdate(
+export async function emaUpdate(
   state: QuantizerState,
   z: tf.Tensor2D,
   idx: tf.Tensor1D,
   params: { decay: number; restartAfter: number; rng: Rng },
-): number {
+): Promise<number> {
   const K = state.codebook.shape[0] as number;
   const D = state.codebook.shape[1] as number;
   const d = params.decay;
@@ -138,7 +143,7 @@ export function emaUpdate(
     // unused codes have a decaying sum pointing the same way: normalising keeps them in place
     state.codebook.assign(l2Normalize(tf.add(state.emaSum, tf.mul(state.codebook, 1e-6))));
   });
-  const hits = counts.dataSync();
+  const hits = await counts.data();
   counts.dispose();
   const dead: number[] = [];
   for (let k = 0; k < K; k++) {
@@ -146,14 +151,14 @@ export function emaUpdate(
     if (params.restartAfter > 0 && (state.unused[k] as number) >= params.restartAfter) dead.push(k);
   }
   if (dead.length === 0) return 0;
-  const count = state.emaCount.dataSync();
+  const count = await state.emaCount.data();
   let total = 0;
   for (const c of count) total += c;
   const mean = total / K;
   const M = z.shape[0];
-  const rows = z.dataSync();
-  const codebook = state.codebook.dataSync().slice();
-  const sum = state.emaSum.dataSync().slice();
+  const rows = await z.data();
+  const codebook = (await state.codebook.data()).slice();
+  const sum = (await state.emaSum.data()).slice();
   const newCount = Float32Array.from(count);
   for (const k of dead) {
     const r = params.rng.int(M);

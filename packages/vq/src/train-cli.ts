@@ -13,6 +13,7 @@ import { z } from "zod";
 import { BACKEND_ORDER, type BackendName, selectBackend } from "./backend.js";
 import { configSchema, VQ_PRESETS, type VQConfig, type VQPresetName } from "./config.js";
 import { type TrainVQParams, trainVQ } from "./train-vq.js";
+import { availableCores } from "./worker-pool.js";
 
 /** Options a YAML --config may set (kebab-case or snake_case keys, as on the command line), with their types. */
 const runSchema = z
@@ -32,6 +33,7 @@ const runSchema = z
     resume: z.boolean(),
     evalEvery: z.number().int().min(0),
     backend: z.string(),
+    threads: z.number().int().min(1),
     preset: z.string(),
   })
   .partial();
@@ -150,6 +152,11 @@ export async function trainVisualVq(argv: string[]): Promise<void> {
       "--backend <name>",
       `force a backend: ${BACKEND_ORDER.join(", ")} (default: the first that loads)`,
     )
+    .option(
+      "--threads <n>",
+      "wasm: threads sharing each batch, one core each (default: all cores; results are reproducible for a given n)",
+      intOption("--threads", { min: 1, max: 256 }),
+    )
     .option("--json", "progress as JSON lines even on a terminal")
     .exitOverride();
   program.parse(argv);
@@ -211,11 +218,12 @@ export async function trainVisualVq(argv: string[]): Promise<void> {
     overwrite: opt.overwrite === true,
     log: (m) => progress.log(m),
     evalEvery: opt.evalEvery === undefined ? undefined : Number(opt.evalEvery),
+    threads: opt.threads === undefined ? availableCores() : Number(opt.threads),
     signal: controller.signal,
     onEvent: (e) => {
       if (e.type === "start") {
         progress.log(
-          `${e.parameters} parameters, ${(e.flopsPerImage / 1e6).toFixed(0)} MFLOP/image forward, ${e.evalImages} eval images (${e.evalDistinct} distinct ${e.heldOut ? "held-out" : "training (too few held-out keys)"}${e.evalCrops ? ` + ${e.evalCrops} seeded crops/flips` : ""})${e.step ? `, resuming at step ${e.step}` : ""}`,
+          `${e.threads > 1 ? `${e.threads} threads, ` : ""}${e.parameters} parameters, ${(e.flopsPerImage / 1e6).toFixed(0)} MFLOP/image forward, ${e.evalImages} eval images (${e.evalDistinct} distinct ${e.heldOut ? "held-out" : "training (too few held-out keys)"}${e.evalCrops ? ` + ${e.evalCrops} seeded crops/flips` : ""})${e.step ? `, resuming at step ${e.step}` : ""}`,
         );
       } else if (e.type === "step") {
         progress.tick(1, { step: e.step, loss: e.loss, "img/s": e.imagesPerSecond, usage: e.batchUsage });

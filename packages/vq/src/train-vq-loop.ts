@@ -9,19 +9,12 @@ import type { VQConfig } from "./config.js";
 import { type Batch, type DataParams, imageBatches, trainingSource } from "./data.js";
 import type { EvalSet } from "./eval-set.js";
 import { reconstructionGrid } from "./images.js";
-import { decoderForward, encoderForward } from "./model.js";
-import {
-  codeUsage,
-  emaUpdate,
-  isInitialised,
-  kmeansInit,
-  l2Normalize,
-  quantizeStraightThrough,
-} from "./quantizer.js";
+import { codeUsage, isInitialised, kmeansInit } from "./quantizer.js";
 import { Rng } from "./rng.js";
 import type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq.js";
 import { type DataPosition, optimPath, saveOptimizer } from "./train-vq-state.js";
 import { saveVQ, type VQ } from "./vq-model.js";
+import { type DataParallelVQ, type StepLoss, type StepResult, singleStep } from "./vq-step.js";
 
 /** What trainVQ has set up before the first step. */
 export interface VQRunSetup {
@@ -31,6 +24,8 @@ export interface VQRunSetup {
   config: VQConfig;
   model: VQ;
   optimizer: tf.AdamOptimizer;
+  /** Worker threads sharing each batch (wasm: one core each); undefined = this thread alone. */
+  parallel: DataParallelVQ | undefined;
   /** Parameter names (sorted) and their variables, in the optimizer's order. */
   names: string[];
   vars: tf.Variable[];
@@ -52,11 +47,6 @@ export interface VQRunSetup {
 }
 
 type StopReason = "max-steps" | "epochs" | "aborted";
-interface StepLoss {
-  loss: number;
-  reconstruction: number;
-  commitment: number;
-}
 
 export class VQRun {
   private step: number;
@@ -114,7 +104,8 @@ export class VQRun {
       for (; this.epoch < epochs; this.epoch++) if (await this.runEpoch(this.epoch)) break;
       // the epochs ran out before the warm-up queue was full: initialise from what there is
       if (this.reason === "epochs" && this.pendingInit.length > 0) {
-        for (const b of this.initCodebook()) if (await this.runStep(b, Math.max(0, this.epoch - 1))) break;
+        for (const b of await this.initCodebook())
+          if (await this.runStep(b, Math.max(0, this.epoch - 1))) break;
       }
     }
     if (this.step > this.startStep && this.lastEval?.step !== this.step)
@@ -175,12 +166,12 @@ export class VQRun {
       batchesThisEpoch++;
       this.batchEpoch.set(batch, epoch);
       let todo: Batch[] = [batch];
-      if (!isInitialised(s.model.quant)) {
+      if (!(await isInitialised(s.model.quant))) {
         // k-means init from real encoder outputs: wait for ≥ 2 vectors per code (at most 8 batches)
         this.pendingInit.push(batch);
         const vectors = this.pendingInit.reduce((a, b) => a + b.n, 0) * s.model.tokensPerImage;
         if (vectors < 2 * s.config.codebookSize && this.pendingInit.length < 8) continue;
-        todo = this.initCodebook();
+        todo = await this.initCodebook();
       }
       for (const b of todo) if (await this.runStep(b, epoch)) return true;
     }
@@ -195,7 +186,7 @@ export class VQRun {
   /** Train one batch, then eval/checkpoint when due; true when the run must stop. */
   private async runStep(b: Batch, epoch: number): Promise<boolean> {
     const { params, emit } = this.s;
-    const r = this.trainStep(b);
+    const r = await this.trainStep(b);
     if (epoch === this.position.epoch && this.batchEpoch.get(b) === epoch)
       this.position = {
         ...this.position,
@@ -237,53 +228,16 @@ export class VQRun {
     return false;
   }
 
-  /** Forward, straight-through quantiser, Adam step, EMA codebook update. */
-  private trainStep(batch: Batch): StepLoss & { usage: number; restarts: number } {
-    const { model, config, optimizer, vars } = this.s;
-    const S = config.imageSize;
-    const D = config.codeDim;
-    const g = model.gridSize;
-    const x = tf.tensor4d(batch.images, [batch.n, S, S, 3]);
-    let z: tf.Tensor2D | undefined;
-    let idx: tf.Tensor1D | undefined;
-    let rec: tf.Scalar | undefined;
-    let com: tf.Scalar | undefined;
-    let qConst: tf.Tensor | undefined;
+  /** Forward, straight-through quantiser, Adam step, EMA codebook update (on one thread or sharded). */
+  private async trainStep(batch: Batch): Promise<StepResult> {
+    const { model, optimizer, rng, parallel } = this.s;
     (optimizer as unknown as { learningRate: number }).learningRate = this.lrAt(this.step);
-    const { value, grads } = tf.variableGrads(() => {
-      const zn = l2Normalize(tf.reshape(encoderForward(model.params, config, x), [-1, D])) as tf.Tensor2D;
-      const { st, codes, q } = quantizeStraightThrough(zn, model.quant.codebook as tf.Tensor2D);
-      const zq = tf.reshape(st, [batch.n, g, g, D]) as tf.Tensor4D;
-      const recon = decoderForward(model.params, config, zq);
-      const r = tf.mean(tf.squaredDifference(recon, tf.sub(tf.mul(x, 2), 1))) as tf.Scalar;
-      const c = tf.mean(tf.squaredDifference(zn, q)) as tf.Scalar;
-      z = tf.keep(zn);
-      idx = codes;
-      qConst = q;
-      rec = tf.keep(r);
-      com = tf.keep(c);
-      return tf.add(r, tf.mul(c, config.commitment)) as tf.Scalar;
-    }, vars);
-    optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
-    tf.dispose(grads);
-    const restarts = emaUpdate(model.quant, z as tf.Tensor2D, idx as tf.Tensor1D, {
-      decay: config.emaDecay,
-      restartAfter: config.restartAfter,
-      rng: this.s.rng,
-    });
-    const result = {
-      loss: value.dataSync()[0] as number,
-      reconstruction: (rec as tf.Scalar).dataSync()[0] as number,
-      commitment: (com as tf.Scalar).dataSync()[0] as number,
-      usage: codeUsage((idx as tf.Tensor1D).dataSync() as Int32Array, config.codebookSize).usage,
-      restarts,
-    };
-    tf.dispose([x, value, z, idx, rec, com, qConst]);
-    return result;
+    const ctx = { model, optimizer, rng };
+    return parallel ? parallel.step(ctx, batch.images, batch.n) : singleStep(ctx, batch.images, batch.n);
   }
 
   /** k-means init of the codebook from the queued batches' encoder outputs; returns them to train on. */
-  private initCodebook(): Batch[] {
+  private async initCodebook(): Promise<Batch[]> {
     const { model, config } = this.s;
     const S = config.imageSize;
     const queued = this.pendingInit;
@@ -292,7 +246,7 @@ export class VQRun {
       () =>
         tf.concat(queued.map((b) => model.features(tf.tensor4d(b.images, [b.n, S, S, 3])))) as tf.Tensor2D,
     );
-    kmeansInit(model.quant, z, { rng: this.s.rng, batches: queued.length });
+    await kmeansInit(model.quant, z, { rng: this.s.rng, batches: queued.length });
     z.dispose();
     this.s.emit({ type: "kmeans", vectors });
     this.pendingInit = [];
@@ -304,8 +258,8 @@ export class VQRun {
     const { model, config, evalSet, outDir } = this.s;
     const S = config.imageSize;
     const out = this.s.params.out;
-    const codes = model.encode(evalSet.images, evalSet.n);
-    const recon = model.decode(codes, evalSet.n);
+    const codes = await model.encode(evalSet.images, evalSet.n);
+    const recon = await model.decode(codes, evalSet.n);
     const usage = codeUsage(codes, config.codebookSize);
     const shown = Math.min(8, evalSet.n);
     const grid = path.join(outDir, `${path.basename(out)}.recon-${String(this.step).padStart(6, "0")}.png`);

@@ -101,20 +101,18 @@ export async function saveOptimizer(
   const n = names.length;
   if (weights.length !== 1 + 2 * n)
     throw new Error(`optimizer has ${weights.length - 1} slots for ${n} parameters`);
+  // `await data()`: webgpu's synchronous read needs a browser canvas
+  const iterations = weights[0] ? await weights[0].tensor.data() : [0];
   const tensors: Record<string, SafeTensor> = {
-    "adam.iterations": {
-      dtype: "I32",
-      shape: [],
-      data: Int32Array.from(weights[0]?.tensor.dataSync() ?? [0]),
-    },
+    "adam.iterations": { dtype: "I32", shape: [], data: Int32Array.from(iterations) },
   };
-  names.forEach((name, i) => {
+  for (const [i, name] of names.entries()) {
     const m = (weights[1 + i] as NamedTensor).tensor;
     const v = (weights[1 + n + i] as NamedTensor).tensor;
     const shape = (params[name] as tf.Variable).shape;
-    tensors[`adam.m.${name}`] = { dtype: "F32", shape, data: m.dataSync() as Float32Array };
-    tensors[`adam.v.${name}`] = { dtype: "F32", shape, data: v.dataSync() as Float32Array };
-  });
+    tensors[`adam.m.${name}`] = { dtype: "F32", shape, data: (await m.data()) as Float32Array };
+    tensors[`adam.v.${name}`] = { dtype: "F32", shape, data: (await v.data()) as Float32Array };
+  }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(meta)) metadata[k] = String(v);
   await saveSafetensors(file, tensors, metadata);

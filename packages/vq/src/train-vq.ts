@@ -13,6 +13,7 @@ import type { ImageSample } from "./samples.js";
 import { VQRun } from "./train-vq-loop.js";
 import { loadResumeState, optimPath, restoreOptimizer } from "./train-vq-state.js";
 import { VQ, type VQModel } from "./vq-model.js";
+import { DataParallelVQ } from "./vq-step.js";
 
 export { optimPath };
 
@@ -49,6 +50,13 @@ export interface TrainVQParams {
   /** Evaluate + checkpoint every this many steps (and at the end). Default 200. */
   evalEvery?: number;
   backend?: BackendName;
+  /**
+   * Threads sharing each batch on the wasm backend (each its own wasm instance: one core each;
+   * gradients averaged, EMA statistics summed). Default 1; the CLI's default is all cores. Results
+   * are reproducible for a given value. Other backends ignore it (GPU and native ones use their own
+   * parallelism).
+   */
+  threads?: number;
   augment?: { scale?: [number, number]; flip?: boolean; colorJitter?: number };
   /** Linear LR warm-up steps; cosine decay to 10 % follows when maxSteps is known. Default min(100, maxSteps/10). */
   warmupSteps?: number;
@@ -88,6 +96,8 @@ export type TrainVQEvent =
   | {
       type: "start";
       backend: string;
+      /** Threads sharing each batch (1 unless `threads` > 1 on wasm). */
+      threads: number;
       config: VQConfig;
       step: number;
       parameters: number;
@@ -144,6 +154,7 @@ function validate(params: TrainVQParams): void {
     epochs: params.epochs,
     batchSize: params.batchSize,
     evalEvery: params.evalEvery,
+    threads: params.threads,
   };
   for (const [k, v] of Object.entries(positive)) {
     if (v !== undefined && !(Number.isInteger(v) && v > 0))
@@ -204,11 +215,21 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
     laionProb: params.laionProb ?? DEFAULT_LAION_PROB,
     seed,
   };
-  const evalSet = await loadEvalSet(params, config.imageSize, holdOutPercent, data, seed);
+  // worker threads run wasm: only a wasm run shares its batches with them; they load tfjs while
+  // this thread decodes the eval set
+  const threads = backend === "wasm" ? (params.threads ?? 1) : 1;
+  const parallel = threads > 1 ? DataParallelVQ.start(model, threads) : undefined;
+  const evalSet = await loadEvalSet(params, config.imageSize, holdOutPercent, data, seed).catch(
+    async (err: unknown) => {
+      await parallel?.close(); // idle worker threads would keep the process alive
+      throw err;
+    },
+  );
   const step = resumed?.step ?? 0;
   emit({
     type: "start",
     backend,
+    threads,
     config,
     step,
     parameters: vars.reduce((a, v) => a + v.size, 0),
@@ -227,6 +248,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
     config,
     model,
     optimizer,
+    parallel,
     names,
     vars,
     outDir,
@@ -243,7 +265,11 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
     resumeEpoch: resumed?.epoch ?? 0,
     resumeData: resumed?.data,
   });
-  return run.run();
+  try {
+    return await run.run();
+  } finally {
+    await parallel?.close();
+  }
 }
 
 /** The given eval images, or held-out images from every training source (topped up with crops). */

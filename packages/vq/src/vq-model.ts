@@ -18,15 +18,15 @@ export interface VQModel {
   tokensPerImage: number;
   codebookSize: number;
   /** images [n,H,W,3] in [0,1] (H = W = imageSize) → codes [n,g,g] (row-major). */
-  encode(images: Float32Array, n: number): Int32Array;
+  encode(images: Float32Array, n: number): Promise<Int32Array>;
   /** codes [n,g,g] → images [n,H,W,3] in [0,1]. */
-  decode(codes: Int32Array, n: number): Float32Array;
+  decode(codes: Int32Array, n: number): Promise<Float32Array>;
   /** Any sharp-readable image bytes → centre-cropped, resized, encoded: one Int32Array [g·g] per image. */
   encodeImageBytes(images: Uint8Array[]): Promise<Int32Array[]>;
   /** One image's codes [g·g] → PNG bytes. */
   decodeToPng(codes: Int32Array): Promise<Uint8Array>;
   /** Hash of the config and every tensor (see VqIdentity): equal ids ⇔ the same codes for the same image. */
-  identityId(): string;
+  identityId(): Promise<string>;
   dispose(): void;
 }
 
@@ -102,7 +102,8 @@ export class VQ implements VQModel {
     });
   }
 
-  encode(images: Float32Array, n: number): Int32Array {
+  // Reads are `await data()`: webgpu's synchronous read needs a browser canvas.
+  async encode(images: Float32Array, n: number): Promise<Int32Array> {
     const S = this.config.imageSize;
     if (images.length !== n * S * S * 3) {
       throw new Error(`encode: expected ${n}×${S}×${S}×3 = ${n * S * S * 3} values, got ${images.length}`);
@@ -114,13 +115,13 @@ export class VQ implements VQModel {
         const x = tf.tensor4d(images.subarray(i * S * S * 3, (i + m) * S * S * 3), [m, S, S, 3]);
         return nearestCodes(this.features(x), this.quant.codebook as tf.Tensor2D);
       });
-      out.set(codes.dataSync() as Int32Array, i * this.tokensPerImage);
+      out.set((await codes.data()) as Int32Array, i * this.tokensPerImage);
       codes.dispose();
     }
     return out;
   }
 
-  decode(codes: Int32Array, n: number): Float32Array {
+  async decode(codes: Int32Array, n: number): Promise<Float32Array> {
     const T = this.tokensPerImage;
     if (codes.length !== n * T) throw new Error(`decode: expected ${n}×${T} codes, got ${codes.length}`);
     for (const c of codes) {
@@ -134,7 +135,7 @@ export class VQ implements VQModel {
       const img = tf.tidy(() =>
         this.decodeTensor(tf.tensor1d(codes.subarray(i * T, (i + m) * T), "int32"), m),
       );
-      out.set(img.dataSync() as Float32Array, i * S * S * 3);
+      out.set((await img.data()) as Float32Array, i * S * S * 3);
       img.dispose();
     }
     return out;
@@ -145,29 +146,29 @@ export class VQ implements VQModel {
     const pixels = new Float32Array(images.length * S * S * 3);
     for (let i = 0; i < images.length; i++)
       pixels.set(await imageToFloat(images[i] as Uint8Array, S), i * S * S * 3);
-    const codes = this.encode(pixels, images.length);
+    const codes = await this.encode(pixels, images.length);
     return images.map((_, i) => codes.slice(i * this.tokensPerImage, (i + 1) * this.tokensPerImage));
   }
 
   async decodeToPng(codes: Int32Array): Promise<Uint8Array> {
     const S = this.config.imageSize;
-    return floatToPng(this.decode(codes, 1), S, S);
+    return floatToPng(await this.decode(codes, 1), S, S);
   }
 
-  identityId(): string {
-    return vqIdentityId(this.config, this.toTensors());
+  async identityId(): Promise<string> {
+    return vqIdentityId(this.config, await this.toTensors());
   }
 
   /** All state as safetensors tensors (clean names, no registry prefix). */
-  toTensors(): Record<string, SafeTensor> {
+  async toTensors(): Promise<Record<string, SafeTensor>> {
     const out: Record<string, SafeTensor> = {};
-    const add = (name: string, v: tf.Variable) => {
-      out[name] = { dtype: "F32", shape: v.shape, data: v.dataSync() as Float32Array };
+    const add = async (name: string, v: tf.Variable) => {
+      out[name] = { dtype: "F32", shape: v.shape, data: (await v.data()) as Float32Array };
     };
-    for (const [name, v] of Object.entries(this.params)) add(name, v);
-    add("quant.codebook", this.quant.codebook);
-    add("quant.ema_count", this.quant.emaCount);
-    add("quant.ema_sum", this.quant.emaSum);
+    for (const [name, v] of Object.entries(this.params)) await add(name, v);
+    await add("quant.codebook", this.quant.codebook);
+    await add("quant.ema_count", this.quant.emaCount);
+    await add("quant.ema_sum", this.quant.emaSum);
     out["quant.unused_steps"] = {
       dtype: "F32",
       shape: [this.codebookSize],
@@ -231,7 +232,7 @@ export async function saveVQ(
     config: JSON.stringify(model.config),
   };
   for (const [k, v] of Object.entries(extra)) meta[k] = String(v);
-  await saveSafetensors(path, model.toTensors(), meta);
+  await saveSafetensors(path, await model.toTensors(), meta);
   const sidecar = {
     ...meta,
     config: model.config,

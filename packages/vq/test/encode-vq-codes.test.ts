@@ -138,7 +138,13 @@ describe("encodeVqCodes", () => {
       const meta = JSON.parse(Buffer.from(s.json as Uint8Array).toString());
       expect(meta).toMatchObject({
         url: `http://x/${photos[i]?.key}.jpg`,
-        vq: { id: model.identityId(), checkpoint: "vq.pt", grid_size: 4, codebook_size: 32, image_size: 32 },
+        vq: {
+          id: await model.identityId(),
+          checkpoint: "vq.pt",
+          grid_size: 4,
+          codebook_size: 32,
+          image_size: 32,
+        },
       });
       expect(readCodeSample(s as never, { ...meta.vq }).codes).toEqual(npy.data);
     }
@@ -229,11 +235,12 @@ test("readCodeSample refuses codes from another VQ, naming both", async () => {
   const other = VQ.create(resolveConfig(small), 4);
   const samples = await readAll(path.join(dir, "codes", "00001.tar"));
   const loaded = await loadVQ(ckpt);
-  const ours = loaded.identityId();
+  const ours = await loaded.identityId();
   loaded.dispose();
-  expect(other.identityId()).not.toBe(ours);
+  const theirs = await other.identityId();
+  expect(theirs).not.toBe(ours);
   expect(() =>
-    readCodeSample(samples[0] as never, { id: other.identityId(), checkpoint: "other.pt", grid_size: 4 }),
+    readCodeSample(samples[0] as never, { id: theirs, checkpoint: "other.pt", grid_size: 4 }),
   ).toThrow(
     new RegExp(`00001.tar: 00000006 was encoded by VQ vq.pt \\(${ours}\\) but --vq-checkpoint is other.pt`),
   );
@@ -272,8 +279,8 @@ test("the identity read from the file equals the loaded model's, and re-saving k
   const model = await loadVQ(ckpt);
   const again = path.join(dir, "resaved.pt");
   await saveVQ(model, again, { step: 123 });
-  expect((await vqCheckpointIdentity(ckpt)).id).toBe(model.identityId());
-  expect((await vqCheckpointIdentity(again)).id).toBe(model.identityId());
+  expect((await vqCheckpointIdentity(ckpt)).id).toBe(await model.identityId());
+  expect((await vqCheckpointIdentity(again)).id).toBe(await model.identityId());
   expect(await vqCheckpointIdentity(ckpt)).toMatchObject({
     checkpoint: "vq.pt",
     grid_size: 4,

@@ -67,17 +67,17 @@ test("naive VQ-VAE codebook (gradient-learned, N(0,1) init, no restarts) collaps
   expect(usage).toBeLessThan(0.3);
 });
 
-test("EMA quantiser with k-means init and dead-code restart uses (nearly) every code", () => {
+test("EMA quantiser with k-means init and dead-code restart uses (nearly) every code", async () => {
   const rng = new Rng(1);
   const state = createQuantizerState(K, D, 1, "toy/");
   const first = batch(rng, 256);
-  kmeansInit(state, first, { rng, batches: 1 });
+  await kmeansInit(state, first, { rng, batches: 1 });
   first.dispose();
   let restarts = 0;
   for (let step = 0; step < 60; step++) {
     const z = batch(rng, 256);
     const idx = nearestCodes(z, state.codebook as tf.Tensor2D);
-    restarts += emaUpdate(state, z, idx, { decay: 0.9, restartAfter: 5, rng });
+    restarts += await emaUpdate(state, z, idx, { decay: 0.9, restartAfter: 5, rng });
     tf.dispose([z, idx]);
   }
   const usage = usageOn(state.codebook as tf.Tensor2D, "cosine");

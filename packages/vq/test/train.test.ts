@@ -82,11 +82,11 @@ describe("trainVQ on real photos", () => {
     const images = new Float32Array(n * 32 * 32 * 3);
     for (let i = 0; i < n; i++)
       images.set(await imageToFloat(photos[i]?.bytes as Uint8Array, 32), i * 32 * 32 * 3);
-    const codes = vq.encode(images, n);
+    const codes = await vq.encode(images, n);
     expect(codes).toBeInstanceOf(Int32Array);
     expect(codes.length).toBe(n * 16);
     expect(codes.every((c) => c >= 0 && c < 32)).toBe(true);
-    const recon = vq.decode(codes, n);
+    const recon = await vq.decode(codes, n);
     expect(recon.length).toBe(images.length);
     expect(recon.every((v) => v >= 0 && v <= 1)).toBe(true);
     const fromBytes = await vq.encodeImageBytes(photos.slice(0, n).map((p) => p.bytes));
@@ -96,12 +96,12 @@ describe("trainVQ on real photos", () => {
     const png = await vq.decodeToPng(fromBytes[0] as Int32Array);
     const meta = await sharp(png).metadata();
     expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(["png", 32, 32, 3]);
-    expect(() =>
+    await expect(
       vq.decode(
         Int32Array.from({ length: 16 }, () => 99),
         1,
       ),
-    ).toThrow(/code 99 is outside \[0, 32\)/);
+    ).rejects.toThrow(/code 99 is outside \[0, 32\)/);
   });
 
   test("checkpoint save → loadVQ → identical codes", async () => {

@@ -33,17 +33,20 @@ async function vqStepKernels(): Promise<string[]> {
   const x = tf.tensor4d(randomArray(2 * 16 * 16 * 3, 1), [2, 16, 16, 3]);
   const { kernelNames } = await tf.profile(async () => {
     const z = model.features(x);
-    kmeansInit(model.quant, z, { rng: new Rng(1), batches: 1 });
+    await kmeansInit(model.quant, z, { rng: new Rng(1), batches: 1 });
+    let kept: [tf.Tensor2D, tf.Tensor1D] | undefined;
     const { grads } = tf.variableGrads(() => {
       const zn = l2Normalize(tf.reshape(encoderForward(model.params, config, x), [-1, 4])) as tf.Tensor2D;
       const { st, q, codes } = quantizeStraightThrough(zn, model.quant.codebook as tf.Tensor2D);
       const recon = decoderForward(model.params, config, tf.reshape(st, [2, 4, 4, 4]) as tf.Tensor4D);
-      emaUpdate(model.quant, zn, codes, { decay: 0.9, restartAfter: 1, rng: new Rng(2) });
+      kept = [tf.keep(zn), codes];
       return tf.add(
         tf.mean(tf.squaredDifference(recon, x)),
         tf.mean(tf.squaredDifference(zn, q)),
       ) as tf.Scalar;
     }, model.trainable());
+    const [zn, codes] = kept as [tf.Tensor2D, tf.Tensor1D];
+    await emaUpdate(model.quant, zn, codes, { decay: 0.9, restartAfter: 1, rng: new Rng(2) });
     tf.train.adam(1e-3).applyGradients(grads as never);
   });
   model.dispose();

@@ -1,0 +1,31 @@
+// Worker thread of DataParallelTrainer: its own wasm backend and model copy; per request, takes the
+// main thread's weights and returns the gradients of its rows of the micro-batches.
+import { parentPort } from "node:worker_threads";
+import { selectBackend, serveRequests } from "@laion/vq";
+import { type ModelConfig, Transformer } from "./model.js";
+import { type ShardTask, shardGradients } from "./parallel-step.js";
+
+let model: Transformer | undefined;
+
+if (parentPort) {
+  serveRequests(parentPort, async (m) => {
+    if (m.type === "init") {
+      const { tf } = await selectBackend({ prefer: "wasm" });
+      model = new Transformer(tf, m.cfg as ModelConfig, { seed: 0 });
+      return { value: true };
+    }
+    if (!model) throw new Error("grad-worker: step before init");
+    const tf = model.tf;
+    const weights = m.weights as Float32Array;
+    const vars = model.params;
+    tf.tidy(() => {
+      let offset = 0;
+      for (const v of vars.values()) {
+        v.assign(tf.tensor(weights.subarray(offset, offset + v.size), v.shape));
+        offset += v.size;
+      }
+    });
+    const r = await shardGradients(model, m.task as ShardTask);
+    return { value: r, transfer: [r.grads.buffer, ...r.ce.map((c) => c.buffer)] as ArrayBuffer[] };
+  });
+}

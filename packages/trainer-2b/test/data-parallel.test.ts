@@ -1,0 +1,90 @@
+import { selectBackend } from "@laion/vq";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { type ModelConfig, type Tf, Transformer } from "../src/model.js";
+import { AdamW } from "../src/optim.js";
+import { DataParallelTrainer, sliceRows } from "../src/parallel-step.js";
+import { createRng } from "../src/rng.js";
+import type { Batch } from "../src/sequences.js";
+import { type OptimizerStep, type StepResult, trainStep } from "../src/train-step.js";
+
+// Two threads (main + one worker, each with its own wasm backend) must train like one thread on the
+// same micro-batches: each thread's rows carry their share of the loss weights.
+
+const cfg: ModelConfig = {
+  vocabSize: 40,
+  dModel: 16,
+  nLayers: 2,
+  nHeads: 2,
+  dFF: 32,
+  seqLen: 8,
+  ropeTheta: 10000,
+  normEps: 1e-5,
+};
+
+/** B rows with two documents in row 0, some masked targets and image tokens weighted 2× (uneven weights per row). */
+function batch(seed: number, B: number): Batch {
+  const T = cfg.seqLen;
+  const rng = createRng(seed);
+  const n = B * T;
+  const int = () => 5 + Math.floor(rng.next() * (cfg.vocabSize - 5));
+  return {
+    B,
+    T,
+    inputs: Int32Array.from({ length: n }, int),
+    targets: Int32Array.from({ length: n }, int),
+    docIds: Int32Array.from({ length: n }, (_, i) => (i < 3 ? 0 : 1 + Math.floor(i / T))),
+    lossMask: Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : 1)),
+    sourceIdx: Int32Array.from({ length: n }, (_, i) => Math.floor(i / T) % 2),
+    modality: Uint8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0)),
+    sources: ["text", "local"],
+  };
+}
+
+let tf: Tf;
+let pool: DataParallelTrainer;
+beforeAll(async () => {
+  tf = (await selectBackend({ prefer: "wasm" })).tf;
+  pool = DataParallelTrainer.start(cfg, 2);
+}, 120_000);
+afterAll(async () => pool?.close());
+
+async function train(step: (p: OptimizerStep) => Promise<StepResult>) {
+  const model = new Transformer(tf, cfg, { seed: 1 });
+  const opt = new AdamW(tf, model.params, { weightDecay: 0.1 });
+  const out: StepResult[] = [];
+  // grad_accum 2, with an odd row count: shards of 1 and 2 rows; the same batches every step, so the loss falls
+  const micro = [batch(10, 3), batch(20, 3)];
+  for (let s = 0; s < 4; s++) {
+    out.push(await step({ model, opt, micro, lr: 3e-3, gradClip: 1, lossWeights: { text: 1, image: 2 } }));
+  }
+  const w = Float32Array.from(await model.p("wte").data());
+  model.dispose();
+  opt.dispose();
+  return { out, w };
+}
+
+test("rows [a, b) of a batch", () => {
+  const b = batch(1, 3);
+  const s = sliceRows(b, 1, 3);
+  expect(s.B).toBe(2);
+  expect(Array.from(s.inputs)).toEqual(Array.from(b.inputs.subarray(8, 24)));
+  expect(s.sources).toEqual(b.sources);
+});
+
+test("2 threads ≈ 1 thread: same losses per source, grad norms and weights", async () => {
+  const one = await train(trainStep);
+  const two = await train((p) => pool.step(p));
+  for (let s = 0; s < one.out.length; s++) {
+    const a = one.out[s]!;
+    const b = two.out[s]!;
+    expect(b.tokens).toBe(a.tokens);
+    expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-4 * a.loss);
+    expect(Math.abs(b.objective - a.objective)).toBeLessThan(1e-4 * a.objective);
+    expect(Math.abs(b.gradNorm - a.gradNorm)).toBeLessThan(1e-3 * a.gradNorm);
+    for (const k of Object.keys(a.perSource))
+      expect(b.perSource[k]!.loss).toBeCloseTo(a.perSource[k]!.loss, 4);
+  }
+  expect(one.out.at(-1)!.loss).toBeLessThan(one.out[0]!.loss);
+  const maxDiff = one.w.reduce((m, v, i) => Math.max(m, Math.abs(v - two.w[i]!)), 0);
+  expect(maxDiff).toBeLessThan(1e-4);
+}, 180_000);

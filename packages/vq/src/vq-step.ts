@@ -1,0 +1,220 @@
+// The VQ training objective and one optimizer step, on one thread or data-parallel over worker threads.
+// Data-parallel: the batch is split into contiguous shards, each thread computes its shard's gradients
+// on its own wasm instance, the main thread averages them (weighted by shard size: each loss is a mean
+// over its shard, so the weighted mean is the full batch's gradient), takes the Adam step, and updates
+// the EMA codebook from all shards' vectors concatenated in batch order — the statistics summed over
+// threads, exactly as one thread would have them.
+import * as tf from "@tensorflow/tfjs";
+import { decoderForward, encoderForward } from "./model.js";
+import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
+import type { Rng } from "./rng.js";
+import type { VQ } from "./vq-model.js";
+import { shardBounds, WorkerClient, workerEntry } from "./worker-pool.js";
+
+export interface StepLoss {
+  loss: number;
+  reconstruction: number;
+  commitment: number;
+}
+export type StepResult = StepLoss & { usage: number; restarts: number };
+
+/**
+ * Build the objective on images x [n,S,S,3] in [0,1] (call inside variableGrads): reconstruction MSE
+ * against x in [-1,1] + β·commitment. Keeps the unit features z and their codes for the EMA update.
+ */
+function objective(model: VQ, x: tf.Tensor4D) {
+  const { config } = model;
+  const D = config.codeDim;
+  const g = model.gridSize;
+  const n = x.shape[0];
+  const zn = l2Normalize(tf.reshape(encoderForward(model.params, config, x), [-1, D])) as tf.Tensor2D;
+  const { st, codes, q } = quantizeStraightThrough(zn, model.quant.codebook as tf.Tensor2D);
+  const recon = decoderForward(model.params, config, tf.reshape(st, [n, g, g, D]) as tf.Tensor4D);
+  const rec = tf.mean(tf.squaredDifference(recon, tf.sub(tf.mul(x, 2), 1))) as tf.Scalar;
+  const com = tf.mean(tf.squaredDifference(zn, q)) as tf.Scalar;
+  // q (kept by the quantiser) is an input of com's gradient: the caller disposes it after the step
+  return { value: tf.add(rec, tf.mul(com, config.commitment)) as tf.Scalar, rec, com, z: zn, codes, q };
+}
+
+/** Gradients (flat, in `model.trainable()` order) and EMA inputs of one shard, read to the host. */
+export interface ShardResult extends StepLoss {
+  n: number;
+  grads: Float32Array;
+  z: Float32Array;
+  codes: Int32Array;
+}
+
+export async function shardGradients(model: VQ, images: Float32Array, n: number): Promise<ShardResult> {
+  const S = model.config.imageSize;
+  const vars = model.trainable();
+  const x = tf.tensor4d(images, [n, S, S, 3]);
+  let kept: tf.Tensor[] = [];
+  const { value, grads } = tf.variableGrads(() => {
+    const o = objective(model, x);
+    kept = [tf.keep(o.rec), tf.keep(o.com), tf.keep(o.z), o.codes, o.q];
+    return o.value;
+  }, vars);
+  const [rec, com, z, codes, q] = kept as [tf.Scalar, tf.Scalar, tf.Tensor2D, tf.Tensor1D, tf.Tensor];
+  const flat = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
+  let offset = 0;
+  for (const v of vars) {
+    flat.set((await (grads[v.name] as tf.Tensor).data()) as Float32Array, offset);
+    offset += v.size;
+  }
+  const result: ShardResult = {
+    n,
+    grads: flat,
+    loss: (await value.data())[0] as number,
+    reconstruction: (await rec.data())[0] as number,
+    commitment: (await com.data())[0] as number,
+    z: (await z.data()) as Float32Array,
+    codes: (await codes.data()) as Int32Array,
+  };
+  tf.dispose([x, value, rec, com, z, codes, q, ...Object.values(grads)]);
+  return result;
+}
+
+/** What a step needs besides the batch: the optimizer (learning rate already set) and the restart RNG. */
+export interface StepContext {
+  model: VQ;
+  optimizer: tf.Optimizer;
+  rng: Rng;
+}
+
+async function ema(ctx: StepContext, z: tf.Tensor2D, codes: tf.Tensor1D): Promise<number> {
+  const { config } = ctx.model;
+  return emaUpdate(ctx.model.quant, z, codes, {
+    decay: config.emaDecay,
+    restartAfter: config.restartAfter,
+    rng: ctx.rng,
+  });
+}
+
+/** One thread, everything on the backend: forward, gradients, Adam step, EMA update. */
+export async function singleStep(ctx: StepContext, images: Float32Array, n: number): Promise<StepResult> {
+  const { model, optimizer } = ctx;
+  const S = model.config.imageSize;
+  const x = tf.tensor4d(images, [n, S, S, 3]);
+  let kept: tf.Tensor[] = [];
+  const { value, grads } = tf.variableGrads(() => {
+    const o = objective(model, x);
+    kept = [tf.keep(o.rec), tf.keep(o.com), tf.keep(o.z), o.codes, o.q];
+    return o.value;
+  }, model.trainable());
+  const [rec, com, z, codes, q] = kept as [tf.Scalar, tf.Scalar, tf.Tensor2D, tf.Tensor1D, tf.Tensor];
+  optimizer.applyGradients(grads);
+  tf.dispose(grads);
+  const restarts = await ema(ctx, z, codes);
+  const result = {
+    loss: (await value.data())[0] as number,
+    reconstruction: (await rec.data())[0] as number,
+    commitment: (await com.data())[0] as number,
+    usage: codeUsage((await codes.data()) as Int32Array, model.config.codebookSize).usage,
+    restarts,
+  };
+  tf.dispose([x, value, rec, com, z, codes, q]);
+  return result;
+}
+
+/** The main thread plus `threads - 1` worker threads, each with its own wasm backend and model copy. */
+export class DataParallelVQ {
+  private constructor(
+    private readonly workers: WorkerClient[],
+    /** The workers' own setup (tfjs + wasm in a fresh thread): overlaps the caller's, awaited by the first step. */
+    private readonly ready: Promise<unknown>,
+  ) {
+    ready.catch(() => {}); // reported by step(), not as an unhandled rejection
+  }
+
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  static start(model: VQ, threads: number): DataParallelVQ {
+    const entry = workerEntry(import.meta.url, "vq-worker");
+    const workers = Array.from({ length: threads - 1 }, () => WorkerClient.start(entry));
+    return new DataParallelVQ(
+      workers,
+      Promise.all(workers.map((w) => w.call({ type: "init", config: model.config }))),
+    );
+  }
+
+  /** One optimizer step over the batch, split across the threads. */
+  async step(ctx: StepContext, images: Float32Array, n: number): Promise<StepResult> {
+    await this.ready;
+    const { model, optimizer } = ctx;
+    const vars = model.trainable();
+    const per = images.length / n;
+    const bounds = shardBounds(n, this.threads);
+    // every worker gets this step's weights and codebook (the EMA moved it since the last step)
+    const weights = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
+    let offset = 0;
+    for (const v of vars) {
+      weights.set((await v.data()) as Float32Array, offset);
+      offset += v.size;
+    }
+    const codebook = (await model.quant.codebook.data()) as Float32Array;
+    const remote = bounds.slice(1).map(([a, b], i) =>
+      (this.workers[i] as WorkerClient).call<ShardResult>({
+        type: "step",
+        weights,
+        codebook,
+        images: images.slice(a * per, b * per),
+        n: b - a,
+      }),
+    );
+    const [a0, b0] = bounds[0] as [number, number];
+    const shards = [
+      await shardGradients(model, images.subarray(a0 * per, b0 * per), b0 - a0),
+      ...(await Promise.all(remote)),
+    ];
+
+    // gradient of the batch mean = Σ (n_i / n) · gradient of shard i's mean
+    const sum = new Float32Array(weights.length);
+    const total: StepLoss = { loss: 0, reconstruction: 0, commitment: 0 };
+    for (const s of shards) {
+      const w = s.n / n;
+      for (let j = 0; j < sum.length; j++) (sum[j] as number) += w * (s.grads[j] as number);
+      total.loss += w * s.loss;
+      total.reconstruction += w * s.reconstruction;
+      total.commitment += w * s.commitment;
+    }
+    const grads: Record<string, tf.Tensor> = {};
+    offset = 0;
+    for (const v of vars) {
+      grads[v.name] = tf.tensor(sum.subarray(offset, offset + v.size), v.shape);
+      offset += v.size;
+    }
+    optimizer.applyGradients(grads);
+    tf.dispose(Object.values(grads));
+
+    const D = model.config.codeDim;
+    const zAll = concat(
+      shards.map((s) => s.z),
+      Float32Array,
+    );
+    const codesAll = concat(
+      shards.map((s) => s.codes),
+      Int32Array,
+    );
+    const z = tf.tensor2d(zAll, [zAll.length / D, D]);
+    const codes = tf.tensor1d(codesAll, "int32");
+    const restarts = await ema(ctx, z, codes);
+    tf.dispose([z, codes]);
+    return { ...total, usage: codeUsage(codesAll, model.config.codebookSize).usage, restarts };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
+
+function concat<T extends Float32Array | Int32Array>(parts: T[], Ctor: new (n: number) => T): T {
+  const out = new Ctor(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
