@@ -10,7 +10,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { createS3Client, parseS3Url, type S3Options } from "../read/s3.js";
+import { createS3Client, describeS3Error, parseS3Url, type S3Options } from "../read/s3.js";
 
 /** A problem with the output location (unwritable, full, unreachable): stops the run with a clear message. */
 export class OutputError extends Error {
@@ -142,9 +142,7 @@ export function s3Storage(params: S3StorageParams): ShardStorage {
   const keyOf = (name: string) => (prefix ? `${prefix.replace(/\/+$/, "")}/${name}` : name);
   const where = (name: string) => `s3://${bucket}/${keyOf(name)}`;
   const fail = (what: string, err: unknown) =>
-    new OutputError(
-      `cannot write ${what}: ${(err as Error).name ?? ""} ${(err as Error).message ?? String(err)}`.trim(),
-    );
+    new OutputError(`cannot write ${what}: ${describeS3Error(err)}`);
   return {
     location: params.url,
     async probe() {

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { parseS3Url } from "./s3.js";
+import { describeS3Error, parseS3Url } from "./s3.js";
 
 /** An open byte stream of one shard. */
 export interface OpenedShard {
@@ -123,9 +123,12 @@ async function openS3(url: string, options: OpenShardOptions): Promise<OpenedSha
   if (!options.s3Client) throw new Error("no S3 client configured");
   const { bucket, key } = parseS3Url(url);
   const controller = new AbortController();
-  const response = await options.s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }), {
-    abortSignal: controller.signal,
-  });
+  const response = await options
+    .s3Client()
+    .send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: controller.signal })
+    .catch((error: unknown) => {
+      throw new Error(describeS3Error(error));
+    });
   const body = response.Body;
   if (!(body instanceof Readable)) throw new Error("S3 GetObject returned no readable body");
   body.on("error", () => {});

@@ -36,3 +36,25 @@ export function createS3Client(options: S3Options = {}, env: NodeJS.ProcessEnv =
     ...(credentials ? { credentials } : {}),
   });
 }
+
+/**
+ * An S3 SDK error in words. When the endpoint is not S3 at all (a web server, a wrong port), the SDK's own
+ * message only says to "inspect the hidden field {error}.$response": say what came back and which flag to check.
+ */
+export function describeS3Error(error: unknown): string {
+  const e = error as Error & {
+    $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
+    $metadata?: { httpStatusCode?: number };
+  };
+  const message = e?.message ?? String(error);
+  if (
+    message.includes("$response") ||
+    message.includes("Deserialization error") ||
+    message === "UnknownError"
+  ) {
+    const status = e.$response?.statusCode ?? e.$metadata?.httpStatusCode;
+    const type = e.$response?.headers?.["content-type"];
+    return `the endpoint did not answer as S3 does (HTTP ${status ?? "?"}${type ? `, ${type}` : ""}): check --s3-endpoint / $AWS_ENDPOINT_URL`;
+  }
+  return `${e?.name && e.name !== "Error" ? `${e.name}: ` : ""}${message}`;
+}

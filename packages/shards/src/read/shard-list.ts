@@ -3,7 +3,7 @@ import path from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { glob } from "tinyglobby";
 import { expandBraces } from "./brace-expand.js";
-import { parseS3Url } from "./s3.js";
+import { describeS3Error, parseS3Url } from "./s3.js";
 
 const SHARD_EXTENSIONS = [".tar", ".tgz", ".tar.gz"];
 const REMOTE = /^(https?:\/\/|s3:\/\/|pipe:)/;
@@ -63,9 +63,11 @@ async function listS3Shards(client: S3Client, url: string): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
+    const page = await client
+      .send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+      .catch((error: unknown) => {
+        throw new Error(`cannot list ${url}: ${describeS3Error(error)}`);
+      });
     for (const object of page.Contents ?? [])
       if (object.Key && isShardName(object.Key)) keys.push(object.Key);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
