@@ -13,29 +13,13 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { createGzip } from "node:zlib";
+import { header } from "./tar-header.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const DIR = path.join(ROOT, ".bench", "bomb");
 const GiB = 2 ** 30;
 
 // --- tar writing (plain ustar; independent of the code under test) ---
-function header(name, size) {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100, "utf8");
-  h.write("0000644\0", 100);
-  h.write("0000000\0", 108);
-  h.write("0000000\0", 116);
-  h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
-  h.write("00000000000\0", 136);
-  h.write("        ", 148);
-  h.write("0", 156);
-  h.write("ustar\0", 257);
-  h.write("00", 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
-  return h;
-}
 const padding = (size) => Buffer.alloc((512 - (size % 512)) % 512);
 const member = (name, data) => [header(name, data.length), data, padding(data.length)];
 const small = () => [...member("a.txt", Buffer.from("first")), ...member("z.txt", Buffer.from("last"))];

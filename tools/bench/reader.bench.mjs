@@ -19,6 +19,7 @@ import {
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDataset } from "../../packages/shards/dist/index.js";
+import { header } from "./tar-header.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const DIR = path.join(ROOT, ".bench", "reader");
@@ -28,24 +29,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3); // ROUNDS=0: memory part only
 const shardPath = (i) => path.join(DIR, `shard-${String(i).padStart(5, "0")}.tar`);
 const pattern = path.join(DIR, `shard-{00000..${String(SHARDS - 1).padStart(5, "0")}}.tar`);
 
-// --- tar writing (plain ustar; the generator must not depend on the code under test) ---
-function header(name, size) {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100, "utf8");
-  h.write("0000644\0", 100);
-  h.write("0000000\0", 108);
-  h.write("0000000\0", 116);
-  h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
-  h.write("00000000000\0", 136);
-  h.write("        ", 148);
-  h.write("0", 156);
-  h.write("ustar\0", 257);
-  h.write("00", 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
-  return h;
-}
+// tar writing: plain ustar, independent of the code under test
 
 /** LAION-like samples: a jpg of 10–70 KB (random bytes), a caption txt and a metadata json. */
 function generate() {
