@@ -4,7 +4,7 @@
 // loss-weight sum, L = its weighted mean loss), which summed over threads is exactly the mean
 // micro-batch gradient one thread computes. Clip and AdamW then run once, on the main thread.
 
-import { shardBounds, WorkerClient, workerEntry } from "@laion/vq";
+import { shardBounds, WorkerPool, workerEntry } from "@laion/vq";
 import type * as TF from "@tensorflow/tfjs";
 import type { ModelConfig, Transformer } from "./model.js";
 import type { Batch } from "./sequences.js";
@@ -71,26 +71,19 @@ export async function shardGradients(model: Transformer, task: ShardTask): Promi
 
 /** The main thread plus `threads - 1` workers, each with its own wasm backend and model copy. */
 export class DataParallelTrainer {
-  private constructor(
-    private readonly workers: WorkerClient[],
-    /** The workers' own setup (tfjs + wasm in a fresh thread): overlaps the caller's, awaited by the first step. */
-    private readonly ready: Promise<unknown>,
-  ) {
-    ready.catch(() => {}); // reported by step(), not as an unhandled rejection
-  }
+  private constructor(private readonly pool: WorkerPool) {}
 
   get threads(): number {
-    return this.workers.length + 1;
+    return this.pool.threads;
   }
 
   static start(cfg: ModelConfig, threads: number): DataParallelTrainer {
     const entry = workerEntry(import.meta.url, "grad-worker");
-    const workers = Array.from({ length: threads - 1 }, () => WorkerClient.start(entry));
-    return new DataParallelTrainer(workers, Promise.all(workers.map((w) => w.call({ type: "init", cfg }))));
+    return new DataParallelTrainer(new WorkerPool(entry, threads, { type: "init", cfg }));
   }
 
   async step(params: OptimizerStep): Promise<StepResult> {
-    await this.ready;
+    await this.pool.ready();
     const { model, micro, lossWeights } = params;
     const tf = model.tf;
     const tasks: ShardTask[] = Array.from({ length: this.threads }, () => ({ micro: [], lossWeights }));
@@ -109,7 +102,7 @@ export class DataParallelTrainer {
       weights.set((await v.data()) as Float32Array, offset);
       offset += v.size;
     }
-    const remote = this.workers.map((w, i) =>
+    const remote = this.pool.workers.map((w, i) =>
       w.call<ShardAnswer>({ type: "step", weights, task: tasks[i + 1] }),
     );
     const answers = [await shardGradients(model, tasks[0]!), ...(await Promise.all(remote))];
@@ -126,7 +119,7 @@ export class DataParallelTrainer {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+    await this.pool.close();
   }
 }
 

@@ -38,4 +38,11 @@ export type { VQModel } from "./vq-model.js";
 export { checkpointShapes, loadVQ, saveVQ, vqCheckpointIdentity } from "./vq-model.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
 // data-parallel training over worker threads (trainer-2b's trainer uses these too)
-export { availableCores, serveRequests, shardBounds, WorkerClient, workerEntry } from "./worker-pool.js";
+export {
+  availableCores,
+  serveRequests,
+  shardBounds,
+  WorkerClient,
+  WorkerPool,
+  workerEntry,
+} from "./worker-pool.js";

@@ -9,7 +9,7 @@ import { decoderForward, encoderForward } from "./model.js";
 import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
 import type { Rng } from "./rng.js";
 import type { VQ } from "./vq-model.js";
-import { shardBounds, WorkerClient, workerEntry } from "./worker-pool.js";
+import { shardBounds, type WorkerClient, WorkerPool, workerEntry } from "./worker-pool.js";
 
 export interface StepLoss {
   loss: number;
@@ -36,6 +36,20 @@ function objective(model: VQ, x: tf.Tensor4D) {
   return { value: tf.add(rec, tf.mul(com, config.commitment)) as tf.Scalar, rec, com, z: zn, codes, q };
 }
 
+/** The objective's gradients on images [n,S,S,3] and the tensors kept for the EMA update and the logs (caller disposes all). */
+function gradients(model: VQ, images: Float32Array, n: number) {
+  const S = model.config.imageSize;
+  const x = tf.tensor4d(images, [n, S, S, 3]);
+  let kept: tf.Tensor[] = [];
+  const { value, grads } = tf.variableGrads(() => {
+    const o = objective(model, x);
+    kept = [tf.keep(o.rec), tf.keep(o.com), tf.keep(o.z), o.codes, o.q];
+    return o.value;
+  }, model.trainable());
+  const [rec, com, z, codes, q] = kept as [tf.Scalar, tf.Scalar, tf.Tensor2D, tf.Tensor1D, tf.Tensor];
+  return { x, value, grads, rec, com, z, codes, q };
+}
+
 /** Gradients (flat, in `model.trainable()` order) and EMA inputs of one shard, read to the host. */
 export interface ShardResult extends StepLoss {
   n: number;
@@ -45,16 +59,8 @@ export interface ShardResult extends StepLoss {
 }
 
 export async function shardGradients(model: VQ, images: Float32Array, n: number): Promise<ShardResult> {
-  const S = model.config.imageSize;
   const vars = model.trainable();
-  const x = tf.tensor4d(images, [n, S, S, 3]);
-  let kept: tf.Tensor[] = [];
-  const { value, grads } = tf.variableGrads(() => {
-    const o = objective(model, x);
-    kept = [tf.keep(o.rec), tf.keep(o.com), tf.keep(o.z), o.codes, o.q];
-    return o.value;
-  }, vars);
-  const [rec, com, z, codes, q] = kept as [tf.Scalar, tf.Scalar, tf.Tensor2D, tf.Tensor1D, tf.Tensor];
+  const { x, value, grads, rec, com, z, codes, q } = gradients(model, images, n);
   const flat = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
   let offset = 0;
   for (const v of vars) {
@@ -93,15 +99,7 @@ async function ema(ctx: StepContext, z: tf.Tensor2D, codes: tf.Tensor1D): Promis
 /** One thread, everything on the backend: forward, gradients, Adam step, EMA update. */
 export async function singleStep(ctx: StepContext, images: Float32Array, n: number): Promise<StepResult> {
   const { model, optimizer } = ctx;
-  const S = model.config.imageSize;
-  const x = tf.tensor4d(images, [n, S, S, 3]);
-  let kept: tf.Tensor[] = [];
-  const { value, grads } = tf.variableGrads(() => {
-    const o = objective(model, x);
-    kept = [tf.keep(o.rec), tf.keep(o.com), tf.keep(o.z), o.codes, o.q];
-    return o.value;
-  }, model.trainable());
-  const [rec, com, z, codes, q] = kept as [tf.Scalar, tf.Scalar, tf.Tensor2D, tf.Tensor1D, tf.Tensor];
+  const { x, value, grads, rec, com, z, codes, q } = gradients(model, images, n);
   optimizer.applyGradients(grads);
   tf.dispose(grads);
   const restarts = await ema(ctx, z, codes);
@@ -118,30 +116,20 @@ export async function singleStep(ctx: StepContext, images: Float32Array, n: numb
 
 /** The main thread plus `threads - 1` worker threads, each with its own wasm backend and model copy. */
 export class DataParallelVQ {
-  private constructor(
-    private readonly workers: WorkerClient[],
-    /** The workers' own setup (tfjs + wasm in a fresh thread): overlaps the caller's, awaited by the first step. */
-    private readonly ready: Promise<unknown>,
-  ) {
-    ready.catch(() => {}); // reported by step(), not as an unhandled rejection
-  }
+  private constructor(private readonly pool: WorkerPool) {}
 
   get threads(): number {
-    return this.workers.length + 1;
+    return this.pool.threads;
   }
 
   static start(model: VQ, threads: number): DataParallelVQ {
     const entry = workerEntry(import.meta.url, "vq-worker");
-    const workers = Array.from({ length: threads - 1 }, () => WorkerClient.start(entry));
-    return new DataParallelVQ(
-      workers,
-      Promise.all(workers.map((w) => w.call({ type: "init", config: model.config }))),
-    );
+    return new DataParallelVQ(new WorkerPool(entry, threads, { type: "init", config: model.config }));
   }
 
   /** One optimizer step over the batch, split across the threads. */
   async step(ctx: StepContext, images: Float32Array, n: number): Promise<StepResult> {
-    await this.ready;
+    await this.pool.ready();
     const { model, optimizer } = ctx;
     const vars = model.trainable();
     const per = images.length / n;
@@ -155,7 +143,7 @@ export class DataParallelVQ {
     }
     const codebook = (await model.quant.codebook.data()) as Float32Array;
     const remote = bounds.slice(1).map(([a, b], i) =>
-      (this.workers[i] as WorkerClient).call<ShardResult>({
+      (this.pool.workers[i] as WorkerClient).call<ShardResult>({
         type: "step",
         weights,
         codebook,
@@ -205,7 +193,7 @@ export class DataParallelVQ {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+    await this.pool.close();
   }
 }
 

@@ -85,6 +85,33 @@ export class WorkerClient {
   }
 }
 
+/**
+ * `threads - 1` worker threads (the caller's thread is the first "thread"), each sent `init` at start.
+ * Their setup (tfjs + wasm in a fresh thread) overlaps the caller's; `ready()` is awaited before use.
+ */
+export class WorkerPool {
+  private readonly init: Promise<unknown>;
+  readonly workers: WorkerClient[];
+
+  constructor(entry: { url: URL; execArgv: string[] }, threads: number, init: object) {
+    this.workers = Array.from({ length: threads - 1 }, () => WorkerClient.start(entry));
+    this.init = Promise.all(this.workers.map((w) => w.call(init)));
+    this.init.catch(() => {}); // reported by ready(), not as an unhandled rejection
+  }
+
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  async ready(): Promise<void> {
+    await this.init;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
+
 /** The worker side: answer each request with `handle`'s result (or its error message). */
 export function serveRequests(
   port: {
