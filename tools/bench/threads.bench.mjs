@@ -25,7 +25,8 @@ const photos = await Promise.all(
     .map((f) => readFile(path.join(dir, f)).then((b) => new Uint8Array(b))),
 );
 async function* samples() {
-  for (let r = 0; ; r++) for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
+  for (let r = 0; ; r++)
+    for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
 }
 
 /** VQ demo preset, batch 16: images/s over steps 2..n+1 (step 1 has k-means init and warm-up). */
@@ -58,11 +59,22 @@ async function trainer(n) {
     output_dir: out,
     model: { preset: "demo" },
     data: { corpus: [path.join(root, "fixtures/sinhala/corpus.txt")] },
-    training: { text_only_prob: 1, batch_size: 8, max_steps: steps + 1, eval_every: 1000, checkpoint_every: 1000, threads: n, seed: 1 },
+    training: {
+      text_only_prob: 1,
+      batch_size: 8,
+      max_steps: steps + 1,
+      eval_every: 1000,
+      checkpoint_every: 1000,
+      threads: n,
+      seed: 1,
+    },
   });
   const r = await trainMultimodal({ config, log: () => {} });
   const train = r.records.filter((x) => x.type === "train").slice(1); // step 1: warm-up
-  return { tokensPerS: train.reduce((a, x) => a + x.tokens_per_s, 0) / train.length, params: r.plan.memory.params };
+  return {
+    tokensPerS: train.reduce((a, x) => a + x.tokens_per_s, 0) / train.length,
+    params: r.plan.memory.params,
+  };
 }
 
 await selectBackend({ prefer: "wasm" });
@@ -78,7 +90,11 @@ console.log(
       threads,
       vq_images_per_s: { 1: v1, [threads]: vN, ratio: vN / v1 },
       vq_share_of_peak: { 1: share(v1 * flopsPerImage), [threads]: share(vN * flopsPerImage) },
-      trainer_tokens_per_s: { 1: t1.tokensPerS, [threads]: tN.tokensPerS, ratio: tN.tokensPerS / t1.tokensPerS },
+      trainer_tokens_per_s: {
+        1: t1.tokensPerS,
+        [threads]: tN.tokensPerS,
+        ratio: tN.tokensPerS / t1.tokensPerS,
+      },
       trainer_share_of_peak: {
         1: share(6 * t1.params * t1.tokensPerS),
         [threads]: share(6 * tN.params * tN.tokensPerS),
