@@ -42,7 +42,19 @@ export function packageShapeProblems(packageDir: string): string[] {
   if (pkg.type !== "module") problems.push('type must be "module"');
   const tsup = fs.readFileSync(path.join(packageDir, "tsup.config.ts"), "utf8");
   for (const [name, target] of Object.entries<string>(pkg.bin ?? {})) {
-    const src = target.replace("./dist/", "src/").replace(/\.js$/, ".ts");
+    // a bin is a committed launcher (bin/<name>.js importing ../dist/<entry>.js), so npm links it at install time
+    const launcher = path.join(packageDir, target);
+    const built = fs.existsSync(launcher)
+      ? /"\.\.\/dist\/([^"]+)\.js"/.exec(fs.readFileSync(launcher, "utf8"))
+      : null;
+    if (!target.startsWith("./bin/") || !built) {
+      problems.push(
+        `bin ${name} -> ${target}: must be a committed launcher bin/${name}.js importing ../dist/<entry>.js`,
+      );
+      continue;
+    }
+    if (!pkg.files?.includes("bin")) problems.push('files must include "bin" (the bin launchers)');
+    const src = `src/${built[1]}.ts`;
     if (!tsup.includes(JSON.stringify(src)))
       problems.push(`bin ${name} -> ${target}: ${src} is not a tsup entry`);
     if (!fs.existsSync(path.join(packageDir, src))) problems.push(`bin ${name}: ${src} does not exist`);

@@ -1,9 +1,11 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { afterAll, describe, expect, test } from "vitest";
 import { runDemo } from "../src/demo.js";
+import { buildStages } from "../src/kaggle.js";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "trainer-mini-demo-"));
@@ -122,6 +124,34 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
     expect(fs.readFileSync(path.join(shards, "00000.tar")).equals(before)).toBe(true);
     expect(fs.existsSync(path.join(shards, "00001.tar"))).toBe(true);
   }, 300_000); // two whole pipeline runs: minutes on a loaded 2-core machine
+});
+
+/** The built CLIs the hints run through `npx` (each package's committed bin launcher imports its dist entry). */
+const BUILT = [
+  "packages/fetch/dist/cli.js",
+  "packages/shards/dist/download-cli.js",
+  "packages/vq/dist/cli.js",
+  "packages/vq/dist/cli-encode.js",
+  "packages/trainer-2b/dist/cli-train.js",
+].map((f) => path.join(root, f));
+
+// CI builds before it tests; a bare `vitest run` without a build has no bins to run
+describe.skipIf(!BUILT.every((f) => fs.existsSync(f)))("the 'run this stage alone' hints", () => {
+  test("each command the app prints runs verbatim and finds its stage complete", async () => {
+    const cfg = (await runDemo({ ...mini([]), dryRun: true })).cfg;
+    const hints = buildStages({ cfg }).map((s) => [s.name, s.command()] as const);
+    expect(hints.map(([, c]) => c.split(" ").slice(0, 2).join(" "))).toEqual([
+      "npx fetch-laion-subset",
+      "npx download-laion-images",
+      "npx train-visual-vq",
+      "npx encode-vq-codes",
+      "npx train-multimodal",
+    ]);
+    for (const [name, command] of hints) {
+      const run = spawnSync("bash", ["-c", command], { encoding: "utf8", env: { ...process.env, CI: "1" } });
+      expect(run.status, `${name}: ${command}\n${run.stderr}`).toBe(0);
+    }
+  }, 300_000);
 });
 
 function shardSuccesses(dir: string, shard: string): number {

@@ -71,3 +71,6 @@ function fmix32(h: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+/** The Bloom filter's default false-positive rate for --dedupe-urls (one home: the CLI, the run and the manifest use it). */
+export const DEFAULT_DEDUPE_FPR = 0.001;

@@ -1,5 +1,6 @@
 import { createProgress, floatOption, intOption, runCli } from "@laion/cli-kit";
 import { Command } from "commander";
+import { DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import { fetchLaionSubset } from "./fetch-subset.js";
 import { DEFAULT_HF_DATASET, DEFAULT_HUB_URL, SUBSETS } from "./sources.js";
 
@@ -98,7 +99,7 @@ export async function main(argv: readonly string[], io: CommandIo = {}): Promise
       "--dedupe-fpr <p>",
       "Bloom filter false-positive rate",
       floatOption("--dedupe-fpr", { min: 1e-9, max: 0.5 }),
-      0.001,
+      DEFAULT_DEDUPE_FPR,
     )
     .option("--url-col <name>", "source column holding the image URL (default: detected)")
     .option("--caption-col <name>", "source column holding the caption (default: detected)")

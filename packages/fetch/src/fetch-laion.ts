@@ -1,7 +1,7 @@
 import { createRng, seedFrom, shuffleInPlace } from "@laion/mixer";
 import type { DecodedArray } from "hyparquet";
 import { bufferShuffle } from "./batch-shuffle.js";
-import { BloomFilter } from "./bloom.js";
+import { BloomFilter, DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import { type ColumnMap, detectColumns, OUTPUT_ORDER } from "./columns.js";
 import { FetchError } from "./errors.js";
 import { buildFilters, type FilterParams } from "./filters.js";
@@ -125,7 +125,7 @@ export async function* fetchLaionFiles(
     ? (params.bloom ??
       new BloomFilter({
         expectedItems: params.dedupeExpectedRows ?? params.maxSamples ?? 50_000_000,
-        fpr: params.dedupeFpr ?? 0.001,
+        fpr: params.dedupeFpr ?? DEFAULT_DEDUPE_FPR,
       }))
     : undefined;
   const max = params.maxSamples ?? Number.POSITIVE_INFINITY;

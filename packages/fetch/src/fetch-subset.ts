@@ -13,7 +13,7 @@ import {
   writeManifest,
 } from "@laion/cli-kit";
 import { parquetMetadataAsync } from "hyparquet";
-import { BloomFilter } from "./bloom.js";
+import { BloomFilter, DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import { FetchError } from "./errors.js";
 import { type FetchLaionParams, fetchLaionFiles } from "./fetch-laion.js";
 import { localBuffer } from "./open-parquet.js";
@@ -194,6 +194,21 @@ async function fetchInto(
   if (changed.length > 0 && !params.overwrite)
     throw new OutputChangedError(outPath, changed, fetchFlagNames(fetchManifestParams(params)));
 
+  // --resume on a finished result made with this very request: nothing to do, and no need for the
+  // network (the hub may be gone; the app's "run this stage alone" hint must still answer)
+  const recorded = readManifest(path.join(outDir, MANIFEST_FILE));
+  if (
+    params.resume &&
+    changed.length === 0 &&
+    recorded?.complete &&
+    fs.existsSync(outPath) &&
+    fs.existsSync(statsPath)
+  ) {
+    const stats = JSON.parse(fs.readFileSync(statsPath, "utf8")) as FetchStats;
+    params.onLog?.(`already complete: ${outPath} (${stats.rows_kept} rows)`);
+    return { stats, outPath, statsPath };
+  }
+
   const sources = await resolveSources(params);
   const fp = fingerprint(
     params,
@@ -242,7 +257,7 @@ async function fetchInto(
   if (params.dedupeUrls) {
     bloom = new BloomFilter({
       expectedItems: params.dedupeExpectedRows ?? params.maxSamples ?? 50_000_000,
-      fpr: params.dedupeFpr ?? 0.001,
+      fpr: params.dedupeFpr ?? DEFAULT_DEDUPE_FPR,
     });
     // The filter is not saved: rebuild it from the URLs already written (same bits, same result).
     for (const d of progress.done)

@@ -8,6 +8,7 @@ import {
   manifestStatus,
   type RunStatus,
 } from "@laion/cli-kit";
+import { DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import type { FilterParams } from "./filters.js";
 import type { ResolveSourcesParams } from "./sources.js";
 
@@ -50,8 +51,9 @@ export function fetchManifestParams(p: FetchOutputParams): Record<string, JsonVa
     url_col: v(p.urlCol),
     caption_col: v(p.captionCol),
     dedupe_urls: p.dedupeUrls ?? false,
-    dedupe_expected_rows: v(p.dedupeExpectedRows),
-    dedupe_fpr: v(p.dedupeFpr),
+    // the Bloom filter's sizing only matters when it is on (the CLI always passes its default rate)
+    dedupe_expected_rows: p.dedupeUrls ? v(p.dedupeExpectedRows) : null,
+    dedupe_fpr: p.dedupeUrls ? (p.dedupeFpr ?? DEFAULT_DEDUPE_FPR) : null,
     seed: p.seed ?? 0,
     shuffle: p.shuffle ?? false,
     shuffle_buffer: v(p.shuffleBuffer),

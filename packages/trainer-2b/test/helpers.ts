@@ -1,4 +1,6 @@
+import { fixturePath } from "@laion/test-servers";
 import * as tf from "@tensorflow/tfjs";
+import { parseConfig } from "../src/config.js";
 import type { Tf } from "../src/model.js";
 
 /** The cpu backend: deterministic float32, has every kernel (incl. the gather gradient). */
@@ -39,4 +41,24 @@ export function fakeVq(codebookSize = 16, tokensPerImage = 4): ImageCoder & { en
     },
   };
   return vq;
+}
+
+/** The tiny model on the real fixtures (Sinhala corpus + captioned photos): what the training tests run. */
+export function tinyConfig(
+  out: string,
+  training: Record<string, unknown> = {},
+  data: Record<string, unknown> = {},
+) {
+  return parseConfig({
+    output_dir: out,
+    model: { preset: "tiny", seq_len: 32, text_vocab: 320 },
+    data: {
+      corpus: [fixturePath("sinhala", "corpus.txt")],
+      captions: fixturePath("explicit_media", "captions.json"),
+      image_root: fixturePath("explicit_media"),
+      held_out_fraction: 0.1,
+      ...data,
+    },
+    training,
+  });
 }

@@ -1,38 +1,27 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fixturePath } from "@laion/test-servers";
 import { expect, test } from "vitest";
 import { findCheckpoint } from "../src/checkpoint.js";
 import { parseConfig } from "../src/config.js";
 import { readMetrics } from "../src/report.js";
 import { trainMultimodal } from "../src/train.js";
-import { cpuTf, fakeVq } from "./helpers.js";
+import { cpuTf, fakeVq, tinyConfig } from "./helpers.js";
 
 function config(out: string, training: Record<string, unknown> = {}) {
-  return parseConfig({
-    output_dir: out,
-    model: { preset: "tiny", seq_len: 32, text_vocab: 320 },
-    data: {
-      corpus: [fixturePath("sinhala", "corpus.txt")],
-      captions: fixturePath("explicit_media", "captions.json"),
-      image_root: fixturePath("explicit_media"),
-      held_out_fraction: 0.1,
-    },
-    training: {
-      batch_size: 2,
-      grad_accum: 2,
-      max_steps: 4,
-      eval_every: 4,
-      eval_batches: 1,
-      checkpoint_every: 2,
-      warmup: 2,
-      lr: 0.01,
-      text_only_prob: 0.5,
-      seed: 3,
-      sample_max_tokens: 6,
-      ...training,
-    },
+  return tinyConfig(out, {
+    batch_size: 2,
+    grad_accum: 2,
+    max_steps: 4,
+    eval_every: 4,
+    eval_batches: 1,
+    checkpoint_every: 2,
+    warmup: 2,
+    lr: 0.01,
+    text_only_prob: 0.5,
+    seed: 3,
+    sample_max_tokens: 6,
+    ...training,
   });
 }
 

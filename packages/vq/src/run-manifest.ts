@@ -15,6 +15,7 @@ import {
   writeManifest,
 } from "@laion/cli-kit";
 import { DEFAULT_LAION_PROB } from "@laion/mixer";
+import { resolveConfig } from "./config.js";
 import type { TrainVQParams } from "./train-vq.js";
 import { optimPath } from "./train-vq-state.js";
 
@@ -30,7 +31,8 @@ export const vqManifestPath = (out: string) => `${out}.manifest.json`;
 export function vqManifestParams(p: TrainVQParams): Record<string, JsonValue> {
   return {
     preset: p.preset ?? "demo",
-    config: (p.config ?? null) as JsonValue,
+    // resolved: the CLI passes the preset's full config, the library may pass none; same model, same record
+    config: resolveConfig(p.config, p.preset) as unknown as JsonValue,
     laion_prob: p.laionTars !== undefined ? (p.laionProb ?? DEFAULT_LAION_PROB) : 0,
     seed: p.seed ?? 0,
     hold_out_percent: p.holdOutPercent ?? 5,

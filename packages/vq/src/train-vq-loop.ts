@@ -110,7 +110,10 @@ export class VQRun {
     }
     if (this.step > this.startStep && this.lastEval?.step !== this.step)
       this.lastEval = await this.evaluate();
-    await this.checkpoint(Math.min(this.epoch, Number.MAX_SAFE_INTEGER));
+    // a resume with nothing left to do leaves the checkpoint as it is: rewriting it would make the
+    // stages that read it (the model's training) see a changed input
+    if (this.step > this.startStep || this.startStep === 0)
+      await this.checkpoint(Math.min(this.epoch, Number.MAX_SAFE_INTEGER));
     this.s.emit({ type: "done", step: this.step, reason: this.reason });
     return {
       model: this.s.model,

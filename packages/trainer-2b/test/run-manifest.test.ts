@@ -1,0 +1,78 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { OutputBusyError, OutputChangedError } from "@laion/cli-kit";
+import { fixturePath } from "@laion/test-servers";
+import { expect, test } from "vitest";
+import { applyOverrides, parseConfig } from "../src/config.js";
+import { missingInputs, trainStatus } from "../src/run-manifest.js";
+import { trainMultimodal } from "../src/train.js";
+import { cpuTf, fakeVq, tinyConfig } from "./helpers.js";
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "train-manifest-"));
+const quiet = () => {};
+
+const config = (out: string) =>
+  tinyConfig(out, {
+    batch_size: 2,
+    max_steps: 2,
+    eval_every: 2,
+    eval_batches: 1,
+    checkpoint_every: 2,
+    seed: 1,
+  });
+
+test("a finished run is complete; other settings are 'changed' and refused by name; --overwrite keeps .prev-1", async () => {
+  const out = path.join(tmp(), "run");
+  const cfg = config(out);
+  expect(trainStatus(cfg).state).toBe("missing");
+  const tf = await cpuTf();
+  await trainMultimodal({ config: cfg, tf, backendName: "cpu", vq: fakeVq(), log: quiet });
+  expect(trainStatus(cfg)).toMatchObject({ state: "complete" });
+  // raising max_steps continues the same run
+  expect(trainStatus(applyOverrides(cfg, { maxSteps: 4 })).state).toBe("partial");
+
+  const other = applyOverrides(cfg, { textOnlyProb: 0.9 });
+  expect(trainStatus(other)).toMatchObject({ state: "changed" });
+  const err = await trainMultimodal({
+    config: other,
+    tf,
+    backendName: "cpu",
+    vq: fakeVq(),
+    log: quiet,
+  }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(OutputChangedError);
+  expect((err as Error).message).toContain("text_only_prob");
+  await trainMultimodal({ config: other, tf, backendName: "cpu", vq: fakeVq(), log: quiet, overwrite: true });
+  expect(fs.existsSync(path.join(`${out}.prev-1`, "report.html"))).toBe(true);
+  expect(trainStatus(other).state).toBe("complete");
+}, 120_000);
+
+test("a second trainer on a busy output dir is refused, naming the holder, before anything is loaded", async () => {
+  const out = path.join(tmp(), "busy");
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(
+    path.join(out, ".lock"),
+    JSON.stringify({ pid: process.pid, host: os.hostname(), started_at: "2026-11-30T00:00:00Z" }),
+  );
+  const err = await trainMultimodal({ config: config(out), log: quiet }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(OutputBusyError);
+  expect((err as Error).message).toContain(`pid ${process.pid}`);
+});
+
+test("missingInputs names each missing input by key", () => {
+  const cfg = parseConfig({
+    data: {
+      corpus: ["nope/corpus.txt"],
+      captions: "nope/captions.json",
+      image_root: fixturePath("explicit_media"),
+    },
+    training: { vq_checkpoint: "nope/vq.pt", laion_path: "s3://bucket/shards" },
+  });
+  expect(missingInputs(cfg)).toEqual([
+    "data.corpus: nope/corpus.txt (not found)",
+    "data.captions: nope/captions.json (not found)",
+    "training.vq_checkpoint: nope/vq.pt (not found)",
+  ]);
+  expect(missingInputs(cfg, ["training.vq_checkpoint"])).toHaveLength(2);
+});
