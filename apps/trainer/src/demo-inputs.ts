@@ -1,11 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
+import { writeFileAtomicSync } from "@laion/cli-kit";
 import { createRng } from "@laion/mixer";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import sharp from "sharp";
-import { writeFileAtomic } from "./write-atomic.js";
 
 export interface DemoImagesParams {
   /** Folders of real photos to start from (the repo's fixtures). */
@@ -66,10 +66,10 @@ export async function prepareDemoImages(params: DemoImagesParams): Promise<strin
       hue: Math.round(rand() * 60 - 30),
     });
     const name = `variant_${String(i).padStart(4, "0")}.jpg`;
-    writeFileAtomic(path.join(params.outDir, name), await img.jpeg({ quality: 90 }).toBuffer());
+    writeFileAtomicSync(path.join(params.outDir, name), await img.jpeg({ quality: 90 }).toBuffer());
     files.push(name);
   }
-  writeFileAtomic(manifestPath, JSON.stringify({ key, files }, null, 2));
+  writeFileAtomicSync(manifestPath, JSON.stringify({ key, files }, null, 2));
   return files;
 }
 
@@ -150,6 +150,6 @@ export async function writeDemoParquet(params: DemoParquetParams): Promise<DemoR
       { name: "TEXT", data: rows.map((r) => r.TEXT), type: "STRING", nullable: false },
     ],
   });
-  writeFileAtomic(params.out, new Uint8Array(buffer));
+  writeFileAtomicSync(params.out, new Uint8Array(buffer));
   return rows;
 }

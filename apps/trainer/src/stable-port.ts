@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { writeFileAtomic } from "./write-atomic.js";
+import { writeFileAtomicSync } from "@laion/cli-kit";
 
 export interface Forwarder {
   /** `http://127.0.0.1:<port>` */
@@ -57,7 +57,7 @@ export async function startStableForwarder(params: {
     server.listen(port, "127.0.0.1", () => resolve());
   });
   const address = server.address() as net.AddressInfo;
-  if (port === 0) writeFileAtomic(params.stateFile, JSON.stringify({ port: address.port }, null, 2));
+  if (port === 0) writeFileAtomicSync(params.stateFile, JSON.stringify({ port: address.port }, null, 2));
   return {
     url: `http://127.0.0.1:${address.port}`,
     port: address.port,

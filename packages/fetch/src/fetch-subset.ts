@@ -10,6 +10,7 @@ import {
   newManifest,
   OutputChangedError,
   readManifest,
+  writeFileAtomicSync,
   writeManifest,
 } from "@laion/cli-kit";
 import { parquetMetadataAsync } from "hyparquet";
@@ -68,12 +69,9 @@ interface Progress {
 }
 
 function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
   try {
-    fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, `${JSON.stringify(value, null, 2)}\n`);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
     throw new FetchError(describeFsError(err, { action: "writing", file }), { cause: err });
   }
 }

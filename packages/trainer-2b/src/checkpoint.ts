@@ -3,9 +3,10 @@
 // a kill -9 at any moment leaves either the previous or the new checkpoint, never half of one.
 import fs from "node:fs";
 import path from "node:path";
+import { writeFileAtomicSync } from "@laion/cli-kit";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "@laion/vq";
 import type * as TF from "@tensorflow/tfjs";
 import type { ModelConfig, Tf } from "./model.js";
-import { type RawTensor, readSafetensors, writeSafetensors } from "./safetensors.js";
 
 export interface CheckpointState {
   format: "laion-trainer-2b-v1";
@@ -21,8 +22,8 @@ export interface CheckpointState {
   config: unknown;
 }
 
-async function toRaw(vars: Map<string, TF.Variable>, prefix = ""): Promise<Record<string, RawTensor>> {
-  const out: Record<string, RawTensor> = {};
+async function toRaw(vars: Map<string, TF.Variable>, prefix = ""): Promise<Record<string, SafeTensor>> {
+  const out: Record<string, SafeTensor> = {};
   for (const [name, v] of vars) {
     out[prefix + name] = { dtype: "F32", shape: v.shape, data: (await v.data()) as Float32Array };
   }
@@ -42,24 +43,23 @@ export async function saveCheckpoint(params: {
   const tmp = path.join(root, `.tmp-${name}-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
-  writeSafetensors(path.join(tmp, "model.safetensors"), await toRaw(params.weights), {
-    format: "laion-trainer-2b-v1",
-    step: String(params.state.step),
-  });
+  const model = await toRaw(params.weights);
+  const meta = { format: "laion-trainer-2b-v1", step: String(params.state.step) };
+  writeFileAtomicSync(path.join(tmp, "model.safetensors"), encodeSafetensors(model, meta));
   if (params.optimizer) {
-    writeSafetensors(
-      path.join(tmp, "optimizer.safetensors"),
-      { ...(await toRaw(params.optimizer.m, "m.")), ...(await toRaw(params.optimizer.v, "v.")) },
-      { step: String(params.optimizer.step) },
-    );
+    const moments = {
+      ...(await toRaw(params.optimizer.m, "m.")),
+      ...(await toRaw(params.optimizer.v, "v.")),
+    };
+    const optimizerMeta = { step: String(params.optimizer.step) };
+    writeFileAtomicSync(path.join(tmp, "optimizer.safetensors"), encodeSafetensors(moments, optimizerMeta));
   }
   fs.writeFileSync(path.join(tmp, "state.json"), JSON.stringify(params.state, null, 1));
   const final = path.join(root, name);
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(tmp, final);
   const pointer = path.join(root, "latest");
-  fs.writeFileSync(`${pointer}.tmp`, name);
-  fs.renameSync(`${pointer}.tmp`, pointer);
+  writeFileAtomicSync(pointer, name);
   // Keep the newest `keep` checkpoints.
   const all = fs
     .readdirSync(root)
@@ -101,8 +101,8 @@ export function loadCheckpoint(tf: Tf, dir: string, withOptimizer = true): Loade
   const state = JSON.parse(fs.readFileSync(path.join(found, "state.json"), "utf8")) as CheckpointState;
   if (state.format !== "laion-trainer-2b-v1")
     throw new Error(`${found}: unknown checkpoint format ${state.format}`);
-  const toTf = (r: Record<string, RawTensor>) =>
-    Object.fromEntries(Object.entries(r).map(([k, t]) => [k, tf.tensor(t.data, t.shape)]));
+  const toTf = (r: Record<string, SafeTensor>) =>
+    Object.fromEntries(Object.entries(r).map(([k, t]) => [k, tensorOf(tf, t)]));
   const weights = toTf(readSafetensors(path.join(found, "model.safetensors")).tensors);
   let optimizer: LoadedCheckpoint["optimizer"];
   const optFile = path.join(found, "optimizer.safetensors");
@@ -111,9 +111,20 @@ export function loadCheckpoint(tf: Tf, dir: string, withOptimizer = true): Loade
     const m: Record<string, TF.Tensor> = {};
     const v: Record<string, TF.Tensor> = {};
     for (const [k, t] of Object.entries(tensors)) {
-      (k.startsWith("m.") ? m : v)[k.slice(2)] = tf.tensor(t.data, t.shape);
+      (k.startsWith("m.") ? m : v)[k.slice(2)] = tensorOf(tf, t);
     }
     optimizer = { step: Number(metadata["step"] ?? state.step), m, v };
   }
   return { dir: found, state, weights, ...(optimizer ? { optimizer } : {}) };
+}
+
+function readSafetensors(file: string): ReturnType<typeof decodeSafetensors> {
+  return decodeSafetensors(fs.readFileSync(file), file);
+}
+
+/** Checkpoints hold F32 weights and moments; any other dtype is a file this trainer did not write. */
+function tensorOf(tf: Tf, t: SafeTensor): TF.Tensor {
+  if (!(t.data instanceof Float32Array || t.data instanceof Int32Array))
+    throw new Error(`checkpoint tensor of dtype ${t.dtype}: only F32 and I32 are supported`);
+  return tf.tensor(t.data, t.shape);
 }

@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { writeFileAtomicSync } from "@laion/cli-kit";
 
 export interface MetricRecord {
   type: "train" | "eval";
@@ -170,7 +171,5 @@ ${mixture}<h2>Held-out loss (last eval)</h2>${table}<h2>Curves</h2><div class="c
 }
 
 export function writeReport(dir: string, html: string): void {
-  const file = path.join(dir, "report.html");
-  fs.writeFileSync(`${file}.tmp`, html);
-  fs.renameSync(`${file}.tmp`, file);
+  writeFileAtomicSync(path.join(dir, "report.html"), html);
 }

@@ -3,6 +3,7 @@
 // optimizer and data position and hands them over here.
 import fs from "node:fs";
 import path from "node:path";
+import { writeFileAtomicSync } from "@laion/cli-kit";
 import { saveCheckpoint } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
 import {
@@ -190,8 +191,7 @@ export class MultimodalRun {
   private async checkpoint(step: number): Promise<void> {
     const { cfg, vocab, model, opt } = this.s;
     const out = cfg.output_dir;
-    fs.copyFileSync(tokenizerPathFor(cfg), path.join(out, "tokenizer.json.tmp"));
-    fs.renameSync(path.join(out, "tokenizer.json.tmp"), path.join(out, "tokenizer.json"));
+    writeFileAtomicSync(path.join(out, "tokenizer.json"), fs.readFileSync(tokenizerPathFor(cfg)));
     await saveCheckpoint({
       dir: out,
       state: {

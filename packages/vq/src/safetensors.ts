@@ -1,4 +1,5 @@
-import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic } from "@laion/cli-kit";
 
 /** The safetensors dtypes we read and write (the format's own names). */
 export type SafetensorsDtype = "F32" | "F64" | "I32" | "I64" | "U8" | "I8" | "I16" | "U16" | "U32";
@@ -124,26 +125,12 @@ export function decodeSafetensors(
         `${source}: tensor "${name}" [${shape}] ${dtype} has bad data_offsets [${begin}, ${end}] (data is ${dataLen} bytes)`,
       );
     }
-    // copy: the source offset is not necessarily aligned for the typed array
-    const copy = bytes.slice(dataStart + begin, dataStart + end);
+    // copy: the source offset is not necessarily aligned for the typed array (and a Buffer's slice()
+    // would be a view into its pool, not a copy)
+    const copy = new Uint8Array(bytes.subarray(dataStart + begin, dataStart + end));
     tensors[name] = { dtype, shape, data: new ctor(copy.buffer, 0, elementCount(shape)) as TensorData };
   }
   return { tensors, metadata };
-}
-
-/** Write a file atomically: a temp file next to it, fsync, then rename over the target. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await writeFile(tmp, data);
-    const fh = await open(tmp, "r+");
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }
 
 /** Save tensors (+ string metadata) as a safetensors file, atomically. */

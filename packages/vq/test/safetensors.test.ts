@@ -51,3 +51,46 @@ test("safetensors: a truncated or foreign file gives an error naming it", async 
     decodeSafetensors(new TextEncoder().encode("PK\u0003\u0004 a zip, not safetensors"), "model.pt"),
   ).toThrow(/model\.pt: not a safetensors file/);
 });
+
+test("safetensors: the header is padded to 8 bytes (not characters) when metadata is non-ASCII", () => {
+  const caption = "ශ්‍රී ලංකාව"; // Sinhala: 3 bytes per character in UTF-8
+  const bytes = encodeSafetensors(
+    { x: { dtype: "F32", shape: [1], data: Float32Array.from([3]) } },
+    { caption },
+  );
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  expect(n % 8).toBe(0);
+  expect((8 + n) % 8).toBe(0);
+  const back = decodeSafetensors(bytes);
+  expect(back.metadata.caption).toBe(caption);
+  expect(Array.from(back.tensors.x?.data as Float32Array)).toEqual([3]);
+});
+
+test("safetensors: files from trainer-2b's former codec (padded by characters) still load", () => {
+  // that codec wrote `__metadata__` first, then the sorted names, and padded the JSON by its length in
+  // characters: with non-ASCII metadata the data then starts off an 8-byte boundary
+  let json = JSON.stringify({
+    __metadata__: { note: "සිංහල" },
+    w: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+  });
+  json += " ".repeat((8 - (json.length % 8)) % 8);
+  const head = Buffer.from(json, "utf8");
+  expect(head.length % 8).not.toBe(0);
+  const file = new Uint8Array(8 + head.length + 8);
+  new DataView(file.buffer).setBigUint64(0, BigInt(head.length), true);
+  file.set(head, 8);
+  new DataView(file.buffer, 8 + head.length).setFloat32(0, 1.25, true);
+  new DataView(file.buffer, 8 + head.length).setFloat32(4, -2, true);
+  const { tensors, metadata } = decodeSafetensors(file, "old.safetensors");
+  expect(metadata.note).toBe("සිංහල");
+  expect(Array.from(tensors.w?.data as Float32Array)).toEqual([1.25, -2]);
+});
+
+test("safetensors: decoding a Node Buffer (readFileSync) copies the tensor bytes, not the pool", () => {
+  const bytes = encodeSafetensors({ w: { dtype: "F32", shape: [3], data: Float32Array.from([1, 2, 3]) } });
+  // a Buffer that sits at an offset inside a larger ArrayBuffer, as small readFileSync results do
+  const pool = Buffer.alloc(bytes.length + 13);
+  pool.set(bytes, 13);
+  const { tensors } = decodeSafetensors(pool.subarray(13));
+  expect(Array.from(tensors.w?.data as Float32Array)).toEqual([1, 2, 3]);
+});

@@ -10,6 +10,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { writeFileAtomic } from "@laion/cli-kit";
 import { createS3Client, describeS3Error, parseS3Url, type S3Options } from "../read/s3.js";
 
 /** A problem with the output location (unwritable, full, unreachable): stops the run with a clear message. */
@@ -99,14 +100,9 @@ export function localFolderStorage(dir: string): ShardStorage {
       };
     },
     async put(name, bytes) {
-      const tmp = temp(name);
-      try {
-        await fs.promises.writeFile(tmp, bytes);
-        await fs.promises.rename(tmp, full(name));
-      } catch (err) {
-        await fs.promises.rm(tmp, { force: true }).catch(() => {});
+      await writeFileAtomic(full(name), bytes).catch((err: unknown) => {
         throw fail(full(name), err);
-      }
+      });
     },
     async read(name) {
       return fs.promises.readFile(full(name), "utf8");
