@@ -11,6 +11,7 @@ export { type MapOptions, map } from "./map";
 export { type Mixed, type Mixer, type MixOptions, type MixOutput, mix } from "./mix";
 export { pipe } from "./pipe";
 export { prefetch } from "./prefetch";
+export { Random } from "./random";
 export {
   createRng,
   deriveSeed,

@@ -4,11 +4,18 @@
 // resumed run sees exactly the batches an uninterrupted run would have seen. The readers are Resumable:
 // the mixer's state carries each one's state() (shard, sample, shuffle block; file offset), so a resume
 // seeks to where each source stopped instead of replaying everything it had read.
-import { hashString, laionMixture, type MixState, type Resumable } from "@laion/mixer";
-import { LocalCaptionedImages, readCaptions, TextCorpus, WebDataset } from "@laion/shards";
+import { hashString, laionMixture, type MixState, Random, type Resumable, type RngState } from "@laion/mixer";
+import {
+  imageOf,
+  type KeyedSample,
+  LocalCaptionedImages,
+  readCaptions,
+  TextCorpus,
+  textOf,
+  WebDataset,
+} from "@laion/shards";
 import { CODES_EXT, isCodeSample, readCodeSample } from "@laion/vq";
 import type { TrainConfig } from "./config.js";
-import { createRng, type RngState } from "./rng.js";
 import { type Batch, buildDoc, type Doc, Packer, type PackerState } from "./sequences.js";
 import type { Tokenizer } from "./tokenizer.js";
 import type { Vocab } from "./vocab.js";
@@ -31,25 +38,7 @@ export interface DataState {
   rng: RngState;
 }
 
-interface RawSample {
-  __key__: string;
-  [k: string]: unknown;
-}
-
-const IMAGE_EXTS = ["jpg", "jpeg", "png", "webp"];
-const utf8 = new TextDecoder();
-
-function imageBytes(s: RawSample): Uint8Array | undefined {
-  for (const e of IMAGE_EXTS) if (s[e] instanceof Uint8Array) return s[e] as Uint8Array;
-  return undefined;
-}
-
-function textOf(s: RawSample): string {
-  const t = s["txt"];
-  if (typeof t === "string") return t;
-  if (t instanceof Uint8Array) return utf8.decode(t);
-  return "";
-}
+type RawSample = KeyedSample;
 
 /** Deterministic held-out split by sample key. */
 export const isHeldOut = (source: string, key: string, fraction: number) =>
@@ -170,7 +159,7 @@ export function makeDocMaker(params: {
       const maxTextTokens = cfg.data.max_text_tokens;
       return buildDoc({ vocab, tokenizer, source, text: caption, codes, direction, maxTextTokens });
     }
-    const bytes = imageBytes(sample);
+    const bytes = imageOf(sample);
     if (!bytes) return null; // a caption without its image: nothing to learn from
     if (!vq)
       throw new Error(`source "${source}" has images but no VQ checkpoint was given (--vq-checkpoint)`);
@@ -252,7 +241,7 @@ export function createTrainStream(params: {
     wholeDocs: !cfg.data.split_documents,
     ...(resume ? { state: resume.packer } : {}),
   });
-  const rng = createRng(cfg.training.seed ^ 0x5eed, resume?.rng);
+  const rng = resume ? new Random(resume.rng) : new Random(cfg.training.seed ^ 0x5eed);
   const makeDoc = makeDocMaker(params);
   return {
     async next() {

@@ -1,9 +1,10 @@
 // Sampling from a trained model: text continuation, caption → image codes (decoded through the
 // VQ to PNG), image → caption. Greedy, or seeded temperature + top-k sampling, so a report is
 // reproducible; stop tokens (<eos>) can be held back for the first minNewTokens tokens.
+
+import { Random } from "@laion/mixer";
 import type { ImageCoder } from "./data.js";
 import { documentMask, type Transformer } from "./model.js";
-import { createRng } from "./rng.js";
 import type { Tokenizer } from "./tokenizer.js";
 import {
   BOI,
@@ -89,7 +90,7 @@ export function pickToken(
 export async function sampleTokens(params: SampleParams): Promise<Sampled> {
   const { model, allowed, stop = [], maxNewTokens } = params;
   const tf = model.tf;
-  const rng = createRng(params.seed ?? 0);
+  const rng = new Random(params.seed ?? 0);
   const seq = [...params.prompt];
   const ids: number[] = [];
   const T = model.cfg.seqLen;

@@ -2,8 +2,9 @@
 // block → model (init, forward, loss). Pure tfjs ops, so the same file runs on tfjs-node(-gpu),
 // wasm and cpu; `tf` is passed in (the namespace returned by selectBackend).
 // Shapes: B batch, T time, C d_model, H heads, D = C / H head size, F d_ff, V vocab.
+
+import { Random } from "@laion/mixer";
 import type * as TF from "@tensorflow/tfjs";
-import { createRng, normal } from "./rng.js";
 
 export type Tf = typeof TF;
 type Tensor = TF.Tensor;
@@ -196,7 +197,7 @@ export class Transformer {
       throw new Error(`d_model (${cfg.dModel}) must split into n_heads (${cfg.nHeads}) heads of even size`);
     }
     const uid = `m${modelCounter++}`;
-    const rng = "seed" in init ? createRng(init.seed) : undefined;
+    const rng = "seed" in init ? new Random(init.seed) : undefined;
     for (const [name, shape] of Object.entries(parameterShapes(cfg))) {
       let value: Tensor;
       if ("weights" in init) {
@@ -212,8 +213,7 @@ export class Transformer {
         // GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2·layers).
         const std = /\.(wo|w2)$/.test(name) ? 0.02 / Math.sqrt(2 * cfg.nLayers) : 0.02;
         value = tf.tensor(
-          normal(
-            rng!,
+          rng!.normals(
             shape.reduce((a, b) => a * b, 1),
             std,
           ),

@@ -1,7 +1,7 @@
+import { Random } from "@laion/mixer";
 import { expect, test } from "vitest";
 import { attention, documentMask, type ModelConfig, ropeTables, Transformer } from "../src/model.js";
 import { AdamW, lrAt } from "../src/optim.js";
-import { createRng, normal } from "../src/rng.js";
 import type { Batch } from "../src/sequences.js";
 import { trainStep } from "../src/train-step.js";
 import { cpuTf } from "./helpers.js";
@@ -22,11 +22,10 @@ test("attention gradient matches central finite differences (cpu, float32)", asy
   const B = 2;
   const T = 5;
   const C = 8;
-  const rng = createRng(7);
+  const rng = new Random(7);
   const t = (shape: number[], std = 0.5) =>
     tf.tensor(
-      normal(
-        rng,
+      rng.normals(
         shape.reduce((a, b) => a * b),
         std,
       ),
@@ -73,7 +72,7 @@ test("a token attends only to earlier tokens of its own document", async () => {
 function fixedBatch(): Batch {
   const B = 2;
   const T = 8;
-  const rng = createRng(3);
+  const rng = new Random(3);
   const seq = Array.from({ length: B * (T + 1) }, () => 5 + Math.floor(rng.next() * 19));
   const inputs = new Int32Array(B * T);
   const targets = new Int32Array(B * T);

@@ -1,7 +1,7 @@
 import { isResumable, mix, type Resumable } from "@laion/mixer";
-import { LocalCaptionedImages, WebDataset } from "@laion/shards";
+import { imageOf, LocalCaptionedImages, WebDataset } from "@laion/shards";
 import { type Augment, imageToFloat } from "./images.js";
-import { type ImageSample, isHeldOut, sampleImage } from "./samples.js";
+import { type ImageSample, isHeldOut } from "./samples.js";
 
 export interface Batch {
   /** [n,S,S,3] in [0,1]. */
@@ -74,7 +74,7 @@ export async function* imageBatches(
     offset++;
     const key = String(sample.__key__);
     if (isHeldOut(key, params.holdOutPercent)) continue;
-    const bytes = sampleImage(sample);
+    const bytes = imageOf(sample);
     if (!bytes) {
       if (offset > skip) params.onSkip?.(key, "no jpg/jpeg/png/webp member");
       continue;

@@ -4,6 +4,7 @@
 import path from "node:path";
 import {
   createS3Client,
+  IMAGE_MEMBERS,
   isShardComplete,
   openStorage,
   ownsShard,
@@ -56,8 +57,6 @@ export interface EncodeVqCodesResult {
   failed: number;
   seconds: number;
 }
-
-const IMAGE_EXTS = ["jpg", "jpeg", "png", "webp"];
 
 /** `…/00012.tar(.gz)` → `00012`: the code shard keeps the image shard's name. */
 export function codeShardName(url: string): string {
@@ -258,7 +257,7 @@ async function encodeShard(job: ShardJob): Promise<CodeShardStats> {
     for await (const s of samples) {
       job.params.signal?.throwIfAborted();
       stats.count++;
-      const ext = IMAGE_EXTS.find((e) => s[e] instanceof Uint8Array);
+      const ext = IMAGE_MEMBERS.find((e) => s[e] instanceof Uint8Array);
       if (!ext) {
         stats.no_image++;
         count("no image member");

@@ -1,8 +1,8 @@
-import { WebDataset } from "@laion/shards";
+import { Random } from "@laion/mixer";
+import { imageOf, WebDataset } from "@laion/shards";
 import { type DataParams, localSource } from "./data.js";
 import { imageToFloat } from "./images.js";
-import { Rng } from "./rng.js";
-import { type ImageSample, isHeldOut, sampleImage } from "./samples.js";
+import { type ImageSample, isHeldOut } from "./samples.js";
 
 /** A fixed evaluation set: decoded once at start, identical at every eval of a run (and of a resumed run). */
 export interface EvalSet {
@@ -67,7 +67,7 @@ export async function buildEvalSet(params: {
       const key = String(sample.__key__);
       const isHeld = isHeldOut(key, params.holdOutPercent);
       if (!isHeld && a.length >= count) continue;
-      const bytes = sampleImage(sample);
+      const bytes = imageOf(sample);
       if (!bytes) continue;
       let pixels: Float32Array;
       try {
@@ -94,7 +94,7 @@ export async function buildEvalSet(params: {
   }));
   let crops = 0;
   if (pool.length > 0) {
-    const rng = new Rng(params.seed ^ 0x0e7a1);
+    const rng = new Random(params.seed ^ 0x0e7a1);
     for (let i = 0; out.length < count; i++) {
       const c = (pool[i % pool.length] as { c: Candidate }).c;
       const pixels = await imageToFloat(c.bytes, S, { rng: rng.fork(i), scale: [0.35, 1], flip: true });

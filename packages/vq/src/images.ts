@@ -1,9 +1,9 @@
+import type { Random } from "@laion/mixer";
 import sharp from "sharp";
-import type { Rng } from "./rng.js";
 
-/** Random-resized-crop + flip + colour jitter settings; all draws come from the given Rng. */
+/** Random-resized-crop + flip + colour jitter settings; all draws come from the given Random. */
 export interface Augment {
-  rng: Rng;
+  rng: Random;
   /** Crop area as a fraction of the largest square, [min, max]. */
   scale?: [number, number];
   /** Horizontal flip with probability 0.5. */

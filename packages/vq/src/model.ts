@@ -1,6 +1,6 @@
+import { Random } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import type { VQConfig } from "./config.js";
-import { Rng } from "./rng.js";
 
 /**
  * The conv encoder/decoder, written as plain ops over named variables (no tf.layers): the names are the
@@ -52,7 +52,7 @@ let instance = 0;
 /** Fresh variables with seeded He-style init. `prefix` keeps names unique in tfjs's global registry. */
 export function initParams(config: VQConfig, seed: number): { params: Params; prefix: string } {
   const prefix = `vq${instance++}/`;
-  const rng = new Rng(seed);
+  const rng = new Random(seed);
   const params: Params = {};
   for (const [name, spec] of Object.entries(paramSpecs(config))) {
     const size = spec.shape.reduce((a, b) => a * b, 1);

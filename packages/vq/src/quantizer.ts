@@ -1,5 +1,5 @@
+import { Random } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "./rng.js";
 
 /** x / ‖x‖ along the last axis. */
 export function l2Normalize<T extends tf.Tensor>(x: T): T {
@@ -49,7 +49,7 @@ export function createQuantizerState(
   seed: number,
   prefix: string,
 ): QuantizerState {
-  const rng = new Rng(seed ^ 0x51ed);
+  const rng = new Random(seed ^ 0x51ed);
   const init = new Float32Array(codebookSize * codeDim).map(() => rng.normal());
   return {
     codebook: tf.variable(
@@ -81,7 +81,7 @@ export async function isInitialised(state: QuantizerState): Promise<boolean> {
 export async function kmeansInit(
   state: QuantizerState,
   z: tf.Tensor2D,
-  params: { rng: Rng; iterations?: number; batches: number },
+  params: { rng: Random; iterations?: number; batches: number },
 ): Promise<void> {
   const [M, D] = z.shape;
   const K = state.codebook.shape[0] as number;
@@ -130,7 +130,7 @@ export async function emaUpdate(
   state: QuantizerState,
   z: tf.Tensor2D,
   idx: tf.Tensor1D,
-  params: { decay: number; restartAfter: number; rng: Rng },
+  params: { decay: number; restartAfter: number; rng: Random },
 ): Promise<number> {
   const K = state.codebook.shape[0] as number;
   const D = state.codebook.shape[1] as number;

@@ -3,14 +3,13 @@
 // them over here.
 import { appendFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { isResumable, prefetch, type Resumable } from "@laion/mixer";
+import { isResumable, prefetch, Random, type Resumable } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import type { VQConfig } from "./config.js";
 import { type Batch, type DataParams, imageBatches, trainingSource } from "./data.js";
 import type { EvalSet } from "./eval-set.js";
 import { reconstructionGrid } from "./images.js";
 import { codeUsage, isInitialised, kmeansInit } from "./quantizer.js";
-import { Rng } from "./rng.js";
 import type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq.js";
 import { type DataPosition, optimPath, saveOptimizer } from "./train-vq-state.js";
 import { saveVQ, type VQ } from "./vq-model.js";
@@ -39,7 +38,7 @@ export interface VQRunSetup {
   evalEvery: number;
   holdOutPercent: number;
   /** Fresh (seeded) or restored from the checkpoint. */
-  rng: Rng;
+  rng: Random;
   step: number;
   /** The epoch the checkpoint stopped in, and where in its stream (undefined: re-seed the epoch). */
   resumeEpoch: number;
@@ -145,7 +144,7 @@ export class VQRun {
     const seek = replay?.source !== undefined && replay.augmentAt !== undefined && isResumable(source);
     if (seek) (source as Resumable).restore(replay.source);
     const augment = replay
-      ? Rng.fromState(seek ? (replay.augmentAt as string) : replay.augment)
+      ? Random.fromState(seek ? (replay.augmentAt as string) : replay.augment)
       : s.rng.fork(epoch + this.step * 7919);
     this.position = { epoch, sourceStep, augment: augment.getState(), offset: replay?.offset ?? 0 };
     if (replay && !seek && replay.offset > 0) s.emit({ type: "replay", epoch, samples: replay.offset });

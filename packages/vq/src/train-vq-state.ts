@@ -1,9 +1,9 @@
 // What a VQ run saves beside its weights so `--resume` continues it: the Adam slots, the step, the
 // RNG and where the data stream stood (`<out>.optim.safetensors`).
 import { readFile, stat } from "node:fs/promises";
+import { Random } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import { type VQConfig, validateConfig } from "./config.js";
-import { Rng } from "./rng.js";
 import { loadSafetensors, type SafeTensor, saveSafetensors } from "./safetensors.js";
 import { sidecarPath } from "./vq-model.js";
 
@@ -36,7 +36,7 @@ export interface ResumeState {
   data: DataPosition | undefined;
   /** The learning rate the run was started with, when the checkpoint recorded it. */
   lr: number | undefined;
-  rng: Rng;
+  rng: Random;
   tensors: Record<string, SafeTensor>;
   optim: Record<string, SafeTensor>;
 }
@@ -66,7 +66,7 @@ export async function loadResumeState(out: string): Promise<ResumeState> {
     epoch,
     data: parseDataPosition(optim.metadata.data, epoch),
     lr: optim.metadata.lr === undefined ? undefined : Number(optim.metadata.lr),
-    rng: Rng.fromState(String(optim.metadata.rng)),
+    rng: Random.fromState(String(optim.metadata.rng)),
     tensors: ckpt.tensors,
     optim: optim.tensors,
   };

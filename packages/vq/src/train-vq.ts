@@ -1,13 +1,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { DEFAULT_LAION_PROB } from "@laion/mixer";
+import { DEFAULT_LAION_PROB, Random } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, currentBackend, selectBackend } from "./backend.js";
 import { PRESET_LR, resolveConfig, type VQConfig, type VQPresetName } from "./config.js";
 import { type DataParams, decodeImages } from "./data.js";
 import { buildEvalSet, type EvalSet, evalSources } from "./eval-set.js";
 import { forwardFlops } from "./model.js";
-import { Rng } from "./rng.js";
 import { claimVqOutput } from "./run-manifest.js";
 import type { ImageSample } from "./samples.js";
 import { VQRun } from "./train-vq-loop.js";
@@ -260,7 +259,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
     batchSize: params.batchSize ?? 16,
     evalEvery: params.evalEvery ?? 200,
     holdOutPercent,
-    rng: resumed?.rng ?? new Rng(seed),
+    rng: resumed?.rng ?? new Random(seed),
     step,
     resumeEpoch: resumed?.epoch ?? 0,
     resumeData: resumed?.data,

@@ -1,3 +1,4 @@
+import type { Random } from "@laion/mixer";
 // The VQ training objective and one optimizer step, on one thread or data-parallel over worker threads.
 // Data-parallel: the batch is split into contiguous shards, each thread computes its shard's gradients
 // on its own wasm instance, the main thread averages them (weighted by shard size: each loss is a mean
@@ -7,7 +8,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { decoderForward, encoderForward } from "./model.js";
 import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
-import type { Rng } from "./rng.js";
 import type { VQ } from "./vq-model.js";
 import { shardBounds, type WorkerClient, WorkerPool, workerEntry } from "./worker-pool.js";
 
@@ -84,7 +84,7 @@ export async function shardGradients(model: VQ, images: Float32Array, n: number)
 export interface StepContext {
   model: VQ;
   optimizer: tf.Optimizer;
-  rng: Rng;
+  rng: Random;
 }
 
 async function ema(ctx: StepContext, z: tf.Tensor2D, codes: tf.Tensor1D): Promise<number> {

@@ -1,12 +1,12 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Random } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
 import { decodeImages } from "../src/data.js";
 import { selectBackend, type TrainVQEvent, trainVQ } from "../src/index.js";
-import { Rng } from "../src/rng.js";
 import { VQ } from "../src/vq-model.js";
 import { DataParallelVQ, type StepResult, singleStep } from "../src/vq-step.js";
 import { shardBounds } from "../src/worker-pool.js";
@@ -35,7 +35,7 @@ afterAll(async () => pool?.close());
 
 async function train(step: (ctx: Parameters<typeof singleStep>[0]) => Promise<StepResult>) {
   const model = VQ.create(resolveConfig(small), 3);
-  const ctx = { model, optimizer: tf.train.adam(3e-3), rng: new Rng(5) };
+  const ctx = { model, optimizer: tf.train.adam(3e-3), rng: new Random(5) };
   const results: StepResult[] = [];
   for (let s = 0; s < STEPS; s++) results.push(await step(ctx));
   const weights = Float32Array.from(await model.trainable()[0]!.data());

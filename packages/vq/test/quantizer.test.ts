@@ -1,8 +1,8 @@
+import { Random } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { codeUsage, selectBackend } from "../src/index.js";
 import { createQuantizerState, emaUpdate, kmeansInit, l2Normalize, nearestCodes } from "../src/quantizer.js";
-import { Rng } from "../src/rng.js";
 
 // Toy distribution: 64 tight clusters on the unit sphere in 8-D, a 64-entry codebook. A perfect
 // quantiser uses every code; the textbook VQ-VAE one (random init near 0, codebook learned by gradient,
@@ -10,7 +10,7 @@ import { Rng } from "../src/rng.js";
 const K = 64;
 const D = 8;
 const centres = (() => {
-  const rng = new Rng(7);
+  const rng = new Random(7);
   return Array.from({ length: K }, () => {
     const v = Array.from({ length: D }, () => rng.normal());
     const n = Math.hypot(...v);
@@ -18,7 +18,7 @@ const centres = (() => {
   });
 })();
 
-function batch(rng: Rng, m: number): tf.Tensor2D {
+function batch(rng: Random, m: number): tf.Tensor2D {
   const data = new Float32Array(m * D);
   for (let i = 0; i < m; i++) {
     const c = centres[rng.int(K)] as number[];
@@ -29,7 +29,7 @@ function batch(rng: Rng, m: number): tf.Tensor2D {
 
 function usageOn(codebook: tf.Tensor2D, distance: "cosine" | "l2"): number {
   const codes = tf.tidy(() => {
-    const z = batch(new Rng(99), 4096);
+    const z = batch(new Random(99), 4096);
     if (distance === "cosine") return nearestCodes(z, codebook);
     // squared L2: argmin ‖z‖² − 2 z·c + ‖c‖²
     const d = tf.add(tf.mul(tf.matMul(z, codebook, false, true), -2), tf.sum(tf.square(codebook), 1));
@@ -45,7 +45,7 @@ beforeAll(async () => {
 });
 
 test("naive VQ-VAE codebook (gradient-learned, N(0,1) init, no restarts) collapses on the toy distribution", () => {
-  const rng = new Rng(1);
+  const rng = new Random(1);
   // like an nn.Embedding default: N(0, 1) entries, so ‖e‖ ≈ √D while the data lives on the unit sphere
   const init = new Float32Array(K * D).map(() => rng.normal());
   const codebook = tf.variable(tf.tensor2d(init, [K, D]), true, "naive-codebook");
@@ -68,7 +68,7 @@ test("naive VQ-VAE codebook (gradient-learned, N(0,1) init, no restarts) collaps
 });
 
 test("EMA quantiser with k-means init and dead-code restart uses (nearly) every code", async () => {
-  const rng = new Rng(1);
+  const rng = new Random(1);
   const state = createQuantizerState(K, D, 1, "toy/");
   const first = batch(rng, 256);
   await kmeansInit(state, first, { rng, batches: 1 });

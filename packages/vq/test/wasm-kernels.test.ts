@@ -1,12 +1,12 @@
+import { Random } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, test } from "vitest";
 import { selectBackend } from "../src/index.js";
-import { Rng } from "../src/rng.js";
 
 // The wasm kernels we register (or replace) must agree with the reference cpu backend.
 
 function randomArray(n: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
+  const rng = new Random(seed);
   return Float32Array.from({ length: n }, () => rng.normal());
 }
 

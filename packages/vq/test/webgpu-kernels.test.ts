@@ -1,10 +1,10 @@
+import { Random } from "@laion/mixer";
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, test } from "vitest";
 import { resolveConfig, type VQConfig } from "../src/config.js";
 import { selectBackend } from "../src/index.js";
 import { decoderForward, encoderForward } from "../src/model.js";
 import { emaUpdate, kmeansInit, l2Normalize, quantizeStraightThrough } from "../src/quantizer.js";
-import { Rng } from "../src/rng.js";
 import { VQ } from "../src/vq-model.js";
 import { webgpuAvailable } from "./webgpu-helpers.js";
 
@@ -22,7 +22,7 @@ const tiny: Partial<VQConfig> = {
 };
 
 function randomArray(n: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
+  const rng = new Random(seed);
   return Float32Array.from({ length: n }, () => rng.normal());
 }
 
@@ -33,7 +33,7 @@ async function vqStepKernels(): Promise<string[]> {
   const x = tf.tensor4d(randomArray(2 * 16 * 16 * 3, 1), [2, 16, 16, 3]);
   const { kernelNames } = await tf.profile(async () => {
     const z = model.features(x);
-    await kmeansInit(model.quant, z, { rng: new Rng(1), batches: 1 });
+    await kmeansInit(model.quant, z, { rng: new Random(1), batches: 1 });
     let kept: [tf.Tensor2D, tf.Tensor1D] | undefined;
     const { grads } = tf.variableGrads(() => {
       const zn = l2Normalize(tf.reshape(encoderForward(model.params, config, x), [-1, 4])) as tf.Tensor2D;
@@ -46,7 +46,7 @@ async function vqStepKernels(): Promise<string[]> {
       ) as tf.Scalar;
     }, model.trainable());
     const [zn, codes] = kept as [tf.Tensor2D, tf.Tensor1D];
-    await emaUpdate(model.quant, zn, codes, { decay: 0.9, restartAfter: 1, rng: new Rng(2) });
+    await emaUpdate(model.quant, zn, codes, { decay: 0.9, restartAfter: 1, rng: new Random(2) });
     tf.train.adam(1e-3).applyGradients(grads as never);
   });
   model.dispose();

@@ -18,6 +18,7 @@ export type {
 export { LocalCaptionedImages, readCaptions } from "./local-captioned-images.js";
 export { DEFAULT_HTTP_TIMEOUT_MS, type OpenedShard, openShard } from "./open-shard.js";
 export { createS3Client, parseS3Url, type S3Options } from "./s3.js";
+export { IMAGE_MEMBERS, imageOf, type KeyedSample, textOf } from "./sample-members.js";
 export { resolveShards } from "./shard-list.js";
 export type { SplitOptions } from "./split.js";
 export {

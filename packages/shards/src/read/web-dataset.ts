@@ -5,6 +5,7 @@ import { ERROR_HANDLERS, type ErrorHandler, handleError, ShardError, toShardErro
 import { groupSamples, type RawSample } from "./group-samples.js";
 import { openShard } from "./open-shard.js";
 import { createS3Client, type S3Options } from "./s3.js";
+import type { KeyedSample } from "./sample-members.js";
 import { createShardCache, type ShardCache } from "./shard-cache.js";
 import { resolveShards } from "./shard-list.js";
 import { type OrderKey, permutedBlocks, shardOrder, skipped } from "./shard-order.js";
@@ -12,10 +13,8 @@ import { type SplitOptions, splitSlot } from "./split.js";
 import { DEFAULT_MAX_SHARD_BYTES, type MemberLimits, tarMembers } from "./tar-members.js";
 
 /** A sample after optional decoding: raw members are Uint8Array, decoded ones string/number/object/RgbImage. */
-export interface Sample {
-  __key__: string;
+export interface Sample extends KeyedSample {
   __url__: string;
-  [ext: string]: unknown;
 }
 
 export interface WebDatasetOptions extends MemberLimits {
