@@ -20,6 +20,8 @@ export interface RunCliOptions {
   /** Secrets to scrub from any error message printed. */
   secrets?: () => readonly (string | undefined | null)[];
   stderr?: NodeJS.WritableStream;
+  /** Where DEBUG is read (stacks are printed when it is set). Default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** Set instead of calling process.exit, so pending writes flush. */
   setExitCode?: (code: number) => void;
 }
@@ -41,7 +43,7 @@ export async function runCli(main: () => Promise<void> | void, options: RunCliOp
     const err = error instanceof Error ? error : new Error(String(error));
     const code = (err as { exitCode?: number }).exitCode;
     const secrets = options.secrets?.() ?? [];
-    const debug = Boolean(process.env["DEBUG"]);
+    const debug = Boolean((options.env ?? process.env)["DEBUG"]);
     const message = redact(debug && err.stack ? err.stack : err.message, secrets);
     // commander has already printed its own usage error; don't print it twice.
     if ((err as { code?: string }).code?.startsWith("commander.")) {

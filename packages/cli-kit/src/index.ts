@@ -27,3 +27,5 @@ export {
 export type { ArgSpec } from "./to-args.js";
 export { toArgs } from "./to-args.js";
 export { writeFileAtomic, writeFileAtomicSync } from "./write-atomic.js";
+export type { CliCommand, CliContext, CliIo, Verbosity } from "./command.js";
+export { buildProgram, packageVersion, runCommand } from "./command.js";
