@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import v8 from "node:v8";
-import { main } from "./command.js";
+import { runCommand } from "@laion/cli-kit";
+import { fetchCommand } from "./command.js";
 
 // V8 lets the old generation grow to ~4× its live size before a full GC, and a fetch allocates its
 // batches' strings fast: at 2M rows the heap swung between 70 and 280 MB of mostly garbage. Growing it by
@@ -12,4 +13,4 @@ const given = [...process.execArgv, process.env["NODE_OPTIONS"] ?? ""].some((a) 
 );
 if (!given) v8.setFlagsFromString("--heap-growing-percent=10");
 
-await main(process.argv.slice(2));
+await runCommand(fetchCommand);

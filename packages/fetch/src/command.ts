@@ -1,29 +1,78 @@
-import { createProgress, floatOption, intOption, runCli } from "@laion/cli-kit";
-import { Command } from "commander";
+import {
+  type CliCommand,
+  type CliIo,
+  createProgress,
+  floatOption,
+  intOption,
+  packageVersion,
+  runCommand,
+} from "@laion/cli-kit";
+import type { Command } from "commander";
 import { DEFAULT_DEDUPE_FPR } from "./bloom.js";
-import { fetchLaionSubset } from "./fetch-subset.js";
+import { type FetchLaionSubsetParams, fetchLaionSubset } from "./fetch-subset.js";
 import { DEFAULT_HF_DATASET, DEFAULT_HUB_URL, SUBSETS } from "./sources.js";
 
-export interface CommandIo {
-  env?: NodeJS.ProcessEnv;
-  stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
-  setExitCode?: (code: number) => void;
+/** The parsed flags of `fetch-laion-subset` (commander's camelCased names). */
+export interface FetchCliOptions {
+  hfDataset: string;
+  revision: string;
+  subset?: string;
+  numParts?: number;
+  partsUrl?: string;
+  input?: string[];
+  hubUrl?: string;
+  hfToken?: string;
+  urlCol?: string;
+  captionCol?: string;
+  maxSamples?: number;
+  maxRowsPerFile?: number;
+  seed: number;
+  shuffle?: boolean;
+  shuffleBuffer?: number;
+  minCaptionLen?: number;
+  maxCaptionLen?: number;
+  minWidth?: number;
+  minHeight?: number;
+  maxAspectRatio?: number;
+  maxPunsafe?: number;
+  maxPwatermark?: number;
+  minSimilarity?: number;
+  lang?: string[];
+  dedupeUrls?: boolean;
+  dedupeExpectedRows?: number;
+  dedupeFpr: number;
+  outDir: string;
+  resume?: boolean;
+  overwrite?: boolean;
+  rowGroupSize: number;
+  timeout: number;
+  retries: number;
 }
 
-/**
- * `fetch-laion-subset`: flags → fetchLaionSubset params, a progress reporter, and error printing
- * with the token scrubbed. No logic of its own.
- */
-export async function main(argv: readonly string[], io: CommandIo = {}): Promise<void> {
-  const env = io.env ?? process.env;
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  let token: string | undefined = env["HF_TOKEN"] || undefined;
-  const program = new Command("fetch-laion-subset")
-    .description(
-      "Stream LAION metadata (Hugging Face dataset, LAION part files or any parquet), filter it, write OUT/filtered.parquet + OUT/fetch_stats.json",
-    )
+/** The token: --hf-token, else $HF_TOKEN (an empty one counts as none). */
+const tokenOf = (o: Partial<FetchCliOptions>, env: NodeJS.ProcessEnv) =>
+  o.hfToken ?? (env["HF_TOKEN"] || undefined);
+
+/** Flags → fetchLaionSubset params (without the callbacks): renames and unit changes only. */
+export function fetchParams(
+  o: FetchCliOptions,
+  env: NodeJS.ProcessEnv,
+): Omit<FetchLaionSubsetParams, "onLog" | "onProgress"> {
+  const { hfToken: _token, timeout, shuffle, dedupeUrls, resume, overwrite, ...same } = o;
+  return {
+    ...same,
+    token: tokenOf(o, env),
+    shuffle: Boolean(shuffle),
+    dedupeUrls: Boolean(dedupeUrls),
+    resume: Boolean(resume),
+    overwrite: Boolean(overwrite),
+    timeoutMs: timeout * 1000,
+  };
+}
+
+function defineSource(program: Command): void {
+  program
+    .optionsGroup("Source (the hub by default):")
     .option("--hf-dataset <repo>", "Hugging Face dataset whose parquet files are read", DEFAULT_HF_DATASET)
     .option("--revision <rev>", "dataset revision (branch, tag or commit)", "main")
     .option("--subset <name>", `original LAION part files instead: ${Object.keys(SUBSETS).join(", ")}`)
@@ -42,20 +91,31 @@ export async function main(argv: readonly string[], io: CommandIo = {}): Promise
       "--hf-token <token>",
       "Hugging Face token (default: $HF_TOKEN); sent as a Bearer header, never printed",
     )
+    .option("--url-col <name>", "source column holding the image URL (default: detected)")
+    .option("--caption-col <name>", "source column holding the caption (default: detected)");
+}
+
+function defineSelection(program: Command): void {
+  program
+    .optionsGroup("Rows taken:")
     .option("--max-samples <n>", "stop after this many kept rows", intOption("--max-samples", { min: 1 }))
     .option(
       "--max-rows-per-file <n>",
       "read at most n rows of each input file (a sample spread over many files)",
       intOption("--max-rows-per-file", { min: 1 }),
     )
-    .option("--out-dir <dir>", "output directory", "data/laion")
     .option("--seed <n>", "seed for --shuffle", intOption("--seed"), 0)
     .option("--shuffle", "shuffle the file order and rows (bounded buffer, seeded)")
     .option(
       "--shuffle-buffer <rows>",
       "rows held by the shuffle buffer",
       intOption("--shuffle-buffer", { min: 1 }),
-    )
+    );
+}
+
+function defineFilters(program: Command): void {
+  program
+    .optionsGroup("Filters (each only where its column exists):")
     .option(
       "--min-caption-len <n>",
       "drop captions shorter than n characters",
@@ -100,9 +160,13 @@ export async function main(argv: readonly string[], io: CommandIo = {}): Promise
       "Bloom filter false-positive rate",
       floatOption("--dedupe-fpr", { min: 1e-9, max: 0.5 }),
       DEFAULT_DEDUPE_FPR,
-    )
-    .option("--url-col <name>", "source column holding the image URL (default: detected)")
-    .option("--caption-col <name>", "source column holding the caption (default: detected)")
+    );
+}
+
+function defineOutput(program: Command): void {
+  program
+    .optionsGroup("Output and network:")
+    .option("--out-dir <dir>", "output directory", "data/laion")
     .option("--resume", "continue a crashed run with the same arguments")
     .option(
       "--overwrite",
@@ -120,68 +184,43 @@ export async function main(argv: readonly string[], io: CommandIo = {}): Promise
       "retries for HTTP 429/5xx and network errors",
       intOption("--retries", { min: 0 }),
       2,
-    )
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s) });
+    );
+}
 
-  await runCli(
-    async () => {
-      await program.parseAsync([...argv], { from: "user" });
-      const o = program.opts();
-      if (o["hfToken"]) token = o["hfToken"];
-      const progress = createProgress({ label: "fetch", unit: "rows", stream: stderr });
-      let lastRead = 0;
-      const { stats, outPath } = await fetchLaionSubset({
-        outDir: o["outDir"],
-        input: o["input"],
-        subset: o["subset"],
-        numParts: o["numParts"],
-        partsUrl: o["partsUrl"],
-        hfDataset: o["hfDataset"],
-        revision: o["revision"],
-        hubUrl: o["hubUrl"],
-        token,
-        maxSamples: o["maxSamples"],
-        maxRowsPerFile: o["maxRowsPerFile"],
-        seed: o["seed"],
-        shuffle: Boolean(o["shuffle"]),
-        shuffleBuffer: o["shuffleBuffer"],
-        minCaptionLen: o["minCaptionLen"],
-        maxCaptionLen: o["maxCaptionLen"],
-        minWidth: o["minWidth"],
-        minHeight: o["minHeight"],
-        maxAspectRatio: o["maxAspectRatio"],
-        maxPunsafe: o["maxPunsafe"],
-        maxPwatermark: o["maxPwatermark"],
-        minSimilarity: o["minSimilarity"],
-        lang: o["lang"],
-        dedupeUrls: Boolean(o["dedupeUrls"]),
-        dedupeExpectedRows: o["dedupeExpectedRows"],
-        dedupeFpr: o["dedupeFpr"],
-        urlCol: o["urlCol"],
-        captionCol: o["captionCol"],
-        resume: Boolean(o["resume"]),
-        overwrite: Boolean(o["overwrite"]),
-        rowGroupSize: o["rowGroupSize"],
-        timeoutMs: o["timeout"] * 1000,
-        retries: o["retries"],
-        onLog: (m) => progress.log(m),
-        onProgress: (s) => {
-          progress.tick(s.rows_read - lastRead, {
-            kept: s.rows_kept,
-            files: `${s.files_done}/${s.files_total}`,
-            MB: Number((s.bytes_fetched / 1e6).toFixed(1)),
-          });
-          lastRead = s.rows_read;
-        },
-      });
-      progress.done({ kept: stats.rows_kept, read: stats.rows_read, bytes_fetched: stats.bytes_fetched });
-      stdout.write(`${outPath}\n`);
-    },
-    {
-      secrets: () => [token, env["HF_TOKEN"]],
-      stderr,
-      ...(io.setExitCode ? { setExitCode: io.setExitCode } : {}),
-    },
-  );
+/** `fetch-laion-subset`: typed flags → fetchLaionSubset, with a progress reporter; prints the output path. */
+export const fetchCommand: CliCommand<FetchCliOptions> = {
+  name: "fetch-laion-subset",
+  version: () => packageVersion(import.meta.url),
+  description:
+    "Stream LAION metadata (Hugging Face dataset, LAION part files or any parquet), filter it, write OUT/filtered.parquet + OUT/fetch_stats.json",
+  define(program) {
+    defineSource(program);
+    defineSelection(program);
+    defineFilters(program);
+    defineOutput(program);
+  },
+  async run(o, ctx) {
+    const progress = createProgress({ label: "fetch", unit: "rows", stream: ctx.progressStream });
+    let lastRead = 0;
+    const { stats, outPath } = await fetchLaionSubset({
+      ...fetchParams(o, ctx.env),
+      onLog: (m) => progress.log(m),
+      onProgress: (s) => {
+        progress.tick(s.rows_read - lastRead, {
+          kept: s.rows_kept,
+          files: `${s.files_done}/${s.files_total}`,
+          MB: Number((s.bytes_fetched / 1e6).toFixed(1)),
+        });
+        lastRead = s.rows_read;
+      },
+    });
+    progress.done({ kept: stats.rows_kept, read: stats.rows_read, bytes_fetched: stats.bytes_fetched });
+    ctx.stdout.write(`${outPath}\n`);
+  },
+  secrets: (o, env) => [tokenOf(o, env), env["HF_TOKEN"]],
+};
+
+/** Run `fetch-laion-subset` with these arguments (tests pass their own streams and env). */
+export function main(argv: readonly string[], io: CliIo = {}): Promise<void> {
+  return runCommand(fetchCommand, argv, io);
 }
