@@ -1,8 +1,8 @@
+import { Random } from "@laion/mixer";
 import { describe, expect, test } from "vitest";
 import { generate, pickToken, sampleTokens } from "../src/generate.js";
 import { documentMask, type ModelConfig, Transformer } from "../src/model.js";
 import { AdamW } from "../src/optim.js";
-import { createRng } from "../src/rng.js";
 import { buildDoc, Packer } from "../src/sequences.js";
 import { Tokenizer } from "../src/tokenizer.js";
 import { trainStep } from "../src/train-step.js";
@@ -15,20 +15,20 @@ const logits = [9, 9, 8, 9, 9, 1, 3, 2, 0, -1, 50];
 
 describe("pickToken", () => {
   test("greedy (or temperature 0) takes the most likely allowed id", () => {
-    const rng = createRng(1);
+    const rng = new Random(1);
     expect(pickToken(logits, { allowed, stop: [], produced: 0, greedy: true }, rng)).toBe(6);
     expect(pickToken(logits, { allowed, stop: [], produced: 0, temperature: 0 }, rng)).toBe(6);
   });
 
   test("a stop id competes only once minNewTokens tokens are out", () => {
-    const rng = createRng(1);
+    const rng = new Random(1);
     const p = { allowed, stop: [EOS], greedy: true, minNewTokens: 1 };
     expect(pickToken(logits, { ...p, produced: 0 }, rng)).toBe(6);
     expect(pickToken(logits, { ...p, produced: 1 }, rng)).toBe(EOS);
   });
 
   test("top-k sampling draws only among the k best, in proportion to softmax(logit / T)", () => {
-    const rng = createRng(7);
+    const rng = new Random(7);
     const counts = new Map<number, number>();
     const n = 4000;
     for (let i = 0; i < n; i++) {
@@ -43,7 +43,7 @@ describe("pickToken", () => {
 
   test("a high temperature flattens, a low one sharpens", () => {
     const share = (temperature: number) => {
-      const rng = createRng(3);
+      const rng = new Random(3);
       let best = 0;
       for (let i = 0; i < 2000; i++)
         if (pickToken(logits, { allowed, stop: [], produced: 0, topK: 0, temperature }, rng) === 6) best++;
@@ -54,7 +54,7 @@ describe("pickToken", () => {
   });
 
   test("bad options are named", () => {
-    const rng = createRng(1);
+    const rng = new Random(1);
     expect(() => pickToken(logits, { allowed, stop: [], produced: 0, temperature: -1 }, rng)).toThrow(
       /temperature must be >= 0/,
     );
@@ -120,7 +120,7 @@ describe("sampleTokens on a model", () => {
     const tokenizer = new Tokenizer({ format: "laion-bpe-v1", merges: [] });
     // Only text→image documents with an empty caption: `<bos> <boi> codes <eoi> <eos>`.
     const packer = new Packer({ vocab, seqLen: cfg.seqLen, batchSize: 4, sources: ["laion"] });
-    const rng = createRng(5);
+    const rng = new Random(5);
     const batches = [];
     while (batches.length < 4) {
       const codes = Array.from({ length: 4 }, () => Math.floor(rng.next() * 8));
