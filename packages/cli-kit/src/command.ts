@@ -57,7 +57,8 @@ export function packageVersion(moduleUrl: string): string {
   let dir = path.dirname(fileURLToPath(moduleUrl));
   for (;;) {
     try {
-      return (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string }).version;
+      return (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string })
+        .version;
     } catch (err) {
       const parent = path.dirname(dir);
       if ((err as NodeJS.ErrnoException).code !== "ENOENT" || parent === dir) throw err;
@@ -137,10 +138,7 @@ export async function runCommand<O>(
 }
 
 /** The CliContext for parsed `--quiet` / `--verbose` (and DEBUG). */
-export function context(
-  flags: { quiet?: boolean; verbose?: boolean },
-  io: Required<CliIo>,
-): CliContext {
+export function context(flags: { quiet?: boolean; verbose?: boolean }, io: Required<CliIo>): CliContext {
   const verbosity: Verbosity = flags.quiet
     ? "quiet"
     : flags.verbose || io.env["DEBUG"]

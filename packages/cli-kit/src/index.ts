@@ -1,5 +1,7 @@
 export type { RunCliOptions } from "./cli-error.js";
 export { CliError, redact, runCli } from "./cli-error.js";
+export type { CliCommand, CliContext, CliIo, Verbosity } from "./command.js";
+export { buildProgram, packageVersion, runCommand } from "./command.js";
 export type { ConfigIssue } from "./config-issues.js";
 export { describeConfigIssue } from "./config-issues.js";
 export type { FsErrorContext } from "./fs-errors.js";
@@ -27,5 +29,3 @@ export {
 export type { ArgSpec } from "./to-args.js";
 export { toArgs } from "./to-args.js";
 export { writeFileAtomic, writeFileAtomicSync } from "./write-atomic.js";
-export type { CliCommand, CliContext, CliIo, Verbosity } from "./command.js";
-export { buildProgram, packageVersion, runCommand } from "./command.js";

@@ -47,7 +47,12 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const out = capture();
   const err = capture();
   let code = 0;
-  await runCommand(demo, argv, { env, stdout: out.stream, stderr: err.stream, setExitCode: (c) => (code = c) });
+  await runCommand(demo, argv, {
+    env,
+    stdout: out.stream,
+    stderr: err.stream,
+    setExitCode: (c) => (code = c),
+  });
   return { out: out.text(), err: err.text(), code };
 }
 
