@@ -1,9 +1,9 @@
+import { Random } from "@laion/mixer";
 import { selectBackend } from "@laion/vq";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type ModelConfig, type Tf, Transformer } from "../src/model.js";
 import { AdamW } from "../src/optim.js";
 import { DataParallelTrainer, sliceRows } from "../src/parallel-step.js";
-import { createRng } from "../src/rng.js";
 import type { Batch } from "../src/sequences.js";
 import { type OptimizerStep, type StepResult, trainStep } from "../src/train-step.js";
 
@@ -24,7 +24,7 @@ const cfg: ModelConfig = {
 /** B rows with two documents in row 0, some masked targets and image tokens weighted 2× (uneven weights per row). */
 function batch(seed: number, B: number): Batch {
   const T = cfg.seqLen;
-  const rng = createRng(seed);
+  const rng = new Random(seed);
   const n = B * T;
   const int = () => 5 + Math.floor(rng.next() * (cfg.vocabSize - 5));
   return {
