@@ -17,6 +17,7 @@ import { parquetMetadataAsync } from "hyparquet";
 import { BloomFilter, DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import { FetchError } from "./errors.js";
 import { type FetchLaionParams, fetchLaionFiles } from "./fetch-laion.js";
+import { FILTER_KEYS } from "./filters.js";
 import { localBuffer } from "./open-parquet.js";
 import { readBatches } from "./read-batches.js";
 import {
@@ -100,15 +101,7 @@ function fingerprint(params: FetchLaionSubsetParams, locations: string[]): strin
     "seed",
     "shuffle",
     "shuffleBuffer",
-    "minCaptionLen",
-    "maxCaptionLen",
-    "minWidth",
-    "minHeight",
-    "maxAspectRatio",
-    "maxPunsafe",
-    "maxPwatermark",
-    "minSimilarity",
-    "lang",
+    ...FILTER_KEYS,
   ] as const;
   const picked: Record<string, unknown> = { locations };
   for (const k of keys) if (params[k] !== undefined) picked[k] = params[k];

@@ -16,6 +16,19 @@ export interface FilterParams {
   lang?: readonly string[];
 }
 
+/** Every filter parameter, in the order resume fingerprints and run manifests record them. */
+export const FILTER_KEYS = [
+  "minCaptionLen",
+  "maxCaptionLen",
+  "minWidth",
+  "minHeight",
+  "maxAspectRatio",
+  "maxPunsafe",
+  "maxPwatermark",
+  "minSimilarity",
+  "lang",
+] as const satisfies readonly (keyof FilterParams)[];
+
 /** A pure row predicate: true keeps the row. */
 export type RowPredicate = (row: LaionRow) => boolean;
 

@@ -9,7 +9,7 @@ import {
   type RunStatus,
 } from "@laion/cli-kit";
 import { DEFAULT_DEDUPE_FPR } from "./bloom.js";
-import type { FilterParams } from "./filters.js";
+import { FILTER_KEYS, type FilterParams } from "./filters.js";
 import type { ResolveSourcesParams } from "./sources.js";
 
 /** Beside filtered.parquet: what the result in the folder was made from (written when it is whole). */
@@ -61,18 +61,6 @@ export function fetchManifestParams(p: FetchOutputParams): Record<string, JsonVa
   for (const key of FILTER_KEYS) out[snake(key)] = v(filters[key]);
   return out;
 }
-
-const FILTER_KEYS = [
-  "minCaptionLen",
-  "maxCaptionLen",
-  "minWidth",
-  "minHeight",
-  "maxAspectRatio",
-  "maxPunsafe",
-  "maxPwatermark",
-  "minSimilarity",
-  "lang",
-] as const;
 
 function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
