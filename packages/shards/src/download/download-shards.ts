@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -8,25 +7,23 @@ import {
   OutputChangedError,
   type OutputLock,
 } from "@laion/cli-kit";
-import { createImageFetcher, type HttpParams, type ImageFetcher } from "./http.js";
-import { type InputParams, type InputRow, openInput } from "./input.js";
-import { computeKey, SHARD_DIGITS, shardName } from "./key.js";
-import { type ResizeParams, resizeImage, validateResizeParams } from "./resize.js";
+import { DownloadRun, type RunContext, removeStaleShards } from "./download-run.js";
+import type { HttpParams } from "./http.js";
+import { type InputParams, openInput } from "./input.js";
+import { shardName } from "./key.js";
+import { type ResizeParams, validateResizeParams } from "./resize.js";
 import {
   DOWNLOAD_FLAGS,
   downloadInputs,
   downloadManifestParams,
-  finishedShardStats,
   manifestName,
   newDownloadManifest,
   readDownloadManifest,
-  transientFailures,
 } from "./run-manifest.js";
-import type { SampleMeta, SampleRecord, SampleStatus } from "./sample-meta.js";
-import { createWebDatasetWriter, type SampleWriter, shardFiles } from "./shard-writer.js";
-import { addStats, countSample, emptyStats, finishStats, type RunStats, type ShardStats } from "./stats.js";
+import { shardFiles } from "./shard-writer.js";
+import { addStats, finishStats, type RunStats, type ShardStats } from "./stats.js";
 import { type OutputParams, openStorage, type ShardStorage } from "./storage.js";
-import { ownsShard, resolveWorkerSlot, type WorkerSlot } from "./workers.js";
+import { resolveWorkerSlot, type WorkerSlot } from "./workers.js";
 
 export interface DownloadProgress {
   /** Samples finished in this run (any status). */
@@ -83,36 +80,6 @@ export function defaultConcurrency(): number {
   return Math.min(256, 16 * os.availableParallelism());
 }
 
-interface OpenShard {
-  id: number;
-  name: string;
-  writer: SampleWriter;
-  stats: ShardStats;
-  tasks: Promise<void>[];
-  /** Writes of one shard go through one queue, so a sample's members stay together in the tar. */
-  queue: Promise<void>;
-}
-
-/** A counting semaphore: caps the samples in flight, and with them memory and open sockets. */
-function semaphore(size: number) {
-  let free = size;
-  const waiting: (() => void)[] = [];
-  return {
-    acquire: (): Promise<void> => {
-      if (free > 0) {
-        free--;
-        return Promise.resolve();
-      }
-      return new Promise<void>((resolve) => waiting.push(resolve));
-    },
-    release: () => {
-      const next = waiting.shift();
-      if (next) next();
-      else free++;
-    },
-  };
-}
-
 function runStatsName(workerIndex: number, workerCount: number): string {
   return workerCount === 1 ? "stats.json" : `stats_worker_${workerIndex}_of_${workerCount}.json`;
 }
@@ -126,44 +93,6 @@ function checkParams(params: DownloadParams, shardSize: number, concurrency: num
   const rate = params.minSuccessRate ?? 0;
   if (!(rate >= 0 && rate <= 1)) throw new Error(`--min-success-rate must be from 0 to 1, got ${rate}`);
   validateResizeParams(params);
-}
-
-/** Downloads one row: fetch → hash → resize. Every failure becomes a status, never an exception. */
-async function processRow(
-  row: InputRow,
-  key: string,
-  fetcher: ImageFetcher,
-  resize: ResizeParams,
-  hasCaptions: boolean,
-): Promise<SampleRecord> {
-  const meta: SampleMeta = {
-    ...row.extra,
-    ...(hasCaptions ? { caption: row.caption } : {}),
-    url: row.url,
-    key,
-    status: "success",
-    error_message: null,
-    width: null,
-    height: null,
-    original_width: null,
-    original_height: null,
-    sha256: null,
-  };
-  const fail = (status: SampleStatus, error: string): SampleRecord => {
-    meta.status = status;
-    meta.error_message = error;
-    return { meta, caption: row.caption };
-  };
-  const fetched = await fetcher.fetch(row.url);
-  if (!fetched.ok) return fail("failed_to_download", fetched.error);
-  const resized = await resizeImage(fetched.bytes, resize);
-  if (!resized.ok) return fail("failed_to_resize", resized.error);
-  meta.width = resized.width;
-  meta.height = resized.height;
-  meta.original_width = resized.originalWidth;
-  meta.original_height = resized.originalHeight;
-  meta.sha256 = createHash("sha256").update(fetched.bytes).digest("hex");
-  return { meta, caption: row.caption, image: resized.bytes };
 }
 
 /**
@@ -231,176 +160,48 @@ async function claimOutput(
   return { storage, lock };
 }
 
-interface RunContext {
-  input: Awaited<ReturnType<typeof openInput>>;
-  storage: ShardStorage;
-  slot: WorkerSlot;
-  shardSize: number;
-  concurrency: number;
-  startTime: number;
+/** One worker's run: clear a killed run's temp files, download, then record what was done. */
+async function downloadInto(params: DownloadParams, ctx: RunContext): Promise<RunStats> {
+  await removeStaleShards(ctx.storage, ctx.slot);
+  const run = new DownloadRun(params, ctx);
+  await run.run();
+  const stats = await runTotals(run, ctx);
+  await recordRun(params, ctx, stats, run.owned);
+  params.onProgress?.({ ...run.progress, shards_skipped: run.skipped.size });
+  if (run.retried > 0)
+    params.onLog?.(
+      `${run.retried} finished shard(s) had transient failures (network, 5xx, 429) and were downloaded again`,
+    );
+  checkSuccess(stats, params.minSuccessRate ?? 0);
+  return stats;
 }
 
-async function downloadInto(params: DownloadParams, ctx: RunContext): Promise<RunStats> {
-  const { input, storage, slot, shardSize, concurrency, startTime } = ctx;
-  await storage.removeStale((name) => {
-    const id = /^(\d+)(?:\.tar|\.parquet|_stats\.json)$/.exec(name)?.[1];
-    return id !== undefined && ownsShard(Number(id), slot);
-  });
-
-  const resize: ResizeParams = params;
-  const encodeFormat = params.encodeFormat ?? "jpg";
-  const total = emptyStats(startTime);
-  const progress: DownloadProgress = {
-    done: 0,
-    successes: 0,
-    failed_to_download: 0,
-    failed_to_resize: 0,
-    shards_written: 0,
-    shards_skipped: 0,
-    ...(input.rowCount !== undefined ? { total_rows: input.rowCount } : {}),
-  };
-
-  const complete = new Map<number, Promise<boolean>>();
-  const skipped = new Set<number>();
-  const owned = new Set<number>();
-  let retried = 0;
-  // finished shards are skipped, unless samples in them failed for a transient reason: those are redone
-  const isComplete = (id: number) => {
-    let p = complete.get(id);
-    if (!p) {
-      p = finishedShardStats(storage, shardName(id)).then((stats) => {
-        if (!stats) return false;
-        if (transientFailures(stats) === 0) return true;
-        retried++;
-        return false;
-      });
-      complete.set(id, p);
-    }
-    return p;
-  };
-  const wantShard = async (id: number) => {
-    if (!ownsShard(id, slot)) return false;
-    owned.add(id);
-    if (await isComplete(id)) {
-      skipped.add(id);
-      return false;
-    }
-    return true;
-  };
-
-  const fetcher = createImageFetcher(params);
-  const sem = semaphore(concurrency);
-  const open = new Map<number, OpenShard>();
-  const finishing: Promise<void>[] = [];
-  let failure: unknown;
-  const failed = (err: unknown) => {
-    failure ??= err;
-  };
-
-  const finishShard = async (shard: OpenShard) => {
-    await Promise.all(shard.tasks);
-    await shard.queue;
-    if (failure) return;
-    finishStats(shard.stats, Date.now() / 1000);
-    await shard.writer.close(shard.stats);
-    open.delete(shard.id);
-    addStats(total, shard.stats);
-    progress.shards_written++;
-    params.onProgress?.({ ...progress });
-  };
-
-  const onAbort = () => failed(params.signal?.reason ?? new Error("download aborted"));
-  params.signal?.addEventListener("abort", onAbort, { once: true });
-  if (params.signal?.aborted) onAbort();
-
-  let current: OpenShard | undefined;
-  let currentId = -1;
-  try {
-    for await (const row of input.rows({ shardSize, wantShard })) {
-      if (failure) break;
-      if (row.shardId !== currentId) {
-        if (current) finishing.push(finishShard(current).catch(failed));
-        currentId = row.shardId;
-        current = undefined;
-        if (!(await wantShard(row.shardId))) continue;
-        const name = shardName(row.shardId);
-        current = {
-          id: row.shardId,
-          name,
-          writer: await createWebDatasetWriter({
-            storage,
-            name,
-            encodeFormat,
-            saveCaption: input.hasCaptions,
-            additionalColumns: input.additionalColumns,
-          }),
-          stats: emptyStats(Date.now() / 1000),
-          tasks: [],
-          queue: Promise.resolve(),
-        };
-        open.set(row.shardId, current);
-      }
-      if (!current) continue; // a shard that is not ours, or already complete
-      await sem.acquire();
-      if (failure) {
-        sem.release();
-        break;
-      }
-      const shard = current;
-      const key = computeKey({
-        indexInShard: row.indexInShard,
-        shardId: row.shardId,
-        shardSize,
-        shardDigits: SHARD_DIGITS,
-      });
-      const task = processRow(row, key, fetcher, resize, input.hasCaptions)
-        .then((sample) => {
-          shard.queue = shard.queue.then(() => shard.writer.write(sample));
-          return shard.queue.then(() => {
-            countSample(shard.stats, sample.meta.status, sample.meta.error_message);
-            progress.done++;
-            if (sample.meta.status === "success") progress.successes++;
-            else if (sample.meta.status === "failed_to_download") progress.failed_to_download++;
-            else progress.failed_to_resize++;
-            params.onProgress?.({ ...progress });
-          });
-        })
-        .catch(failed)
-        .finally(sem.release);
-      shard.tasks.push(task);
-    }
-    if (current && !failure) finishing.push(finishShard(current).catch(failed));
-    await Promise.all(finishing);
-  } catch (err) {
-    failed(err);
-  } finally {
-    params.signal?.removeEventListener("abort", onAbort);
-  }
-
-  if (failure) {
-    // open shards hold partial data: drop their temporary files; finished shards stay for the rerun
-    await Promise.all([...open.values()].flatMap((s) => s.tasks)).catch(() => {});
-    await Promise.all([...open.values()].map((s) => s.writer.abort().catch(() => {})));
-    fetcher.close();
-    throw failure;
-  }
-  fetcher.close();
-
-  // finished shards from earlier runs count in this worker's totals, so stats.json always covers its whole share
-  for (const id of [...skipped].sort((a, b) => a - b)) {
+/** This worker's stats: the shards written now plus those finished earlier, so stats.json covers its whole share. */
+async function runTotals(run: DownloadRun, ctx: RunContext): Promise<RunStats> {
+  const { storage, slot } = ctx;
+  for (const id of [...run.skipped].sort((a, b) => a - b)) {
     const text = await storage.read(shardFiles(shardName(id)).stats);
-    addStats(total, JSON.parse(text) as ShardStats);
+    addStats(run.total, JSON.parse(text) as ShardStats);
   }
-  progress.shards_skipped = skipped.size;
-  finishStats(total, Date.now() / 1000);
-  const stats: RunStats = {
-    ...total,
-    shards_written: progress.shards_written,
-    shards_skipped: skipped.size,
+  finishStats(run.total, Date.now() / 1000);
+  return {
+    ...run.total,
+    shards_written: run.progress.shards_written,
+    shards_skipped: run.skipped.size,
     worker_index: slot.workerIndex,
     worker_count: slot.workerCount,
     output: storage.location,
   };
+}
+
+/** Writes the run's stats.json and marks its manifest complete, naming the shards of its share. */
+async function recordRun(
+  params: DownloadParams,
+  ctx: RunContext,
+  stats: RunStats,
+  owned: ReadonlySet<number>,
+): Promise<void> {
+  const { storage, slot } = ctx;
   await storage.put(runStatsName(slot.workerIndex, slot.workerCount), `${JSON.stringify(stats, null, 4)}\n`);
   const manifest = {
     ...newDownloadManifest(params),
@@ -413,13 +214,6 @@ async function downloadInto(params: DownloadParams, ctx: RunContext): Promise<Ru
     },
   };
   await storage.put(manifestName(slot), `${JSON.stringify(manifest, null, 2)}\n`);
-  params.onProgress?.({ ...progress });
-  if (retried > 0)
-    params.onLog?.(
-      `${retried} finished shard(s) had transient failures (network, 5xx, 429) and were downloaded again`,
-    );
-  checkSuccess(stats, params.minSuccessRate ?? 0);
-  return stats;
 }
 
 /** A run that downloaded nothing (or less than asked) is not done: the shards stay, and a rerun retries. */
