@@ -93,12 +93,35 @@ function openSource(
   return filterSplit(ds, name, f, heldOut);
 }
 
-/** Training texts (corpus documents outside the held-out split + captions), for training the tokenizer. */
-export async function* tokenizerTexts(cfg: TrainConfig): AsyncGenerator<string> {
+/**
+ * LAION captions the tokenizer trains on, at most: enough for every frequent word to get its merges
+ * (a LAION caption is ~10 words), few enough that a multi-terabyte --laion-path is not read through.
+ */
+export const TOKENIZER_LAION_CAPTIONS = 50_000;
+
+/**
+ * Training texts for the tokenizer: corpus documents and LAION captions outside the held-out split, and
+ * the local captions. LAION counts only when its steps have a share (laion_prob > 0): a LAION-only
+ * config would otherwise train a byte-only tokenizer on nothing.
+ */
+export async function* tokenizerTexts(
+  cfg: TrainConfig,
+  maxLaionCaptions = TOKENIZER_LAION_CAPTIONS,
+): AsyncGenerator<string> {
   const f = cfg.data.held_out_fraction;
   if (cfg.data.corpus.length)
     for await (const s of TextCorpus(cfg.data.corpus)) if (!isHeldOut("text", s.__key__, f)) yield s.txt;
   if (cfg.data.captions) for (const c of await readCaptions(cfg.data.captions)) yield c.caption;
+  if (activeSources(cfg).laion <= 0 || maxLaionCaptions <= 0) return;
+  let n = 0;
+  // One plain pass in shard order (no resampling), the held-out keys left out as in training.
+  for await (const s of WebDataset(cfg.training.laion_path!, { handler: "warnAndContinue" })) {
+    if (isHeldOut("laion", s.__key__, f)) continue;
+    const text = textOf(s);
+    if (!text) continue;
+    yield text;
+    if (++n >= maxLaionCaptions) return;
+  }
 }
 
 /** Bounded FIFO cache of VQ codes by sample key (the user's images come round every epoch). */

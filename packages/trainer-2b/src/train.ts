@@ -104,7 +104,9 @@ async function prepareTokenizer(
   if (fs.existsSync(file)) return Tokenizer.load(file);
   if (cfg.model.tokenizer || fromCheckpoint) throw new Error(`tokenizer ${file} does not exist`);
   const size = resolveShape(cfg).textVocab;
-  log(`training the BPE tokenizer (${size} text tokens) on data.corpus + data.captions → ${file}`);
+  log(
+    `training the BPE tokenizer (${size} text tokens) on data.corpus + data.captions${activeSources(cfg).laion > 0 ? " + LAION captions" : ""} → ${file}`,
+  );
   const tok = await trainBpe({ texts: tokenizerTexts(cfg), vocabSize: size });
   tok.save(file);
   return tok;
