@@ -2,6 +2,7 @@ import { type Readable, Transform } from "node:stream";
 import { createGunzip, gunzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { ShardError } from "./errors.js";
+import { MemberQueue } from "./tar-member-queue.js";
 
 /** One regular file of a tar archive, read whole. */
 export interface TarMember {
@@ -12,7 +13,6 @@ export interface TarMember {
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
-const MAX_AHEAD_BYTES = 16 << 20;
 
 /** Largest member kept in memory, before or after gunzipping (256 MiB). */
 export const DEFAULT_MAX_MEMBER_BYTES = 256 << 20;
@@ -67,147 +67,69 @@ export async function* tarMembers(
   } & MemberLimits,
 ): AsyncGenerator<TarMember> {
   const { stream, url } = params;
-  const maxAhead = params.readAhead ?? 16;
   const maxMember = checkLimit("maxMemberBytes", params.maxMemberBytes ?? DEFAULT_MAX_MEMBER_BYTES);
   const maxShard = checkLimit("maxShardBytes", params.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES);
+  const gzipped = await isGzipped(stream, url);
+  const extract = tar.extract();
+  const queue = new MemberQueue({
+    url,
+    extract,
+    maxAhead: params.readAhead ?? 16,
+    maxMember,
+    copy: params.copy ?? false,
+  });
+  const pipes = pipeIntoExtract(stream, extract, { gzipped, maxShard, fail: queue.fail });
+  try {
+    for (let next = await queue.next(); next !== null; next = await queue.next()) {
+      const taken = next instanceof ShardError ? next : unpacked(next, url, params.gunzipMembers, maxMember);
+      if (!(taken instanceof ShardError)) yield taken;
+      else if (params.onSkip) params.onSkip(taken);
+      else throw taken;
+    }
+  } finally {
+    stream.unpipe();
+    stream.destroy();
+    for (const pipe of pipes) pipe.destroy();
+    extract.destroy();
+  }
+}
+
+/** Gzip from the URL's extension or from the magic bytes (peeked, then put back). */
+async function isGzipped(stream: Readable, url: string): Promise<boolean> {
   const head = await peek(stream, 2).catch((error: Error) => {
     throw new ShardError({ url, message: error.message, cause: error });
   });
-  const gzipped =
-    hasGzipExtension(url) || (head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1);
+  return hasGzipExtension(url) || (head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1);
+}
 
-  const extract = tar.extract();
-  // State shared by tar-stream's event callbacks (producer) and this generator (consumer).
-  // A skipped member travels in order with the others, so its error is raised where it lay.
-  const queue: (TarMember | ShardError)[] = [];
-  let queuedBytes = 0;
-  let heldNext = null as (() => void) | null; // tar-stream waits for this before parsing on
-  let inEntry = false;
-  let finished = false;
-  let member: string | undefined;
-  let previous: string | undefined;
-  let failure: ShardError | undefined;
-  let wake: (() => void) | null = null;
-  const notify = () => {
-    const w = wake;
-    wake = null;
-    w?.();
-  };
-  const roomAhead = () => queue.length < maxAhead && queuedBytes < MAX_AHEAD_BYTES;
-  const fail = (message: string, cause: unknown) => {
-    if (!failure) {
-      const after = member === undefined && previous !== undefined ? ` after member ${previous}` : "";
-      failure = new ShardError({ url, member, message: message + after, cause });
-    }
-    extract.destroy(failure);
-    notify();
-  };
-
-  extract.on("entry", (header, entry, next) => {
-    inEntry = true;
-    member = header.name;
-    const regular = header.type === "file" || header.type === "contiguous-file";
-    // The header's size is what the parser will read for this entry, so checking it first means
-    // an oversized member is drained, never held.
-    const oversize = regular && (header.size ?? 0) > maxMember;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // An entry stream is destroyed with the extractor's error, which is reported once, below.
-    entry.on("error", () => {});
-    entry.on("data", (data: unknown) => {
-      if (oversize || !regular) return;
-      const chunk = data as Buffer;
-      chunks.push(chunk);
-      size += chunk.length;
-    });
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      if (oversize) {
-        queue.push(
-          new ShardError({
-            url,
-            member: header.name,
-            message: `member is ${header.size} bytes, over max-member-bytes (${maxMember}); skipped`,
-          }),
-        );
-      } else if (regular) {
-        const data = chunks.length === 1 && !params.copy ? (chunks[0] as Buffer) : joined(chunks, size);
-        queue.push({ name: header.name, data });
-        queuedBytes += size;
-      }
-      previous = member;
-      member = undefined;
-      inEntry = false;
-      if (roomAhead()) next();
-      else heldNext = next;
-      notify();
-    };
-    entry.on("end", end);
-    // tar-stream reads no body for a directory, but a directory header that claims a size gets an entry
-    // stream that never ends (found by the fuzz suite): a directory is over as soon as it starts.
-    if (header.type === "directory") end();
-  });
-  extract.on("finish", () => {
-    finished = true;
-    notify();
-  });
-  extract.on("error", (error: Error) => {
-    if (failure) return;
-    if (/unexpected end of data/i.test(error.message)) fail("truncated tar (unexpected end of data)", error);
-    else fail(error.message.replace(/\.?$/, ""), error);
-  });
-  stream.on("error", (error) => fail(`read failed: ${error.message}`, error));
-  const gunzip = gzipped ? createGunzip() : undefined;
-  const counter = byteCounter(maxShard, (read) =>
-    fail(
-      `shard is over max-shard-bytes (${maxShard} tar bytes${gzipped ? " after gunzip" : ""}, read ${read})`,
+/**
+ * source → (gunzip) → byte counter → tar parser; every stage's error ends the shard through `fail`.
+ * Returns the stages in between, for the caller to destroy.
+ */
+function pipeIntoExtract(
+  stream: Readable,
+  extract: ReturnType<typeof tar.extract>,
+  o: { gzipped: boolean; maxShard: number; fail: (message: string, cause: unknown) => void },
+): Transform[] {
+  stream.on("error", (error) => o.fail(`read failed: ${error.message}`, error));
+  const gunzip = o.gzipped ? createGunzip() : undefined;
+  const counter = byteCounter(o.maxShard, (read) =>
+    o.fail(
+      `shard is over max-shard-bytes (${o.maxShard} tar bytes${o.gzipped ? " after gunzip" : ""}, read ${read})`,
       undefined,
     ),
   );
   counter.on("error", () => {}); // destroyed with `fail`'s error, reported there
   if (gunzip) {
-    gunzip.on("error", (error) => fail(`bad gzip data: ${error.message}`, error));
+    gunzip.on("error", (error) => o.fail(`bad gzip data: ${error.message}`, error));
     stream
       .pipe(gunzip)
       .pipe(counter)
       .pipe(extract as unknown as NodeJS.WritableStream);
-  } else {
-    stream.pipe(counter).pipe(extract as unknown as NodeJS.WritableStream);
+    return [gunzip, counter];
   }
-
-  try {
-    for (;;) {
-      const next = queue.shift();
-      if (next !== undefined) {
-        if (!(next instanceof ShardError)) queuedBytes -= next.data.length;
-        if (heldNext && roomAhead()) {
-          const resume = heldNext;
-          heldNext = null;
-          resume();
-        }
-        const taken =
-          next instanceof ShardError ? next : unpacked(next, url, params.gunzipMembers, maxMember);
-        if (!(taken instanceof ShardError)) yield taken;
-        else if (params.onSkip) params.onSkip(taken);
-        else throw taken;
-        continue;
-      }
-      // Members complete before a failure are delivered first, then the failure.
-      if (failure) throw failure;
-      if (finished && !inEntry) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-    }
-  } finally {
-    stream.unpipe();
-    stream.destroy();
-    gunzip?.destroy();
-    counter.destroy();
-    extract.destroy();
-  }
+  stream.pipe(counter).pipe(extract as unknown as NodeJS.WritableStream);
+  return [counter];
 }
 
 function checkLimit(name: string, value: number): number {
@@ -240,20 +162,6 @@ function unpacked(
   if (!gunzipMembers || !/\.gz$/i.test(next.name)) return next;
   const data = gunzipMember(next.data, url, next.name, maxMember);
   return data instanceof ShardError ? data : { name: next.name.slice(0, -3), data };
-}
-
-/**
- * The chunks copied into one buffer of exactly `size` bytes. allocUnsafeSlow, not concat: small
- * members would otherwise share Node's 8 KiB pool slabs, and one kept member pins its whole slab.
- */
-function joined(chunks: readonly Buffer[], size: number): Buffer {
-  const out = Buffer.allocUnsafeSlow(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 /** Gunzips a member, stopping at `maxBytes` of output: a 1 MB member of zeros may claim 1 GiB. */
