@@ -106,3 +106,77 @@ function splitWords(line: string): string[][] {
   end();
   return commands.filter((c) => c.length > 0);
 }
+
+/** The nbformat 4 fields a Jupyter/Kaggle notebook must have; a missing one is named with its cell. */
+export interface Notebook {
+  nbformat: number;
+  nbformat_minor: number;
+  metadata: { kernelspec?: { name?: string; language?: string }; language_info?: { name?: string } };
+  cells: { cell_type: string; source: string | string[]; metadata: object; outputs?: unknown[] }[];
+}
+
+/** Parses a notebook and checks it against nbformat 4's required fields (not the full JSON schema). */
+export function readNotebook(file: string, text = fs.readFileSync(file, "utf8")): Notebook {
+  let nb: Notebook;
+  try {
+    nb = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not JSON: ${(err as Error).message}`);
+  }
+  const problems: string[] = [];
+  if (nb.nbformat !== 4) problems.push(`nbformat is ${nb.nbformat}, expected 4`);
+  if (!Number.isInteger(nb.nbformat_minor)) problems.push("nbformat_minor missing");
+  if (typeof nb.metadata !== "object" || nb.metadata === null) problems.push("metadata missing");
+  if (!Array.isArray(nb.cells)) problems.push("cells is not a list");
+  (Array.isArray(nb.cells) ? nb.cells : []).forEach((c, i) => {
+    const at = `cell ${i + 1}`;
+    if (!["code", "markdown", "raw"].includes(c.cell_type))
+      problems.push(`${at}: cell_type "${c.cell_type}"`);
+    if (
+      typeof c.source !== "string" &&
+      !(Array.isArray(c.source) && c.source.every((s) => typeof s === "string"))
+    )
+      problems.push(`${at}: source is neither a string nor a list of strings`);
+    if (typeof c.metadata !== "object" || c.metadata === null) problems.push(`${at}: metadata missing`);
+    if (c.cell_type === "code" && !Array.isArray(c.outputs))
+      problems.push(`${at}: a code cell needs outputs`);
+    if (c.cell_type === "code" && !("execution_count" in c))
+      problems.push(`${at}: a code cell needs execution_count`);
+  });
+  if (problems.length) throw new Error(`${file}: not an nbformat 4 notebook: ${problems.join("; ")}`);
+  return nb;
+}
+
+const cellText = (c: Notebook["cells"][number]) => (Array.isArray(c.source) ? c.source.join("") : c.source);
+
+/**
+ * The shell a notebook runs, as code blocks the docs test checks like a markdown file's: a `%%bash`
+ * cell is one `bash` block; in a Python cell, each `!command` line is an `sh` block. A block's `file`
+ * is `<notebook> cell <n>` and its commands' lines count from the cell's first line.
+ */
+export function notebookBlocks(file: string, nb: Notebook = readNotebook(file)): CodeBlock[] {
+  return nb.cells.flatMap((c, i): CodeBlock[] => {
+    if (c.cell_type !== "code") return [];
+    const text = cellText(c);
+    const at = `${file} cell ${i + 1}`;
+    if (/^%%(bash|sh)\b/.test(text))
+      return [{ file: at, line: 0, lang: "bash", mode: "", code: text.split("\n").slice(1).join("\n") }];
+    return text
+      .split("\n")
+      .filter((l) => l.trimStart().startsWith("!"))
+      .map((l) => ({ file: at, line: 0, lang: "sh", mode: "", code: l.trimStart().slice(1) }));
+  });
+}
+
+/** The Python source of a notebook's code cells (IPython `!`/`%` lines and `%%` cells left out). */
+export function notebookPython(nb: Notebook): { cell: number; code: string }[] {
+  return nb.cells.flatMap((c, i) => {
+    const text = cellText(c);
+    if (c.cell_type !== "code" || text.startsWith("%%")) return [];
+    const code = text
+      .split("\n")
+      .map((l) => (/^\s*[!%]/.test(l) ? "" : l))
+      .join("\n");
+    return [{ cell: i + 1, code }];
+  });
+}

@@ -5,8 +5,10 @@
 //   typechecked only — the reason is required (the internet, minutes of training, a checkpoint).
 // - ```sh / ```bash / ```console ($ lines): each command of one of our bins is parsed by that bin's
 //   own commander program (tools/docs-test/src/parse-only.mjs) with the exact arguments written;
-//   with `sh run` the commands really run in the sandbox. npm scripts and nx targets must exist,
-//   `node FILE` must name a file, and any other program must be a known external tool.
+//   with `sh run` the commands really run in the sandbox. npm scripts and nx targets must exist; an
+//   nx target that runs one of our CLIs (`node apps/…/cli.js kaggle`) has its `--args` parsed by that
+//   CLI too. `node FILE` and `bash FILE` must name a file; any other program must be a known external tool.
+// - Notebooks (apps/*/kaggle/*.ipynb): their %%bash cells and `!` lines are shell blocks like the above.
 // The bins run from dist/: .ci/run builds before it tests.
 import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -15,7 +17,13 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type CodeBlock, extractBlocks, type ShellCommand, shellCommands } from "../src/extract.js";
+import {
+  type CodeBlock,
+  extractBlocks,
+  notebookBlocks,
+  type ShellCommand,
+  shellCommands,
+} from "../src/extract.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../../..");
@@ -34,7 +42,20 @@ const docFiles = [
     .filter((f) => f.endsWith(".md"))
     .map((f) => `docs/${f}`),
 ];
-const blocks = docFiles.flatMap((f) => extractBlocks(f, fs.readFileSync(path.join(root, f), "utf8")));
+const notebooks = fs
+  .readdirSync(path.join(root, "apps"))
+  .map((p) => `apps/${p}/kaggle`)
+  .filter((d) => fs.existsSync(path.join(root, d)))
+  .flatMap((d) =>
+    fs
+      .readdirSync(path.join(root, d))
+      .filter((f) => f.endsWith(".ipynb"))
+      .map((f) => `${d}/${f}`),
+  );
+const blocks = [
+  ...docFiles.flatMap((f) => extractBlocks(f, fs.readFileSync(path.join(root, f), "utf8"))),
+  ...notebooks.flatMap((f) => notebookBlocks(f, JSON.parse(fs.readFileSync(path.join(root, f), "utf8")))),
+];
 const where = (b: { file: string; line: number }) => `${b.file}:${b.line}`;
 const isTs = (b: CodeBlock) => b.lang === "ts" || b.lang === "typescript";
 const isShell = (b: CodeBlock) => ["sh", "bash", "shell", "console"].includes(b.lang);
@@ -56,7 +77,7 @@ const bins = workspaceBins();
 const rootPkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
 /** Programs that are not ours: documented for the user to run, checked only for being known. */
 const EXTERNAL = new Set(
-  "git cd export kubectl img2dataset python python3 pip spark-submit aws tar ls cat head tail docker curl wget mkdir cp mv rm echo du hf huggingface-cli apt-get".split(
+  "git cd export set source ln kubectl img2dataset python python3 pip spark-submit aws tar ls cat head tail docker curl wget mkdir cp mv rm echo du hf huggingface-cli apt-get".split(
     " ",
   ),
 );
@@ -174,7 +195,13 @@ describe("docs: shell commands", () => {
     expect(problems).toEqual([]);
   });
 
-  const ours = commands.filter((c) => bins.has(c.argv[0]!));
+  // `nx run p:t --args="…"` of a target that runs one of our CLIs: that CLI parses the args
+  const ours = commands
+    .map((c) => {
+      const viaNx = c.argv[0] === "nx" && c.argv[1] === "run" ? nxCliArgv(c.argv.slice(2)) : undefined;
+      return viaNx ? { ...c, argv: viaNx } : c;
+    })
+    .filter((c) => bins.has(c.argv[0]!));
   // Each check is a separate node process, mostly waiting on module loading: run a few at once.
   test.concurrent.each(
     ours.map((c) => [`${c.block.file}:${c.line} ${c.argv.join(" ").slice(0, 80)}`, c] as const),
@@ -218,24 +245,60 @@ function commandProblems(c: ShellCommand): string[] {
     if (args[0] === "run") return nxTargetProblems(args[1] ?? "");
     return [`nx ${args[0]}: only run, run-many and release are documented`];
   }
-  if (program === "node") {
+  if (program === "node" || program === "bash") {
     const file = args.find((a) => !a.startsWith("-"));
-    return file && !fs.existsSync(path.join(root, file)) ? [`node ${file}: no such file`] : [];
+    return file && !fs.existsSync(path.join(root, file)) ? [`${program} ${file}: no such file`] : [];
   }
   return EXTERNAL.has(program) ? [] : [`unknown program "${program}" (not a bin of this repository)`];
 }
 
-function nxTargetProblems(spec: string): string[] {
-  const [project, target] = spec.split(":");
+/** The parts of a package.json the shell checks read. */
+interface Manifest {
+  name?: string;
+  bin?: Record<string, string>;
+  scripts?: Record<string, string>;
+  nx?: { name?: string; targets?: Record<string, { options?: { command?: unknown } }> };
+}
+
+/** The package.json of the nx project `name`, if there is one. */
+function nxProject(name: string): { pkg: Manifest; dir: string } | undefined {
   for (const dir of ["packages", "apps"].flatMap((d) =>
     fs.readdirSync(path.join(root, d)).map((p) => path.join(root, d, p)),
   )) {
     const manifest = path.join(dir, "package.json");
     if (!fs.existsSync(manifest)) continue;
-    const pkg = JSON.parse(fs.readFileSync(manifest, "utf8"));
-    if ((pkg.nx?.name ?? pkg.name) !== project) continue;
-    const targets = { ...pkg.scripts, ...pkg.nx?.targets };
-    return target && target in targets ? [] : [`project ${project} has no target "${target}"`];
+    const pkg: Manifest = JSON.parse(fs.readFileSync(manifest, "utf8"));
+    if ((pkg.nx?.name ?? pkg.name) === name) return { pkg, dir };
   }
-  return [`no nx project "${project}"`];
+  return undefined;
+}
+
+/**
+ * `nx run project:target [--args="…"]` as the argv of the bin it runs, when the target is an
+ * nx:run-commands `node <a bin's file> …` (the app's kaggle, demo and stage targets); else undefined.
+ */
+function nxCliArgv(rest: string[]): string[] | undefined {
+  const [project, target] = (rest[0] ?? "").split(":");
+  const p = nxProject(project ?? "");
+  const command = p?.pkg.nx?.targets?.[target ?? ""]?.options?.command;
+  if (!p || typeof command !== "string") return undefined;
+  const [node, file, ...fixed] = command.split(/\s+/);
+  // the package's one bin runs that file (its launcher loads dist/cli.js)
+  const own = Object.keys(p.pkg.bin ?? {});
+  if (node !== "node" || own.length !== 1 || !path.join(root, file ?? "").startsWith(`${p.dir}/dist/`))
+    return undefined;
+  const args = rest.slice(1).flatMap((a) => (a.startsWith("--args=") ? shellWords(a.slice(7)) : []));
+  return [own[0]!, ...fixed, ...args];
+}
+
+/** `--args` is one shell word holding the arguments (quotes already removed): split it again. */
+const shellWords = (s: string) =>
+  shellCommands({ file: "", line: 0, lang: "sh", mode: "", code: s })[0]?.argv ?? [];
+
+function nxTargetProblems(spec: string): string[] {
+  const [project, target] = spec.split(":");
+  const p = nxProject(project ?? "");
+  if (!p) return [`no nx project "${project}"`];
+  const targets = { ...p.pkg.scripts, ...p.pkg.nx?.targets };
+  return target && target in targets ? [] : [`project ${project} has no target "${target}"`];
 }
