@@ -1,3 +1,5 @@
+export type { CapturedIo, CapturedRun } from "./cli-run.js";
+export { runCaptured } from "./cli-run.js";
 export { FIXTURES_DIR, fixturePath } from "./fixtures.js";
 export type { HubDataset, HubRequest, HubServer, HubServerOptions } from "./hub-server.js";
 export { startHubServer } from "./hub-server.js";

@@ -1,12 +1,12 @@
 // The one CLI pattern of every @laion bin: a CliCommand declares its flags (grouped) and turns the
-// parsed, typed options into one library call; runCommand adds what every bin shares (--version,
-// --quiet/--verbose and DEBUG, --help that marks required flags, error printing with secrets
-// scrubbed). The bin file itself only calls runCommand.
+// parsed, typed options into one library call (or holds CliSubcommands that each do); runCommand adds
+// what every bin shares (--version, --quiet/--verbose and DEBUG=laion:*, --help that groups the flags
+// and marks the required ones, error printing with secrets scrubbed). The bin file only calls runCommand.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Help, type Option } from "commander";
-import { runCli } from "./cli-error.js";
+import { debugEnabled, runCli } from "./cli-error.js";
 
 export interface CliIo {
   env?: NodeJS.ProcessEnv;
@@ -16,7 +16,7 @@ export interface CliIo {
   setExitCode?: (code: number) => void;
 }
 
-/** quiet: errors and the result only; verbose (--verbose or DEBUG set): also detail lines. */
+/** quiet: errors and the result only; verbose (--verbose, or DEBUG naming the bin): also detail lines. */
 export type Verbosity = "quiet" | "normal" | "verbose";
 
 export interface CliContext {
@@ -26,11 +26,26 @@ export interface CliContext {
   verbosity: Verbosity;
   /** A status line on stderr; silent with --quiet. */
   log(message: string): void;
-  /** A detail line on stderr; only with --verbose (or DEBUG). */
+  /** A detail line on stderr; only with --verbose (or DEBUG=laion:*). */
   debug(message: string): void;
   /** The stream progress reporters write to: stderr, or nowhere with --quiet. */
   progressStream: NodeJS.WritableStream & { isTTY?: boolean };
   setExitCode(code: number): void;
+  /** The arguments the bin was given (after the node and script paths), e.g. for a "rerun with" line. */
+  argv: readonly string[];
+}
+
+/**
+ * One subcommand of a CliCommand (`laion-shards ls`): its own flags and library call. Its positional
+ * arguments, declared in `define` with `.argument("<urls...>")`, reach `run` as options named after them.
+ */
+export interface CliSubcommand<O> {
+  name: string;
+  description: string;
+  /** Flags that --help marks "(required)" although the library checks them. */
+  required?: readonly string[];
+  define(command: Command): void;
+  run(options: O, ctx: CliContext): Promise<void>;
 }
 
 export interface CliCommand<O> {
@@ -44,10 +59,12 @@ export interface CliCommand<O> {
   description: string;
   /** Flags that --help marks "(required)" although the library checks them (so its message names them). */
   required?: readonly string[];
-  /** Declares the options (grouped with `program.optionsGroup("Heading:")`) or subcommands. */
-  define(program: Command): void;
-  /** The typed options → the library call. Subcommand CLIs run from their own actions and leave this out. */
+  /** Declares the options, grouped with `program.optionsGroup("Heading:")`. */
+  define?(program: Command): void;
+  /** The typed options → the library call. A CLI of subcommands leaves this out. */
   run?(options: O, ctx: CliContext): Promise<void>;
+  /** `laion-shards ls|stats`: each runs its own library call; the shared flags work before or after its name. */
+  subcommands?: readonly CliSubcommand<object>[];
   /** Values to scrub from any error message (tokens, keys). */
   secrets?(options: Partial<O>, env: NodeJS.ProcessEnv): readonly (string | undefined | null)[];
 }
@@ -83,29 +100,51 @@ function versionOf(command: CliCommand<unknown>): string {
   return typeof command.version === "function" ? command.version() : command.version;
 }
 
-/** Builds the commander program of a CliCommand: its options plus the shared ones, output to `io`. */
-export function buildProgram<O>(command: CliCommand<O>, io: Required<Omit<CliIo, "setExitCode">>): Command {
-  const program = new Command(command.name)
-    .description(command.description)
+/** Output to `io`, errors thrown (not process.exit), help marking `required` and showing the shared flags. */
+function configure(cmd: Command, io: Required<CliIo>, required: ReadonlySet<string>): Command {
+  cmd
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  const required = new Set(command.required ?? []);
-  program.createHelp = () => Object.assign(new MarkedHelp(required), program.configureHelp());
-  command.define(program);
-  program
+  cmd.createHelp = () => Object.assign(new MarkedHelp(required), cmd.configureHelp());
+  return cmd;
+}
+
+/** The flags every command has, last in its help: on a subcommand too, so they work after its name. */
+function addSharedOptions(cmd: Command): Command {
+  return cmd
     .optionsGroup("General:")
     .option("-q, --quiet", "print only errors and the result (no progress, no status lines)")
-    .option("--verbose", "print detail lines too (as does DEBUG=1, which also prints error stacks)")
-    .version(versionOf(command), "-V, --version", "print the version and exit")
+    .option("--verbose", "print detail lines too (as does DEBUG=laion:*, which also prints error stacks)")
     .helpOption("-h, --help", "print this help and exit");
-  for (const sub of program.commands) {
-    sub.exitOverride().configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    });
-    sub.createHelp = () => Object.assign(new MarkedHelp(required), sub.configureHelp());
+}
+
+/** A command's typed options: its flags (less the shared ones) and its positional arguments by name. */
+function optionsOf(cmd: Command): Record<string, unknown> {
+  const { quiet: _q, verbose: _v, ...own } = cmd.opts<Record<string, unknown>>();
+  cmd.registeredArguments.forEach((arg, i) => {
+    own[arg.name()] = cmd.processedArgs[i];
+  });
+  return own;
+}
+
+/** Called with the options of whichever command ran, so that secrets in them can be scrubbed. */
+type Runner = (options: Record<string, unknown>, cmd: Command) => Promise<void>;
+
+/** Builds the commander program of a CliCommand: its options plus the shared ones, output to `io`. */
+export function buildProgram<O>(command: CliCommand<O>, io: Required<CliIo>, runner?: Runner): Command {
+  const required = new Set([
+    ...(command.required ?? []),
+    ...(command.subcommands ?? []).flatMap((s) => s.required ?? []),
+  ]);
+  const program = configure(new Command(command.name).description(command.description), io, required);
+  command.define?.(program);
+  for (const sub of command.subcommands ?? []) {
+    const cmd = configure(program.command(sub.name).description(sub.description), io, required);
+    sub.define(cmd);
+    addSharedOptions(cmd);
+    if (runner) cmd.action(async (..._args: unknown[]) => runner(optionsOf(cmd), cmd));
   }
-  return program;
+  return addSharedOptions(program).version(versionOf(command), "-V, --version", "print the version and exit");
 }
 
 /** Parse argv, then run the command's library call; expected errors print one `error:` line. */
@@ -114,34 +153,52 @@ export async function runCommand<O>(
   argv: readonly string[] = process.argv.slice(2),
   io: CliIo = {},
 ): Promise<void> {
-  const env = io.env ?? process.env;
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  const setExitCode =
-    io.setExitCode ??
-    ((code: number) => {
-      process.exitCode = code;
-    });
-  const program = buildProgram(command, { env, stdout, stderr });
-  let options: Partial<O> = {};
+  const full: Required<CliIo> = {
+    env: io.env ?? process.env,
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    setExitCode:
+      io.setExitCode ??
+      ((code: number) => {
+        process.exitCode = code;
+      }),
+  };
+  let options: Record<string, unknown> = {};
+  const contextOf = (cmd: Command) =>
+    context(cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>(), full, command.name, argv);
+  const runSub: Runner = async (own, cmd) => {
+    options = own;
+    const sub = command.subcommands?.find((s) => s.name === cmd.name());
+    await sub?.run(own, contextOf(cmd));
+  };
+  const program = buildProgram(command, full, runSub);
   await runCli(
     async () => {
       await program.parseAsync([...argv], { from: "user" });
       if (!command.run) return;
-      // --quiet/--verbose belong to the shell, not to the library call's options
-      const { quiet, verbose, ...own } = program.opts<{ quiet?: boolean; verbose?: boolean }>();
-      options = own as Partial<O>;
-      await command.run(own as O, context({ quiet, verbose }, { env, stdout, stderr, setExitCode }));
+      options = optionsOf(program);
+      await command.run(options as O, contextOf(program));
     },
-    { secrets: () => command.secrets?.(options, env) ?? [], stderr, setExitCode, env },
+    {
+      secrets: () => command.secrets?.(options as Partial<O>, full.env) ?? [],
+      stderr: full.stderr,
+      setExitCode: full.setExitCode,
+      env: full.env,
+      name: command.name,
+    },
   );
 }
 
-/** The CliContext for parsed `--quiet` / `--verbose` (and DEBUG). */
-export function context(flags: { quiet?: boolean; verbose?: boolean }, io: Required<CliIo>): CliContext {
+/** The CliContext for parsed `--quiet` / `--verbose` (and DEBUG naming the bin). */
+export function context(
+  flags: { quiet?: boolean; verbose?: boolean },
+  io: Required<CliIo>,
+  name = "",
+  argv: readonly string[] = [],
+): CliContext {
   const verbosity: Verbosity = flags.quiet
     ? "quiet"
-    : flags.verbose || io.env["DEBUG"]
+    : flags.verbose || debugEnabled(io.env, name)
       ? "verbose"
       : "normal";
   const nowhere = { write: () => true } as unknown as NodeJS.WritableStream;
@@ -158,5 +215,6 @@ export function context(flags: { quiet?: boolean; verbose?: boolean }, io: Requi
     },
     progressStream: verbosity === "quiet" ? nowhere : io.stderr,
     setExitCode: io.setExitCode,
+    argv,
   };
 }

@@ -1,6 +1,6 @@
 export type { RunCliOptions } from "./cli-error.js";
-export { CliError, redact, runCli } from "./cli-error.js";
-export type { CliCommand, CliContext, CliIo, Verbosity } from "./command.js";
+export { CliError, debugEnabled, redact, runCli } from "./cli-error.js";
+export type { CliCommand, CliContext, CliIo, CliSubcommand, Verbosity } from "./command.js";
 export { buildProgram, packageVersion, runCommand } from "./command.js";
 export type { ConfigIssue } from "./config-issues.js";
 export { describeConfigIssue } from "./config-issues.js";

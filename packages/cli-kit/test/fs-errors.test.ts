@@ -58,10 +58,12 @@ describe("checkFlagPath names the flag before any work starts", () => {
       expect(() =>
         checkFlagPath(path.join(dir, "none.pt"), { flag: "--vq-checkpoint", kind: "file", mustExist: true }),
       ).toThrow(`--vq-checkpoint ${dir}/none.pt: no such file (ENOENT)`);
-      expect(() => checkFlagPath(path.join(file, "sub", "x"), { flag: "--output-dir", kind: "folder" })).toThrow(
-        /--output-dir .*f\.pt\/sub\/x: .*(not a folder)/,
-      );
-      expect(() => checkFlagPath(path.join(dir, "new", "x.pt"), { flag: "--out", kind: "file" })).not.toThrow();
+      expect(() =>
+        checkFlagPath(path.join(file, "sub", "x"), { flag: "--output-dir", kind: "folder" }),
+      ).toThrow(/--output-dir .*f\.pt\/sub\/x: .*(not a folder)/);
+      expect(() =>
+        checkFlagPath(path.join(dir, "new", "x.pt"), { flag: "--out", kind: "file" }),
+      ).not.toThrow();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

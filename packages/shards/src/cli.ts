@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// laion-shards ls|stats: look inside webdataset shards. The commands live in read/cli-program.ts.
-import { runCli } from "@laion/cli-kit";
-import { createShardsCli } from "./read/cli-program.js";
+// laion-shards ls|stats: look inside webdataset shards. The commands live in read/command.ts.
+import { runCommand } from "@laion/cli-kit";
+import { shardsCommand } from "./read/command.js";
 
 // `laion-shards ls … | head`: the reader went away, which is not an error.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -9,6 +9,4 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-await runCli(async () => {
-  await createShardsCli().parseAsync(process.argv);
-});
+await runCommand(shardsCommand);

@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-// download-laion-images: URLs → resized images → webdataset shards. The command lives in download/cli-program.ts.
-import { runCli } from "@laion/cli-kit";
-import { createDownloadCli } from "./download/cli-program.js";
+// download-laion-images: URLs → resized images → webdataset shards. The command lives in download/command.ts.
+import { runCommand } from "@laion/cli-kit";
+import { downloadCommand } from "./download/command.js";
 
-await runCli(async () => {
-  await createDownloadCli().parseAsync(process.argv);
-});
+await runCommand(downloadCommand);

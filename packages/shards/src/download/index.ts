@@ -7,8 +7,8 @@ export {
   PRIVATE_ADDRESS_ERROR,
   safeLookup,
 } from "./address-safety.js";
-export type { DownloadCliOptions } from "./cli-program.js";
-export { cliOptionsToParams, createDownloadCli, formatSummary } from "./cli-program.js";
+export type { DownloadCliOptions } from "./command.js";
+export { cliOptionsToParams, downloadCommand, formatSummary } from "./command.js";
 export type { DownloadParams, DownloadProgress } from "./download-shards.js";
 export { DownloadFailedError, defaultConcurrency, downloadShards } from "./download-shards.js";
 export type { GeometryFn, GeometryParams, ResizeMode, ResizePlan } from "./geometry.js";

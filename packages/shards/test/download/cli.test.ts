@@ -1,9 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import { PassThrough } from "node:stream";
-import { type ImageServer, startImageServer } from "@laion/test-servers";
+import { runCommand } from "@laion/cli-kit";
+import { type ImageServer, runCaptured, startImageServer } from "@laion/test-servers";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createDownloadCli } from "../../src/download/cli-program.js";
+import { downloadCommand } from "../../src/download/command.js";
 import { listDir, readTar, realCaptions, tempDir, writeParquet } from "./helpers.js";
 
 let server: ImageServer;
@@ -30,22 +30,16 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-function capture() {
-  const stream = new PassThrough();
-  let text = "";
-  stream.on("data", (c: Buffer) => {
-    text += c.toString("utf8");
-  });
-  return { stream, text: () => text };
+async function run(args: string[]) {
+  const r = await runCaptured((argv, io) => runCommand(downloadCommand, argv, io), args);
+  return { stdout: r.out, stderr: r.err, code: r.code };
 }
 
-async function run(args: string[]) {
-  const out = capture();
-  const err = capture();
-  const cli = createDownloadCli({ stdout: out.stream, stderr: err.stream }).exitOverride();
-  cli.configureOutput({ writeErr: (s) => err.stream.write(s), writeOut: (s) => out.stream.write(s) });
-  await cli.parseAsync(["node", "download-laion-images", ...args]);
-  return { stdout: out.text(), stderr: err.text() };
+/** A run that must fail: its stderr, after checking the exit code. */
+async function fails(args: string[]): Promise<string> {
+  const r = await run(args);
+  expect(r.code).toBe(1);
+  return r.stderr;
 }
 
 test("the img2dataset-style command line: webp, keep_ratio, progress as JSON lines, a summary", async () => {
@@ -98,27 +92,27 @@ test("the img2dataset-style command line: webp, keep_ratio, progress as JSON lin
 });
 
 test("flags are checked and name themselves", async () => {
-  await expect(run(["--input", input, "--output", work, "--image-size", "0"])).rejects.toThrow(
+  expect(await fails(["--input", input, "--output", work, "--image-size", "0"])).toMatch(
     /--image-size must be an integer between 1 and 8192, got "0"/,
   );
-  await expect(run(["--input", input, "--output", work, "--image-size", "100000"])).rejects.toThrow(
+  expect(await fails(["--input", input, "--output", work, "--image-size", "100000"])).toMatch(
     /--image-size must be an integer between 1 and 8192, got "100000"/,
   );
-  await expect(run(["--input", input, "--output", work, "--allow-address", "10.0.0.0/40"])).rejects.toThrow(
+  expect(await fails(["--input", input, "--output", work, "--allow-address", "10.0.0.0/40"])).toMatch(
     /--allow-address "10.0.0.0\/40" is not an IP address, a CIDR range/,
   );
-  await expect(run(["--input", input, "--output", work, "--resize-mode", "stretch"])).rejects.toThrow(
+  expect(await fails(["--input", input, "--output", work, "--resize-mode", "stretch"])).toMatch(
     /Allowed choices are no, border/,
   );
-  await expect(
-    run(["--input", input, "--output", work, "--disallow-robots-header", "maybe"]),
-  ).rejects.toThrow(/--disallow-robots-header must be true or false/);
+  expect(await fails(["--input", input, "--output", work, "--disallow-robots-header", "maybe"])).toMatch(
+    /--disallow-robots-header must be true or false/,
+  );
 });
 
 test("input errors become one clear line", async () => {
-  await expect(
-    run(["--input", input, "--output", path.join(work, "x"), "--url-col", "link"]),
-  ).rejects.toThrow(/has no column "link" \(--url-col\); its columns are: "URL", "TEXT"/);
+  expect(await fails(["--input", input, "--output", path.join(work, "x"), "--url-col", "link"])).toMatch(
+    /^error: .*has no column "link" \(--url-col\); its columns are: "URL", "TEXT"/,
+  );
 });
 
 test("--allow-private-addresses says on stderr that everything is allowed, metadata included", async () => {

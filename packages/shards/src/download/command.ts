@@ -1,7 +1,22 @@
-import { boolOption, CliError, createProgress, floatOption, intOption } from "@laion/cli-kit";
-import { Command, InvalidArgumentError, Option } from "commander";
+import {
+  boolOption,
+  type CliCommand,
+  type CliContext,
+  CliError,
+  createProgress,
+  floatOption,
+  intOption,
+  type Progress,
+  packageVersion,
+} from "@laion/cli-kit";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { AddressPolicy } from "./address-safety.js";
-import { type DownloadParams, defaultConcurrency, downloadShards } from "./download-shards.js";
+import {
+  type DownloadParams,
+  type DownloadProgress,
+  defaultConcurrency,
+  downloadShards,
+} from "./download-shards.js";
 import { RESIZE_MODES, type ResizeMode } from "./geometry.js";
 import { InputError } from "./input.js";
 import { INPUT_FORMATS, type InputFormat } from "./input-formats.js";
@@ -101,22 +116,14 @@ export function formatSummary(stats: RunStats): string {
   return lines.join("\n");
 }
 
-export function createDownloadCli(
-  io: { stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream } = {},
-): Command {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
-  const int = (flag: string, min: number, max?: number) =>
-    intOption(flag, max === undefined ? { min } : { min, max });
-  return new Command("download-laion-images")
-    .description(
-      "Download the images of a URL list (parquet, csv, tsv, jsonl, txt) into img2dataset-compatible webdataset shards: {shard}.tar with {key}.jpg/.txt/.json, {shard}.parquet, {shard}_stats.json.",
-    )
+/** The input file(s) and which of their columns are read. */
+function defineInput(program: Command): void {
+  program
+    .optionsGroup("Input:")
     .requiredOption(
       "--input <paths...>",
       "input file(s), folder(s), glob(s), http(s):// or s3:// URLs (s3://bucket/prefix/ lists it): .parquet, .csv, .tsv, .jsonl, .txt; text formats may end in .gz or .zst",
     )
-    .requiredOption("--output <dir>", "output folder, or s3://bucket/prefix")
     .addOption(
       new Option("--input-format <format>", "input format, when the extension does not say").choices(
         INPUT_FORMATS,
@@ -130,11 +137,17 @@ export function createDownloadCli(
     .option(
       "--save-additional-columns <a,b,...>",
       "input columns copied into each sample's .json and the shard parquet",
-    )
+    );
+}
+
+/** Size, resize mode, filters and encoding: img2dataset's resizer options. */
+function defineImage(program: Command): void {
+  program
+    .optionsGroup("Images:")
     .option(
       "--image-size <px>",
       `target size (at most ${MAX_IMAGE_SIZE})`,
-      int("--image-size", 1, MAX_IMAGE_SIZE),
+      intOption("--image-size", { min: 1, max: MAX_IMAGE_SIZE }),
       256,
     )
     .addOption(
@@ -146,7 +159,7 @@ export function createDownloadCli(
     .option(
       "--min-image-size <px>",
       "skip images whose shorter side is smaller",
-      int("--min-image-size", 0),
+      intOption("--min-image-size", { min: 0 }),
       0,
     )
     .option(
@@ -160,21 +173,36 @@ export function createDownloadCli(
     .option(
       "--encode-quality <q>",
       "jpg/webp quality 0-100 (default 95); png compression 0-9",
-      int("--encode-quality", 0, 100),
+      intOption("--encode-quality", { min: 0, max: 100 }),
     )
     .option(
       "--limit-input-pixels <n>",
       "refuse images with more pixels (decompression bombs)",
-      int("--limit-input-pixels", 1),
+      intOption("--limit-input-pixels", { min: 1 }),
       DEFAULT_LIMIT_INPUT_PIXELS,
-    )
+    );
+}
+
+/** `--allow-address` values accumulate, each checked as it comes so the error names the bad one. */
+function allowAddress(value: string, previous: string[] = []): string[] {
+  try {
+    new AddressPolicy({ allowAddresses: [value] });
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return [...previous, value];
+}
+
+/** Concurrency, timeouts, retries, limits and which destinations may be contacted. */
+function defineNetwork(program: Command): void {
+  program
+    .optionsGroup("Network:")
     .option(
-      "--shard-size <n>",
-      "samples per shard (img2dataset's number_sample_per_shard)",
-      int("--shard-size", 1),
-      10_000,
+      "--concurrency <n>",
+      "downloads in flight",
+      intOption("--concurrency", { min: 1, max: 4096 }),
+      defaultConcurrency(),
     )
-    .option("--concurrency <n>", "downloads in flight", int("--concurrency", 1, 4096), defaultConcurrency())
     .option(
       "--timeout <seconds>",
       "per-request timeout, body included",
@@ -184,14 +212,19 @@ export function createDownloadCli(
     .option(
       "--retries <n>",
       "retries after 5xx, 429 or network errors (exponential backoff with jitter)",
-      int("--retries", 0, 20),
+      intOption("--retries", { min: 0, max: 20 }),
       2,
     )
-    .option("--max-redirects <n>", "redirects followed", int("--max-redirects", 0, 50), 10)
+    .option(
+      "--max-redirects <n>",
+      "redirects followed",
+      intOption("--max-redirects", { min: 0, max: 50 }),
+      10,
+    )
     .option(
       "--max-body-bytes <n>",
       "largest image body accepted",
-      int("--max-body-bytes", 1),
+      intOption("--max-body-bytes", { min: 1 }),
       50 * 1024 * 1024,
     )
     .option(
@@ -203,26 +236,37 @@ export function createDownloadCli(
     .option(
       "--allow-address <ip|cidr|host>",
       "allow just this non-public destination (repeatable), e.g. 127.0.0.1 for a local server; link-local (169.254.0.0/16) only when named",
-      (value: string, previous: string[] = []) => {
-        try {
-          new AddressPolicy({ allowAddresses: [value] });
-        } catch (error) {
-          throw new InvalidArgumentError((error as Error).message);
-        }
-        return [...previous, value];
-      },
+      allowAddress,
     )
     .option(
       "--allow-private-addresses",
       "allow every destination, cloud metadata included (prefer --allow-address)",
       false,
+    );
+}
+
+/** Where the shards go, how big they are, how workers split them, and when a run counts as failed. */
+function defineOutput(program: Command): void {
+  program
+    .optionsGroup("Output:")
+    .requiredOption("--output <dir>", "output folder, or s3://bucket/prefix")
+    .option(
+      "--shard-size <n>",
+      "samples per shard (img2dataset's number_sample_per_shard)",
+      intOption("--shard-size", { min: 1 }),
+      10_000,
     )
     .option(
       "--worker-index <i>",
       "this worker's index (default: $JOB_COMPLETION_INDEX)",
-      int("--worker-index", 0),
+      intOption("--worker-index", { min: 0 }),
     )
-    .option("--worker-count <n>", "number of workers splitting the shards", int("--worker-count", 1), 1)
+    .option(
+      "--worker-count <n>",
+      "number of workers splitting the shards",
+      intOption("--worker-count", { min: 1 }),
+      1,
+    )
     .option("--s3-endpoint <url>", "S3-compatible endpoint for s3:// output (else $AWS_ENDPOINT_URL)")
     .option("--s3-region <region>", "S3 region (else $AWS_REGION, then us-east-1)")
     .option("--json", "progress as JSON lines even on a terminal")
@@ -235,42 +279,63 @@ export function createDownloadCli(
       "exit non-zero when fewer than this fraction of the images were downloaded (0 images always fails)",
       floatOption("--min-success-rate", { min: 0, max: 1 }),
       0,
-    )
-    .action(async (options: DownloadCliOptions) => {
-      const params = cliOptionsToParams(options);
-      if (options.allowPrivateAddresses)
-        stderr.write(
-          "warning: --allow-private-addresses: every destination is allowed, loopback, private networks and cloud metadata (169.254.169.254) included; use --allow-address <ip|cidr|host> to allow just what you need\n",
-        );
-      let progress: ReturnType<typeof createProgress> | undefined;
-      let last = 0;
-      try {
-        const stats = await downloadShards({
-          ...params,
-          onLog: (m) => stderr.write(`${m}\n`),
-          onProgress: (p) => {
-            progress ??= createProgress({
-              label: "images",
-              unit: "images",
-              stream: stderr,
-              ...(p.total_rows !== undefined && params.workerCount === 1 ? { total: p.total_rows } : {}),
-              ...(options.json ? { json: true } : {}),
-            });
-            const fields = {
-              success_rate: p.done ? Number((p.successes / p.done).toFixed(3)) : 0,
-              shards: p.shards_written,
-            };
-            if (p.done > last) progress.tick(p.done - last, fields);
-            else progress.update(fields);
-            last = p.done;
-          },
-        });
-        progress?.done({ successes: stats.successes, count: stats.count });
-        stdout.write(`${formatSummary(stats)}\n`);
-      } catch (err) {
-        progress?.done();
-        if (err instanceof InputError || err instanceof OutputError) throw new CliError(err.message);
-        throw err;
-      }
-    });
+    );
 }
+
+/** A progress reporter created on the first event, when the row total (if any) is known. */
+function downloadProgress(o: DownloadCliOptions, ctx: CliContext) {
+  let progress: Progress | undefined;
+  let last = 0;
+  const onProgress = (p: DownloadProgress) => {
+    progress ??= createProgress({
+      label: "images",
+      unit: "images",
+      stream: ctx.progressStream,
+      ...(p.total_rows !== undefined && o.workerCount === 1 ? { total: p.total_rows } : {}),
+      ...(o.json ? { json: true } : {}),
+    });
+    const fields = {
+      success_rate: p.done ? Number((p.successes / p.done).toFixed(3)) : 0,
+      shards: p.shards_written,
+    };
+    if (p.done > last) progress.tick(p.done - last, fields);
+    else progress.update(fields);
+    last = p.done;
+  };
+  return { onProgress, done: (summary?: Record<string, number>) => progress?.done(summary) };
+}
+
+/** `download-laion-images`: typed flags → downloadShards, with progress on stderr and a summary on stdout. */
+export const downloadCommand: CliCommand<DownloadCliOptions> = {
+  name: "download-laion-images",
+  version: () => packageVersion(import.meta.url),
+  description:
+    "Download the images of a URL list (parquet, csv, tsv, jsonl, txt) into img2dataset-compatible webdataset shards: {shard}.tar with {key}.jpg/.txt/.json, {shard}.parquet, {shard}_stats.json.",
+  define(program) {
+    defineInput(program);
+    defineImage(program);
+    defineNetwork(program);
+    defineOutput(program);
+  },
+  async run(o, ctx) {
+    if (o.allowPrivateAddresses)
+      ctx.stderr.write(
+        "warning: --allow-private-addresses: every destination is allowed, loopback, private networks and cloud metadata (169.254.169.254) included; use --allow-address <ip|cidr|host> to allow just what you need\n",
+      );
+    const progress = downloadProgress(o, ctx);
+    try {
+      const stats = await downloadShards({
+        ...cliOptionsToParams(o),
+        onLog: ctx.log,
+        onProgress: progress.onProgress,
+      });
+      progress.done({ successes: stats.successes, count: stats.count });
+      ctx.stdout.write(`${formatSummary(stats)}\n`);
+    } catch (err) {
+      progress.done();
+      if (err instanceof InputError || err instanceof OutputError) throw new CliError(err.message);
+      throw err;
+    }
+  },
+  secrets: (_o, env) => [env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]],
+};
