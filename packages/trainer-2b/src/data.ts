@@ -72,8 +72,7 @@ function openSource(
   heldOut: boolean,
 ): AsyncIterable<RawSample> & Resumable {
   const f = cfg.data.held_out_fraction;
-  if (name === "text")
-    return filterSplit(TextCorpus(cfg.data.corpus) as AsyncIterable<RawSample> & Resumable, name, f, heldOut);
+  if (name === "text") return filterSplit(TextCorpus(cfg.data.corpus), name, f, heldOut);
   if (name === "local") {
     const imageRoot = cfg.data.image_root;
     return filterSplit(
@@ -89,7 +88,7 @@ function openSource(
     seed: cfg.training.seed,
     epoch: pass,
     handler: "warnAndContinue",
-  }) as AsyncIterable<RawSample> & Resumable;
+  });
   return filterSplit(ds, name, f, heldOut);
 }
 

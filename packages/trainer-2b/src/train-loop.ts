@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "@laion/cli-kit";
+import { textOf } from "@laion/shards";
 import { saveCheckpoint } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
 import {
@@ -237,7 +238,7 @@ async function reportSamples(p: {
   };
   const out: ReportSample[] = [];
   for (const s of (p.heldOut.samples["text"] ?? []).slice(0, 2)) {
-    const words = String(s["txt"]).split(/\s+/);
+    const words = textOf(s).split(/\s+/);
     const prompt = words.slice(0, Math.max(1, Math.min(3, words.length - 1))).join(" ");
     const r = await generate(g, { kind: "text", prompt });
     if (r.kind === "text") out.push({ kind: "text", prompt, output: r.text });
@@ -247,8 +248,7 @@ async function reportSamples(p: {
     const raws = p.heldOut.samples[name] ?? [];
     for (let i = 0; i < Math.min(2, docs.length); i++) {
       const raw = raws[i]!;
-      const caption =
-        typeof raw["txt"] === "string" ? raw["txt"] : new TextDecoder().decode(raw["txt"] as Uint8Array);
+      const caption = textOf(raw);
       const codes = Int32Array.from(
         docs[i]!.tokens.filter((t) => t >= p.vocab.imageOffset).map((t) => t - p.vocab.imageOffset),
       );

@@ -4,7 +4,7 @@
 import path from "node:path";
 import {
   createS3Client,
-  IMAGE_MEMBERS,
+  imageOf,
   isShardComplete,
   openStorage,
   ownsShard,
@@ -257,17 +257,18 @@ async function encodeShard(job: ShardJob): Promise<CodeShardStats> {
     for await (const s of samples) {
       job.params.signal?.throwIfAborted();
       stats.count++;
-      const ext = IMAGE_MEMBERS.find((e) => s[e] instanceof Uint8Array);
-      if (!ext) {
+      const image = imageOf(s);
+      if (!image) {
         stats.no_image++;
         count("no image member");
         continue;
       }
       batch.push({
         key: s.__key__,
-        caption: s.txt instanceof Uint8Array ? Buffer.from(s.txt).toString("utf8") : undefined,
+        // raw bytes (no decode): an invalid UTF-8 caption or a broken json must not fail the shard
+        caption: s.txt ? Buffer.from(s.txt).toString("utf8") : undefined,
         meta: parseMeta(s.json),
-        image: s[ext] as Uint8Array,
+        image,
       });
       if (batch.length >= job.batchSize) await flush();
     }
@@ -281,8 +282,8 @@ async function encodeShard(job: ShardJob): Promise<CodeShardStats> {
   }
 }
 
-function parseMeta(json: unknown): Record<string, unknown> {
-  if (!(json instanceof Uint8Array)) return {};
+function parseMeta(json: Uint8Array | undefined): Record<string, unknown> {
+  if (!json) return {};
   try {
     const v = JSON.parse(Buffer.from(json).toString("utf8"));
     return v !== null && typeof v === "object" && !Array.isArray(v) ? v : { original_json: v };

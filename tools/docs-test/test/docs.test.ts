@@ -110,10 +110,20 @@ function writeShard(file: string) {
     const key = `00000${String(i).padStart(4, "0")}`;
     fs.copyFileSync(path.join(root, "fixtures/explicit_media", c.image), path.join(dir, `${key}.jpg`));
     fs.writeFileSync(path.join(dir, `${key}.txt`), c.caption);
-    fs.writeFileSync(
-      path.join(dir, `${key}.json`),
-      JSON.stringify({ key, caption: c.caption, status: "success" }),
-    );
+    // the downloader's metadata fields, so `decode: { json: asSampleMeta }` reads it as a real shard
+    const meta = {
+      caption: c.caption,
+      url: `http://example.test/${c.image}`,
+      key,
+      status: "success",
+      error_message: null,
+      width: null,
+      height: null,
+      original_width: null,
+      original_height: null,
+      sha256: null,
+    };
+    fs.writeFileSync(path.join(dir, `${key}.json`), JSON.stringify(meta));
     names.push(`${key}.jpg`, `${key}.txt`, `${key}.json`);
   });
   execFileSync("tar", ["-cf", file, "-C", dir, ...names]);

@@ -27,7 +27,7 @@ export { DEFAULT_DISALLOWED_DIRECTIVES, isDisallowedByRobots, ROBOTS_DISALLOWED_
 export type { DownloadOutputParams, DownloadStatus } from "./run-manifest.js";
 export { DOWNLOAD_FLAGS, downloadManifestParams, downloadStatus, transientFailures } from "./run-manifest.js";
 export type { SampleMeta, SampleRecord, SampleStatus } from "./sample-meta.js";
-export { plainValue, pythonJson } from "./sample-meta.js";
+export { asSampleMeta, plainValue, pythonJson } from "./sample-meta.js";
 export type { SampleWriter, ShardFiles, WebDatasetWriterParams } from "./shard-writer.js";
 export { createWebDatasetWriter, isShardComplete, shardFiles } from "./shard-writer.js";
 export type { RunStats, ShardStats } from "./stats.js";

@@ -19,6 +19,33 @@ export interface SampleMeta {
   sha256: string | null;
 }
 
+const STATUSES: readonly SampleStatus[] = ["success", "failed_to_download", "failed_to_resize"];
+const STRINGS = ["url", "key"] as const;
+const NULLABLE_NUMBERS = ["width", "height", "original_width", "original_height"] as const;
+
+/**
+ * Checks that a parsed `.json` member is img2dataset's sample metadata (ours or img2dataset's own) and
+ * returns it as SampleMeta; throws naming the first field that is wrong. As the reader's json decoder
+ * (`decode: { json: asSampleMeta }`) it types `s.json`, and a bad member goes through the handler.
+ * A missing `sha256` (img2dataset run without compute_hash) reads as null.
+ */
+export function asSampleMeta(value: unknown): SampleMeta {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new Error(`sample metadata must be a JSON object, got ${JSON.stringify(value)?.slice(0, 60)}`);
+  const meta = value as Record<string, unknown>;
+  const bad = (field: string, expected: string) =>
+    new Error(`sample metadata: "${field}" is ${JSON.stringify(meta[field])}, expected ${expected}`);
+  for (const field of STRINGS) if (typeof meta[field] !== "string") throw bad(field, "a string");
+  if (!STATUSES.includes(meta.status as SampleStatus)) throw bad("status", STATUSES.join(" | "));
+  if (meta.error_message !== null && typeof meta.error_message !== "string")
+    throw bad("error_message", "a string or null");
+  for (const field of NULLABLE_NUMBERS)
+    if (meta[field] !== null && typeof meta[field] !== "number") throw bad(field, "a number or null");
+  const sha256 = meta.sha256 ?? null;
+  if (sha256 !== null && typeof sha256 !== "string") throw bad("sha256", "a string or null");
+  return { ...meta, sha256 } as SampleMeta;
+}
+
 /** A processed row on its way to the writer: its meta, caption, and the encoded image on success. */
 export interface SampleRecord {
   meta: SampleMeta;

@@ -1,28 +1,20 @@
 import sharp from "sharp";
+import {
+  CLS_EXTENSIONS,
+  type DecodeOptions,
+  IMAGE_EXTENSIONS,
+  JSON_EXTENSIONS,
+  type JsonValue,
+  type RawSample,
+  type RgbImage,
+  type Sample,
+  TEXT_EXTENSIONS,
+} from "./sample-types.js";
 
-/** Opt-in decoders. `true` turns all of them on. */
-export interface DecodeOptions {
-  /** Image members (jpg, jpeg, png, webp, gif, tif, tiff, avif) → `{ width, height, data }`, 8-bit RGB, row-major. */
-  image?: "rgb" | false;
-  /** `txt`, `text`, `transcript` → string (UTF-8). */
-  txt?: boolean;
-  /** `json`, `jsn` → parsed value. */
-  json?: boolean;
-  /** `cls`, `cls2`, `class`, `count`, `index`, `inx`, `id` → number. */
-  cls?: boolean;
-}
-
-/** A decoded image: 3 bytes per pixel, row-major. */
-export interface RgbImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
-
-const IMAGE = new Set(["jpg", "jpeg", "png", "webp", "gif", "tif", "tiff", "avif"]);
-const TEXT = new Set(["txt", "text", "transcript"]);
-const JSON_EXT = new Set(["json", "jsn"]);
-const CLS = new Set(["cls", "cls2", "class", "count", "index", "inx", "id"]);
+const IMAGE = new Set<string>(IMAGE_EXTENSIONS);
+const TEXT = new Set<string>(TEXT_EXTENSIONS);
+const JSON_EXT = new Set<string>(JSON_EXTENSIONS);
+const CLS = new Set<string>(CLS_EXTENSIONS);
 
 /** Normalises `decode: true` to every decoder on. */
 export function decodeOptions(decode: DecodeOptions | boolean | undefined): DecodeOptions | undefined {
@@ -45,33 +37,44 @@ function kind(ext: string): keyof DecodeOptions | undefined {
  * Decodes the members of one sample in place per `options`; on undecodable data throws an
  * Error naming the extension (also in its `ext` property; the caller adds the shard URL and key).
  */
-export async function decodeSample<T extends Record<string, unknown>>(
-  sample: T,
+export async function decodeSample(
+  sample: RawSample,
   options: DecodeOptions,
-): Promise<T> {
-  const textDecoder = new TextDecoder("utf-8", { fatal: true });
+): Promise<Sample<DecodeOptions>> {
+  const members = sample as Record<string, unknown>;
   for (const [ext, value] of Object.entries(sample)) {
     if (ext.startsWith("__") || !(value instanceof Uint8Array)) continue;
     const k = kind(ext);
     if (k === undefined || !options[k]) continue;
     try {
-      if (k === "image") (sample as Record<string, unknown>)[ext] = await decodeRgb(value);
-      else if (k === "txt") (sample as Record<string, unknown>)[ext] = textDecoder.decode(value);
-      else if (k === "json") (sample as Record<string, unknown>)[ext] = JSON.parse(textDecoder.decode(value));
-      else {
-        const text = textDecoder.decode(value).trim();
-        const n = Number(text);
-        if (text === "" || !Number.isFinite(n))
-          throw new Error(`not a number: ${JSON.stringify(text.slice(0, 40))}`);
-        (sample as Record<string, unknown>)[ext] = n;
-      }
+      members[ext] = await decodeMember(k, value, options);
     } catch (error) {
       throw Object.assign(new Error(`cannot decode .${ext}: ${(error as Error).message}`, { cause: error }), {
         ext,
       });
     }
   }
-  return sample;
+  return sample as Sample<DecodeOptions>;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+async function decodeMember(
+  k: keyof DecodeOptions,
+  bytes: Uint8Array,
+  options: DecodeOptions,
+): Promise<unknown> {
+  if (k === "image") return decodeRgb(bytes);
+  const text = utf8.decode(bytes);
+  if (k === "txt") return text;
+  if (k === "json") {
+    const parsed = JSON.parse(text) as JsonValue;
+    return typeof options.json === "function" ? options.json(parsed) : parsed;
+  }
+  const n = Number(text.trim());
+  if (text.trim() === "" || !Number.isFinite(n))
+    throw new Error(`not a number: ${JSON.stringify(text.slice(0, 40))}`);
+  return n;
 }
 
 /** Decodes any image sharp reads into 8-bit sRGB without alpha. */

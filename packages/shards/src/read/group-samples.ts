@@ -1,14 +1,6 @@
 import { ShardError } from "./errors.js";
+import { emptySample, type RawSample } from "./sample-types.js";
 import type { TarMember } from "./tar-members.js";
-
-/** One training sample: the members of a tar that share a key, by lower-cased extension. */
-export interface RawSample {
-  /** Member path up to the first dot of its basename (directories kept), e.g. `part1/000042`. */
-  __key__: string;
-  /** The shard the sample came from. */
-  __url__: string;
-  [ext: string]: Uint8Array | string;
-}
 
 // webdataset's base_plus_ext: everything up to the first dot of the basename is the key,
 // everything after it (possibly several dots) the extension.
@@ -41,7 +33,7 @@ export async function* groupSamples(
       const ext = parts.ext.toLowerCase();
       if (current === undefined || current.__key__ !== parts.key) {
         if (current !== undefined) yield current;
-        current = { __key__: parts.key, __url__: url };
+        current = emptySample(parts.key, url);
       }
       if (ext in current || ext === "__key__" || ext === "__url__") {
         throw new ShardError({

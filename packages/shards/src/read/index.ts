@@ -2,10 +2,8 @@
 
 // Building blocks, for custom pipelines.
 export { expandBraces } from "./brace-expand.js";
-export type { DecodeOptions, RgbImage } from "./decode.js";
 export { decodeRgb } from "./decode.js";
 export { type ErrorHandler, ShardError } from "./errors.js";
-export type { RawSample } from "./group-samples.js";
 export { groupSamples, splitKey } from "./group-samples.js";
 export { type DatasetStats, datasetStats, type SampleSummary, summarizeSample } from "./inspect.js";
 export type {
@@ -19,6 +17,17 @@ export { LocalCaptionedImages, readCaptions } from "./local-captioned-images.js"
 export { DEFAULT_HTTP_TIMEOUT_MS, type OpenedShard, openShard } from "./open-shard.js";
 export { createS3Client, parseS3Url, type S3Options } from "./s3.js";
 export { IMAGE_MEMBERS, imageOf, type KeyedSample, textOf } from "./sample-members.js";
+export type {
+  DecodeOptions,
+  JsonDecoder,
+  JsonValue,
+  KnownExtension,
+  MemberValue,
+  RawSample,
+  RgbImage,
+  Sample,
+  SampleKeys,
+} from "./sample-types.js";
 export { resolveShards } from "./shard-list.js";
 export type { SplitOptions } from "./split.js";
 export {
@@ -36,7 +45,6 @@ export {
   type TextSample,
 } from "./text-corpus.js";
 export {
-  type Sample,
   WebDataset,
   type WebDatasetOptions,
   type WebDatasetReader,

@@ -1,5 +1,5 @@
 import type { ShardError } from "./errors.js";
-import type { RawSample } from "./group-samples.js";
+import type { RawSample } from "./sample-types.js";
 import { WebDataset, type WebDatasetOptions } from "./web-dataset.js";
 
 /** What `laion-shards ls` prints for a sample: its key, shard and member sizes in bytes. */
@@ -14,8 +14,7 @@ export interface SampleSummary {
 export function summarizeSample(sample: RawSample): SampleSummary {
   const members: Record<string, number> = {};
   for (const [ext, value] of Object.entries(sample)) {
-    if (ext === "__key__" || ext === "__url__") continue;
-    members[ext] = typeof value === "string" ? Buffer.byteLength(value) : value.byteLength;
+    if (value instanceof Uint8Array) members[ext] = value.byteLength;
   }
   return { __key__: sample.__key__, __url__: sample.__url__, members };
 }

@@ -1,16 +1,15 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Resumable } from "@laion/mixer";
+import { emptySample, type Sample } from "./sample-types.js";
 
-/** A user's image with its caption, shaped like a webdataset sample (`jpg`/`png`/… bytes + `txt`). */
-export interface CaptionedImage {
-  /** The image path relative to imageRoot, without its extension. */
-  __key__: string;
-  /** Absolute path of the image file. */
-  __url__: string;
-  txt: string;
-  [ext: string]: Uint8Array | string;
-}
+/**
+ * A user's image with its caption, shaped like a webdataset sample read with `decode: { txt: true }`:
+ * `txt` is the caption (string), the image bytes are under the file's lower-cased extension (`jpg`,
+ * `png`, … as `Uint8Array`). `__key__` is the image path relative to imageRoot without its extension,
+ * `__url__` the image file's absolute path.
+ */
+export type CaptionedImage = Sample<{ txt: true }, "txt">;
 
 export interface LocalCaptionedImagesStats {
   /** Images read so far in the current iteration. */
@@ -102,12 +101,9 @@ export function LocalCaptionedImages(params: LocalCaptionedImagesParams): Captio
         const ext = path.extname(image).slice(1).toLowerCase() || "bin";
         const key = image.replace(/\\/g, "/").replace(/\.[^./]*$/, "");
         stats.images++;
-        yield {
-          __key__: key,
-          __url__: file,
-          [ext]: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
-          txt: caption,
-        } as CaptionedImage;
+        const sample = emptySample(key, file);
+        sample[ext] = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+        yield Object.assign(sample, { txt: caption }) as CaptionedImage;
       }
     },
   };

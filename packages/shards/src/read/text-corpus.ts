@@ -2,16 +2,14 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { Resumable } from "@laion/mixer";
 import { glob } from "tinyglobby";
+import type { SampleKeys } from "./sample-types.js";
 import { type TextLine, utf8Lines } from "./utf8-lines.js";
 
-/** One document of a text corpus. */
-export interface TextSample {
-  /** `<file stem>:<first line number>`, unique within a corpus of distinctly named files. */
-  __key__: string;
-  /** The file the document came from. */
-  __url__: string;
-  txt: string;
-}
+/**
+ * One document of a text corpus: `__key__` is `<file stem>:<first line number>` (unique within a corpus
+ * of distinctly named files), `__url__` the file it came from, `txt` the document.
+ */
+export type TextSample = SampleKeys & { txt: string };
 
 export interface TextCorpusOptions {
   /** `.txt` documents: one per non-blank line ("line", default) or blank-line separated paragraphs ("paragraph"). */

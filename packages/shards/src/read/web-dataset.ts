@@ -1,21 +1,16 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Resumable } from "@laion/mixer";
-import { type DecodeOptions, decodeOptions, decodeSample } from "./decode.js";
+import { decodeOptions, decodeSample } from "./decode.js";
 import { ERROR_HANDLERS, type ErrorHandler, handleError, ShardError, toShardError } from "./errors.js";
-import { groupSamples, type RawSample } from "./group-samples.js";
+import { groupSamples } from "./group-samples.js";
 import { openShard } from "./open-shard.js";
 import { createS3Client, type S3Options } from "./s3.js";
-import type { KeyedSample } from "./sample-members.js";
+import type { DecodeOptions, RawSample, Sample } from "./sample-types.js";
 import { createShardCache, type ShardCache } from "./shard-cache.js";
 import { resolveShards } from "./shard-list.js";
 import { type OrderKey, permutedBlocks, shardOrder, skipped } from "./shard-order.js";
 import { type SplitOptions, splitSlot } from "./split.js";
 import { DEFAULT_MAX_SHARD_BYTES, type MemberLimits, tarMembers } from "./tar-members.js";
-
-/** A sample after optional decoding: raw members are Uint8Array, decoded ones string/number/object/RgbImage. */
-export interface Sample extends KeyedSample {
-  __url__: string;
-}
 
 export interface WebDatasetOptions extends MemberLimits {
   /** Shuffle the shard order (seeded by seed + epoch, identical on every rank so splits stay disjoint). */
@@ -40,8 +35,16 @@ export interface WebDatasetOptions extends MemberLimits {
   handler?: ErrorHandler;
   /** Called with each error that `warnAndContinue` / `ignore` skip (instead of the console warning). */
   onError?: (error: ShardError) => void;
-  /** Opt-in decoders; `true` turns on image (RGB), txt, json and cls. */
+  /**
+   * Opt-in decoders; `true` turns on image (RGB), txt, json and cls. The sample type follows:
+   * `decode: { txt: true }` types `s.txt` as string, `json: asSampleMeta` types `s.json` as SampleMeta.
+   */
   decode?: DecodeOptions | boolean;
+  /**
+   * Extensions every sample must have (lower case, e.g. `["jpg", "txt"]`): a sample without one is an
+   * error naming the shard, key and member, under `handler`; the sample type has them as present.
+   */
+  members?: readonly string[];
   /** Decompress `x.ext.gz` members and store them as `ext` (default true). */
   gunzipMembers?: boolean;
   /** Endpoint of an S3-compatible store for `s3://` URLs (default: $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL). */
@@ -97,27 +100,29 @@ export interface WebDatasetReader<T> extends AsyncIterable<T>, Resumable<WebData
  *
  * ```ts
  * for await (const s of WebDataset("data/{00000..00127}.tar", { shuffleBuffer: 1000, seed: 1 })) {
- *   s.__key__; s.jpg; // Uint8Array
+ *   s.__key__; s.jpg; // Uint8Array | undefined (`members: ["jpg"]` makes it Uint8Array)
  * }
  * ```
+ * The sample type follows the options: raw members are `Uint8Array`; `decode` types the members it
+ * decodes (`txt` → string, `json` → JsonValue or a JsonDecoder's result, images → RgbImage, `cls` →
+ * number); `members` marks the extensions every sample has (checked at run time).
  * Options are checked at once (a bad one throws here); shards are resolved when iteration
  * starts. The result can be iterated again (same order unless `epoch` changes).
  * Leaving the loop early (`break`) closes the open file, socket or process.
  * `state()` / `restore()` make it a `Resumable` source of @laion/mixer: a resumed mixture seeks
  * to the saved shard and sample instead of replaying.
  */
-export function WebDataset(
+export function WebDataset<
+  const D extends DecodeOptions | boolean | undefined = undefined,
+  const R extends string = never,
+>(
   urls: string | readonly string[],
-  options?: WebDatasetOptions & { decode?: false | undefined },
-): WebDatasetReader<RawSample>;
-export function WebDataset(
-  urls: string | readonly string[],
-  options?: WebDatasetOptions,
-): WebDatasetReader<Sample>;
+  options?: WebDatasetOptions & { decode?: D; members?: readonly R[] },
+): WebDatasetReader<Sample<D, R>>;
 export function WebDataset(
   urls: string | readonly string[],
   options: WebDatasetOptions = {},
-): WebDatasetReader<Sample> {
+): WebDatasetReader<Sample<DecodeOptions>> {
   const config = validate(urls, options);
   const { seed, epoch } = config.key;
   let resolved: number | undefined;
@@ -177,6 +182,7 @@ interface Config {
   key: OrderKey;
   handler: ErrorHandler;
   decode: DecodeOptions | undefined;
+  members: readonly string[];
   s3Client: () => S3Client;
   cache: ShardCache | undefined;
 }
@@ -206,6 +212,15 @@ function validate(urls: string | readonly string[], options: WebDatasetOptions):
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1))
       throw new Error(`WebDataset: ${name} must be an integer ≥ 1, got ${value}`);
   }
+  const members = options.members ?? [];
+  if (
+    !Array.isArray(members) ||
+    members.some((m) => typeof m !== "string" || m === "" || m !== m.toLowerCase())
+  ) {
+    throw new Error(
+      `WebDataset: members must be lower-case extensions such as ["jpg", "txt"] (members are grouped by lower-cased extension), got ${JSON.stringify(options.members)}`,
+    );
+  }
   const slot = splitSlot(options.split);
   let client: S3Client | undefined = options.s3Client;
   const s3Client = () => {
@@ -230,6 +245,7 @@ function validate(urls: string | readonly string[], options: WebDatasetOptions):
     handler,
     cache,
     decode: decodeOptions(options.decode),
+    members,
     s3Client,
   };
 }
@@ -238,22 +254,37 @@ async function* readDataset(
   config: Config,
   progress: Progress,
   onResolved: (count: number) => void,
-): AsyncGenerator<Sample> {
+): AsyncGenerator<Sample<DecodeOptions>> {
   const shards = await resolveShards({ urls: config.urls, s3Client: config.s3Client });
   onResolved(shards.length);
   const samples = shardSamples(config, shards, progress);
-  if (!config.decode) {
+  if (!config.decode && config.members.length === 0) {
     yield* samples;
     return;
   }
   for await (const sample of samples) {
     try {
-      yield await decodeSample(sample, config.decode);
+      checkMembers(sample, config.members);
+      yield config.decode ? await decodeSample(sample, config.decode) : sample;
     } catch (error) {
       const ext = (error as { ext?: string }).ext;
       const member = ext === undefined ? sample.__key__ : `${sample.__key__}.${ext}`;
       handleError(toShardError(error, sample.__url__, member), config.handler, config.options.onError);
     }
+  }
+}
+
+/** Throws, naming the member, when the sample lacks one of the required extensions. */
+function checkMembers(sample: RawSample, required: readonly string[]): void {
+  for (const ext of required) {
+    if (sample[ext] !== undefined) continue;
+    const has = Object.keys(sample).filter((k) => !k.startsWith("__"));
+    throw Object.assign(
+      new Error(
+        `sample has no .${ext} member (required by members: ${JSON.stringify(required)}; it has ${has.map((k) => `.${k}`).join(", ") || "none"})`,
+      ),
+      { ext },
+    );
   }
 }
 
@@ -271,7 +302,11 @@ async function openSource(url: string, config: Config) {
  * block shuffle within each. `progress` is advanced before each sample is handed out, so a
  * `state()` taken while the consumer holds a sample points just past it.
  */
-async function* shardSamples(config: Config, shards: string[], progress: Progress): AsyncGenerator<Sample> {
+async function* shardSamples(
+  config: Config,
+  shards: string[],
+  progress: Progress,
+): AsyncGenerator<RawSample> {
   const { handler, options, key } = config;
   const order = shardOrder(shards, key, options);
   if (order.length === 0) {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
 import { afterAll, expect, test } from "vitest";
-import { createWebDatasetWriter, localFolderStorage, type RgbImage, WebDataset } from "../../src/index.js";
+import { asSampleMeta, createWebDatasetWriter, localFolderStorage, WebDataset } from "../../src/index.js";
 import { collect, tempDir } from "./helpers.js";
 
 const tmp = tempDir();
@@ -47,19 +47,25 @@ test("shards written by our downloader's webdataset writer read back: keys, capt
     status_dict: { success: 3 },
   });
 
-  const raw = await collect(WebDataset(path.join(tmp.dir, "{00000..00000}.tar")));
+  // typed members, no casts: raw jpg bytes, the caption as text, the metadata as SampleMeta
+  const raw = await collect(
+    WebDataset(path.join(tmp.dir, "{00000..00000}.tar"), {
+      decode: { txt: true, json: asSampleMeta },
+      members: ["jpg", "txt", "json"],
+    }),
+  );
   expect(raw.map((s) => s.__key__)).toEqual(["000000000", "000000001", "000000002"]);
-  expect(
-    Buffer.from(raw[1]?.jpg as Uint8Array).equals(
-      readFileSync(fixturePath("images/originals", images[1] as string)),
-    ),
-  ).toBe(true);
+  expect(raw.map((s) => s.json.key)).toEqual(["000000000", "000000001", "000000002"]);
+  expect(raw.map((s) => s.json.status)).toEqual(["success", "success", "success"]);
+  expect(raw.map((s) => s.txt)).toEqual(images.map((_, i) => `ශ්‍රී ලංකාව ${i}`));
+  expect(Buffer.from(raw[1]!.jpg).equals(readFileSync(fixturePath("images/originals", images[1]!)))).toBe(
+    true,
+  );
 
-  const decoded = await collect(WebDataset(tmp.dir, { decode: true }));
+  const decoded = await collect(WebDataset(tmp.dir, { decode: true, members: ["jpg", "json"] }));
   for (const [i, sample] of decoded.entries()) {
     expect(sample.txt).toBe(`ශ්‍රී ලංකාව ${i}`);
-    expect((sample.json as { url: string }).url).toBe(`http://example.test/${images[i]}`);
-    const image = sample.jpg as RgbImage;
-    expect(`${image.width}_${image.height}.jpg`).toBe(images[i]);
+    expect(sample.json).toMatchObject({ url: `http://example.test/${images[i]}` });
+    expect(`${sample.jpg.width}_${sample.jpg.height}.jpg`).toBe(images[i]);
   }
 });
