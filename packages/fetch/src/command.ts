@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import { DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import { type FetchLaionSubsetParams, fetchLaionSubset } from "./fetch-subset.js";
 import { DEFAULT_HF_DATASET, DEFAULT_HUB_URL, SUBSETS } from "./sources.js";
+import { DEFAULT_ROW_GROUP_SIZE } from "./write-filtered.js";
 
 /** The parsed flags of `fetch-laion-subset` (commander's camelCased names). */
 export interface FetchCliOptions {
@@ -176,7 +177,7 @@ function defineOutput(program: Command): void {
       "--row-group-size <rows>",
       "rows per output row group",
       intOption("--row-group-size", { min: 1 }),
-      100_000,
+      DEFAULT_ROW_GROUP_SIZE,
     )
     .option("--timeout <seconds>", "per-request timeout", floatOption("--timeout", { min: 0.001 }), 60)
     .option(

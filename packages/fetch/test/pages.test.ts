@@ -12,21 +12,32 @@ import { readAll } from "./helpers.js";
 // parts, the string columns span many pages and the numeric ones few, so page edges never line up.
 let dir: string;
 let file: string;
+let bigPages: string;
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "laion-fetch-pages-"));
   const rows = await readAll(fixturePath("laion/test_10000.parquet"), ["URL", "TEXT"]);
   file = path.join(dir, "pages.parquet");
   // 16 KiB pages: ~150 rows per URL/TEXT page, 2,000 per numeric page
+  write(rows, file, 16_384);
+  // 64 KiB pages: ~8k-row numeric pages, carried across many reads (packed into a typed array + null
+  // mask while carried), as LAION's 131k–262k-row numeric pages are
+  bigPages = path.join(dir, "big-pages.parquet");
+  write(rows, bigPages, 65_536);
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function write(rows: Record<string, unknown>[], filename: string, pageSize: number): void {
   parquetWriteFile({
-    filename: file,
+    filename,
     rowGroupSize: 10_000,
-    pageSize: 16_384,
+    pageSize,
     columnData: [
       { name: "URL", data: rows.map((r) => r["URL"]) as never, type: "STRING", nullable: true },
       { name: "TEXT", data: rows.map((r) => r["TEXT"]) as never, type: "STRING", nullable: true },
       {
         name: "WIDTH",
-        data: rows.map((_, i) => BigInt(100 + (i % 900))) as never,
+        // all distinct (plain-encoded, like LAION's hash): a dictionary column would be one page
+        data: rows.map((_, i) => BigInt(64 + i * 37)) as never,
         type: "INT64",
         nullable: true,
       },
@@ -38,10 +49,13 @@ beforeAll(async () => {
       },
     ],
   });
-});
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+}
 
-test("reads through offset indexes return exactly the file's rows when pages straddle every read", async () => {
+test.each([
+  ["pages straddle every read", () => file],
+  ["numeric pages span many reads", () => bigPages],
+])("reads through offset indexes return exactly the file's rows when %s", async (_, which) => {
+  const file = which();
   const md = await parquetMetadataAsync(await asyncBufferFromFile(file));
   expect(md.row_groups).toHaveLength(1);
   expect(md.row_groups[0]?.columns.every((c) => c.offset_index_offset !== undefined)).toBe(true);
