@@ -1,6 +1,8 @@
 // Data-parallel optimizer steps over worker threads (tfjs-backend-wasm is single-threaded in Node, so
-// a second core needs a second wasm instance). Each micro-batch's rows are split into contiguous
-// shards; each thread returns Σ_m (W_mh / W_m) / M · ∇L_mh over its shards (W = the micro-batch's
+// a second core needs a second wasm instance). The step's M micro-batches are shared out whole when
+// there are at least as many as threads (full-size matmuls, and a 1-row micro-batch — batch_size 1 ×
+// grad_accum 64 — still parallelises); with fewer, each micro-batch's rows are split into contiguous
+// shards. Each thread returns Σ_m (W_mh / W_m) / M · ∇L_mh over its pieces (W = the micro-batch's
 // loss-weight sum, L = its weighted mean loss), which summed over threads is exactly the mean
 // micro-batch gradient one thread computes. Clip and AdamW then run once, on the main thread.
 
@@ -35,6 +37,22 @@ export function sliceRows(batch: Batch, a: number, b: number): Batch {
   };
 }
 
+/** Which rows of which micro-batch each thread computes: [thread][piece] = { m, a, b } (rows [a, b) of micro-batch m). */
+export function shareWork(rows: number[], threads: number): { m: number; a: number; b: number }[][] {
+  const out: { m: number; a: number; b: number }[][] = Array.from({ length: threads }, () => []);
+  if (rows.length >= threads) {
+    // whole micro-batches: contiguous runs of them, sizes differing by at most one
+    shardBounds(rows.length, threads).forEach(([first, end], h) => {
+      for (let m = first; m < end; m++) out[h]!.push({ m, a: 0, b: rows[m]! });
+    });
+  } else {
+    rows.forEach((B, m) => {
+      shardBounds(B, threads).forEach(([a, b], h) => out[h]!.push({ m, a, b }));
+    });
+  }
+  return out;
+}
+
 /** One thread's work: its row slices of the micro-batches, each with the scale of its gradient. */
 export interface ShardTask {
   micro: { m: number; batch: Batch; scale: number }[];
@@ -46,9 +64,12 @@ export interface ShardAnswer {
   /** Per shard (same order as the task): per-token CE and the shard's weighted mean loss. */
   ce: Float32Array[];
   objective: number[];
+  /** Milliseconds this thread spent on its gradients (forward + backward + reading them back). */
+  computeMs: number;
 }
 
 export async function shardGradients(model: Transformer, task: ShardTask): Promise<ShardAnswer> {
+  const t0 = performance.now();
   const tf = model.tf;
   const vars = [...model.params.values()];
   const flat = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
@@ -66,11 +87,42 @@ export async function shardGradients(model: Transformer, task: ShardTask): Promi
     ce.push(r.ce);
     objective.push(r.objective);
   }
-  return { grads: flat, ce, objective };
+  return { grads: flat, ce, objective, computeMs: performance.now() - t0 };
+}
+
+/** Where a data-parallel step's time went, summed over the steps after the first (warm-up) one, in milliseconds. */
+export interface StepProfile {
+  /** Steps counted (all but the first). */
+  steps: number;
+  /** Reading the weights and posting them with the tasks (before any worker can start). */
+  broadcastMs: number;
+  /** The main thread's own share of the gradients. */
+  localMs: number;
+  /** Waiting for the workers after that. */
+  waitMs: number;
+  /** Summing the threads' gradients into tensors. */
+  reduceMs: number;
+  /** Clip + AdamW + statistics (main thread). */
+  applyMs: number;
+  /** The slowest worker's gradient time per step, summed (wait − this ≈ transfer and weight-assign cost). */
+  workerComputeMs: number;
 }
 
 /** The main thread plus `threads - 1` workers, each with its own wasm backend and model copy. */
 export class DataParallelTrainer {
+  /** Time per phase, for tools/bench/threads.bench.mjs. */
+  readonly profile: StepProfile = {
+    steps: 0,
+    broadcastMs: 0,
+    localMs: 0,
+    waitMs: 0,
+    reduceMs: 0,
+    applyMs: 0,
+    workerComputeMs: 0,
+  };
+
+  private stepsRun = 0;
+
   private constructor(private readonly pool: WorkerPool) {}
 
   get threads(): number {
@@ -86,15 +138,20 @@ export class DataParallelTrainer {
     await this.pool.ready();
     const { model, micro, lossWeights } = params;
     const tf = model.tf;
-    const tasks: ShardTask[] = Array.from({ length: this.threads }, () => ({ micro: [], lossWeights }));
-    micro.forEach((batch, m) => {
-      const total = tokenWeights(batch, lossWeights).sum;
-      shardBounds(batch.B, this.threads).forEach(([a, b], h) => {
-        const rows = sliceRows(batch, a, b);
+    const p = this.profile;
+    const t0 = performance.now();
+    const totals = micro.map((batch) => tokenWeights(batch, lossWeights).sum);
+    const tasks: ShardTask[] = shareWork(
+      micro.map((b) => b.B),
+      this.threads,
+    ).map((pieces) => ({
+      lossWeights,
+      micro: pieces.map(({ m, a, b }) => {
+        const rows = a === 0 && b === micro[m]!.B ? micro[m]! : sliceRows(micro[m]!, a, b);
         const part = tokenWeights(rows, lossWeights).sum;
-        tasks[h]!.micro.push({ m, batch: rows, scale: total > 0 ? part / total / micro.length : 0 });
-      });
-    });
+        return { m, batch: rows, scale: totals[m]! > 0 ? part / totals[m]! / micro.length : 0 };
+      }),
+    }));
     const vars = [...model.params.values()];
     const weights = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
     let offset = 0;
@@ -102,20 +159,39 @@ export class DataParallelTrainer {
       weights.set((await v.data()) as Float32Array, offset);
       offset += v.size;
     }
-    const remote = this.pool.workers.map((w, i) =>
-      w.call<ShardAnswer>({ type: "step", weights, task: tasks[i + 1] }),
-    );
-    const answers = [await shardGradients(model, tasks[0]!), ...(await Promise.all(remote))];
+    const n = weights.length;
+    // the weights move to the last worker and are copied for the others: no structured-clone copy
+    const remote = this.pool.workers.map((w, i, all) => {
+      const mine = i === all.length - 1 ? weights : weights.slice();
+      return w.call<ShardAnswer>({ type: "step", weights: mine, task: tasks[i + 1] }, [mine.buffer]);
+    });
+    const t1 = performance.now();
+    const local = await shardGradients(model, tasks[0]!);
+    const t2 = performance.now();
+    const answers = [local, ...(await Promise.all(remote))];
+    const t3 = performance.now();
 
-    const sum = new Float32Array(weights.length);
-    for (const a of answers) for (let j = 0; j < sum.length; j++) sum[j]! += a.grads[j]!;
+    // summed in place into the main thread's own gradients
+    const sum = local.grads;
+    for (const a of answers.slice(1)) for (let j = 0; j < n; j++) sum[j]! += a.grads[j]!;
     const grads: Record<string, TF.Tensor> = {};
     offset = 0;
     for (const [name, v] of model.params) {
       grads[name] = tf.tensor(sum.subarray(offset, offset + v.size), v.shape);
       offset += v.size;
     }
-    return applyStep(params, grads, statistics(micro, tasks, answers));
+    const t4 = performance.now();
+    const result = await applyStep(params, grads, statistics(micro, tasks, answers));
+    // the first step compiles kernels and grows each wasm heap: not counted
+    if (this.stepsRun++ === 0) return result;
+    p.steps++;
+    p.broadcastMs += t1 - t0;
+    p.localMs += t2 - t1;
+    p.waitMs += t3 - t2;
+    p.reduceMs += t4 - t3;
+    p.applyMs += performance.now() - t4;
+    p.workerComputeMs += Math.max(0, ...answers.slice(1).map((a) => a.computeMs));
+    return result;
   }
 
   async close(): Promise<void> {

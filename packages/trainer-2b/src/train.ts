@@ -11,7 +11,7 @@ import { modelConfigFor, resolveShape, type TrainConfig } from "./config.js";
 import { activeSources, type DataState, type ImageCoder, tokenizerTexts } from "./data.js";
 import { type ModelConfig, type Tf, Transformer } from "./model.js";
 import { AdamW } from "./optim.js";
-import { DataParallelTrainer } from "./parallel-step.js";
+import { DataParallelTrainer, type StepProfile } from "./parallel-step.js";
 import {
   assertFits,
   assertTensorFits,
@@ -69,6 +69,8 @@ export interface TrainResult {
   plan: TrainPlan;
   records: MetricRecord[];
   outputDir: string;
+  /** With plan.threads > 1: where the data-parallel steps' time went (tools/bench/threads.bench.mjs). */
+  profile?: StepProfile;
 }
 
 function describeMixture(cfg: TrainConfig): Record<string, number> {
@@ -148,7 +150,7 @@ async function train(params: TrainParams): Promise<TrainResult> {
       { cfg, log, plan, start, parallel, modelCfg, tokenizer, vocab, vq },
       params,
     );
-    return { plan, records, outputDir: out };
+    return { plan, records, outputDir: out, ...(parallel ? { profile: { ...parallel.profile } } : {}) };
   } finally {
     await parallel?.close();
     start.model.dispose();

@@ -3,7 +3,7 @@ import { selectBackend } from "@laion/vq";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type ModelConfig, type Tf, Transformer } from "../src/model.js";
 import { AdamW } from "../src/optim.js";
-import { DataParallelTrainer, sliceRows } from "../src/parallel-step.js";
+import { DataParallelTrainer, shareWork, sliceRows } from "../src/parallel-step.js";
 import type { Batch } from "../src/sequences.js";
 import { type OptimizerStep, type StepResult, trainStep } from "../src/train-step.js";
 
@@ -48,12 +48,11 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => pool?.close());
 
-async function train(step: (p: OptimizerStep) => Promise<StepResult>) {
+async function train(step: (p: OptimizerStep) => Promise<StepResult>, micro: Batch[]) {
   const model = new Transformer(tf, cfg, { seed: 1 });
   const opt = new AdamW(tf, model.params, { weightDecay: 0.1 });
   const out: StepResult[] = [];
-  // grad_accum 2, with an odd row count: shards of 1 and 2 rows; the same batches every step, so the loss falls
-  const micro = [batch(10, 3), batch(20, 3)];
+  // the same batches every step, so the loss falls
   for (let s = 0; s < 4; s++) {
     out.push(await step({ model, opt, micro, lr: 3e-3, gradClip: 1, lossWeights: { text: 1, image: 2 } }));
   }
@@ -71,20 +70,47 @@ test("rows [a, b) of a batch", () => {
   expect(s.sources).toEqual(b.sources);
 });
 
-test("2 threads ≈ 1 thread: same losses per source, grad norms and weights", async () => {
-  const one = await train(trainStep);
-  const two = await train((p) => pool.step(p));
-  for (let s = 0; s < one.out.length; s++) {
-    const a = one.out[s]!;
-    const b = two.out[s]!;
-    expect(b.tokens).toBe(a.tokens);
-    expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-4 * a.loss);
-    expect(Math.abs(b.objective - a.objective)).toBeLessThan(1e-4 * a.objective);
-    expect(Math.abs(b.gradNorm - a.gradNorm)).toBeLessThan(1e-3 * a.gradNorm);
-    for (const k of Object.keys(a.perSource))
-      expect(b.perSource[k]!.loss).toBeCloseTo(a.perSource[k]!.loss, 4);
-  }
-  expect(one.out.at(-1)!.loss).toBeLessThan(one.out[0]!.loss);
-  const maxDiff = one.w.reduce((m, v, i) => Math.max(m, Math.abs(v - two.w[i]!)), 0);
-  expect(maxDiff).toBeLessThan(1e-4);
-}, 180_000);
+test("the work is shared as whole micro-batches when there are enough, else as rows", () => {
+  // grad_accum 5 on 2 threads: micro-batches 0-1 and 2-4 (batch_size 1 × grad_accum 64 still parallelises)
+  expect(shareWork([4, 4, 4, 4, 4], 2)).toEqual([
+    [
+      { m: 0, a: 0, b: 4 },
+      { m: 1, a: 0, b: 4 },
+    ],
+    [
+      { m: 2, a: 0, b: 4 },
+      { m: 3, a: 0, b: 4 },
+      { m: 4, a: 0, b: 4 },
+    ],
+  ]);
+  expect(shareWork([1, 1], 2)).toEqual([[{ m: 0, a: 0, b: 1 }], [{ m: 1, a: 0, b: 1 }]]);
+  // one micro-batch of 3 rows: rows 0 and 1-2
+  expect(shareWork([3], 2)).toEqual([[{ m: 0, a: 0, b: 1 }], [{ m: 0, a: 1, b: 3 }]]);
+  // one row cannot be split: the second thread idles
+  expect(shareWork([1], 2)).toEqual([[{ m: 0, a: 0, b: 1 }], []]);
+});
+
+test.each([
+  ["grad_accum 2: a whole micro-batch per thread", () => [batch(10, 3), batch(20, 3)]],
+  ["grad_accum 1, an odd row count: rows split 1 + 2", () => [batch(30, 3)]],
+])(
+  "2 threads ≈ 1 thread (%s): same losses per source, grad norms and weights",
+  async (_name, micro) => {
+    const one = await train(trainStep, micro());
+    const two = await train((p) => pool.step(p), micro());
+    for (let s = 0; s < one.out.length; s++) {
+      const a = one.out[s]!;
+      const b = two.out[s]!;
+      expect(b.tokens).toBe(a.tokens);
+      expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-4 * a.loss);
+      expect(Math.abs(b.objective - a.objective)).toBeLessThan(1e-4 * a.objective);
+      expect(Math.abs(b.gradNorm - a.gradNorm)).toBeLessThan(1e-3 * a.gradNorm);
+      for (const k of Object.keys(a.perSource))
+        expect(b.perSource[k]!.loss).toBeCloseTo(a.perSource[k]!.loss, 4);
+    }
+    expect(one.out.at(-1)!.loss).toBeLessThan(one.out[0]!.loss);
+    const maxDiff = one.w.reduce((m, v, i) => Math.max(m, Math.abs(v - two.w[i]!)), 0);
+    expect(maxDiff).toBeLessThan(1e-4);
+  },
+  180_000,
+);
