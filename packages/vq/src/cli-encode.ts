@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { runCli } from "@laion/cli-kit";
-import { encodeVqCodesCli } from "./encode-cli.js";
+// encode-vq-codes: the command lives in encode-command.ts.
+import { runCommand } from "@laion/cli-kit";
+import { encodeVqCommand } from "./encode-command.js";
 
-await runCli(() => encodeVqCodesCli(process.argv));
+await runCommand(encodeVqCommand);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { runCli } from "@laion/cli-kit";
-import { trainVisualVq } from "./train-cli.js";
+// train-visual-vq: the command lives in train-command.ts.
+import { runCommand } from "@laion/cli-kit";
+import { trainVqCommand } from "./train-command.js";
 
-await runCli(() => trainVisualVq(process.argv));
+await runCommand(trainVqCommand);

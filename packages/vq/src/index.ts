@@ -12,7 +12,7 @@ export type { CodeSample, CodeShardStats, CodeShardWriter } from "./code-shards.
 export { CODES_EXT, createCodeShardWriter, isCodeSample, readCodeSample } from "./code-shards.js";
 export type { VQConfig, VQPresetName } from "./config.js";
 export { PRESET_LR, resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
-export { encodeVqCodesCli } from "./encode-cli.js";
+export { encodeVqCodesCli } from "./encode-command.js";
 export type {
   CodeShardsStatus,
   EncodeProgress,
@@ -30,7 +30,7 @@ export type { SafeTensor, SafetensorsDtype, TensorData } from "./safetensors.js"
 export { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from "./safetensors.js";
 export type { ImageSample } from "./samples.js";
 export { trainVqArgs } from "./to-args.js";
-export { trainVisualVq } from "./train-cli.js";
+export { trainVisualVq } from "./train-command.js";
 export type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq.js";
 export { optimPath, trainVQ } from "./train-vq.js";
 export type { VqIdentity } from "./vq-identity.js";

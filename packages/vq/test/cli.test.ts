@@ -1,23 +1,31 @@
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fixturePath } from "@laion/test-servers";
+import { fixturePath, runCaptured } from "@laion/test-servers";
 import { expect, test } from "vitest";
 import { loadSafetensors, trainVisualVq } from "../src/index.js";
 
-const argv = (...args: string[]) => ["node", "train-visual-vq", ...args];
+/** The bin run in-process: stdout, stderr and the exit code it set. */
+const run = (...args: string[]) => runCaptured(trainVisualVq, args);
+
+/** A run that must fail: its stderr, after checking the exit code. */
+async function fails(...args: string[]): Promise<string> {
+  const r = await run(...args);
+  expect(r.code).toBe(1);
+  return r.err;
+}
 
 test("--laion-tars without --max-steps is a clear error", async () => {
-  await expect(trainVisualVq(argv("--laion-tars", "data/laion/webdataset", "--out", "x.pt"))).rejects.toThrow(
+  expect(await fails("--laion-tars", "data/laion/webdataset", "--out", "x.pt")).toContain(
     "--laion-tars streams LAION forever (resampled), so --max-steps is required with it",
   );
 });
 
 test("bad flag values name the flag", async () => {
-  await expect(trainVisualVq(argv("--captions", "c.json", "--backend", "tpu"))).rejects.toThrow(
+  expect(await fails("--captions", "c.json", "--backend", "tpu")).toMatch(
     /--backend must be one of tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu, got "tpu"/,
   );
-  await expect(trainVisualVq(argv("--captions", "c.json", "--laion-prob", "1.5"))).rejects.toThrow(
+  expect(await fails("--captions", "c.json", "--laion-prob", "1.5")).toMatch(
     /--laion-prob must be a number between 0 and 1/,
   );
 });
@@ -40,23 +48,22 @@ test("trains from captions.json + YAML config through @laion/shards and writes a
     ].join("\n"),
   );
   const out = path.join(dir, "visual_vq.pt");
-  await trainVisualVq(
-    argv(
-      "--captions",
-      fixturePath("explicit_media/captions.json"),
-      "--image-root",
-      fixturePath("explicit_media"),
-      "--config",
-      yaml,
-      "--max-steps",
-      "2",
-      "--out",
-      out,
-      "--backend",
-      "wasm",
-      "--json",
-    ),
+  const trained = await run(
+    "--captions",
+    fixturePath("explicit_media/captions.json"),
+    "--image-root",
+    fixturePath("explicit_media"),
+    "--config",
+    yaml,
+    "--max-steps",
+    "2",
+    "--out",
+    out,
+    "--backend",
+    "wasm",
+    "--json",
   );
+  expect(trained.code).toBe(0);
   const { metadata } = await loadSafetensors(out);
   expect(metadata.step).toBe("2");
   expect(JSON.parse(metadata.config as string)).toMatchObject({
@@ -72,7 +79,7 @@ test("an unknown YAML key is named", async () => {
   const dir = await mkdtemp(path.join(tmpdir(), "vq-cli-"));
   const yaml = path.join(dir, "bad.yaml");
   await writeFile(yaml, "learning_rate: 0.1\n");
-  await expect(trainVisualVq(argv("--captions", "c.json", "--config", yaml))).rejects.toThrow(
+  expect(await fails("--captions", "c.json", "--config", yaml)).toMatch(
     /bad\.yaml: unknown key learning_rate \(allowed in the top level: captions, imageRoot, /,
   );
 });
@@ -81,11 +88,9 @@ test("the YAML's model mapping rejects unknown keys, and values of the wrong typ
   const dir = await mkdtemp(path.join(tmpdir(), "vq-cli-"));
   const yaml = path.join(dir, "bad.yaml");
   await writeFile(yaml, "max_steps: two\nmodel:\n  codebook_size: 64\n  code_dims: 8\n");
-  const error = trainVisualVq(argv("--captions", "c.json", "--config", yaml));
-  await expect(error).rejects.toThrow(
-    /bad\.yaml: max_steps: Invalid input: expected number, received string/,
-  );
-  await expect(error).rejects.toThrow(
+  const error = await fails("--captions", "c.json", "--config", yaml);
+  expect(error).toMatch(/bad\.yaml: max_steps: Invalid input: expected number, received string/);
+  expect(error).toMatch(
     /unknown key model\.code_dims \(allowed in model: imageSize, downsample, codebookSize, codeDim,/,
   );
 });

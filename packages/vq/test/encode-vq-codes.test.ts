@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { localFolderStorage, TarWriter, WebDataset } from "@laion/shards";
-import { fixturePath, startS3Server } from "@laion/test-servers";
+import { fixturePath, runCaptured, startS3Server } from "@laion/test-servers";
 import { beforeAll, describe, expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
 import {
@@ -248,9 +248,9 @@ test("readCodeSample refuses codes from another VQ, naming both", async () => {
 });
 
 test("the CLI needs its three flags and names a missing one", async () => {
-  await expect(
-    encodeVqCodesCli(["node", "encode-vq-codes", "--input", "x", "--output", "y"]),
-  ).rejects.toThrow(/--vq-checkpoint/);
+  const r = await runCaptured(encodeVqCodesCli, ["--input", "x", "--output", "y"]);
+  expect(r.code).toBe(1);
+  expect(r.err).toMatch(/required option '--vq-checkpoint <file>' not specified/);
 });
 
 test("status: missing → partial → complete; another VQ's checkpoint makes it changed and the encoder refuses", async () => {
