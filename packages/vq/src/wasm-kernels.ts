@@ -161,6 +161,59 @@ function makeConv2DBackpropFilter(tf: Tf) {
   };
 }
 
+/** One kernel call's wasm context: temporaries registered with `keep` are freed when the kernel returns. */
+interface WasmOps {
+  tf: Tf;
+  backend: WasmBackend;
+  keep: (t: TensorInfo) => TensorInfo;
+}
+
+const call = (ops: WasmOps, name: string, x: TensorInfo, attrs: KernelArgs["attrs"]) =>
+  ops.keep(callWasm(ops.tf, name, { inputs: { x }, backend: ops.backend, attrs }));
+
+/** dy with s−1 zeros inserted after every row and column ([n, Ho, Wo, c] → [n, Ho·sh, Wo·sw, c]). */
+function zeroDilate(ops: WasmOps, dy: TensorInfo, sh: number, sw: number): TensorInfo {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, Ho, Wo, c] = dy.shape as [number, number, number, number];
+  const r = call(ops, "Reshape", dy, { shape: [n, Ho, 1, Wo, 1, c] });
+  const paddings = [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ];
+  const p = call(ops, "PadV2", r, { paddings, constantValue: 0 });
+  return call(ops, "Reshape", p, { shape: [n, Ho * sh, Wo * sw, c] });
+}
+
+/** The filter rotated 180° with its in/out channels swapped: [kh, kw, ci, co] → [kh, kw, co, ci]. */
+function rotateFilter(ops: WasmOps, filter: TensorInfo): TensorInfo {
+  const rev = call(ops, "Reverse", filter, { dims: [0, 1] });
+  return call(ops, "Transpose", rev, { perm: [0, 1, 3, 2] });
+}
+
+/** Pads H and W by the given amounts; a negative amount crops (explicit padding must be ≥ 0). */
+function padOrCrop(ops: WasmOps, x: TensorInfo, top: number, bottom: number, left: number, right: number) {
+  const paddings = [
+    [0, 0],
+    [Math.max(0, top), Math.max(0, bottom)],
+    [Math.max(0, left), Math.max(0, right)],
+    [0, 0],
+  ];
+  const padded = call(ops, "PadV2", x, { paddings, constantValue: 0 });
+  if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) return padded;
+  const [n, ph, pw, c] = padded.shape as [number, number, number, number];
+  const [ct, cb, cl, cr] = [top, bottom, left, right].map((v) => Math.max(0, -v)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return call(ops, "Slice", padded, { begin: [0, ct, cl, 0], size: [n, ph - ct - cb, pw - cl - cr, c] });
+}
+
 /**
  * Conv2DBackpropInput (conv2d's gradient w.r.t. its input). tfjs-backend-wasm 4.22 has one, but it is a
  * plain C loop ~10× slower than its XNNPACK Conv2D, and it dominated training time. dx is a stride-1
@@ -182,87 +235,22 @@ function makeConv2DBackpropInput(tf: Tf) {
       pad as "same",
       dimRoundingMode,
     );
-    const [kh, kw] = [info.filterHeight, info.filterWidth];
-    const [sh, sw] = [info.strideHeight, info.strideWidth];
-    const [n, H, W] = inputShape;
-    const [, Ho, Wo, co] = dy.shape as [number, number, number, number];
     const temps: TensorInfo[] = [];
     const keep = (t: TensorInfo) => {
       temps.push(t);
       return t;
     };
+    const ops: WasmOps = { tf, backend, keep };
     try {
-      let d = dy;
-      if (sh > 1 || sw > 1) {
-        // insert s−1 zeros after every row/column of dy
-        const r = keep(
-          callWasm(tf, "Reshape", { inputs: { x: d }, backend, attrs: { shape: [n, Ho, 1, Wo, 1, co] } }),
-        );
-        const p = keep(
-          callWasm(tf, "PadV2", {
-            inputs: { x: r },
-            backend,
-            attrs: {
-              paddings: [
-                [0, 0],
-                [0, 0],
-                [0, sh - 1],
-                [0, 0],
-                [0, sw - 1],
-                [0, 0],
-              ],
-              constantValue: 0,
-            },
-          }),
-        );
-        d = keep(
-          callWasm(tf, "Reshape", { inputs: { x: p }, backend, attrs: { shape: [n, Ho * sh, Wo * sw, co] } }),
-        );
-      }
-      const rev = keep(callWasm(tf, "Reverse", { inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }));
-      const f = keep(
-        callWasm(tf, "Transpose", { inputs: { x: rev }, backend, attrs: { perm: [0, 1, 3, 2] } }),
-      );
+      const d = zeroDilate(ops, dy, info.strideHeight, info.strideWidth);
+      const f = rotateFilter(ops, filter);
+      // pad by k−1−pad on the leading side, and whatever brings the output to the input's size after
+      const [kh, kw] = [info.filterHeight, info.filterWidth];
       const top = kh - 1 - info.padInfo.top;
       const left = kw - 1 - info.padInfo.left;
-      const [dh, dw] = [d.shape[1] as number, d.shape[2] as number];
-      const bottom = H - dh + kh - 1 - top;
-      const right = W - dw + kw - 1 - left;
-      // explicit padding must be ≥ 0: pad what is positive, then crop what was negative
-      const padded = keep(
-        callWasm(tf, "PadV2", {
-          inputs: { x: d },
-          backend,
-          attrs: {
-            paddings: [
-              [0, 0],
-              [Math.max(0, top), Math.max(0, bottom)],
-              [Math.max(0, left), Math.max(0, right)],
-              [0, 0],
-            ],
-            constantValue: 0,
-          },
-        }),
-      );
-      let src = padded;
-      if (top < 0 || bottom < 0 || left < 0 || right < 0) {
-        const [, ph, pw] = padded.shape as [number, number, number, number];
-        src = keep(
-          callWasm(tf, "Slice", {
-            inputs: { x: padded },
-            backend,
-            attrs: {
-              begin: [0, Math.max(0, -top), Math.max(0, -left), 0],
-              size: [
-                n,
-                ph - Math.max(0, -top) - Math.max(0, -bottom),
-                pw - Math.max(0, -left) - Math.max(0, -right),
-                co,
-              ],
-            },
-          }),
-        );
-      }
+      const bottom = inputShape[1] - (d.shape[1] as number) + kh - 1 - top;
+      const right = inputShape[2] - (d.shape[2] as number) + kw - 1 - left;
+      const src = padOrCrop(ops, d, top, bottom, left, right);
       return callWasm(tf, "Conv2D", {
         inputs: { x: src, filter: f },
         backend,
