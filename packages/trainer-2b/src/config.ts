@@ -67,6 +67,8 @@ const trainingSchema = z.strictObject({
   eval_batches: positiveInt.default(4),
   /** Longest sample (text tokens) generated for the report at each eval. */
   sample_max_tokens: positiveInt.default(48),
+  /** Samples files (laion-report-samples-v1, e.g. the grounded benchmark's) shown in report.html too. */
+  report_samples: z.array(z.string().min(1)).default([]),
   checkpoint_every: positiveInt.default(50),
   seed: z.number().int().min(0).default(0),
   shuffle_buffer: z.number().int().min(0).default(1000),

@@ -46,6 +46,7 @@ export {
 } from "./preflight.js";
 export { PRESET_NAMES, PRESETS, type Preset, type PresetName } from "./presets.js";
 export { lineChart, type MetricRecord, type ReportSample, renderReport } from "./report.js";
+export { readSamplesFile, type SampleSection, writeSamplesFile } from "./report-samples.js";
 export { lastCheckpointStep, missingInputs, trainManifestParams, trainStatus } from "./run-manifest.js";
 export { type Batch, buildDoc, type Doc, type DocKind, Packer, type PackerState } from "./sequences.js";
 export { pretokenize, Tokenizer, type TokenizerJson, type TrainBpeParams, trainBpe } from "./tokenizer.js";

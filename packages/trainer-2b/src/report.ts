@@ -4,6 +4,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { writeFileAtomicSync } from "@laion/cli-kit";
+import type { SampleSection } from "./report-samples.js";
 
 export interface MetricRecord {
   type: "train" | "eval";
@@ -113,6 +114,17 @@ export function sinhalaFontFace(): string {
   return sinhalaFont;
 }
 
+function sampleCards(samples: ReportSample[]): string {
+  return samples
+    .map((s) => {
+      const img = s.png
+        ? `<img src="data:image/png;base64,${Buffer.from(s.png).toString("base64")}" width="128" height="128">`
+        : "";
+      return `<div class="sample"><b>${esc(s.kind)}</b><div>${img}</div><div><i>${esc(s.prompt)}</i></div><div>→ ${esc(s.output)}</div></div>`;
+    })
+    .join("");
+}
+
 export function renderReport(params: {
   title: string;
   metrics: MetricRecord[];
@@ -120,6 +132,8 @@ export function renderReport(params: {
   plan: string;
   /** Each source's effective share of steps (laion p, text (1−p)·t, local (1−p)·(1−t)). */
   mixture?: Record<string, number>;
+  /** Samples from elsewhere (training.report_samples: e.g. the grounded benchmark's), after the run's own. */
+  sections?: SampleSection[];
 }): string {
   const train = params.metrics.filter((m) => m.type === "train");
   const evals = params.metrics.filter((m) => m.type === "eval");
@@ -152,13 +166,12 @@ export function renderReport(params: {
         .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${(100 * v).toFixed(1)} %</td></tr>`)
         .join("")}</table>`
     : "";
-  const samples = params.samples
-    .map((s) => {
-      const img = s.png
-        ? `<img src="data:image/png;base64,${Buffer.from(s.png).toString("base64")}" width="128" height="128">`
-        : "";
-      return `<div class="sample"><b>${esc(s.kind)}</b><div>${img}</div><div><i>${esc(s.prompt)}</i></div><div>→ ${esc(s.output)}</div></div>`;
-    })
+  const samples = sampleCards(params.samples);
+  const sections = (params.sections ?? [])
+    .map(
+      (s) =>
+        `<h2>Samples: ${esc(s.title)}</h2>${s.note ? `<p>${esc(s.note)}</p>` : ""}${sampleCards(s.samples) || "<p>none</p>"}`,
+    )
     .join("");
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(params.title)}</title>
 <style>${sinhalaFontFace()}
@@ -167,7 +180,7 @@ body{font-family:"Noto Sans Sinhala",system-ui,sans-serif;margin:20px;max-width:
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}pre{background:#f6f6f6;padding:8px}</style></head>
 <body><h1>${esc(params.title)}</h1><p>step ${train.at(-1)?.step ?? 0}, updated ${new Date().toISOString()}</p>
 ${mixture}<h2>Held-out loss (last eval)</h2>${table}<h2>Curves</h2><div class="charts">${charts.join("")}</div>
-<h2>Samples</h2>${samples || "<p>none yet</p>"}<h2>Plan</h2><pre>${esc(params.plan)}</pre></body></html>`;
+<h2>Samples</h2>${samples || "<p>none yet</p>"}${sections}<h2>Plan</h2><pre>${esc(params.plan)}</pre></body></html>`;
 }
 
 export function writeReport(dir: string, html: string): void {

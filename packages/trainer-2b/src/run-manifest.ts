@@ -35,6 +35,7 @@ export function trainManifestParams(cfg: TrainConfig): Record<string, JsonValue>
     laion_path,
     vq_checkpoint: _v,
     code_cache_size: _cc,
+    report_samples: _rs,
     ...training
   } = cfg.training;
   const { corpus: _co, captions: _ca, image_root: _i, ...data } = cfg.data;

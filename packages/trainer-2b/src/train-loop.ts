@@ -20,6 +20,7 @@ import type { ModelConfig, Transformer } from "./model.js";
 import { type AdamW, lrAt } from "./optim.js";
 import type { DataParallelTrainer } from "./parallel-step.js";
 import { type MetricRecord, type ReportSample, readMetrics, renderReport, writeReport } from "./report.js";
+import { loadSampleSections } from "./report-samples.js";
 import type { Batch } from "./sequences.js";
 import type { Tokenizer } from "./tokenizer.js";
 import { evaluate, type LossStats, trainStep } from "./train-step.js";
@@ -184,6 +185,7 @@ export class MultimodalRun {
         samples,
         plan: this.s.planText,
         mixture: activeSources(cfg),
+        sections: loadSampleSections(cfg.training.report_samples),
       }),
     );
   }
