@@ -11,23 +11,31 @@ export interface Described {
   position: string;
 }
 
-/** "a red circle", "an orange star". */
-const enThing = (d: Described) => {
-  const colour = colourDef(d.colour).en;
-  return `${/^[aeiou]/.test(colour) ? "an" : "a"} ${colour} ${shapeDef(d.shape).en}`;
-};
-
 const enPlace = (position: string) => {
   const word = positionDef(position).en;
   return word === "left" || word === "right" ? `on the ${word}` : `at the ${word}`;
 };
 
-/** Templates per language; `template` picks one (modulo the count). */
+/** "a circle", "a star" (every shape word starts with a consonant). */
+const enThing = (d: Described) => `a ${shapeDef(d.shape).en}`;
+const siPlace = (d: Described) => `${positionDef(d.position).si} පැත්තේ`;
+
+/**
+ * Templates per language; `template` picks one (modulo the count). The shape is named before the colour,
+ * in its own clause ("… a circle. it is red."): a caption model picks the shape word from the image
+ * alone, not after a colour word whose training captions never named that shape — with the colour first
+ * ("a red circle"), the model learnt which shapes follow "red" and never named a held-out pair's shape
+ * (held-out shape accuracy fell below chance as training went on, docs/benchmarks.md). The colour,
+ * which the image shows in many flat codes, is then read against that weaker prior.
+ */
 const TEMPLATES: Record<Lang, ((d: Described) => string)[]> = {
-  en: [(d) => `${enThing(d)} ${enPlace(d.position)}`, (d) => `${enPlace(d.position)}, ${enThing(d)}`],
+  en: [
+    (d) => `${enThing(d)} ${enPlace(d.position)}. it is ${colourDef(d.colour).en}.`,
+    (d) => `${enPlace(d.position)}, ${enThing(d)}. it is ${colourDef(d.colour).en}.`,
+  ],
   si: [
-    (d) => `${colourDef(d.colour).si} ${shapeDef(d.shape).siIndefinite} ${positionDef(d.position).si} පැත්තේ`,
-    (d) => `${positionDef(d.position).si} පැත්තේ ${colourDef(d.colour).si} ${shapeDef(d.shape).siIndefinite}`,
+    (d) => `${shapeDef(d.shape).siIndefinite} ${siPlace(d)}. එය ${colourDef(d.colour).si} පාටයි.`,
+    (d) => `${siPlace(d)} ${shapeDef(d.shape).siIndefinite}. එය ${colourDef(d.colour).si} පාටයි.`,
   ],
 };
 

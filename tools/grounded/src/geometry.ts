@@ -20,8 +20,9 @@ const OUTLINES: Record<string, Point[]> = {
     [0.85, 0.85],
     [-0.85, 0.85],
   ],
-  // Equilateral, pointing up, centred on its bounding box rather than its centroid.
-  triangle: ring(3, () => 1.2, -Math.PI / 2).map(([x, y]) => [x, y - 0.3] as const),
+  // Equilateral, pointing up (y from -1.2 to 0.6 around its centroid), moved down by 0.3 so its
+  // bounding box is centred: moved up, as it once was, a triangle at the top ran off the image.
+  triangle: ring(3, () => 1.2, -Math.PI / 2).map(([x, y]) => [x, y + 0.3] as const),
   star: ring(10, (i) => (i % 2 === 0 ? 1.2 : 0.55), -Math.PI / 2).map(([x, y]) => [x, y + 0.1] as const),
 };
 

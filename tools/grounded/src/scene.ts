@@ -27,8 +27,10 @@ const between = (rng: Rng, lo: number, hi: number) => lo + (hi - lo) * rng.nextF
 export function makeScene(rng: Rng, combo: Combo, position: string, size: number): Scene {
   const pos = positionDef(position);
   const base = colourDef(combo.colour).rgb;
-  const offset = 0.25 * size;
-  const jitter = 0.05 * size;
+  // The widest outline reaches 1.14 r from the centre (the star), r ≤ 0.21 size: a centre at most
+  // 0.255 size from the middle keeps every shape whole (tested); v1 (0.25 + 0.05) cut some off.
+  const offset = 0.22 * size;
+  const jitter = 0.035 * size;
   const grey = Math.round(between(rng, 222, 242));
   return {
     colour: combo.colour,

@@ -23,7 +23,8 @@ import { renderScene } from "./scene.js";
 export const MANIFEST = "grounded.json";
 /** Every caption of the split, one a line: a corpus to train the tokenizer on (`data.corpus`). */
 export const CAPTIONS_FILE = "captions.txt";
-export const MANIFEST_FORMAT = "laion-grounded-shapes-v1";
+/** v2: shape-first captions; every shape whole inside the image (v1 folders are refused, not mixed). */
+export const MANIFEST_FORMAT = "laion-grounded-shapes-v2";
 
 export interface WriteParams extends SampleParams {
   outDir: string;

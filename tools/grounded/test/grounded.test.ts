@@ -4,6 +4,7 @@ import path from "node:path";
 import { createRng } from "@laion/mixer";
 import { WebDataset } from "@laion/shards";
 import { afterAll, describe, expect, it } from "vitest";
+import { outline } from "../src/geometry.js";
 import {
   CAPTIONS_FILE,
   COLOURS,
@@ -81,10 +82,42 @@ describe("captions", () => {
   it("give null for a missing or ambiguous attribute", () => {
     expect(readAttributes("a red blue circle")).toEqual({ colour: null, shape: "circle", position: null });
     expect(readAttributes("")).toEqual({ colour: null, shape: null, position: null });
-    expect(caption({ colour: "red", shape: "circle", position: "left" }, "si")).toBe("රතු කවයක් වම් පැත්තේ");
-    expect(caption({ colour: "orange", shape: "star", position: "top" }, "en", 1)).toBe(
-      "at the top, an orange star",
+    expect(caption({ colour: "red", shape: "circle", position: "left" }, "si")).toBe(
+      "කවයක් වම් පැත්තේ. එය රතු පාටයි.",
     );
+    expect(caption({ colour: "orange", shape: "star", position: "top" }, "en", 1)).toBe(
+      "at the top, a star. it is orange.",
+    );
+  });
+
+  it("name the shape before the colour in every template (the colour word must not pick the shape)", () => {
+    for (const lang of ["en", "si"] as const)
+      for (const t of [0, 1]) {
+        const d = { colour: "purple", shape: "triangle", position: "bottom" };
+        const text = caption(d, lang, t);
+        const shapeAt = text.indexOf(lang === "en" ? "triangle" : "ත්‍රිකෝණයක්");
+        const colourAt = text.indexOf(lang === "en" ? "purple" : "දම්");
+        expect(shapeAt, text).toBeGreaterThanOrEqual(0);
+        expect(colourAt, text).toBeGreaterThan(shapeAt);
+      }
+  });
+});
+
+describe("scenes", () => {
+  it("keep every shape whole inside the image, at the extremes of size and place", () => {
+    // An rng stuck at one end of every draw: smallest/largest shape, pushed furthest to its side.
+    const stuck = (v: number) => ({ ...createRng(0), nextFloat: () => v });
+    for (const v of [0, 0.999999])
+      for (const s of SHAPES)
+        for (const p of POSITIONS) {
+          const sc = makeScene(stuck(v), { colour: "red", shape: s.id }, p.id, 64);
+          for (const [x, y] of outline(sc.shape, sc.cx, sc.cy, sc.r)) {
+            expect(x, `${s.id} ${p.id} v=${v}`).toBeGreaterThanOrEqual(0);
+            expect(y, `${s.id} ${p.id} v=${v}`).toBeGreaterThanOrEqual(0);
+            expect(x, `${s.id} ${p.id} v=${v}`).toBeLessThanOrEqual(64);
+            expect(y, `${s.id} ${p.id} v=${v}`).toBeLessThanOrEqual(64);
+          }
+        }
   });
 });
 
