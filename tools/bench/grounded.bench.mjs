@@ -11,6 +11,7 @@
 // Build first: npx nx run-many -t build -p grounded-shapes @laion/vq @laion/trainer-2b
 // Run: node tools/bench/grounded.bench.mjs --minutes 20 [--vq-minutes 4] [--vq file] [--points 4]
 //      [--out dir] [--seed 0] [key=value …]   (key=value overrides the trainer config, e.g. training.lr=0.002)
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -24,12 +25,14 @@ import {
   resolveShape,
   trainBpe,
   trainMultimodal,
+  writeSamplesFile,
 } from "../../packages/trainer-2b/dist/index.js";
 import { loadVQ, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
 import {
   COLOURS,
   classifyImage,
   groundedSample,
+  MANIFEST_FORMAT,
   POSITIONS,
   readAttributes,
   renderScene,
@@ -37,6 +40,7 @@ import {
   writeGroundedShards,
 } from "../grounded/dist/index.js";
 import { applyKeyValues } from "./config-overrides.mjs";
+import { probeCodes } from "./grounded-probe.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const { values: flags, positionals } = parseArgs({
@@ -45,6 +49,7 @@ const { values: flags, positionals } = parseArgs({
     minutes: { type: "string", default: "20" },
     "vq-minutes": { type: "string" },
     vq: { type: "string" },
+    "vq-preset": { type: "string", default: "64-f4-small" },
     "vq-config": { type: "string", default: "{}" },
     "vq-batch": { type: "string", default: "8" },
     "vq-lr": { type: "string" },
@@ -57,6 +62,7 @@ const { values: flags, positionals } = parseArgs({
     points: { type: "string", default: "4" },
     "train-images": { type: "string", default: "20000" },
     "eval-images": { type: "string", default: "64" },
+    "probe-images": { type: "string" },
     "c2i-images": { type: "string", default: "32" },
     langs: { type: "string", default: "en,si" },
     seed: { type: "string", default: "0" },
@@ -84,16 +90,19 @@ const loadTimer = setInterval(() => loads.push(os.loadavg()[0]), 10000);
 const nTrain = Number(flags["train-images"]);
 const nEval = Number(flags["eval-images"]);
 const dataRoot = path.join(root, ".bench", "grounded");
-const trainDir = path.join(dataRoot, `train-s${seed}-n${nTrain}-${langs.join("")}`);
-const evalDir = path.join(dataRoot, `heldout-s${seed}-n${nEval}-${langs.join("")}`);
+// The data format in the name: a generator change writes new folders instead of refusing the old ones.
+const dataName = (split, n) => `${MANIFEST_FORMAT}-${split}-s${seed}-n${n}-${langs.join("")}`;
+const trainDir = path.join(dataRoot, dataName("train", nTrain));
+const evalDir = path.join(dataRoot, dataName("heldout", nEval));
 await writeGroundedShards({ outDir: trainDir, split: "train", seed, count: nTrain, langs });
 await writeGroundedShards({ outDir: evalDir, split: "heldout", seed, count: nEval, langs, shardSize: nEval });
 say(`data: ${nTrain} training images in ${trainDir}, ${nEval} held-out in ${evalDir}`);
 
 const { tf } = await selectBackend({ prefer: "wasm" });
 
-// --- VQ: 64 px, f=8 → 8×8 = 64 codes. Interior patches of a shape are flat colour, so their codes
-// name the colour whatever the shape; the outline sits in the edge patches. ---
+// --- VQ: 64 px, f=4 → 16×16 = 256 codes by default. Interior patches of a shape are flat colour, so
+// their codes name the colour whatever the shape; at f=8 the outline sat only in edge patches whose
+// codes also name the colour, at f=4 the layout of the shape's cells carries it too. ---
 const vqMinutes =
   flags["vq-minutes"] !== undefined ? Number(flags["vq-minutes"]) : flags.vq ? 0 : minutes * 0.2;
 let vqFile = flags.vq;
@@ -106,12 +115,13 @@ if (!vqFile) {
   const maxSteps = flags["vq-steps"]
     ? Number(flags["vq-steps"])
     : Math.max(20, Math.round((vqMinutes * 60 * rate) / batch));
-  // The 64-f8-small preset (tuned on this data, see docs/benchmarks.md), with --vq-config overrides.
+  // --vq-preset (64-f4-small: 16×16 codes, the grid that keeps a shape apart from its colour; see
+  // docs/benchmarks.md), with --vq-config overrides.
   const config = JSON.parse(flags["vq-config"]);
   const tv = performance.now();
   const r = await trainVQ({
     out: vqFile,
-    preset: "64-f8-small",
+    preset: flags["vq-preset"],
     config,
     laionTars: trainDir,
     maxSteps,
@@ -137,7 +147,7 @@ if (!vqFile) {
     steps: r.steps,
     psnr: r.lastEval ? Number(r.lastEval.psnr.toFixed(2)) : null,
     imagesPerSecond: Number(r.imagesPerSecond.toFixed(1)),
-    preset: "64-f8-small",
+    preset: flags["vq-preset"],
     config,
   };
 }
@@ -161,11 +171,50 @@ for (let i = 0; i < nEval; i++) {
 for (const a of Object.keys(judge)) judge[a] /= nEval;
 say(`pixel classifier on VQ reconstructions of held-out images: ${JSON.stringify(judge)}`);
 
+// Seen pairs, unseen images: training-split samples past the ones written to the shards, so no image
+// was trained on but every colour × shape pair was. Tells "cannot read the attribute" from "cannot
+// put a new pair into words".
+const seen = Array.from({ length: 32 }, (_, i) =>
+  groundedSample({ seed, split: "train", langs }, nTrain + i),
+);
+const seenCodes = await vq.encodeImageBytes(await Promise.all(seen.map((x) => renderScene(x.scene))));
+
+// The linear probe on codes (grounded-probe.mjs): do the codes of a held-out pair carry its shape?
+// Minutes on a loaded machine, counted in the budget: default on with --vq-only, off otherwise.
+const nProbe = Math.min(nTrain, Number(flags["probe-images"] ?? (flags["vq-only"] ? 2000 : 0)));
+let probe = null;
+if (nProbe > 0) {
+  const probeTrain = { codes: [], scenes: [] };
+  for (let i = 0; i < nProbe; i += 100) {
+    const batch = Array.from({ length: Math.min(100, nProbe - i) }, (_, j) =>
+      groundedSample({ seed, split: "train", langs }, i + j),
+    );
+    const pngs = await Promise.all(batch.map((x) => renderScene(x.scene)));
+    probeTrain.codes.push(...(await vq.encodeImageBytes(pngs)));
+    probeTrain.scenes.push(...batch.map((x) => x.scene));
+  }
+  probe = probeCodes({
+    codebook: vq.codebookSize,
+    train: probeTrain,
+    tests: {
+      held_out: { codes: heldCodes, scenes: heldOut.map((x) => x.scene) },
+      seen_pairs: { codes: seenCodes, scenes: seen.map((x) => x.scene) },
+    },
+    values: {
+      colour: COLOURS.map((c) => c.id),
+      shape: SHAPES.map((c) => c.id),
+      position: POSITIONS.map((c) => c.id),
+    },
+  });
+  say(`linear probe on codes (${nProbe} training images): ${JSON.stringify(probe)}`);
+}
+
 if (flags["vq-only"]) {
   console.log(
     JSON.stringify({
       vq: vqInfo,
       judge_on_vq_reconstructions: judge,
+      probe_on_codes: probe,
       minutes: Number(elapsedMin().toFixed(2)),
       load: load(),
     }),
@@ -306,14 +355,6 @@ const acc = (rows, pick) => {
 };
 const nC2I = Math.min(nEval, Number(flags["c2i-images"]));
 
-// Seen pairs, unseen images: training-split samples past the ones written to the shards, so no image
-// was trained on but every colour × shape pair was. Tells "cannot read the attribute" from "cannot
-// put a new pair into words".
-const seen = Array.from({ length: 32 }, (_, i) =>
-  groundedSample({ seed, split: "train", langs }, nTrain + i),
-);
-const seenCodes = await vq.encodeImageBytes(await Promise.all(seen.map((x) => renderScene(x.scene))));
-
 async function score(snapshot, withSamples) {
   const g = await loadForGeneration({ tf, checkpoint: snapshot.dir, vq });
   const gen = { ...g, temperature: 0, seed };
@@ -392,6 +433,20 @@ fs.writeFileSync(
     plan: result?.plan.text ?? "",
   }),
 );
+// samples.json: the same samples for other reports (training.report_samples, e.g. the demo's).
+const commit = (() => {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+})();
+const pct = (x) => `${Math.round(100 * x)} %`;
+writeSamplesFile(path.join(out, "samples.json"), {
+  title: "grounded benchmark (tools/bench/grounded.bench.mjs), held-out colour × shape pairs",
+  note: `commit ${commit}, ${new Date().toISOString().slice(0, 10)}, step ${final.step} (${final.images_seen} images seen, ${elapsedMin().toFixed(1)} min at load ${load()}): image → caption colour ${pct(final.image2caption.colour)}, shape ${pct(final.image2caption.shape)}, place ${pct(final.image2caption.position)}; caption → image colour ${pct(final.caption2image.colour)}`,
+  samples: samples.filter((_s, i) => i % 2 === 0),
+});
 for (const row of final.samples.rows.slice(0, 8))
   console.error(
     `  image→caption: "${row.said}"  (true: ${row.truth.colour} ${row.truth.shape} ${row.truth.position})`,
@@ -414,6 +469,7 @@ const summary = {
   caption2image_shape_acc: round(final.caption2image.shape),
   caption2image_position_acc: round(final.caption2image.position),
   judge_on_vq_reconstructions: Object.fromEntries(ATTRS.map((a) => [a, round(judge[a])])),
+  probe_on_codes: probe,
   minutes: Number(elapsedMin().toFixed(2)),
   vq: vqInfo,
   train: {

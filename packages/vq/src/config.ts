@@ -81,6 +81,24 @@ export const VQ_PRESETS = {
     emaDecay: 0.99,
     restartAfter: 10,
   },
+  /**
+   * `64-f8-small` at f=4: 16×16 = 256 codes. On the grounded shapes the 8×8 grid keeps a shape's
+   * outline only inside edge codes that also name its colour, so a shape seen in a new colour is not
+   * recognised (a linear probe on the codes reads 69 % of shapes on seen colour × shape pairs, 28 % on
+   * held-out ones; on the colour-blind layout of non-background cells, chance at 8×8 and 53–61 % at
+   * 16×16, held-out pairs as well as seen: tools/bench/grounded.bench.mjs, docs/benchmarks.md).
+   */
+  "64-f4-small": {
+    imageSize: 64,
+    downsample: 4,
+    codebookSize: 256,
+    codeDim: 16,
+    channels: [8, 16, 32],
+    resBlocks: 1,
+    commitment: 0.25,
+    emaDecay: 0.99,
+    restartAfter: 10,
+  },
   "256-f16-1k": {
     imageSize: 256,
     downsample: 16,
@@ -116,6 +134,7 @@ export const PRESET_LR: Record<VQPresetName, number> = {
   demo: 5e-4,
   "64-f4": 2e-3,
   "64-f8-small": 3e-3,
+  "64-f4-small": 3e-3,
   "256-f16-1k": 5e-4,
   "256-f16-8k": 5e-4,
 };

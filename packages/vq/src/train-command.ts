@@ -145,7 +145,7 @@ function defineTraining(program: Command): void {
     )
     .option(
       "--lr <lr>",
-      "Adam learning rate (default: the preset's, 5e-4, 2e-3 for 64-f4, 3e-3 for 64-f8-small; on --resume the saved run's; warm-up then cosine decay to 10 %)",
+      "Adam learning rate (default: the preset's, 5e-4, 2e-3 for 64-f4, 3e-3 for 64-f8-small and 64-f4-small; on --resume the saved run's; warm-up then cosine decay to 10 %)",
       floatOption("--lr", { min: 1e-7, max: 1 }),
     )
     .option(
