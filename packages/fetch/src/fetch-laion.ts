@@ -6,7 +6,7 @@ import { type ColumnMap, detectColumns, OUTPUT_ORDER } from "./columns.js";
 import { FetchError } from "./errors.js";
 import { buildFilters, type FilterParams } from "./filters.js";
 import type { HttpParams } from "./http.js";
-import { openParquet } from "./open-parquet.js";
+import { type OpenedParquet, openParquet } from "./open-parquet.js";
 import { readBatches } from "./read-batches.js";
 import { type CanonicalColumn, emptyStats, type FetchStats, type LaionRow, type Source } from "./types.js";
 
@@ -108,6 +108,34 @@ function validate(params: FetchLaionParams): void {
     throw new FetchError(`--shuffle-buffer must be >= 1, got ${params.shuffleBuffer}`);
 }
 
+/** The Bloom filter for `dedupeUrls`, sized from the parameters (undefined when dedupe is off). */
+export function dedupeFilter(
+  params: Pick<FetchLaionParams, "dedupeUrls" | "dedupeExpectedRows" | "dedupeFpr" | "maxSamples" | "bloom">,
+): BloomFilter | undefined {
+  if (!params.dedupeUrls) return undefined;
+  return (
+    params.bloom ??
+    new BloomFilter({
+      expectedItems: params.dedupeExpectedRows ?? params.maxSamples ?? 50_000_000,
+      fpr: params.dedupeFpr ?? DEFAULT_DEDUPE_FPR,
+    })
+  );
+}
+
+/** What every file's steps share: the filters, the dedupe filter, the cap and the live counters. */
+interface RunState {
+  params: FetchLaionParams;
+  stats: FetchStats;
+  filters: ReturnType<typeof buildFilters>["filters"];
+  bloom: BloomFilter | undefined;
+  /** maxSamples, or infinity. */
+  max: number;
+  /** Bytes read so far in this run (updated by the readers). */
+  counter: { bytes: number };
+  /** Updates the time and byte counters and reports progress. */
+  tick: () => void;
+}
+
 /**
  * The per-file form of fetchLaion, used by the CLI to write one part file per input file (so a
  * resumed run can skip finished files). Each file's batches must be consumed before the next
@@ -118,125 +146,152 @@ export async function* fetchLaionFiles(
   stats: FetchStats,
 ): AsyncGenerator<FileRows> {
   validate(params);
-  const started = performance.now();
-  const startSeconds = stats.seconds;
   const { filters, required } = buildFilters(params);
-  const bloom = params.dedupeUrls
-    ? (params.bloom ??
-      new BloomFilter({
-        expectedItems: params.dedupeExpectedRows ?? params.maxSamples ?? 50_000_000,
-        fpr: params.dedupeFpr ?? DEFAULT_DEDUPE_FPR,
-      }))
-    : undefined;
-  const max = params.maxSamples ?? Number.POSITIVE_INFINITY;
-  stats.files_total = params.sources.length;
   const counter = { bytes: 0 };
-  const bytesBefore = stats.bytes_fetched;
-  const tick = () => {
-    stats.bytes_fetched = bytesBefore + counter.bytes;
-    stats.seconds = startSeconds + (performance.now() - started) / 1000;
-    params.onProgress?.(stats);
+  const run: RunState = {
+    params,
+    stats,
+    filters,
+    bloom: dedupeFilter(params),
+    max: params.maxSamples ?? Number.POSITIVE_INFINITY,
+    counter,
+    tick: progressTicker(params, stats, counter),
   };
-
+  stats.files_total = params.sources.length;
   for (const index of fileOrder(params.sources.length, params)) {
     if (params.skip?.has(index)) continue;
-    if (stats.rows_kept >= max) {
+    if (stats.rows_kept >= run.max) {
       stats.stopped_early = true;
       break;
     }
     const source = params.sources[index]!;
-    const opened = await openParquet({ ...params, source, counter });
-    stats.bytes_total_of_opened_files += opened.file.byteLength;
-    let map: ColumnMap;
-    try {
-      map = detectColumns({
-        names: opened.names,
-        required,
-        source: source.location,
-        types: opened.types,
-        ...(params.urlCol !== undefined ? { urlCol: params.urlCol } : {}),
-        ...(params.captionCol !== undefined ? { captionCol: params.captionCol } : {}),
-      });
-    } catch (err) {
-      await opened.close();
-      throw err;
-    }
-    const present = OUTPUT_ORDER.filter((c) => map[c] !== undefined);
-    const projection = present.map((c) => map[c]!);
-
-    const perFile = params.maxRowsPerFile ?? Number.POSITIVE_INFINITY;
-    async function* filtered(): AsyncGenerator<LaionRow[]> {
-      try {
-        for await (const batch of readBatches({
-          file: opened.file,
-          metadata: opened.metadata,
-          columns: projection,
-          ...(params.batchRows !== undefined ? { batchRows: params.batchRows } : {}),
-          ...(params.maxBatchRows !== undefined ? { maxBatchRows: params.maxBatchRows } : {}),
-        })) {
-          const cols = present.map((c) => batch.columns[map[c]!]!);
-          const out: LaionRow[] = [];
-          const length = Math.min(batch.length, perFile - batch.rowStart);
-          for (let i = 0; i < length; i++) {
-            const row = makeRow(present, cols, i);
-            let keep = true;
-            for (const f of filters) {
-              if (!f.keep(row)) {
-                stats.dropped[f.name] = (stats.dropped[f.name] ?? 0) + 1;
-                keep = false;
-                break;
-              }
-            }
-            if (keep && bloom?.testAndAdd(row.URL)) {
-              stats.dropped["dedupe_urls"] = (stats.dropped["dedupe_urls"] ?? 0) + 1;
-              keep = false;
-            }
-            if (keep) out.push(row);
-          }
-          stats.rows_read += length;
-          yield out;
-          if (batch.rowStart + batch.length >= perFile) break;
-        }
-      } catch (err) {
-        if (err instanceof FetchError) throw err;
-        throw new FetchError(`${source.location}: cannot decode parquet data (${(err as Error).message})`, {
-          cause: err,
-        });
-      } finally {
-        // Runs on normal end, on error and when the consumer stops early (generator return).
-        await opened.close();
-      }
-    }
-
+    const { opened, map } = await openFile(run, source, required);
+    const rows = filterFile(run, source, opened, map);
     // Per-file rng derived from the seed and the file index: a resumed run that skips finished
     // files shuffles the remaining ones exactly as an uninterrupted run would.
     const shuffled = params.shuffle
-      ? bufferShuffle(filtered(), {
+      ? bufferShuffle(rows, {
           size: params.shuffleBuffer ?? 100_000,
           rng: createRng(seedFrom(params.seed ?? 0, index)),
         })
-      : filtered();
-
-    async function* capped(): AsyncGenerator<LaionRow[]> {
-      for await (const batch of shuffled) {
-        const room = max - stats.rows_kept;
-        const out = batch.length > room ? batch.slice(0, room) : batch;
-        stats.rows_kept += out.length;
-        tick();
-        if (out.length > 0) yield out;
-        if (stats.rows_kept >= max) {
-          stats.stopped_early = true;
-          return; // closes the readers: no more range requests
-        }
-      }
-      stats.files_done += 1;
-      tick();
-    }
-    yield { index, source, columns: map, types: opened.types, batches: capped() };
+      : rows;
+    yield { index, source, columns: map, types: opened.types, batches: capBatches(run, shuffled) };
   }
-  tick();
+  run.tick();
 }
 
+/** Keeps stats.seconds and stats.bytes_fetched current (continuing a resumed run's) and reports them. */
+function progressTicker(params: FetchLaionParams, stats: FetchStats, counter: { bytes: number }) {
+  const started = performance.now();
+  const startSeconds = stats.seconds;
+  const bytesBefore = stats.bytes_fetched;
+  return () => {
+    stats.bytes_fetched = bytesBefore + counter.bytes;
+    stats.seconds = startSeconds + (performance.now() - started) / 1000;
+    params.onProgress?.(stats);
+  };
+}
+
+/** Opens one input file and finds its columns (the file is closed again if they are not there). */
+async function openFile(
+  run: RunState,
+  source: Source,
+  required: ReturnType<typeof buildFilters>["required"],
+) {
+  const { params, stats, counter } = run;
+  const opened = await openParquet({ ...params, source, counter });
+  stats.bytes_total_of_opened_files += opened.file.byteLength;
+  try {
+    const map = detectColumns({
+      names: opened.names,
+      required,
+      source: source.location,
+      types: opened.types,
+      ...(params.urlCol !== undefined ? { urlCol: params.urlCol } : {}),
+      ...(params.captionCol !== undefined ? { captionCol: params.captionCol } : {}),
+    });
+    return { opened, map };
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+}
+
+/**
+ * The rows of one file that pass the filters and the dedupe, batch by batch, counting what each
+ * filter drops. Closes the file at the end, on error and when the consumer stops early.
+ */
+async function* filterFile(
+  run: RunState,
+  source: Source,
+  opened: OpenedParquet,
+  map: ColumnMap,
+): AsyncGenerator<LaionRow[]> {
+  const { params, stats } = run;
+  const present = OUTPUT_ORDER.filter((c) => map[c] !== undefined);
+  const perFile = params.maxRowsPerFile ?? Number.POSITIVE_INFINITY;
+  try {
+    for await (const batch of readBatches({
+      file: opened.file,
+      metadata: opened.metadata,
+      columns: present.map((c) => map[c]!),
+      ...(params.batchRows !== undefined ? { batchRows: params.batchRows } : {}),
+      ...(params.maxBatchRows !== undefined ? { maxBatchRows: params.maxBatchRows } : {}),
+    })) {
+      const cols = present.map((c) => batch.columns[map[c]!]!);
+      const length = Math.min(batch.length, perFile - batch.rowStart);
+      const out: LaionRow[] = [];
+      for (let i = 0; i < length; i++) {
+        const row = makeRow(present, cols, i);
+        if (keepRow(run, row)) out.push(row);
+      }
+      stats.rows_read += length;
+      yield out;
+      if (batch.rowStart + batch.length >= perFile) break;
+    }
+  } catch (err) {
+    if (err instanceof FetchError) throw err;
+    throw new FetchError(`${source.location}: cannot decode parquet data (${(err as Error).message})`, {
+      cause: err,
+    });
+  } finally {
+    await opened.close();
+  }
+}
+
+/** Whether a row passes every filter and the dedupe; counts the reason it is dropped. */
+function keepRow(run: RunState, row: LaionRow): boolean {
+  const dropped = run.stats.dropped;
+  for (const f of run.filters) {
+    if (!f.keep(row)) {
+      dropped[f.name] = (dropped[f.name] ?? 0) + 1;
+      return false;
+    }
+  }
+  if (run.bloom?.testAndAdd(row.URL)) {
+    dropped["dedupe_urls"] = (dropped["dedupe_urls"] ?? 0) + 1;
+    return false;
+  }
+  return true;
+}
+
+/** Passes batches on until maxSamples rows are kept in all; returning closes the readers (no more requests). */
+async function* capBatches(run: RunState, batches: AsyncIterable<LaionRow[]>): AsyncGenerator<LaionRow[]> {
+  const { stats, max } = run;
+  for await (const batch of batches) {
+    const room = max - stats.rows_kept;
+    const out = batch.length > room ? batch.slice(0, room) : batch;
+    stats.rows_kept += out.length;
+    run.tick();
+    if (out.length > 0) yield out;
+    if (stats.rows_kept >= max) {
+      stats.stopped_early = true;
+      return;
+    }
+  }
+  stats.files_done += 1;
+  run.tick();
+}
 const NUMERIC = new Set<CanonicalColumn>(["WIDTH", "HEIGHT", "similarity", "punsafe", "pwatermark"]);
 
 function toNumber(v: unknown): number | null {

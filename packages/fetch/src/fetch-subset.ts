@@ -14,9 +14,8 @@ import {
   writeManifest,
 } from "@laion/cli-kit";
 import { parquetMetadataAsync } from "hyparquet";
-import { BloomFilter, DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import { FetchError } from "./errors.js";
-import { type FetchLaionParams, fetchLaionFiles } from "./fetch-laion.js";
+import { dedupeFilter, type FetchLaionParams, fetchLaionFiles } from "./fetch-laion.js";
 import { FILTER_KEYS } from "./filters.js";
 import { localBuffer } from "./open-parquet.js";
 import { readBatches } from "./read-batches.js";
@@ -29,7 +28,7 @@ import {
   MANIFEST_FILE,
 } from "./run-manifest.js";
 import { type ResolveSourcesParams, resolveSources } from "./sources.js";
-import { emptyStats, type FetchStats, type LaionRow } from "./types.js";
+import { emptyStats, type FetchStats, type LaionRow, type Source } from "./types.js";
 import { type OutputColumn, outputColumns, writeFiltered } from "./write-filtered.js";
 
 export const OUTPUT_FILE = "filtered.parquet";
@@ -172,54 +171,84 @@ function resultDifferences(outDir: string, params: FetchOutputParams): Differenc
   return recorded ? manifestDifferences(recorded, fetchManifestParams(params), fetchInputs(params)) : [];
 }
 
-async function fetchInto(
-  params: FetchLaionSubsetParams,
-): Promise<{ stats: FetchStats; outPath: string; statsPath: string }> {
-  const outDir = params.outDir;
-  const outPath = path.join(outDir, OUTPUT_FILE);
-  const statsPath = path.join(outDir, STATS_FILE);
-  const progressPath = path.join(outDir, PROGRESS_FILE);
-  const partsDir = path.join(outDir, PARTS_DIR);
+/** Where a fetch run keeps its result and its staging inside `outDir`. */
+interface OutputPaths {
+  outDir: string;
+  outPath: string;
+  statsPath: string;
+  progressPath: string;
+  partsDir: string;
+}
 
+interface FetchResult {
+  stats: FetchStats;
+  outPath: string;
+  statsPath: string;
+}
+
+async function fetchInto(params: FetchLaionSubsetParams): Promise<FetchResult> {
+  const outDir = params.outDir;
+  const paths: OutputPaths = {
+    outDir,
+    outPath: path.join(outDir, OUTPUT_FILE),
+    statsPath: path.join(outDir, STATS_FILE),
+    progressPath: path.join(outDir, PROGRESS_FILE),
+    partsDir: path.join(outDir, PARTS_DIR),
+  };
   const changed = resultDifferences(outDir, params);
   if (changed.length > 0 && !params.overwrite)
-    throw new OutputChangedError(outPath, changed, fetchFlagNames(fetchManifestParams(params)));
-
-  // --resume on a finished result made with this very request: nothing to do, and no need for the
-  // network (the hub may be gone; the app's "run this stage alone" hint must still answer)
-  const recorded = readManifest(path.join(outDir, MANIFEST_FILE));
-  if (
-    params.resume &&
-    changed.length === 0 &&
-    recorded?.complete &&
-    fs.existsSync(outPath) &&
-    fs.existsSync(statsPath)
-  ) {
-    const stats = JSON.parse(fs.readFileSync(statsPath, "utf8")) as FetchStats;
-    params.onLog?.(`already complete: ${outPath} (${stats.rows_kept} rows)`);
-    return { stats, outPath, statsPath };
-  }
+    throw new OutputChangedError(paths.outPath, changed, fetchFlagNames(fetchManifestParams(params)));
+  const finished = finishedResult(params, paths, changed);
+  if (finished) return finished;
 
   const sources = await resolveSources(params);
+  const progress = startOrResume(params, paths, sources);
+  if (progress.complete && fs.existsSync(paths.outPath)) {
+    params.onLog?.(`already complete: ${paths.outPath} (${progress.stats.rows_kept} rows)`);
+    return { stats: progress.stats, outPath: paths.outPath, statsPath: paths.statsPath };
+  }
+  const stats = await writeParts(params, paths, sources, progress);
+  await mergeParts(params, paths, progress);
+  publish(params, paths, progress, stats, changed);
+  return { stats, outPath: paths.outPath, statsPath: paths.statsPath };
+}
+
+/**
+ * `--resume` on a finished result made with this very request: nothing to do, and no need for the
+ * network (the hub may be gone; the app's "run this stage alone" hint must still answer).
+ */
+function finishedResult(
+  params: FetchLaionSubsetParams,
+  paths: OutputPaths,
+  changed: Difference[],
+): FetchResult | undefined {
+  const { outPath, statsPath } = paths;
+  const recorded = readManifest(path.join(paths.outDir, MANIFEST_FILE));
+  if (!params.resume || changed.length > 0 || !recorded?.complete) return undefined;
+  if (!fs.existsSync(outPath) || !fs.existsSync(statsPath)) return undefined;
+  const stats = JSON.parse(fs.readFileSync(statsPath, "utf8")) as FetchStats;
+  params.onLog?.(`already complete: ${outPath} (${stats.rows_kept} rows)`);
+  return { stats, outPath, statsPath };
+}
+
+/** The progress of a run to resume (checked against this request), or a fresh one with empty staging. */
+function startOrResume(params: FetchLaionSubsetParams, paths: OutputPaths, sources: Source[]): Progress {
+  const { progressPath, partsDir } = paths;
   const fp = fingerprint(
     params,
     sources.map((s) => s.location),
   );
-
-  let progress: Progress | undefined;
+  let progress: Progress;
   if (params.resume && fs.existsSync(progressPath)) {
     progress = JSON.parse(fs.readFileSync(progressPath, "utf8")) as Progress;
     if (progress.fingerprint !== fp)
       throw new FetchError(
         `${progressPath} was written by a run with other inputs or filters; rerun with the same arguments, or without --resume to start over`,
       );
-    if (progress.complete && fs.existsSync(outPath)) {
-      params.onLog?.(`already complete: ${outPath} (${progress.stats.rows_kept} rows)`);
-      return { stats: progress.stats, outPath, statsPath };
-    }
-    params.onLog?.(
-      `resuming: ${progress.done.length} of ${sources.length} input files done, ${progress.stats.rows_kept} rows kept`,
-    );
+    if (!progress.complete)
+      params.onLog?.(
+        `resuming: ${progress.done.length} of ${sources.length} input files done, ${progress.stats.rows_kept} rows kept`,
+      );
   } else {
     // A fresh run starts its own staging (progress + parts). The previous result stays in place,
     // untouched, until the new one is whole: a run that fails keeps it byte for byte.
@@ -236,26 +265,35 @@ async function fetchInto(
       complete: false,
     };
   }
-  fs.mkdirSync(partsDir, { recursive: true });
-  for (const f of fs.readdirSync(partsDir)) if (f.includes(".tmp-")) fs.rmSync(path.join(partsDir, f));
+  return progress;
+}
 
+/** The dedupe filter of a resumed run: not saved, rebuilt from the URLs already written (same bits). */
+async function rebuildDedupe(params: FetchLaionSubsetParams, progress: Progress) {
+  const bloom = dedupeFilter(params);
+  if (!bloom) return undefined;
+  for (const d of progress.done)
+    for await (const batch of readPart(partPath(params.outDir, d.index), progress.columns ?? []))
+      for (const row of batch) bloom.testAndAdd(row.URL);
+  return bloom;
+}
+
+/** Each unfinished input file's kept rows into its own part file, recording progress after each. */
+async function writeParts(
+  params: FetchLaionSubsetParams,
+  paths: OutputPaths,
+  sources: Source[],
+  progress: Progress,
+): Promise<FetchStats> {
+  fs.mkdirSync(paths.partsDir, { recursive: true });
+  for (const f of fs.readdirSync(paths.partsDir))
+    if (f.includes(".tmp-")) fs.rmSync(path.join(paths.partsDir, f));
   const stats: FetchStats = {
     ...progress.stats,
     dropped: { ...progress.stats.dropped },
     stopped_early: false,
   };
-  let bloom: BloomFilter | undefined;
-  if (params.dedupeUrls) {
-    bloom = new BloomFilter({
-      expectedItems: params.dedupeExpectedRows ?? params.maxSamples ?? 50_000_000,
-      fpr: params.dedupeFpr ?? DEFAULT_DEDUPE_FPR,
-    });
-    // The filter is not saved: rebuild it from the URLs already written (same bits, same result).
-    for (const d of progress.done)
-      for await (const batch of readPart(partPath(outDir, d.index), progress.columns ?? []))
-        for (const row of batch) bloom.testAndAdd(row.URL);
-  }
-
+  const bloom = await rebuildDedupe(params, progress);
   const files = fetchLaionFiles(
     {
       ...params,
@@ -271,45 +309,58 @@ async function fetchInto(
     progress.columns = columns;
     const { rows } = await writeFiltered({
       rows: file.batches,
-      outPath: partPath(outDir, file.index),
+      outPath: partPath(params.outDir, file.index),
       columns,
       ...(params.rowGroupSize !== undefined ? { rowGroupSize: params.rowGroupSize } : {}),
     });
     progress.done.push({ index: file.index, rows });
     progress.stats = stats;
-    writeJsonAtomic(progressPath, progress);
+    writeJsonAtomic(paths.progressPath, progress);
   }
+  return stats;
+}
 
-  // Merge the parts, in processing order, into the final file.
+/** The parts, in processing order, into one file staged beside the result (`.fetch-parts/filtered.parquet`). */
+async function mergeParts(params: FetchLaionSubsetParams, paths: OutputPaths, progress: Progress) {
   const columns = progress.columns ?? [
     { name: "URL", type: "STRING" },
     { name: "TEXT", type: "STRING" },
   ];
-  const parts = progress.done.map((d) => partPath(outDir, d.index));
-  // the new result is built beside the old one, then swapped in; a changed result's predecessor is kept
-  const staged = path.join(partsDir, OUTPUT_FILE);
+  const parts = progress.done.map((d) => partPath(params.outDir, d.index));
+  const staged = path.join(paths.partsDir, OUTPUT_FILE);
   if (parts.length === 1) {
     // One part: hard-link it (no copy; the part stays until the run is marked complete).
     fs.rmSync(staged, { force: true });
     fs.linkSync(parts[0]!, staged);
-  } else {
-    async function* merged() {
-      for (const p of parts) yield* readPart(p, columns);
-    }
-    await writeFiltered({
-      rows: merged(),
-      outPath: staged,
-      columns,
-      ...(params.rowGroupSize !== undefined ? { rowGroupSize: params.rowGroupSize } : {}),
-    });
+    return;
   }
+  async function* merged() {
+    for (const p of parts) yield* readPart(p, columns);
+  }
+  await writeFiltered({
+    rows: merged(),
+    outPath: staged,
+    columns,
+    ...(params.rowGroupSize !== undefined ? { rowGroupSize: params.rowGroupSize } : {}),
+  });
+}
+
+/** Swaps the staged result in (a changed result's predecessor is kept), then records it as complete. */
+function publish(
+  params: FetchLaionSubsetParams,
+  paths: OutputPaths,
+  progress: Progress,
+  stats: FetchStats,
+  changed: Difference[],
+): void {
+  const { outPath, statsPath } = paths;
   if (changed.length > 0) {
     const kept = [moveAside(outPath), moveAside(statsPath)].filter(Boolean);
     params.onLog?.(`settings changed; the earlier result is kept as ${kept.join(" and ")}`);
   }
-  fs.renameSync(staged, outPath);
+  fs.renameSync(path.join(paths.partsDir, OUTPUT_FILE), outPath);
   writeJsonAtomic(statsPath, stats);
-  writeManifest(path.join(outDir, MANIFEST_FILE), {
+  writeManifest(path.join(paths.outDir, MANIFEST_FILE), {
     ...newManifest("@laion/fetch", fetchManifestParams(params), fetchInputs(params)),
     complete: true,
     finished_at: new Date().toISOString(),
@@ -317,7 +368,6 @@ async function fetchInto(
   });
   progress.stats = stats;
   progress.complete = true;
-  writeJsonAtomic(progressPath, progress);
-  fs.rmSync(partsDir, { recursive: true, force: true });
-  return { stats, outPath, statsPath };
+  writeJsonAtomic(paths.progressPath, progress);
+  fs.rmSync(paths.partsDir, { recursive: true, force: true });
 }
