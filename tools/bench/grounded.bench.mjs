@@ -426,7 +426,7 @@ const metrics = fs
   .map((l) => JSON.parse(l));
 fs.writeFileSync(
   path.join(out, "report.html"),
-  renderReport({
+  await renderReport({
     title: "grounded benchmark: held-out colour × shape pairs",
     metrics,
     samples,

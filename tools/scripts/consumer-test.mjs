@@ -84,8 +84,19 @@ const smokeBody = (fix) => `
   const rng = createRng(7);
   const mixed: string[] = [];
   for await (const { source } of mix([{ name: "a", weight: 1, source: [1, 2] }, { name: "b", weight: 1, source: [3] }], { seed: 1, stopWhen: "all_exhausted" })) mixed.push(source);
+  // typed members: a required raw member is Uint8Array, a decoded cls a number (a wrong type fails tsc)
   let samples = 0;
-  for await (const s of WebDataset(${JSON.stringify(`${fix}/webdataset/tendata.tar`)})) samples += s.__key__ ? 1 : 0;
+  for await (const s of WebDataset(${JSON.stringify(`${fix}/webdataset/tendata.tar`)}, { members: ["ten"] })) {
+    const key: string = s.__key__;
+    const bytes: Uint8Array = s.ten;
+    samples += key && bytes.byteLength > 0 ? 1 : 0;
+  }
+  let classes = 0;
+  for await (const s of WebDataset(${JSON.stringify(`${fix}/webdataset/sample.tgz`)}, { decode: { cls: true }, members: ["png", "cls"] })) {
+    const cls: number = s.cls;
+    const png: Uint8Array = s.png;
+    classes += Number.isInteger(cls) && png.byteLength > 0 ? 1 : 0;
+  }
   const { rows } = fetchLaion({ sources: [{ location: ${JSON.stringify(`${fix}/laion/test_1000.parquet`)}, kind: "file" }], maxSamples: 3 });
   let kept = 0;
   for await (const row of rows) kept += typeof row.URL === "string" ? 1 : 0;
@@ -94,13 +105,14 @@ const smokeBody = (fix) => `
   const roundTrip = tok.decode(tok.encode("මම 🙂")) === "මම 🙂";
   const parsed = intOption("--n", { min: 1 })("5");
   // the report embeds the packaged Sinhala font, found next to the module (import.meta.url / __filename)
-  const font = renderReport({ title: "t", metrics: [], samples: [], plan: "" }).includes("base64,d09GMg");
-  console.log(JSON.stringify({ rng: rng.nextUint32() > 0, mixed: mixed.length, samples, kept, backend: name, roundTrip, parsed, font }));
+  const font = (await renderReport({ title: "t", metrics: [], samples: [{ kind: "text", prompt: "ශ්‍රී", output: "" }], plan: "" })).includes("base64,d09GMg");
+  console.log(JSON.stringify({ rng: rng.nextUint32() > 0, mixed: mixed.length, samples, classes, kept, backend: name, roundTrip, parsed, font }));
 `;
 const expected = {
   rng: true,
   mixed: 3,
   samples: 100,
+  classes: 90,
   kept: 3,
   backend: "wasm",
   roundTrip: true,

@@ -1,9 +1,9 @@
 // report.html: one self-contained file (inline SVG charts, PNGs as data URIs), rewritten at each
 // eval from metrics.jsonl, so it is always current and can be opened from a Kaggle output folder.
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { writeFileAtomicSync } from "@laion/cli-kit";
+import { sinhalaFontFace } from "./report-font.js";
 import type { SampleSection } from "./report-samples.js";
 
 export interface MetricRecord {
@@ -96,24 +96,6 @@ function bySource(records: MetricRecord[], withBaseline = false): Record<string,
   return out;
 }
 
-/**
- * Noto Sans Sinhala (SIL OFL 1.1), as @fontsource ships it: subset to the Sinhala block, 400 weight,
- * WOFF2. Embedded in every report, because the usual place a report is opened (a Kaggle or CI
- * machine's browser) has no Sinhala font and would draw boxes. Read once per process.
- */
-let sinhalaFont: string | undefined;
-export function sinhalaFontFace(): string {
-  if (sinhalaFont === undefined) {
-    const file = createRequire(import.meta.url).resolve(
-      "@fontsource/noto-sans-sinhala/files/noto-sans-sinhala-sinhala-400-normal.woff2",
-    );
-    const data = fs.readFileSync(file).toString("base64");
-    // unicode-range: only Sinhala (and the joiners it uses) is drawn with it; Latin stays system-ui.
-    sinhalaFont = `@font-face{font-family:"Noto Sans Sinhala";font-style:normal;font-weight:400;font-display:block;src:url(data:font/woff2;base64,${data}) format("woff2");unicode-range:U+0D80-0DFF,U+200C-200D,U+25CC}`;
-  }
-  return sinhalaFont;
-}
-
 function sampleCards(samples: ReportSample[]): string {
   return samples
     .map((s) => {
@@ -125,7 +107,11 @@ function sampleCards(samples: ReportSample[]): string {
     .join("");
 }
 
-export function renderReport(params: {
+/**
+ * The report page: self-contained, with Noto Sans Sinhala cut to the characters the page shows
+ * (report-font.ts), so its Sinhala draws as glyphs on a machine without a Sinhala font.
+ */
+export async function renderReport(params: {
   title: string;
   metrics: MetricRecord[];
   samples: ReportSample[];
@@ -134,7 +120,7 @@ export function renderReport(params: {
   mixture?: Record<string, number>;
   /** Samples from elsewhere (training.report_samples: e.g. the grounded benchmark's), after the run's own. */
   sections?: SampleSection[];
-}): string {
+}): Promise<string> {
   const train = params.metrics.filter((m) => m.type === "train");
   const evals = params.metrics.filter((m) => m.type === "eval");
   const charts = [
@@ -173,15 +159,19 @@ export function renderReport(params: {
         `<h2>Samples: ${esc(s.title)}</h2>${s.note ? `<p>${esc(s.note)}</p>` : ""}${sampleCards(s.samples) || "<p>none</p>"}`,
     )
     .join("");
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(params.title)}</title>
-<style>${sinhalaFontFace()}
+  const page = `<!doctype html><html><head><meta charset="utf-8"><title>${esc(params.title)}</title>
+<style>${FONT_SLOT}
 body{font-family:"Noto Sans Sinhala",system-ui,sans-serif;margin:20px;max-width:1150px}.charts{display:flex;flex-wrap:wrap;gap:12px}
 .sample{display:inline-block;vertical-align:top;width:260px;margin:6px;padding:6px;border:1px solid #ddd}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}pre{background:#f6f6f6;padding:8px}</style></head>
 <body><h1>${esc(params.title)}</h1><p>step ${train.at(-1)?.step ?? 0}, updated ${new Date().toISOString()}</p>
 ${mixture}<h2>Held-out loss (last eval)</h2>${table}<h2>Curves</h2><div class="charts">${charts.join("")}</div>
 <h2>Samples</h2>${samples || "<p>none yet</p>"}${sections}<h2>Plan</h2><pre>${esc(params.plan)}</pre></body></html>`;
+  // every character on the page (text outside the font's range is ignored by the cut)
+  return page.replace(FONT_SLOT, await sinhalaFontFace(page));
 }
+
+const FONT_SLOT = "/*@font-face*/";
 
 export function writeReport(dir: string, html: string): void {
   writeFileAtomicSync(path.join(dir, "report.html"), html);

@@ -179,7 +179,7 @@ export class MultimodalRun {
     const out = cfg.output_dir;
     writeReport(
       out,
-      renderReport({
+      await renderReport({
         title: `train-multimodal: ${path.basename(path.resolve(out))}`,
         metrics: this.records,
         samples,

@@ -34,8 +34,8 @@ test("--text-only-prob overrides training.text_only_prob; the dry run shows each
   expect(() => applyOverrides(base(), { textOnlyProb: 1.5 })).toThrow(/text_only_prob/);
 });
 
-test("report.html has a mixture table with each source's share", () => {
-  const html = renderReport({
+test("report.html has a mixture table with each source's share", async () => {
+  const html = await renderReport({
     title: "t",
     metrics: [],
     samples: [],

@@ -10,7 +10,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
 
-test("a samples file round-trips, PNG bytes included, and renders as its own report section", () => {
+test("a samples file round-trips, PNG bytes included, and renders as its own report section", async () => {
   const file = path.join(tmp, "samples.json");
   const section = {
     title: "grounded benchmark",
@@ -27,7 +27,7 @@ test("a samples file round-trips, PNG bytes included, and renders as its own rep
   };
   writeSamplesFile(file, section);
   expect(readSamplesFile(file)).toEqual(section);
-  const html = renderReport({
+  const html = await renderReport({
     title: "t",
     metrics: [],
     samples: [{ kind: "text", prompt: "p", output: "own sample" }],
