@@ -2,11 +2,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
-import { fileURLToPath } from "node:url";
 import { type ImageServer, startImageServer } from "@laion/test-servers";
-import { build } from "esbuild";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { downloadShards } from "../../src/download/index.js";
+import { bundleForChild } from "../child-bundle.js";
 import {
   listDir,
   ORIGINAL_NAMES,
@@ -16,10 +15,6 @@ import {
   tempDir,
   writeParquet,
 } from "./helpers.js";
-
-const PKG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-// inside the package's node_modules so the bundle resolves sharp, got … like the package does
-const BUNDLE_DIR = path.join(PKG, "node_modules", ".cache", "download-kill-test");
 
 let server: ImageServer;
 let work: string;
@@ -45,37 +40,15 @@ beforeAll(async () => {
     TEXT: { data: captions.map((c) => c.caption), type: "STRING" },
   });
   // The child runs the library from source, bundled (tests run TypeScript; plain node cannot).
-  fs.mkdirSync(BUNDLE_DIR, { recursive: true });
-  await build({
-    entryPoints: [path.join(PKG, "src/download/index.ts")],
-    outfile: path.join(BUNDLE_DIR, "download.mjs"),
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    // npm dependencies stay imports; workspace packages (@laion/cli-kit …) are bundled from their
-    // sources, like vitest reads them, so the child needs no prior build
-    conditions: ["@laion/source"],
-    plugins: [
-      {
-        name: "npm-deps-external",
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (args) =>
-            args.path.startsWith("@laion/") ? undefined : { path: args.path, external: true },
-          );
-        },
-      },
-    ],
-    logLevel: "silent",
-  });
-  runner = path.join(BUNDLE_DIR, "runner.mjs");
-  fs.writeFileSync(
-    runner,
-    `import { downloadShards } from "./download.mjs";
+  runner = await bundleForChild({
+    name: "download-kill-test",
+    entry: "src/download/index.ts",
+    runner: `import { downloadShards } from "./bundle.mjs";
 const params = JSON.parse(process.argv[2]);
 await downloadShards({ ...params, onProgress: (p) => process.stdout.write(JSON.stringify(p) + "\\n") });
 process.stdout.write("finished\\n");
 `,
-  );
+  });
 });
 
 afterAll(async () => {
