@@ -10,7 +10,7 @@
 // seen). The last line is JSON with colour_acc, shape_acc, caption2image_colour_acc, … (see `summary`).
 // Build first: npx nx run-many -t build -p grounded-shapes @laion/vq @laion/trainer-2b
 // Run: node tools/bench/grounded.bench.mjs --minutes 20 [--vq-minutes 4] [--vq file] [--points 4]
-//      [--out dir] [--seed 0] [key=value …]   (key=value overrides the trainer config, e.g. training.lr=0.002)
+//      [--out dir] [--seed 0] [--guidance 1] [--c2i-temperature 0.7] [--c2i-top-k 8] [key=value …]   (key=value overrides the trainer config, e.g. training.lr=0.002)
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -64,6 +64,10 @@ const { values: flags, positionals } = parseArgs({
     "eval-images": { type: "string", default: "64" },
     "probe-images": { type: "string" },
     "c2i-images": { type: "string", default: "32" },
+    // caption → image decoding: conditioning strength (classifier-free guidance, 1 = off), temperature, top-k
+    guidance: { type: "string", default: "1" },
+    "c2i-temperature": { type: "string", default: "0.7" },
+    "c2i-top-k": { type: "string", default: "8" },
     langs: { type: "string", default: "en,si" },
     seed: { type: "string", default: "0" },
     out: { type: "string" },
@@ -373,7 +377,13 @@ async function score(snapshot, withSamples) {
   const c2i = [];
   for (let i = 0; i < nC2I; i++) {
     const r = await generate(
-      { ...gen, temperature: 0.7, topK: 8, seed: seed + i },
+      {
+        ...gen,
+        temperature: Number(flags["c2i-temperature"]),
+        topK: Number(flags["c2i-top-k"]),
+        guidance: Number(flags.guidance),
+        seed: seed + i,
+      },
       { kind: "caption2image", caption: heldOut[i].caption },
     );
     const judged = r.png ? await classifyImage(r.png) : { colour: null, shape: null, position: null };
@@ -445,7 +455,11 @@ const pct = (x) => `${Math.round(100 * x)} %`;
 writeSamplesFile(path.join(out, "samples.json"), {
   title: "grounded benchmark (tools/bench/grounded.bench.mjs), held-out colour × shape pairs",
   note: `commit ${commit}, ${new Date().toISOString().slice(0, 10)}, step ${final.step} (${final.images_seen} images seen, ${elapsedMin().toFixed(1)} min at load ${load()}): image → caption colour ${pct(final.image2caption.colour)}, shape ${pct(final.image2caption.shape)}, place ${pct(final.image2caption.position)}; caption → image colour ${pct(final.caption2image.colour)}`,
-  samples: samples.filter((_s, i) => i % 2 === 0),
+  // four of each kind: the four held-out pairs, once each (the held-out split cycles through them)
+  samples: [
+    ...samples.filter((s) => s.kind === "image2caption").slice(0, 4),
+    ...samples.filter((s) => s.kind === "caption2image").slice(0, 4),
+  ],
 });
 for (const row of final.samples.rows.slice(0, 8))
   console.error(
@@ -468,6 +482,11 @@ const summary = {
   caption2image_colour_acc: round(final.caption2image.colour),
   caption2image_shape_acc: round(final.caption2image.shape),
   caption2image_position_acc: round(final.caption2image.position),
+  caption2image_decoding: {
+    guidance: Number(flags.guidance),
+    temperature: Number(flags["c2i-temperature"]),
+    top_k: Number(flags["c2i-top-k"]),
+  },
   judge_on_vq_reconstructions: Object.fromEntries(ATTRS.map((a) => [a, round(judge[a])])),
   probe_on_codes: probe,
   minutes: Number(elapsedMin().toFixed(2)),

@@ -42,6 +42,12 @@ export interface SampleParams extends DecodeOptions {
   /** Only ids in [lo, hi) may be sampled, plus `stop` ids. */
   allowed: { lo: number; hi: number };
   stop?: number[];
+  /**
+   * Conditioning strength (classifier-free guidance): each step's logits become
+   * u + guidance · (c − u), c from `prompt`, u from `unconditionalPrompt`, both followed by the tokens
+   * generated so far. 1 = the prompt alone; > 1 pushes away from what the model would do without it.
+   */
+  guidance?: { scale: number; unconditionalPrompt: number[] };
 }
 
 export interface Sampled {
@@ -86,28 +92,39 @@ export function pickToken(
   return top.at(-1)!.id;
 }
 
+/** The logits of the token after `seq` (its last seqLen tokens). */
+async function nextLogits(model: Transformer, seq: number[]): Promise<Float32Array> {
+  const tf = model.tf;
+  const window = seq.slice(-model.cfg.seqLen);
+  const last = tf.tidy(() => {
+    const x = tf.tensor2d(Int32Array.from(window), [1, window.length], "int32");
+    const mask = documentMask(tf, new Int32Array(window.length), 1, window.length);
+    const all = model.forward(x, mask); // [1, t, V]
+    return tf.slice(all, [0, window.length - 1, 0], [1, 1, -1]);
+  });
+  // `await data()`: webgpu's synchronous read needs a browser canvas
+  const logits = (await last.data()) as Float32Array;
+  last.dispose();
+  return logits;
+}
+
 /** Autoregressive decoding (no KV cache: each step reruns the window, fine for report-sized outputs). */
 export async function sampleTokens(params: SampleParams): Promise<Sampled> {
-  const { model, allowed, stop = [], maxNewTokens } = params;
-  const tf = model.tf;
+  const { model, allowed, stop = [], maxNewTokens, guidance } = params;
   const rng = new Random(params.seed ?? 0);
   const seq = [...params.prompt];
+  const uncond = guidance ? [...guidance.unconditionalPrompt] : [];
   const ids: number[] = [];
-  const T = model.cfg.seqLen;
   for (let i = 0; i < maxNewTokens; i++) {
-    const window = seq.slice(-T);
-    const last = tf.tidy(() => {
-      const x = tf.tensor2d(Int32Array.from(window), [1, window.length], "int32");
-      const mask = documentMask(tf, new Int32Array(window.length), 1, window.length);
-      const all = model.forward(x, mask); // [1, t, V]
-      return tf.slice(all, [0, window.length - 1, 0], [1, 1, -1]);
-    });
-    // `await data()`: webgpu's synchronous read needs a browser canvas
-    const logits = (await last.data()) as Float32Array;
-    last.dispose();
+    const logits = await nextLogits(model, seq);
+    if (guidance && guidance.scale !== 1) {
+      const u = await nextLogits(model, uncond);
+      for (let k = 0; k < logits.length; k++) logits[k] = u[k]! + guidance.scale * (logits[k]! - u[k]!);
+    }
     const next = pickToken(logits, { ...params, allowed, stop, produced: ids.length }, rng);
     if (stop.includes(next)) return { ids, finish: "stop" };
     seq.push(next);
+    uncond.push(next);
     ids.push(next);
   }
   return { ids, finish: "length" };
@@ -120,6 +137,11 @@ export interface GenerateParams extends DecodeOptions {
   vq?: ImageCoder | null;
   /** Longest text generated (default 48); an image is always the VQ's tokensPerImage codes. */
   maxNewTokens?: number;
+  /**
+   * caption → image: conditioning strength (default 1, the caption alone). The unconditional model is
+   * the one every image → caption document trains: `<bos> <boi>` then codes, no caption before them.
+   */
+  guidance?: number;
 }
 
 export type GenerateRequest =
@@ -165,11 +187,14 @@ export async function generate(params: GenerateParams, request: GenerateRequest)
   if (request.kind === "caption2image") {
     if (!vq) throw new Error("caption → image needs the VQ checkpoint (--vq-checkpoint)");
     const prompt = [BOS, ...textToVocab(vocab, tokenizer.encode(request.caption.normalize("NFC"))), BOI];
+    const scale = params.guidance ?? 1;
+    if (!(scale >= 0)) throw new Error(`guidance must be >= 0, got ${params.guidance}`);
     const { ids } = await sampleTokens({
       ...common,
       prompt,
       maxNewTokens: vq.tokensPerImage,
       allowed: { lo: vocab.imageOffset, hi: vocab.size },
+      ...(scale !== 1 ? { guidance: { scale, unconditionalPrompt: [BOS, BOI] } } : {}),
     });
     const codes = Int32Array.from(vocabToCodes(vocab, ids));
     return {

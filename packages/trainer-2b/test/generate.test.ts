@@ -112,6 +112,48 @@ describe("sampleTokens on a model", () => {
     model.dispose();
   });
 
+  test("guidance: logits u + s·(c − u), the unconditional prompt following the generated tokens", async () => {
+    const tf = await cpuTf();
+    const model = new Transformer(tf, cfg, { seed: 4 });
+    const range = { lo: 5, hi: 5 + 256 };
+    const prompt = [BOS, 5 + 104, 5 + 105, 5 + 33];
+    const unconditionalPrompt = [BOS];
+    const run = (scale: number, p = prompt) =>
+      sampleTokens({
+        model,
+        prompt: p,
+        maxNewTokens: 4,
+        allowed: range,
+        greedy: true,
+        guidance: { scale, unconditionalPrompt },
+      });
+    // Scale 0 is the unconditional model alone.
+    expect((await run(0)).ids).toEqual((await run(1, unconditionalPrompt)).ids);
+    // Scale 3, by hand: argmax of u + 3(c − u) with both contexts extended by each chosen token.
+    const guided = await run(3);
+    const last = (seq: number[]) =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(Int32Array.from(seq), [1, seq.length], "int32");
+        const out = model.forward(x, documentMask(tf, new Int32Array(seq.length), 1, seq.length));
+        return tf.slice(out, [0, seq.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
+      });
+    const c = [...prompt];
+    const u = [...unconditionalPrompt];
+    for (const id of guided.ids) {
+      const lc = last(c);
+      const lu = last(u);
+      const mixed = Array.from({ length: range.hi - range.lo }, (_, k) => {
+        const j = range.lo + k;
+        return lu[j]! + 3 * (lc[j]! - lu[j]!);
+      });
+      expect(id).toBe(range.lo + mixed.indexOf(Math.max(...mixed)));
+      c.push(id);
+      u.push(id);
+    }
+    expect(guided.ids).not.toEqual((await run(1)).ids); // it does change what is generated here
+    model.dispose();
+  });
+
   test("image → caption: a model taught <eoi> <eos> (text→image endings) still yields words", async () => {
     const tf = await cpuTf();
     const model = new Transformer(tf, cfg, { seed: 3 });
