@@ -47,7 +47,9 @@ export function shareWork(rows: number[], threads: number): { m: number; a: numb
     });
   } else {
     rows.forEach((B, m) => {
-      shardBounds(B, threads).forEach(([a, b], h) => out[h]!.push({ m, a, b }));
+      shardBounds(B, threads).forEach(([a, b], h) => {
+        out[h]!.push({ m, a, b });
+      });
     });
   }
   return out;
