@@ -52,6 +52,7 @@ export interface DownloadCliOptions {
   allowAddress?: string[];
   workerIndex?: number;
   workerCount: number;
+  splitBy: "shard" | "file";
   s3Endpoint?: string;
   s3Region?: string;
   json?: boolean;
@@ -95,6 +96,7 @@ export function cliOptionsToParams(o: DownloadCliOptions): DownloadParams {
     ...(o.allowAddress?.length ? { allowAddresses: o.allowAddress } : {}),
     ...(o.workerIndex !== undefined ? { workerIndex: o.workerIndex } : {}),
     workerCount: o.workerCount,
+    ...(o.splitBy === "file" ? { splitBy: "file" as const } : {}),
     ...(o.s3Endpoint ? { s3Endpoint: o.s3Endpoint } : {}),
     ...(o.s3Region ? { region: o.s3Region } : {}),
     overwrite: o.overwrite ?? false,
@@ -263,9 +265,17 @@ function defineOutput(program: Command): void {
     )
     .option(
       "--worker-count <n>",
-      "number of workers splitting the shards",
+      "number of workers splitting the work",
       intOption("--worker-count", { min: 1 }),
       1,
+    )
+    .addOption(
+      new Option(
+        "--split-by <how>",
+        "shard: every worker reads every input file and writes every N-th shard; file: worker I reads only every N-th input file (many files)",
+      )
+        .choices(["shard", "file"])
+        .default("shard"),
     )
     .option("--s3-endpoint <url>", "S3-compatible endpoint for s3:// output (else $AWS_ENDPOINT_URL)")
     .option("--s3-region <region>", "S3 region (else $AWS_REGION, then us-east-1)")

@@ -169,7 +169,8 @@ export class DownloadRun {
     const { input, shardSize } = this.ctx;
     let current: OpenShard | undefined;
     let currentId = -1;
-    for await (const row of input.rows({ shardSize, wantShard: (id) => this.wantShard(id) })) {
+    const fileSplit = this.params.splitBy === "file" ? { fileSplit: this.ctx.slot } : {};
+    for await (const row of input.rows({ shardSize, wantShard: (id) => this.wantShard(id), ...fileSplit })) {
       if (this.failure) break;
       if (row.shardId !== currentId) {
         if (current) this.finishing.push(this.finishShard(current).catch(this.fail));

@@ -44,8 +44,15 @@ export interface DownloadParams extends InputParams, ResizeParams, HttpParams, O
   concurrency?: number;
   /** This worker's index, 0-based (default: JOB_COMPLETION_INDEX when workerCount > 1, else 0). */
   workerIndex?: number;
-  /** How many workers split the shards. Default 1. */
+  /** How many workers split the work. Default 1. */
   workerCount?: number;
+  /**
+   * How workers split the work (default "shard"): by shard, every worker reads every input file and
+   * writes the shards whose id ≡ its index (mod workerCount); by "file" (img2dataset's way, for a folder
+   * or glob of many files), worker I reads only the files whose index in the sorted list ≡ I and numbers
+   * its shards I, I+N, I+2N, … so workers never collide. The keys then depend on workerCount.
+   */
+  splitBy?: "shard" | "file";
   /** Called after every sample (cheap; throttle display yourself). */
   onProgress?: (progress: DownloadProgress) => void;
   /** Stops the run: open shards are discarded (never half-written), finished ones stay. */
@@ -90,6 +97,8 @@ function checkParams(params: DownloadParams, shardSize: number, concurrency: num
     throw new Error(`shard size must be an integer ≥ 1, got ${shardSize}`);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new Error(`concurrency must be an integer ≥ 1, got ${concurrency}`);
+  if (params.splitBy !== undefined && params.splitBy !== "shard" && params.splitBy !== "file")
+    throw new Error(`--split-by must be shard or file, got ${JSON.stringify(params.splitBy)}`);
   const rate = params.minSuccessRate ?? 0;
   if (!(rate >= 0 && rate <= 1)) throw new Error(`--min-success-rate must be from 0 to 1, got ${rate}`);
   validateResizeParams(params);

@@ -12,6 +12,7 @@ import {
   type ShouldRead,
 } from "./input-formats.js";
 import { type InputIo, isRemoteInput, listS3Inputs } from "./input-source.js";
+import type { WorkerSlot } from "./workers.js";
 
 export interface InputParams extends S3Options {
   /**
@@ -55,7 +56,7 @@ export interface OpenedInput {
   rowCount?: number;
   hasCaptions: boolean;
   additionalColumns: string[];
-  rows(params: { shardSize: number; wantShard?: WantShard }): AsyncIterable<InputRow>;
+  rows(params: { shardSize: number; wantShard?: WantShard; fileSplit?: WorkerSlot }): AsyncIterable<InputRow>;
 }
 
 /** A problem with the input files or their columns: raised before anything is downloaded. */
@@ -257,25 +258,29 @@ export async function openInput(params: InputParams): Promise<OpenedInput> {
     ...(rowCount !== undefined ? { rowCount } : {}),
     hasCaptions,
     additionalColumns,
-    async *rows({ shardSize, wantShard }) {
-      let firstShard = 0;
-      for (const { source, resolved } of opened) {
+    async *rows({ shardSize, wantShard, fileSplit }) {
+      // By shard: files follow one another in one sequence of shard ids. By file (`fileSplit`): this worker
+      // reads only its files (index ≡ I mod N) and numbers their shards I, I+N, I+2N, … — disjoint from every
+      // other worker's without knowing the row counts of files it never reads.
+      const mine = fileSplit
+        ? opened.filter((_, i) => i % fileSplit.workerCount === fileSplit.workerIndex)
+        : opened;
+      const step = fileSplit?.workerCount ?? 1;
+      let firstShard = fileSplit?.workerIndex ?? 0;
+      for (const { source, resolved } of mine) {
         const base = firstShard;
+        const shardOf = (index: number) => base + step * Math.floor(index / shardSize);
         // [start, end) rows of this file → does any shard they fall in matter?
         const shouldRead: ShouldRead | undefined = wantShard
           ? async (start, end) => {
-              for (
-                let s = base + Math.floor(start / shardSize);
-                s <= base + Math.floor((end - 1) / shardSize);
-                s++
-              )
-                if (await wantShard(s)) return true;
+              for (let s = Math.floor(start / shardSize); s <= Math.floor((end - 1) / shardSize); s++)
+                if (await wantShard(base + step * s)) return true;
               return false;
             }
           : undefined;
         const count = source.rowCount;
         if (count !== undefined && (count === 0 || (shouldRead && !(await shouldRead(0, count))))) {
-          firstShard += Math.ceil(count / shardSize);
+          firstShard += step * Math.ceil(count / shardSize);
           continue;
         }
         const wanted = [resolved.url, ...(resolved.caption ? [resolved.caption] : []), ...resolved.extra];
@@ -289,7 +294,7 @@ export async function openInput(params: InputParams): Promise<OpenedInput> {
             extra[additionalColumns[i] ?? col] = record[col] ?? null;
           });
           yield {
-            shardId: base + Math.floor(index / shardSize),
+            shardId: shardOf(index),
             indexInShard: index % shardSize,
             url: asText(record[resolved.url]),
             caption: resolved.caption ? asText(record[resolved.caption]) : null,
@@ -297,7 +302,7 @@ export async function openInput(params: InputParams): Promise<OpenedInput> {
           };
           rows = index + 1;
         }
-        firstShard += Math.ceil((count ?? rows) / shardSize);
+        firstShard += step * Math.ceil((count ?? rows) / shardSize);
       }
     },
   };

@@ -20,6 +20,7 @@ import type { WorkerSlot } from "./workers.js";
 /** The parameters that change what the shards hold; concurrency, timeouts, retries and the worker split do not. */
 export interface DownloadOutputParams extends InputParams, ResizeParams {
   shardSize?: number;
+  splitBy?: "shard" | "file";
   disallowedDirectives?: readonly string[];
   allowPrivateAddresses?: boolean;
   maxBodyBytes?: number;
@@ -43,6 +44,7 @@ export const DOWNLOAD_FLAGS: Record<string, string> = {
   allow_private_addresses: "--allow-private-addresses",
   max_body_bytes: "--max-body-bytes",
   limit_input_pixels: "--limit-input-pixels",
+  split_by: "--split-by",
 };
 
 /** The output-affecting parameters with their defaults filled in, so "left out" and "given as the default" compare equal. */
@@ -65,6 +67,8 @@ export function downloadManifestParams(p: DownloadOutputParams): Record<string, 
     allow_private_addresses: p.allowPrivateAddresses ?? false,
     max_body_bytes: p.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     limit_input_pixels: p.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS,
+    // recorded only when it changes the shards' contents, so manifests written before it existed still match
+    ...(p.splitBy === "file" ? { split_by: "file" } : {}),
   };
 }
 

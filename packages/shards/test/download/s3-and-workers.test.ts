@@ -142,3 +142,60 @@ test("--worker-index/--worker-count: workers write disjoint shards that together
   };
   expect(await names(out)).toEqual(await names(whole));
 });
+
+test("--split-by file: each worker reads only its input files, numbers its shards I, I+N, …; a rerun skips them", async () => {
+  // three real-caption parquet files of 7, 12 and 4 rows; each URL names its file and row
+  const parts = path.join(work, "parts");
+  fs.mkdirSync(parts);
+  const captions = await realCaptions(23);
+  const sizes = [7, 12, 4];
+  let row = 0;
+  sizes.forEach((n, f) => {
+    const rows = captions.slice(row, row + n);
+    writeParquet(path.join(parts, `part-${f}.parquet`), {
+      URL: {
+        data: rows.map(
+          (_, i) => `${server.url}/images/${ORIGINAL_NAMES[(row + i) % ORIGINAL_NAMES.length]}?f=${f}&r=${i}`,
+        ),
+        type: "STRING",
+      },
+      TEXT: { data: rows.map((c) => c.caption), type: "STRING" },
+    });
+    row += n;
+  });
+  const out = path.join(work, "by-file");
+  const run = (workerIndex: number) =>
+    downloadShards({
+      input: path.join(parts, "*.parquet"),
+      output: out,
+      shardSize: SHARD_SIZE,
+      allowPrivateAddresses: true,
+      workerIndex,
+      workerCount: 2,
+      splitBy: "file",
+    });
+  const [w0, w1] = [await run(0), await run(1)];
+  expect([w0.count, w1.count]).toEqual([7 + 4, 12]); // worker 0: part-0 and part-2; worker 1: part-1
+  const tars = listDir(out).filter((f) => f.endsWith(".tar"));
+  expect(tars).toEqual(["00000.tar", "00001.tar", "00002.tar", "00003.tar", "00004.tar", "00005.tar"]);
+  // which input file each shard's samples come from
+  const filesOf = async (tar: string) => {
+    const members = await readTar(path.join(out, tar));
+    const urls = members.filter((m) => m.name.endsWith(".json")).map((m) => JSON.parse(String(m.body)).url);
+    return [...new Set(urls.map((u: string) => new URL(u).searchParams.get("f")))];
+  };
+  expect(await Promise.all(tars.map(filesOf))).toEqual([["0"], ["1"], ["0"], ["1"], ["2"], ["1"]]);
+  // every input row exactly once
+  const all: string[] = [];
+  for (const t of tars)
+    for (const m of await readTar(path.join(out, t)))
+      if (m.name.endsWith(".json")) all.push(JSON.parse(String(m.body)).url);
+  expect(all).toHaveLength(23);
+  expect(new Set(all).size).toBe(23);
+  // resumable: the same command again finds its shards complete
+  const again = await run(0);
+  expect([again.shards_written, again.shards_skipped]).toEqual([0, 3]);
+  await expect(
+    downloadShards({ input: parts, output: path.join(work, "bad"), splitBy: "files" as never }),
+  ).rejects.toThrow('--split-by must be shard or file, got "files"');
+});
