@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { builtinModules } from "node:module";
 import path from "node:path";
 
 /**
@@ -65,14 +66,81 @@ export function packageShapeProblems(packageDir: string): string[] {
     const text = fs.readFileSync(path.join(srcDir, file), "utf8");
     const deep = text.match(/from\s+["'](@laion\/[^"']+\/(?:src|dist)\/[^"']*|\.\.\/\.\.\/[^"']*)["']/);
     if (deep) problems.push(`src/${file} reaches into another package: ${deep[1]}`);
-    for (const m of text.matchAll(/from\s+["']([^."'][^"']*)["']/g)) {
-      const spec = m[1]!;
-      if (spec.startsWith("node:")) continue;
-      const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
-      const declared = { ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies };
-      if (!(name in declared))
-        problems.push(`src/${file} imports ${name}, which is not a declared dependency`);
+  }
+  problems.push(...dependencyProblems(pkg, scanSources(srcDir)));
+  return problems;
+}
+
+// Every way src/ names a package: static and side-effect imports, re-exports, `import("x")`,
+// `require("x")` and `require.resolve("x/file")` (a file shipped inside a package, e.g. a font).
+const IMPORT_PATTERNS = [
+  /\bfrom\s+["']([^"']+)["']/g,
+  /\bimport\s+["']([^"']+)["']/g,
+  /\bimport\(\s*["']([^"']+)["']\s*\)/g,
+  /\brequire\(\s*["']([^"']+)["']\s*\)/g,
+  /\.resolve\(\s*["']([^"']+)["']/g,
+];
+
+/** The package name of a bare specifier (`@scope/name/sub` → `@scope/name`), or null for relative and `node:` ones. */
+export function packageOf(specifier: string): string | null {
+  if (specifier.startsWith(".") || specifier.startsWith("/") || specifier.startsWith("node:")) return null;
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
+}
+
+/** What src/ uses of other packages. */
+export interface SourceScan {
+  /** Package name → the src files that import it. */
+  imported: Map<string, string[]>;
+  /** All of src/'s text: an optional peer, loaded by a computed name, must at least be named in it. */
+  text: string;
+}
+
+/** Scans the `.ts` files under srcDir (ambient `.d.ts` declarations are not imports). */
+export function scanSources(srcDir: string): SourceScan {
+  const used = new Map<string, string[]>();
+  let all = "";
+  for (const file of fs.readdirSync(srcDir, { recursive: true }) as string[]) {
+    if (!file.endsWith(".ts") || file.endsWith(".d.ts")) continue;
+    const text = fs.readFileSync(path.join(srcDir, file), "utf8");
+    all += text;
+    for (const pattern of IMPORT_PATTERNS) {
+      for (const m of text.matchAll(pattern)) {
+        const name = packageOf(m[1]!);
+        if (name === null || builtinModules.includes(name)) continue;
+        used.set(name, [...(used.get(name) ?? []), `src/${file}`]);
+      }
     }
+  }
+  return { imported: used, text: all };
+}
+
+/**
+ * A package declares what its src imports and nothing else: an import without a declaration fails for
+ * the user who installs the tarball; a declaration without an import (a test-only library, a leftover)
+ * is installed for every user for nothing. Versions are ranges, so a user's install can share one copy
+ * with their other dependencies (workspace packages, released together, are pinned on purpose).
+ */
+export function dependencyProblems(
+  pkg: {
+    dependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+    peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  },
+  { imported, text }: SourceScan,
+): string[] {
+  const problems: string[] = [];
+  const optionalPeer = (name: string) => pkg.peerDependenciesMeta?.[name]?.optional === true;
+  const declared = { ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies };
+  for (const [name, files] of imported) {
+    if (!(name in declared)) problems.push(`${files[0]} imports ${name}, which is not a declared dependency`);
+  }
+  for (const [name, range] of Object.entries(declared)) {
+    if (optionalPeer(name) ? !text.includes(name) : !imported.has(name))
+      problems.push(`${name} is a dependency, but nothing in src/ imports it (a devDependency, or unused?)`);
+    if (!name.startsWith("@laion/") && /^\d+\.\d+\.\d+$/.test(range))
+      problems.push(`${name} is pinned to ${range}: declare a range such as ^${range}`);
   }
   return problems;
 }

@@ -7,7 +7,6 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import subsetFont from "subset-font";
 
-const FONT_FILE = "@fontsource/noto-sans-sinhala/files/noto-sans-sinhala-sinhala-400-normal.woff2";
 /** What the font covers: the Sinhala block, the joiners its conjuncts use, and the dotted circle. */
 const UNICODE_RANGE = "U+0D80-0DFF,U+200C-200D,U+25CC";
 const inRange = (cp: number) =>
@@ -18,7 +17,11 @@ const ALWAYS = "\u25CC";
 let fullFont: Buffer | undefined;
 /** The packaged font file (the Sinhala block, 400 weight, WOFF2), read once per process. */
 export function fullSinhalaFont(): Buffer {
-  fullFont ??= fs.readFileSync(createRequire(import.meta.url).resolve(FONT_FILE));
+  fullFont ??= fs.readFileSync(
+    createRequire(import.meta.url).resolve(
+      "@fontsource/noto-sans-sinhala/files/noto-sans-sinhala-sinhala-400-normal.woff2",
+    ),
+  );
   return fullFont;
 }
 
