@@ -1,11 +1,16 @@
 import { defineConfig } from "vitest/config";
+import { TFJS_REGISTRATIONS, tfjsRegistrationsBundle } from "./tools/scripts/tfjs-registrations.mjs";
 
 // Worker threads started from the TypeScript sources (data-parallel training) load them through this.
 const tsLoader = new URL("./tools/scripts/ts-loader.mjs", import.meta.url).href;
 
 /** Shared vitest settings: resolve workspace packages to their TypeScript sources (the `@laion/source` export condition), so tests never depend on a prior build. */
 export default defineConfig({
-  resolve: { conditions: ["@laion/source"] },
+  resolve: {
+    conditions: ["@laion/source"],
+    // tfjs-core's gradient and chained-op registrations, as one bundle (see tfjs-registrations.mjs)
+    alias: [{ find: TFJS_REGISTRATIONS, replacement: tfjsRegistrationsBundle() }],
+  },
   ssr: { resolve: { conditions: ["@laion/source"] } },
   test: {
     include: ["test/**/*.test.ts"],

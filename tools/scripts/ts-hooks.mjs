@@ -1,9 +1,14 @@
 // Module hooks for ts-loader.mjs: `./x.js` and `./x` imports find `./x.ts` (or `./x/index.ts`),
-// and .ts files are stripped of their types by esbuild (tsup's own compiler).
+// and .ts files are stripped of their types by esbuild (tsup's own compiler). tfjs-core's gradient
+// and chained-op registrations resolve to one bundle, as in vitest (see tfjs-registrations.mjs).
 import { readFile } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
 import { transform } from "esbuild";
+import { TFJS_REGISTRATIONS, tfjsRegistrationsBundle } from "./tfjs-registrations.mjs";
 
 export async function resolve(specifier, context, next) {
+  if (TFJS_REGISTRATIONS.test(specifier))
+    return { url: pathToFileURL(tfjsRegistrationsBundle()).href, shortCircuit: true };
   try {
     return await next(specifier, context);
   } catch (err) {

@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "@laion/cli-kit";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "@laion/vq";
-import type * as TF from "@tensorflow/tfjs";
+import type * as TF from "@tensorflow/tfjs-core";
 import type { ModelConfig, Tf } from "./model.js";
 
 export interface CheckpointState {

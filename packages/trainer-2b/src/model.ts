@@ -4,7 +4,7 @@
 // Shapes: B batch, T time, C d_model, H heads, D = C / H head size, F d_ff, V vocab.
 
 import { Random } from "@laion/mixer";
-import type * as TF from "@tensorflow/tfjs";
+import type * as TF from "@tensorflow/tfjs-core";
 
 export type Tf = typeof TF;
 type Tensor = TF.Tensor;
@@ -252,7 +252,7 @@ export class Transformer {
     const { tf, cfg } = this;
     const [B, T] = tokens.shape as [number, number];
     const rot = this.rotary(T);
-    let x = tf.gather(this.p("wte"), tf.reshape(tokens, [B * T])).reshape([B, T, cfg.dModel]); // [B, T, C]
+    let x = tf.reshape(tf.gather(this.p("wte"), tf.reshape(tokens, [B * T])), [B, T, cfg.dModel]); // [B, T, C]
     for (let l = 0; l < cfg.nLayers; l++) {
       const h = rmsNorm(tf, x, this.p(`h.${l}.attn_norm`), cfg.normEps);
       const attn = attention(

@@ -1,5 +1,5 @@
 // AdamW (decoupled weight decay, Loshchilov & Hutter) + warmup/cosine schedule + global-norm clip.
-import type * as TF from "@tensorflow/tfjs";
+import type * as TF from "@tensorflow/tfjs-core";
 import type { Tf } from "./model.js";
 
 export interface ScheduleParams {

@@ -7,7 +7,7 @@
 // micro-batch gradient one thread computes. Clip and AdamW then run once, on the main thread.
 
 import { shardBounds, WorkerPool, workerEntry } from "@laion/vq";
-import type * as TF from "@tensorflow/tfjs";
+import type * as TF from "@tensorflow/tfjs-core";
 import type { ModelConfig, Transformer } from "./model.js";
 import type { Batch } from "./sequences.js";
 import {

@@ -1,6 +1,6 @@
 // One optimizer step: gradient accumulation over micro-batches, clip, AdamW; and the statistics
 // (loss per source and per modality) that go into metrics.jsonl.
-import type * as TF from "@tensorflow/tfjs";
+import type * as TF from "@tensorflow/tfjs-core";
 import { documentMask, type Transformer } from "./model.js";
 import type { AdamW } from "./optim.js";
 import { clipByGlobalNorm } from "./optim.js";

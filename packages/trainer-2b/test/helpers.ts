@@ -1,13 +1,11 @@
 import { fixturePath } from "@laion/test-servers";
-import * as tf from "@tensorflow/tfjs";
+import { selectBackend } from "@laion/vq";
 import { parseConfig } from "../src/config.js";
 import type { Tf } from "../src/model.js";
 
 /** The cpu backend: deterministic float32, has every kernel (incl. the gather gradient). */
 export async function cpuTf(): Promise<Tf> {
-  await tf.setBackend("cpu");
-  await tf.ready();
-  return tf;
+  return (await selectBackend({ prefer: "cpu" })).tf;
 }
 
 import sharp from "sharp";

@@ -1,6 +1,6 @@
 import os from "node:os";
-import * as tf from "@tensorflow/tfjs";
 import { assertNodeGpu, nodeGpuFacts } from "./node-gpu.js";
+import * as tf from "./tfjs.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { activateWebGpu, describeAdapter, maxTensorBytes, type WebGpuDevice } from "./webgpu.js";
 

@@ -1,6 +1,6 @@
 import { Random } from "@laion/mixer";
-import * as tf from "@tensorflow/tfjs";
 import type { VQConfig } from "./config.js";
+import * as tf from "./tfjs.js";
 
 /**
  * The conv encoder/decoder, written as plain ops over named variables (no tf.layers): the names are the

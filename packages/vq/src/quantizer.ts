@@ -1,5 +1,5 @@
 import { Random } from "@laion/mixer";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tfjs.js";
 
 /** x / ‖x‖ along the last axis. */
 export function l2Normalize<T extends tf.Tensor>(x: T): T {

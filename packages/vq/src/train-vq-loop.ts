@@ -4,12 +4,12 @@
 import { appendFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { isResumable, prefetch, Random, type Resumable } from "@laion/mixer";
-import * as tf from "@tensorflow/tfjs";
 import type { VQConfig } from "./config.js";
 import { type Batch, type DataParams, imageBatches, trainingSource } from "./data.js";
 import type { EvalSet } from "./eval-set.js";
 import { reconstructionGrid } from "./images.js";
 import { codeUsage, isInitialised, kmeansInit } from "./quantizer.js";
+import * as tf from "./tfjs.js";
 import type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq.js";
 import { type DataPosition, optimPath, saveOptimizer } from "./train-vq-state.js";
 import { saveVQ, type VQ } from "./vq-model.js";

@@ -2,9 +2,9 @@
 // RNG and where the data stream stood (`<out>.optim.safetensors`).
 import { readFile, stat } from "node:fs/promises";
 import { Random } from "@laion/mixer";
-import * as tf from "@tensorflow/tfjs";
 import { type VQConfig, validateConfig } from "./config.js";
 import { loadSafetensors, type SafeTensor, saveSafetensors } from "./safetensors.js";
+import * as tf from "./tfjs.js";
 import { sidecarPath } from "./vq-model.js";
 
 export const optimPath = (out: string) => `${out}.optim.safetensors`;

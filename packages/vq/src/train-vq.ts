@@ -1,7 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DEFAULT_LAION_PROB, Random } from "@laion/mixer";
-import * as tf from "@tensorflow/tfjs";
 import { type BackendName, currentBackend, selectBackend } from "./backend.js";
 import { PRESET_LR, resolveConfig, type VQConfig, type VQPresetName } from "./config.js";
 import { type DataParams, decodeImages } from "./data.js";
@@ -9,6 +8,7 @@ import { buildEvalSet, type EvalSet, evalSources } from "./eval-set.js";
 import { forwardFlops } from "./model.js";
 import { claimVqOutput } from "./run-manifest.js";
 import type { ImageSample } from "./samples.js";
+import * as tf from "./tfjs.js";
 import { VQRun } from "./train-vq-loop.js";
 import { loadResumeState, optimPath, restoreOptimizer } from "./train-vq-state.js";
 import { VQ, type VQModel } from "./vq-model.js";

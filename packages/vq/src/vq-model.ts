@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { writeFileAtomic } from "@laion/cli-kit";
-import * as tf from "@tensorflow/tfjs";
 import { type BackendName, currentBackend, selectBackend } from "./backend.js";
 import { type VQConfig, validateConfig } from "./config.js";
 import { floatToPng, imageToFloat } from "./images.js";
 import { decoderForward, encoderForward, initParams, type Params, paramSpecs } from "./model.js";
 import { createQuantizerState, l2Normalize, nearestCodes, type QuantizerState } from "./quantizer.js";
 import { loadSafetensors, type SafeTensor, saveSafetensors } from "./safetensors.js";
+import * as tf from "./tfjs.js";
 import { type VqIdentity, vqIdentityId } from "./vq-identity.js";
 
 /** Public face of a trained tokenizer. */

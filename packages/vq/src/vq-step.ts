@@ -1,13 +1,13 @@
 import type { Random } from "@laion/mixer";
+import { decoderForward, encoderForward } from "./model.js";
+import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
 // The VQ training objective and one optimizer step, on one thread or data-parallel over worker threads.
 // Data-parallel: the batch is split into contiguous shards, each thread computes its shard's gradients
 // on its own wasm instance, the main thread averages them (weighted by shard size: each loss is a mean
 // over its shard, so the weighted mean is the full batch's gradient), takes the Adam step, and updates
 // the EMA codebook from all shards' vectors concatenated in batch order — the statistics summed over
 // threads, exactly as one thread would have them.
-import * as tf from "@tensorflow/tfjs";
-import { decoderForward, encoderForward } from "./model.js";
-import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
+import * as tf from "./tfjs.js";
 import type { VQ } from "./vq-model.js";
 import { shardBounds, type WorkerClient, WorkerPool, workerEntry } from "./worker-pool.js";
 

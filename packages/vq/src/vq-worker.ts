@@ -1,9 +1,9 @@
 // Worker thread of DataParallelVQ: its own wasm backend and model copy; per request, takes the main
 // thread's weights and codebook and returns one shard's gradients and EMA inputs.
 import { parentPort } from "node:worker_threads";
-import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "./backend.js";
 import type { VQConfig } from "./config.js";
+import * as tf from "./tfjs.js";
 import { VQ } from "./vq-model.js";
 import { shardGradients } from "./vq-step.js";
 import { serveRequests } from "./worker-pool.js";

@@ -1,4 +1,4 @@
-import type * as tfType from "@tensorflow/tfjs";
+import type * as tfType from "./tfjs.js";
 
 type Tf = typeof tfType;
 // The wasm backend's internals we rely on (stable across tfjs 4.x; see tfjs-backend-wasm/dist/backend_wasm.js).

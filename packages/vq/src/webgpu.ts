@@ -5,7 +5,7 @@
 // Unlike wasm, tfjs-backend-webgpu 4.22 has every kernel the VQ and transformer training graphs use
 // (test/webgpu-kernels.test.ts checks the list and the gradient kernels' values against cpu), so
 // nothing is registered here.
-import type * as tfType from "@tensorflow/tfjs";
+import type * as tfType from "./tfjs.js";
 
 type Tf = typeof tfType;
 

@@ -1,8 +1,8 @@
 import { Random } from "@laion/mixer";
-import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { codeUsage, selectBackend } from "../src/index.js";
 import { createQuantizerState, emaUpdate, kmeansInit, l2Normalize, nearestCodes } from "../src/quantizer.js";
+import * as tf from "../src/tfjs.js";
 
 // Toy distribution: 64 tight clusters on the unit sphere in 8-D, a 64-entry codebook. A perfect
 // quantiser uses every code; the textbook VQ-VAE one (random init near 0, codebook learned by gradient,

@@ -1,7 +1,7 @@
 import { Random } from "@laion/mixer";
-import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, test } from "vitest";
 import { selectBackend } from "../src/index.js";
+import * as tf from "../src/tfjs.js";
 
 // The wasm kernels we register (or replace) must agree with the reference cpu backend.
 

@@ -1,10 +1,10 @@
 import { Random } from "@laion/mixer";
-import * as tf from "@tensorflow/tfjs";
 import { describe, expect, test } from "vitest";
 import { resolveConfig, type VQConfig } from "../src/config.js";
 import { selectBackend } from "../src/index.js";
 import { decoderForward, encoderForward } from "../src/model.js";
 import { emaUpdate, kmeansInit, l2Normalize, quantizeStraightThrough } from "../src/quantizer.js";
+import * as tf from "../src/tfjs.js";
 import { VQ } from "../src/vq-model.js";
 import { webgpuAvailable } from "./webgpu-helpers.js";
 
