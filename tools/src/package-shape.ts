@@ -72,12 +72,13 @@ export function packageShapeProblems(packageDir: string): string[] {
 }
 
 // Every way src/ names a package: static and side-effect imports, re-exports, `import("x")`,
-// `require("x")` and `require.resolve("x/file")` (a file shipped inside a package, e.g. a font).
+// `require("x")` (or a createRequire function named require…, e.g. `requireCjs("x")`) and
+// `….resolve("x/file")` (a file shipped inside a package, e.g. a font).
 const IMPORT_PATTERNS = [
   /\bfrom\s+["']([^"']+)["']/g,
   /\bimport\s+["']([^"']+)["']/g,
   /\bimport\(\s*["']([^"']+)["']\s*\)/g,
-  /\brequire\(\s*["']([^"']+)["']\s*\)/g,
+  /\brequire\w*\(\s*["']([^"']+)["']\s*\)/g,
   /\.resolve\(\s*["']([^"']+)["']/g,
 ];
 

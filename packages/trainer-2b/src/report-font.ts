@@ -5,7 +5,17 @@
 // vowel-sign forms: its layout closure), so the cut font draws the report's text exactly as the full one.
 import fs from "node:fs";
 import { createRequire } from "node:module";
-import subsetFont from "subset-font";
+
+const requireCjs = createRequire(import.meta.url);
+/**
+ * subset-font (CommonJS) ships no types: its v2 call, as used here. Loaded through require so no
+ * ambient declaration is needed in the programs that typecheck this package from source.
+ */
+const subsetFont = requireCjs("subset-font") as (
+  font: Uint8Array,
+  text: string,
+  options: { targetFormat: "sfnt" | "woff" | "woff2" },
+) => Promise<Buffer>;
 
 /** What the font covers: the Sinhala block, the joiners its conjuncts use, and the dotted circle. */
 const UNICODE_RANGE = "U+0D80-0DFF,U+200C-200D,U+25CC";
@@ -18,9 +28,7 @@ let fullFont: Buffer | undefined;
 /** The packaged font file (the Sinhala block, 400 weight, WOFF2), read once per process. */
 export function fullSinhalaFont(): Buffer {
   fullFont ??= fs.readFileSync(
-    createRequire(import.meta.url).resolve(
-      "@fontsource/noto-sans-sinhala/files/noto-sans-sinhala-sinhala-400-normal.woff2",
-    ),
+    requireCjs.resolve("@fontsource/noto-sans-sinhala/files/noto-sans-sinhala-sinhala-400-normal.woff2"),
   );
   return fullFont;
 }
