@@ -3,6 +3,11 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 const positiveInt = z.number().int().positive();
+/**
+ * Data-parallel wasm worker threads (--threads of train-visual-vq / train-multimodal); null: the
+ * package's default — every core on the wasm backend, 1 on GPU and native backends.
+ */
+const threads = z.number().int().min(1).max(256).nullable().default(null);
 const prob = z.number().min(0).max(1);
 
 const laionSchema = z.strictObject({
@@ -51,6 +56,7 @@ const vqSchema = z.strictObject({
   batch_size: positiveInt.default(16),
   /** Evaluate (PSNR, codebook usage, reconstruction grid) and checkpoint every this many steps. */
   eval_every: positiveInt.default(500),
+  threads,
 });
 
 const encodeSchema = z.strictObject({
@@ -71,6 +77,8 @@ const trainSchema = z.strictObject({
   max_steps: positiveInt.nullable().default(null),
   /** `auto`: the config's preset if it fits the detected device, else the largest that does; or a preset name. */
   preset: z.string().min(1).default("auto"),
+  /** null: the model config's training.threads, else the trainer's default. */
+  threads,
 });
 
 export const appConfigSchema = z.strictObject({

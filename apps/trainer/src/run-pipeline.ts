@@ -10,6 +10,8 @@ export interface StageReport {
   detail: string;
   /** Why a stage ran again although it had an output ("train-vq: laion_prob 0 → 0.5"). */
   reason?: string;
+  /** What a training stage ran on ("wasm, 2 threads"). */
+  device?: string;
   outputs: string[];
 }
 
@@ -95,6 +97,8 @@ export async function runPipeline(params: RunPipelineParams): Promise<PipelineSu
           : "running";
       log(`[${stage.name}] ${doing}: ${stage.describe()}`);
       await stage.run({ resume, overwrite, log: (line) => log(`[${stage.name}] ${line}`) });
+      const device = stage.ranOn?.();
+      if (device) report.device = device;
       // the stages after this one see its new output through their own check (input identities)
       const after = await stage.check();
       if (!after.complete && !after.settled)
@@ -162,6 +166,8 @@ export function formatSummary(summary: PipelineSummary): string {
       `  ${s.name.padEnd(width)}  ${s.status.padEnd(8)}  ${secs.padStart(7)}  ${s.outputs.join(", ")}`,
     );
   }
+  const devices = summary.stages.filter((s) => s.device);
+  if (devices.length > 0) lines.push(`Trained on: ${devices.map((s) => `${s.name} ${s.device}`).join("; ")}`);
   const reasons = summary.stages.filter((s) => s.status === "reran" && s.reason);
   if (reasons.length > 0) {
     lines.push("Ran again because settings or inputs changed (earlier outputs kept as <out>.prev-<n>):");

@@ -52,6 +52,8 @@ export function trainOverridesFor(params: TrainStageParams): ConfigOverrides {
     imageRoot: cfg.local.image_root,
     ...(cfg.local.corpus ? { corpus: cfg.local.corpus } : {}),
     ...(cfg.train.max_steps !== null ? { maxSteps: cfg.train.max_steps } : {}),
+    // null: the model config's training.threads, else @laion/trainer-2b's default (all cores on wasm)
+    ...(cfg.train.threads !== null ? { threads: cfg.train.threads } : {}),
   };
 }
 
@@ -147,6 +149,7 @@ export function trainStage(params: TrainStageParams): Stage {
     return tc;
   };
   let choice: Promise<PresetChoice> | undefined;
+  let ranOn: string | undefined;
   const chosen = () => {
     choice ??= backendName().then((b) => choosePreset(config(), cfg.train.preset, b));
     return choice;
@@ -173,6 +176,7 @@ export function trainStage(params: TrainStageParams): Stage {
       ]),
     // the status is asked for the config this run would use, preset choice included
     check: async () => checkFromStatus(trainStatus(await chosen().then((c) => c.config))),
+    ranOn: () => ranOn,
     run: async ({ resume, overwrite, log }) => {
       const choice = await chosen();
       log(choice.reason);
@@ -180,7 +184,7 @@ export function trainStage(params: TrainStageParams): Stage {
       let last = resume ? (lastCheckpointStep(out) ?? 0) : 0;
       // the bar counts the steps this run will do (from the resumed step on)
       const progress = createProgress({ label: "steps", total: Math.max(0, maxSteps - last), unit: "steps" });
-      await trainMultimodal({
+      const result = await trainMultimodal({
         config: choice.config,
         resume,
         overwrite,
@@ -194,7 +198,9 @@ export function trainStage(params: TrainStageParams): Stage {
         },
       });
       progress.done({ steps: last });
-      log(`report: ${report}`);
+      const { backend, threads } = result.plan;
+      ranOn = `${backend}, ${threads} thread${threads === 1 ? "" : "s"}`;
+      log(`trained on ${ranOn}; report: ${report}`);
     },
   };
 }

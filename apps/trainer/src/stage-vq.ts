@@ -57,6 +57,8 @@ export function vqParamsFor(params: VqStageParams): TrainVQParams & { maxSteps: 
     // without LAION, trainVQ repeats (re-augmented) local images until max_steps
     batchSize: v.batch_size,
     evalEvery: v.eval_every,
+    // unset: @laion/vq's default (all cores on wasm, 1 elsewhere), for the run and the printed command alike
+    ...(v.threads !== null ? { threads: v.threads } : {}),
   };
 }
 
@@ -70,6 +72,7 @@ export function vqStage(params: VqStageParams): Stage {
   const v = cfg.vq;
   const local = cfg.local;
   const p = () => vqParamsFor(params);
+  let ranOn: string | undefined;
   return {
     name: "train-vq",
     describe: () =>
@@ -81,6 +84,7 @@ export function vqStage(params: VqStageParams): Stage {
     },
     command: () => commandLine(["npx", "train-visual-vq", ...trainVqArgs({ ...p(), resume: true })]),
     check: async () => checkFromStatus(vqStatus(p())),
+    ranOn: () => ranOn,
     run: async ({ resume, overwrite, log }) => {
       const resumedAt = resume ? (checkpointStep(v.out) ?? 0) : 0;
       const progress = createProgress({
@@ -97,8 +101,9 @@ export function vqStage(params: VqStageParams): Stage {
         onEvent: (e) => {
           if (e.type === "start") {
             lastStep = e.step;
+            ranOn = `${e.backend}, ${e.threads} thread${e.threads === 1 ? "" : "s"}`;
             progress.log(
-              `backend ${e.backend}, ${e.parameters.toLocaleString("en-US")} parameters, ${e.evalImages} eval images (${e.evalDistinct} distinct, ${e.heldOut ? "held out" : "not held out: folder too small"})` +
+              `backend ${e.backend} (${e.threads} thread${e.threads === 1 ? "" : "s"}), ${e.parameters.toLocaleString("en-US")} parameters, ${e.evalImages} eval images (${e.evalDistinct} distinct, ${e.heldOut ? "held out" : "not held out: folder too small"})` +
                 (e.step > 0 ? `, resuming at step ${e.step}` : ""),
             );
           } else if (e.type === "step") {
@@ -118,7 +123,7 @@ export function vqStage(params: VqStageParams): Stage {
       progress.done({ steps: result.steps });
       const ev = result.lastEval;
       log(
-        `${result.steps} steps on ${result.backend}, ${result.imagesPerSecond.toFixed(1)} img/s` +
+        `${result.steps} steps on ${ranOn ?? result.backend}, ${result.imagesPerSecond.toFixed(1)} img/s` +
           (ev ? `; PSNR ${ev.psnr.toFixed(2)} dB, codebook usage ${(100 * ev.usage).toFixed(1)} %` : ""),
       );
       result.model.dispose();

@@ -51,6 +51,8 @@ export interface Stage {
   outputs(): string[];
   check(): Promise<StageCheck>;
   run(params: StageRunParams): Promise<void>;
+  /** After run(): what a training stage ran on, e.g. "wasm, 2 threads" (for the summary). */
+  ranOn?(): string | undefined;
   /** The shell command that runs this stage alone with the same settings. */
   command(): string;
 }

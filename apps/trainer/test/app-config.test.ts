@@ -6,6 +6,7 @@ import { type AppConfig, laionFromEnv, loadAppConfig, parseAppConfig } from "../
 import { buildStages } from "../src/kaggle.js";
 import { resolveKaggleConfig, runKaggle } from "../src/run-kaggle.js";
 import { trainConfigFor, trainStage } from "../src/stage-train.js";
+import { vqParamsFor, vqStage } from "../src/stage-vq.js";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 const kaggleYaml = path.join(root, "configs/kaggle.yaml");
@@ -94,6 +95,20 @@ describe("LAION switch", () => {
     expect(trainConfigFor({ cfg: set, laion: false }).training.text_only_prob).toBe(0.8);
     expect(trainConfigFor({ cfg, laion: false }).training.text_only_prob).toBe(fromFile);
     expect(trainStage({ cfg: set, laion: true }).command()).toContain("--text-only-prob 0.8");
+  });
+
+  test("vq.threads / train.threads reach @laion/vq and the trainer, and their printed commands; null leaves the packages' default", () => {
+    const cfg = withModelConfig(loadAppConfig(kaggleYaml));
+    expect(cfg.vq.threads).toBeNull();
+    expect(vqParamsFor({ cfg, laion: false }).threads).toBeUndefined();
+    expect(vqStage({ cfg, laion: false }).command()).not.toContain("--threads");
+    expect(trainStage({ cfg, laion: false }).command()).not.toContain("--threads");
+    const set = { ...cfg, vq: { ...cfg.vq, threads: 3 }, train: { ...cfg.train, threads: 2 } };
+    expect(vqParamsFor({ cfg: set, laion: false }).threads).toBe(3);
+    expect(vqStage({ cfg: set, laion: false }).command()).toContain("--threads 3");
+    expect(trainConfigFor({ cfg: set, laion: false }).training.threads).toBe(2);
+    expect(trainStage({ cfg: set, laion: false }).command()).toContain("--threads 2");
+    expect(() => parseAppConfig({ vq: { threads: 0 } }, "x.yaml")).toThrow(/x\.yaml: vq\.threads/);
   });
 });
 

@@ -65,6 +65,10 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
     expect(codeStats.vq.checkpoint).toBe("visual_vq.pt");
     // the summary says why, and the local-only runs are kept beside
     const log = lines.join("\n");
+    // the data-parallel wasm workers that ran (the packages' default: every core)
+    const cores = os.availableParallelism();
+    const threads = `wasm, ${cores} thread${cores === 1 ? "" : "s"}`;
+    expect(log).toContain(`Trained on: train-vq ${threads}; train ${threads}`);
     expect(log).toMatch(/train-vq: laion_prob 0 → 0\.5; input .*webdataset \(unset\) → run [0-9a-f]{16}/);
     expect(log).toMatch(/ {2}train: .*laion_prob 0 → 0\.3/);
     expect(fs.existsSync(`${first.outputs.vq}.prev-1`)).toBe(true);

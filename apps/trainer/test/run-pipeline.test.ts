@@ -118,6 +118,15 @@ describe("runPipeline", () => {
     const text = formatSummary(summary);
     expect(text).toMatch(/fetch\s+skipped\s+-\s+out\/fetch/);
     expect(text).toMatch(/train\s+ran\s+\d+\.\d\s+out\/train/);
+    expect(text).not.toContain("Trained on");
+  });
+
+  test("the summary says what each training stage that ran trained on", async () => {
+    const vq = { ...fakeStage("train-vq"), ranOn: () => "wasm, 2 threads" };
+    const train = { ...fakeStage("train", { done: 3 }), ranOn: () => "webgpu, 1 thread" };
+    const summary = await runPipeline({ stages: [vq, train], rerunCommand: "x", log: quiet });
+    expect(summary.stages.map((s) => s.device)).toEqual(["wasm, 2 threads", undefined]); // train was skipped
+    expect(formatSummary(summary)).toMatch(/^Trained on: train-vq wasm, 2 threads$/m);
   });
 });
 

@@ -18,7 +18,6 @@ import { z } from "zod";
 import { BACKEND_ORDER, type BackendName, selectBackend } from "./backend.js";
 import { configSchema, VQ_PRESETS, type VQConfig, type VQPresetName } from "./config.js";
 import { type TrainVQEvent, type TrainVQParams, trainVQ } from "./train-vq.js";
-import { availableCores } from "./worker-pool.js";
 
 /** Options a YAML --config may set (kebab-case or snake_case keys, as on the command line), with their types. */
 const runSchema = z
@@ -211,7 +210,7 @@ function checkOptions(opt: TrainVqCliOptions): { backend: BackendName | undefine
   return { backend, preset };
 }
 
-/** Options → trainVQ's params (without the callbacks): defaults for --out and --threads, the rest as given. */
+/** Options → trainVQ's params (without the callbacks): the default for --out, the rest as given (--threads unset: trainVQ's default, all cores on wasm). */
 export function trainVqParams(
   opt: TrainVqCliOptions,
   yamlModel: Partial<VQConfig>,
@@ -236,7 +235,7 @@ export function trainVqParams(
     resume: opt.resume === true,
     overwrite: opt.overwrite === true,
     evalEvery: opt.evalEvery,
-    threads: opt.threads ?? availableCores(),
+    threads: opt.threads,
   };
 }
 

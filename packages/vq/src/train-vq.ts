@@ -13,6 +13,7 @@ import { VQRun } from "./train-vq-loop.js";
 import { loadResumeState, optimPath, restoreOptimizer } from "./train-vq-state.js";
 import { VQ, type VQModel } from "./vq-model.js";
 import { DataParallelVQ } from "./vq-step.js";
+import { availableCores } from "./worker-pool.js";
 
 export { optimPath };
 
@@ -51,9 +52,9 @@ export interface TrainVQParams {
   backend?: BackendName;
   /**
    * Threads sharing each batch on the wasm backend (each its own wasm instance: one core each;
-   * gradients averaged, EMA statistics summed). Default 1; the CLI's default is all cores. Results
-   * are reproducible for a given value. Other backends ignore it (GPU and native ones use their own
-   * parallelism).
+   * gradients averaged, EMA statistics summed). Default: every core this process may use
+   * (availableCores), as in @laion/trainer-2b. Results are reproducible for a given value. Other
+   * backends run one thread (GPU and native ones use their own parallelism).
    */
   threads?: number;
   augment?: { scale?: [number, number]; flip?: boolean; colorJitter?: number };
@@ -95,7 +96,7 @@ export type TrainVQEvent =
   | {
       type: "start";
       backend: string;
-      /** Threads sharing each batch (1 unless `threads` > 1 on wasm). */
+      /** Threads sharing each batch (wasm: `threads`, default all cores; other backends: 1). */
       threads: number;
       config: VQConfig;
       step: number;
@@ -216,7 +217,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
   };
   // worker threads run wasm: only a wasm run shares its batches with them; they load tfjs while
   // this thread decodes the eval set
-  const threads = backend === "wasm" ? (params.threads ?? 1) : 1;
+  const threads = backend === "wasm" ? (params.threads ?? availableCores()) : 1;
   const parallel = threads > 1 ? DataParallelVQ.start(model, threads) : undefined;
   const evalSet = await loadEvalSet(params, config.imageSize, holdOutPercent, data, seed).catch(
     async (err: unknown) => {
