@@ -9,6 +9,10 @@
 // node:http GET + the same sharp work, shows what any downloader pays for HTTP on the same cores (the
 // server runs in this process too). Rounds alternate; ratios reported are medians of per-round ratios.
 //
+// Each run's CPU-seconds (process.cpuUsage: every thread, libvips' and the in-process server's too) are
+// also counted: on a shared machine the ratio of images per CPU-second (end to end ÷ bare sharp) says how
+// much work per image we add, even when the wall-clock rates move with the load.
+//
 // Input images: real-size JPEGs (1024×768 and a few other sizes) made once from fixtures/images/originals
 // into .bench/download-images/ (not committed): crops, flips and tints make every file different.
 import fs from "node:fs";
@@ -48,7 +52,10 @@ async function makeImages() {
     if (fs.existsSync(file)) continue;
     const src = path.join(root, "fixtures/images/originals", originals[i % originals.length]);
     const [w, h] = i % 5 === 0 ? SIZES[(i / 5) % SIZES.length] : SIZES[0];
-    let img = sharp(src).resize(w, h, { fit: "cover", position: ["centre", "north", "south", "east", "west"][i % 5] });
+    let img = sharp(src).resize(w, h, {
+      fit: "cover",
+      position: ["centre", "north", "south", "east", "west"][i % 5],
+    });
     if (i % 2) img = img.flop();
     img = img.modulate({ hue: (i * 37) % 360, brightness: 0.9 + (i % 7) * 0.03 });
     await img.jpeg({ quality: 90 }).toFile(file);
@@ -130,7 +137,8 @@ async function endToEnd(input, out, concurrency) {
     retries: 0,
   });
   const seconds = (performance.now() - t0) / 1000;
-  if (stats.successes !== stats.count) throw new Error(`end-to-end run had failures: ${JSON.stringify(stats.status_dict)}`);
+  if (stats.successes !== stats.count)
+    throw new Error(`end-to-end run had failures: ${JSON.stringify(stats.status_dict)}`);
   return { seconds, stats };
 }
 
@@ -153,23 +161,45 @@ parquetWriteFile({
 const out = path.join(benchDir, "download-out");
 const cores = os.availableParallelism();
 console.log(
-  `node ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? "?"}), load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}, concurrency ${C}, ${mb.toFixed(1)} MB of JPEG, libvips threads ${sharp.concurrency()}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 4}`,
+  `node ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? "?"}), load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(
+      " ",
+    )}, concurrency ${C}, ${mb.toFixed(1)} MB of JPEG, libvips threads ${sharp.concurrency()}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 4}`,
 );
 
 // warm-up: sharp's first calls and the server's sockets
 await bareSharp(buffers.slice(0, 50), C);
 
+/** `fn`'s result and the CPU-seconds (user + system, all threads of this process) it took. */
+async function withCpu(fn) {
+  const before = process.cpuUsage();
+  const result = await fn();
+  const used = process.cpuUsage(before);
+  return { ...result, cpu: (used.user + used.system) / 1e6 };
+}
+
 const rows = [];
 for (let r = 0; r < ROUNDS; r++) {
-  const bare = await bareSharp(buffers, C);
-  const e2e = await endToEnd(input, out, C);
+  const bare = await withCpu(() => bareSharp(buffers, C));
+  const e2e = await withCpu(() => endToEnd(input, out, C));
   const fl = await floor(base, names, C);
   const bareRate = N / bare.seconds;
   const e2eRate = N / e2e.seconds;
   const floorRate = N / fl.seconds;
-  rows.push({ bareRate, e2eRate, floorRate, ratio: e2eRate / bareRate, floorRatio: e2eRate / floorRate });
+  // images per CPU-second, end to end ÷ bare sharp
+  const cpuRatio = bare.cpu / e2e.cpu;
+  rows.push({
+    bareRate,
+    e2eRate,
+    floorRate,
+    ratio: e2eRate / bareRate,
+    floorRatio: e2eRate / floorRate,
+    cpuRatio,
+  });
   console.log(
-    `round ${r + 1}: bare sharp ${bareRate.toFixed(1)} img/s, plain http+sharp ${floorRate.toFixed(1)} img/s, end to end ${e2eRate.toFixed(1)} img/s (${(e2eRate / cores).toFixed(1)} img/s/core), ratio to bare sharp ${(e2eRate / bareRate).toFixed(2)}, to plain http+sharp ${(e2eRate / floorRate).toFixed(2)}`,
+    `round ${r + 1}: bare sharp ${bareRate.toFixed(1)} img/s (${(N / bare.cpu).toFixed(1)} per CPU-s), plain http+sharp ${floorRate.toFixed(1)} img/s, end to end ${e2eRate.toFixed(1)} img/s (${(N / e2e.cpu).toFixed(1)} per CPU-s; ${(e2eRate / cores).toFixed(1)} img/s/core), ratio to bare sharp ${(e2eRate / bareRate).toFixed(2)} (per CPU-s ${cpuRatio.toFixed(2)}), to plain http+sharp ${(e2eRate / floorRate).toFixed(2)}`,
   );
 }
 server.close();
@@ -188,8 +218,13 @@ console.log(
     ratio_median: Number(median.ratio.toFixed(3)),
     ratio_min: Number(sorted[0].ratio.toFixed(3)),
     ratio_max: Number(sorted.at(-1).ratio.toFixed(3)),
+    ratio_per_cpu_second_median: Number(
+      [...rows].sort((a, b) => a.cpuRatio - b.cpuRatio)[Math.floor(rows.length / 2)].cpuRatio.toFixed(3),
+    ),
     ratio_to_plain_http_sharp_median: Number(
-      [...rows].sort((a, b) => a.floorRatio - b.floorRatio)[Math.floor(rows.length / 2)].floorRatio.toFixed(3),
+      [...rows]
+        .sort((a, b) => a.floorRatio - b.floorRatio)
+        [Math.floor(rows.length / 2)].floorRatio.toFixed(3),
     ),
   }),
 );

@@ -3,6 +3,10 @@
 // process: samples/s and bytes read per sample. (2) is what the trainer's doc maker does per LAION sample:
 // image shards → read JPEG, decode, run the VQ encoder; code shards → read, parse the .npy (+ identity check).
 //
+// Each rate is also given per CPU-second of this process (process.cpuUsage: every thread, libvips' too):
+// on a shared machine wall-clock rates fall with the load, the work per CPU-second much less, so that is the
+// "per free core" figure docs/scaling.md uses (measured, not scaled by load ÷ cores).
+//
 //   for p in cli-kit mixer shards vq; do (cd packages/$p && npx tsup); done
 //   node tools/bench/encode.bench.mjs [--preset 64-f4] [--images 256] [--seconds 20]
 import { mkdir, mkdtemp, readdir, readFile, stat } from "node:fs/promises";
@@ -78,10 +82,19 @@ for (let s = 0; s * PER_SHARD < IMAGES; s++) {
 }
 
 // 1. encode-vq-codes throughput -------------------------------------------------------------------
+/** Wall seconds and CPU seconds (user + system, all threads) of `fn`. */
+async function timed(fn) {
+  const [t, cpu] = [performance.now(), process.cpuUsage()];
+  const result = await fn();
+  const used = process.cpuUsage(cpu);
+  return { result, wall: (performance.now() - t) / 1000, cpu: (used.user + used.system) / 1e6 };
+}
 const codeShards = path.join(dir, "codes");
-const t0 = performance.now();
-const r = await encodeVqCodes({ vqCheckpoint: out, input: imageShards, output: codeShards, batchSize: 32 });
-const encodeRate = r.encoded / ((performance.now() - t0) / 1000);
+const enc = await timed(() =>
+  encodeVqCodes({ vqCheckpoint: out, input: imageShards, output: codeShards, batchSize: 32 }),
+);
+const encodeRate = enc.result.encoded / enc.wall;
+const encodeCpuRate = enc.result.encoded / enc.cpu;
 
 // 2. per-sample data work, images vs codes, alternating rounds ----------------------------------------
 const bytesIn = async (folder) => {
@@ -91,17 +104,24 @@ const bytesIn = async (folder) => {
   return total;
 };
 const vq = await loadVQ(out);
-const expected = { id: vq.identityId(), checkpoint: "vq.pt", grid_size: vq.gridSize };
+const expected = { id: await vq.identityId(), checkpoint: "vq.pt", grid_size: vq.gridSize };
 async function rate(folder, work) {
   const t = performance.now();
-  let n = 0;
-  const ds = WebDataset(folder, { resample: true, shuffleBuffer: 64, seed: 1 });
-  for await (const s of ds) {
-    await work(s);
-    n++;
-    if (n % 16 === 0 && performance.now() - t > SECONDS * 1000) break;
-  }
-  return n / ((performance.now() - t) / 1000);
+  const {
+    result: n,
+    wall,
+    cpu,
+  } = await timed(async () => {
+    let n = 0;
+    const ds = WebDataset(folder, { resample: true, shuffleBuffer: 64, seed: 1 });
+    for await (const s of ds) {
+      await work(s);
+      n++;
+      if (n % 16 === 0 && performance.now() - t > SECONDS * 1000) break;
+    }
+    return n;
+  });
+  return { wall: n / wall, cpu: n / cpu };
 }
 const fromImages = (s) => vq.encodeImageBytes([s.jpg]);
 const fromCodes = async (s) => readCodeSample(s, expected);
@@ -109,19 +129,19 @@ const rounds = [];
 for (let k = 0; k < 3; k++) {
   const img = await rate(imageShards, fromImages);
   const codes = await rate(codeShards, fromCodes);
-  rounds.push({ img, codes });
+  rounds.push({ img: img.wall, codes: codes.wall, imgCpu: img.cpu, codesCpu: codes.cpu });
   console.log(
-    `   round ${k + 1}: images ${img.toFixed(1)} samples/s, codes ${codes.toFixed(0)} samples/s, ratio ${(codes / img).toFixed(0)}`,
+    `   round ${k + 1}: images ${img.wall.toFixed(1)} samples/s (${img.cpu.toFixed(1)} per CPU-s), codes ${codes.wall.toFixed(0)} samples/s (${codes.cpu.toFixed(0)} per CPU-s), ratio ${(codes.wall / img.wall).toFixed(0)}`,
   );
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const [imgBytes, codeBytes] = [await bytesIn(imageShards), await bytesIn(codeShards)];
 console.log(
   `\nencode-vq-codes, preset ${preset} (${size} px → ${vq.gridSize}×${vq.gridSize} codes), backend ${backend}, ${IMAGES} images:` +
-    `\n   ${encodeRate.toFixed(1)} codes/s (images/s) per worker, one process` +
+    `\n   ${encodeRate.toFixed(1)} codes/s (images/s) per worker, one process; ${encodeCpuRate.toFixed(1)} codes per CPU-second (${enc.cpu.toFixed(1)} CPU-s in ${enc.wall.toFixed(1)} s)` +
     `\ntrainer LAION data work per sample (${SECONDS} s per side, 3 alternating rounds):` +
-    `\n   image shards: median ${median(rounds.map((x) => x.img)).toFixed(1)} samples/s, ${(imgBytes / IMAGES / 1024).toFixed(1)} KiB read per sample` +
-    `\n   code shards:  median ${median(rounds.map((x) => x.codes)).toFixed(0)} samples/s, ${(codeBytes / IMAGES / 1024).toFixed(2)} KiB read per sample` +
+    `\n   image shards: median ${median(rounds.map((x) => x.img)).toFixed(1)} samples/s (${median(rounds.map((x) => x.imgCpu)).toFixed(1)} per CPU-s), ${(imgBytes / IMAGES / 1024).toFixed(1)} KiB read per sample` +
+    `\n   code shards:  median ${median(rounds.map((x) => x.codes)).toFixed(0)} samples/s (${median(rounds.map((x) => x.codesCpu)).toFixed(0)} per CPU-s), ${(codeBytes / IMAGES / 1024).toFixed(2)} KiB read per sample` +
     `\n   ratio codes/images: ${median(rounds.map((x) => x.codes / x.img)).toFixed(0)}× samples/s, ${(imgBytes / codeBytes).toFixed(1)}× fewer bytes`,
 );
 vq.dispose();
