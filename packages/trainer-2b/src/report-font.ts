@@ -43,7 +43,8 @@ export function sinhalaCharacters(text: string): string {
 /** `@font-face` CSS embedding `font` (WOFF2 bytes) for the Sinhala range only; Latin stays system-ui. */
 export function fontFace(font: Uint8Array): string {
   const data = Buffer.from(font).toString("base64");
-  return `@font-face{font-family:"Noto Sans Sinhala";font-style:normal;font-weight:400;font-display:block;src:url(data:font/woff2;base64,${data}) format("woff2");unicode-range:${UNICODE_RANGE}}`;
+  // The OFL asks that the notice travel with the font (the cut keeps the copyright in its name table too).
+  return `/* Noto Sans Sinhala, cut to this page's characters. Copyright 2022 The Noto Project Authors (https://github.com/notofonts/sinhala); SIL Open Font License 1.1 (https://openfontlicense.org) */@font-face{font-family:"Noto Sans Sinhala";font-style:normal;font-weight:400;font-display:block;src:url(data:font/woff2;base64,${data}) format("woff2");unicode-range:${UNICODE_RANGE}}`;
 }
 
 // Reports are rewritten at every eval, mostly with the same characters: keep the last cut.

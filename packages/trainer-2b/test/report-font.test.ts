@@ -27,6 +27,7 @@ test("report.html embeds the Sinhala font cut to the page's characters, used fir
   expect(font.length).toBeGreaterThan(2_000);
   expect(font.length).toBeLessThan(fullSinhalaFont().length / 2);
   expect(html).toMatch(/body\{font-family:"Noto Sans Sinhala",/);
+  expect(html).toContain("SIL Open Font License 1.1"); // the licence notice travels with the font
 });
 
 test("the cut covers the page's Sinhala characters (with the joiners and the dotted circle), nothing else", async () => {
