@@ -5,7 +5,7 @@
 // batch 4 × grad_accum 2 (the same 8 rows a step, a whole micro-batch per thread). Then the ceiling:
 // N independent 1-thread trainers at once (no communication at all), their summed tokens/s over one
 // alone — what the cores give when nothing is shared. The N-thread runs print where a step's time went.
-// About 2 minutes on a quiet 2-core machine.
+// 5 minutes at load ~20 on this 2-core machine (session 4); a quiet machine was not available to time it.
 //
 //   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 6]
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
