@@ -1,17 +1,6 @@
-import { Writable } from "node:stream";
+import { runCaptured } from "@laion/test-servers";
 import { describe, expect, test } from "vitest";
 import { type CliCommand, debugEnabled, intOption, packageVersion, runCommand } from "../src/index.js";
-
-function capture() {
-  let text = "";
-  const stream = new Writable({
-    write(chunk, _e, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 interface Options {
   input: string;
@@ -43,17 +32,8 @@ const demo: CliCommand<Options> = {
   secrets: (o) => [o.token],
 };
 
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}, command: CliCommand<never> = demo) {
-  const out = capture();
-  const err = capture();
-  let code = 0;
-  await runCommand(command, argv, {
-    env,
-    stdout: out.stream,
-    stderr: err.stream,
-    setExitCode: (c) => (code = c),
-  });
-  return { out: out.text(), err: err.text(), code };
+function run(argv: string[], env: NodeJS.ProcessEnv = {}, command: CliCommand<never> = demo) {
+  return runCaptured((args, io) => runCommand(command, args, io), argv, env);
 }
 
 describe("runCommand: the one CLI pattern", () => {

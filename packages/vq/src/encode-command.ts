@@ -11,6 +11,7 @@ import {
 import type { Command } from "commander";
 import { BACKEND_ORDER, type BackendName } from "./backend.js";
 import { type EncodeProgress, type EncodeVqCodesParams, encodeVqCodes } from "./encode-vq-codes.js";
+import { abortOnInterrupt } from "./train-command.js";
 
 /** The flags of `encode-vq-codes` (commander's camelCased names). */
 export interface EncodeVqCliOptions {
@@ -104,16 +105,14 @@ export const encodeVqCommand: CliCommand<EncodeVqCliOptions> = {
       stream: ctx.progressStream,
       ...(o.json ? { json: true } : {}),
     });
-    const controller = new AbortController();
-    const onSignal = () => {
-      progress.log("interrupted: the shard being written is dropped; rerun the same command to finish");
-      controller.abort();
-    };
-    process.once("SIGINT", onSignal);
+    const interrupt = abortOnInterrupt(
+      progress,
+      "interrupted: the shard being written is dropped; rerun the same command to finish",
+    );
     try {
       const result = await encodeVqCodes({
         ...params,
-        signal: controller.signal,
+        signal: interrupt.signal,
         onProgress: reportProgress(progress),
       });
       progress.done({
@@ -128,7 +127,7 @@ export const encodeVqCommand: CliCommand<EncodeVqCliOptions> = {
     } catch (err) {
       throw new CliError((err as Error).message);
     } finally {
-      process.off("SIGINT", onSignal);
+      interrupt.dispose();
     }
   },
   secrets: (_o, env) => [env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]],

@@ -262,15 +262,20 @@ function reportEvents(progress: Progress): (e: TrainVQEvent) => void {
   };
 }
 
-/** Ctrl-C once: finish the step and checkpoint (the signal aborts); twice: Node's default, a kill. */
-function abortOnInterrupt(progress: Progress): { signal: AbortSignal; dispose: () => void } {
+/**
+ * The first Ctrl-C aborts the returned signal (the run stops cleanly, saying `message`); the handler
+ * is then gone, so a second Ctrl-C is Node's default: a kill.
+ */
+export function abortOnInterrupt(
+  progress: Pick<Progress, "log">,
+  message: string,
+): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const onSignal = () => {
-    progress.log("interrupted: finishing the step and writing a checkpoint (Ctrl-C again to kill)");
+    progress.log(message);
     controller.abort();
-    process.off("SIGINT", onSignal);
   };
-  process.on("SIGINT", onSignal);
+  process.once("SIGINT", onSignal);
   return { signal: controller.signal, dispose: () => process.off("SIGINT", onSignal) };
 }
 
@@ -299,7 +304,10 @@ export const trainVqCommand: CliCommand<TrainVqCliOptions> = {
       json: opt.json === true ? true : undefined,
       stream: ctx.progressStream,
     });
-    const interrupt = abortOnInterrupt(progress);
+    const interrupt = abortOnInterrupt(
+      progress,
+      "interrupted: finishing the step and writing a checkpoint (Ctrl-C again to kill)",
+    );
     try {
       const result = await trainVQ({
         ...params,
