@@ -79,6 +79,12 @@ const trainSchema = z.strictObject({
   preset: z.string().min(1).default("auto"),
   /** null: the model config's training.threads, else the trainer's default. */
   threads,
+  /**
+   * Samples files shown in report.html beside the run's own (training.report_samples; the demo shows the
+   * grounded benchmark's, docs/grounded-samples.json); null keeps the model config's. Report only: not
+   * part of the run's identity.
+   */
+  report_samples: z.array(z.string().min(1)).nullable().default(null),
 });
 
 export const appConfigSchema = z.strictObject({

@@ -100,6 +100,8 @@ export function demoConfig(params: {
         laion_prob: 0.3,
         max_steps: 100,
         preset: "auto",
+        // the grounded benchmark's held-out samples beside the demo's own (docs/benchmarks.md)
+        report_samples: [path.join(root, "docs/grounded-samples.json")],
       },
     },
     "demo config",

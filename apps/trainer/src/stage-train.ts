@@ -59,7 +59,11 @@ export function trainOverridesFor(params: TrainStageParams): ConfigOverrides {
 
 /** The model config the app runs: train.config with trainOverridesFor on top; `choosePreset` settles `auto`. */
 export function trainConfigFor(params: TrainStageParams): TrainConfig {
-  return applyOverrides(loadConfig(params.cfg.train.config), trainOverridesFor(params));
+  const tc = applyOverrides(loadConfig(params.cfg.train.config), trainOverridesFor(params));
+  // Not a flag of train-multimodal (the report is not the run): set here, so the "run it alone" hint
+  // shows the model config's own report_samples.
+  const extra = params.cfg.train.report_samples;
+  return extra === null ? tc : { ...tc, training: { ...tc.training, report_samples: extra } };
 }
 
 function modelConfigOf(tc: TrainConfig): ModelConfig {
