@@ -269,7 +269,8 @@ const raw = {
 applyKeyValues(raw, positionals);
 const trainMinutes = Math.max(0.5, minutes - elapsedMin() - 0.05 * minutes);
 // Steps for the remaining budget at a measured rate (steps/s); the schedule ends there.
-const stepRate = Number(flags["train-rate"] ?? 0.8);
+// Default: 0.8 steps/s at seq_len 77 (8×8 codes, a quiet machine), scaled by the window's length.
+const stepRate = Number(flags["train-rate"] ?? (0.8 * 77) / raw.model.seq_len);
 const maxSteps = flags.steps
   ? Number(flags.steps)
   : (raw.training.max_steps ?? Math.max(20, Math.round(trainMinutes * 60 * stepRate)));
