@@ -9,9 +9,8 @@ import {
   runCommand,
 } from "@laion/cli-kit";
 import type { Command } from "commander";
-import { BACKEND_ORDER, type BackendName } from "./backend.js";
 import { type EncodeProgress, type EncodeVqCodesParams, encodeVqCodes } from "./encode-vq-codes.js";
-import { abortOnInterrupt } from "./train-command.js";
+import { abortOnInterrupt, BACKEND_FLAG, backendFlag } from "./train-command.js";
 
 /** The flags of `encode-vq-codes` (commander's camelCased names). */
 export interface EncodeVqCliOptions {
@@ -55,17 +54,13 @@ function defineOptions(program: Command): void {
       "images per encoder pass (default 32)",
       intOption("--batch-size", { min: 1, max: 4096 }),
     )
-    .option(
-      "--backend <name>",
-      `force a backend: ${BACKEND_ORDER.join(", ")} (default: the first that loads)`,
-    )
+    .option(...BACKEND_FLAG)
     .option("--json", "progress as JSON lines even on a terminal");
 }
 
 /** Flags → encodeVqCodes params (without the callbacks and signal); errors name the flag. */
 export function encodeParams(o: EncodeVqCliOptions): Omit<EncodeVqCodesParams, "onProgress" | "signal"> {
-  if (o.backend !== undefined && !BACKEND_ORDER.includes(o.backend as BackendName))
-    throw new CliError(`--backend must be one of ${BACKEND_ORDER.join(", ")}, got "${o.backend}"`);
+  const backend = backendFlag(o.backend);
   return {
     vqCheckpoint: o.vqCheckpoint,
     input: o.input,
@@ -73,7 +68,7 @@ export function encodeParams(o: EncodeVqCliOptions): Omit<EncodeVqCodesParams, "
     ...(o.workerIndex !== undefined ? { workerIndex: o.workerIndex } : {}),
     ...(o.workerCount !== undefined ? { workerCount: o.workerCount } : {}),
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
-    ...(o.backend !== undefined ? { backend: o.backend as BackendName } : {}),
+    ...(backend !== undefined ? { backend } : {}),
     ...(o.s3Endpoint !== undefined ? { s3Endpoint: o.s3Endpoint } : {}),
   };
 }

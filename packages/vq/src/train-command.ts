@@ -93,6 +93,19 @@ async function readYamlConfig(
   return { run, model };
 }
 
+/** --backend of both vq bins: any name, checked by backendFlag (a YAML --config may set it too). */
+export const BACKEND_FLAG = [
+  "--backend <name>",
+  `force a backend: ${BACKEND_ORDER.join(", ")} (default: the first that loads)`,
+] as const;
+
+/** The --backend value as a backend name; an unknown one is an error naming the flag and the choices. */
+export function backendFlag(value: string | undefined): BackendName | undefined {
+  if (value !== undefined && !BACKEND_ORDER.includes(value as BackendName))
+    throw new CliError(`--backend must be one of ${BACKEND_ORDER.join(", ")}, got "${value}"`);
+  return value as BackendName | undefined;
+}
+
 /** The flags of `train-visual-vq` (commander's camelCased names); a YAML --config may set the same ones. */
 export type TrainVqCliOptions = z.infer<typeof runSchema> & {
   config?: string;
@@ -152,10 +165,7 @@ function defineTraining(program: Command): void {
       "seed for init, augmentation and restarts (default 0)",
       intOption("--seed", { min: 0 }),
     )
-    .option(
-      "--backend <name>",
-      `force a backend: ${BACKEND_ORDER.join(", ")} (default: the first that loads)`,
-    )
+    .option(...BACKEND_FLAG)
     .option(
       "--threads <n>",
       "wasm: threads sharing each batch, one core each (default: all cores; results are reproducible for a given n)",
@@ -200,10 +210,7 @@ function checkOptions(opt: TrainVqCliOptions): { backend: BackendName | undefine
   if (opt.captions === undefined && opt.laionTars === undefined) {
     throw new CliError("no training data: give --captions (with --image-root) and/or --laion-tars");
   }
-  const backend = opt.backend as BackendName | undefined;
-  if (backend !== undefined && !BACKEND_ORDER.includes(backend)) {
-    throw new CliError(`--backend must be one of ${BACKEND_ORDER.join(", ")}, got "${backend}"`);
-  }
+  const backend = backendFlag(opt.backend);
   const preset = (opt.preset ?? "demo") as VQPresetName;
   if (!(preset in VQ_PRESETS))
     throw new CliError(`--preset must be one of ${Object.keys(VQ_PRESETS).join(", ")}, got "${preset}"`);
