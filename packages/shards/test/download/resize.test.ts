@@ -4,6 +4,7 @@ import { fixturePath } from "@laion/test-servers";
 import sharp from "sharp";
 import { describe, expect, test } from "vitest";
 import { RESIZE_MODES, type ResizeMode, resizeImage, roundHalfEven } from "../../src/download/index.js";
+import { headerSize } from "../../src/download/resize.js";
 
 const ORIGINALS = fixturePath("images/originals");
 const originals = fs
@@ -160,5 +161,32 @@ describe("resizeImage errors are values", () => {
     const r = await resizeImage(input, params);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toMatch(error);
+  });
+});
+
+describe("headerSize (image-size for JPEGs) agrees with sharp's metadata", () => {
+  const sharpSize = async (bytes: Uint8Array) => {
+    const m = await sharp(bytes).metadata();
+    return { width: m.width, height: m.height, orientation: m.orientation ?? 1 };
+  };
+
+  test("every original, and EXIF orientations 1–8, progressive and CMYK JPEGs", async () => {
+    const inputs: Buffer[] = originals.map((f) => fs.readFileSync(path.join(ORIGINALS, f)));
+    const base = sharp({ create: { width: 37, height: 21, channels: 3, background: "#808000" } });
+    for (let orientation = 1; orientation <= 8; orientation++)
+      inputs.push(await base.clone().jpeg().withMetadata({ orientation }).toBuffer());
+    inputs.push(await base.clone().jpeg({ progressive: true }).toBuffer());
+    inputs.push(await base.clone().toColourspace("cmyk").jpeg().toBuffer());
+    for (const bytes of inputs) expect(await headerSize(bytes)).toEqual(await sharpSize(bytes));
+  });
+
+  test("a PNG goes to sharp; a JPEG cut inside its header gets sharp's error", async () => {
+    const png = await sharp({ create: { width: 5, height: 3, channels: 4, background: "#fff0" } })
+      .png()
+      .toBuffer();
+    expect(await headerSize(png)).toMatchObject({ width: 5, height: 3 });
+    const cut = fs.readFileSync(path.join(ORIGINALS, "456_123.jpg")).subarray(0, 40);
+    await expect(headerSize(cut)).rejects.toThrow();
+    expect(await resizeImage(cut)).toMatchObject({ ok: false });
   });
 });
