@@ -1,11 +1,14 @@
+// Public API of @laion/cli-kit: the one CLI pattern (typed options → the library call), option
+// parsers, progress, run manifests and output locks, atomic writes — what every package's CLI and
+// run bookkeeping share. Named one by one; the rest stays internal (tests import it from src/).
 export type { RunCliOptions } from "./cli-error.js";
-export { CliError, debugEnabled, redact, runCli } from "./cli-error.js";
+export { CliError, redact, runCli } from "./cli-error.js";
 export type { CliCommand, CliContext, CliIo, CliSubcommand, Verbosity } from "./command.js";
-export { buildProgram, packageVersion, runCommand } from "./command.js";
+export { packageVersion, runCommand } from "./command.js";
 export type { ConfigIssue } from "./config-issues.js";
 export { describeConfigIssue } from "./config-issues.js";
 export type { FsErrorContext } from "./fs-errors.js";
-export { describeFsError, fsError, isDiskFull } from "./fs-errors.js";
+export { describeFsError } from "./fs-errors.js";
 export type { RangeParams } from "./options.js";
 export { boolOption, floatOption, intOption } from "./options.js";
 export type { AcquireLockParams, LockHolder, OutputLock } from "./output-lock.js";

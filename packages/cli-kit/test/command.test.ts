@@ -1,6 +1,7 @@
 import { runCaptured } from "@laion/test-servers";
 import { describe, expect, test } from "vitest";
-import { type CliCommand, debugEnabled, intOption, packageVersion, runCommand } from "../src/index.js";
+import { debugEnabled } from "../src/cli-error.js";
+import { type CliCommand, intOption, packageVersion, runCommand } from "../src/index.js";
 
 interface Options {
   input: string;

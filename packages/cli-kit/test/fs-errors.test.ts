@@ -2,7 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { checkFlagPath, describeFsError, isDiskFull } from "../src/index.js";
+import { isDiskFull } from "../src/fs-errors.js";
+import { checkFlagPath, describeFsError } from "../src/index.js";
 
 /** The real error Node raises for `fn`, so the codes are not made up. */
 function errorOf(fn: () => void): NodeJS.ErrnoException {

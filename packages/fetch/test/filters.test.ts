@@ -1,6 +1,7 @@
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { BloomFilter, FILTERS, fetchLaion } from "../src/index.js";
+import { BloomFilter } from "../src/bloom.js";
+import { FILTERS, fetchLaion } from "../src/index.js";
 import { tempDir, writeParquet } from "./helpers.js";
 
 /** 2000 synthetic rows with every LAION column, values spread so each filter has work to do. */

@@ -3,7 +3,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fixturePath } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createHttpFetch, fetchLaion, resolveSources } from "../src/index.js";
+import { createHttpFetch } from "../src/http.js";
+import { fetchLaion, resolveSources } from "../src/index.js";
 import { readAll } from "./helpers.js";
 
 const T1000 = fixturePath("laion/test_1000.parquet");

@@ -2,7 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
 import { describe, expect, test } from "vitest";
-import { captionLength, fetchLaion, fetchLaionSubset, isHttpUrl, resolveSources } from "../src/index.js";
+import { captionLength, isHttpUrl } from "../src/filters.js";
+import { fetchLaion, fetchLaionSubset, resolveSources } from "../src/index.js";
 import { columnNames, readAll, tempDir } from "./helpers.js";
 
 const T1000 = fixturePath("laion/test_1000.parquet");

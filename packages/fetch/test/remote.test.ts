@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { fixturePath, startHubServer, startImageServer } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
-import { defaultHubUrl, fetchLaion, fetchLaionSubset, resolveSources } from "../src/index.js";
+import { fetchLaion, fetchLaionSubset, resolveSources } from "../src/index.js";
+import { defaultHubUrl } from "../src/sources.js";
 import { readAll, tempDir, writeParquet } from "./helpers.js";
 
 const T1000 = fixturePath("laion/test_1000.parquet");

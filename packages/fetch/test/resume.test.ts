@@ -2,7 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
 import { describe, expect, test } from "vitest";
-import { fetchLaion, fetchLaionSubset, fileOrder } from "../src/index.js";
+import { fileOrder } from "../src/fetch-laion.js";
+import { fetchLaion, fetchLaionSubset } from "../src/index.js";
 import { readAll, tempDir } from "./helpers.js";
 
 const T1000 = fixturePath("laion/test_1000.parquet");

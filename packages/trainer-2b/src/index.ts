@@ -1,10 +1,13 @@
-// Public API of @laion/trainer-2b.
+// Public API of @laion/trainer-2b: train the tokenizer and the multimodal transformer, check a run,
+// generate, and the model's building blocks for a loop of your own (as the benchmarks use them):
+// config + run manifest, training + preflight + report, generation, model/optimiser/step/tokenizer/
+// vocabulary/documents/held-out split. Named one by one; everything else stays internal (tests import
+// it from src/).
 
-export { type CheckpointState, findCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+export { type CheckpointState, loadCheckpoint } from "./checkpoint.js";
 export {
   applyOverrides,
   type ConfigOverrides,
-  configSchema,
   loadConfig,
   modelConfigFor,
   parseConfig,
@@ -12,60 +15,25 @@ export {
   type TrainConfig,
   trainArgs,
 } from "./config.js";
-export { createTrainStream, type DataState, heldOutBatches, type ImageCoder, isHeldOut } from "./data.js";
+export { heldOutBatches, type ImageCoder, isHeldOut } from "./data.js";
 export {
-  type DecodeOptions,
   type GenerateParams,
   type GenerateRequest,
   type GenerateResult,
   generate,
   pickToken,
-  type Sampled,
-  type SampleParams,
-  sampleTokens,
 } from "./generate.js";
 export { type LoadedModel, loadForGeneration } from "./load-model.js";
-export {
-  attention,
-  countParameters,
-  documentMask,
-  type ModelConfig,
-  parameterShapes,
-  type Tf,
-  Transformer,
-} from "./model.js";
-export { AdamW, clipByGlobalNorm, lrAt, type ScheduleParams } from "./optim.js";
-export {
-  assertFits,
-  deviceMemory,
-  formatPlan,
-  type MemoryPlan,
-  memoryPlan,
-  presetModelConfig,
-  whatFits,
-} from "./preflight.js";
-export { PRESET_NAMES, PRESETS, type Preset, type PresetName } from "./presets.js";
-export { lineChart, type MetricRecord, type ReportSample, renderReport } from "./report.js";
-export { readSamplesFile, type SampleSection, writeSamplesFile } from "./report-samples.js";
-export { lastCheckpointStep, missingInputs, trainManifestParams, trainStatus } from "./run-manifest.js";
-export { type Batch, buildDoc, type Doc, type DocKind, Packer, type PackerState } from "./sequences.js";
-export { pretokenize, Tokenizer, type TokenizerJson, type TrainBpeParams, trainBpe } from "./tokenizer.js";
+export { countParameters, documentMask, type ModelConfig, type Tf, Transformer } from "./model.js";
+export { AdamW } from "./optim.js";
+export { deviceMemory, formatPlan, type MemoryPlan, memoryPlan, whatFits } from "./preflight.js";
+export { PRESET_NAMES, type PresetName } from "./presets.js";
+export { type MetricRecord, type ReportSample, renderReport } from "./report.js";
+export { writeSamplesFile } from "./report-samples.js";
+export { lastCheckpointStep, missingInputs, trainStatus } from "./run-manifest.js";
+export { buildDoc, type Doc } from "./sequences.js";
+export { Tokenizer, type TrainBpeParams, trainBpe } from "./tokenizer.js";
 export { type TrainParams, type TrainPlan, type TrainResult, trainMultimodal } from "./train.js";
-export { evaluate, type LossStats, type LossWeights, type StepResult, trainStep } from "./train-step.js";
+export { type StepResult, trainStep } from "./train-step.js";
 export { type TrainTokenizerParams, trainTokenizer } from "./train-tokenizer.js";
-export {
-  BOI,
-  BOS,
-  codesToVocab,
-  EOI,
-  EOS,
-  kindOf,
-  makeVocab,
-  PAD,
-  SPECIALS,
-  type TokenKind,
-  textToVocab,
-  type Vocab,
-  vocabToCodes,
-  vocabToText,
-} from "./vocab.js";
+export { BOI, EOI, EOS, makeVocab, SPECIALS, type Vocab } from "./vocab.js";

@@ -1,48 +1,40 @@
-// Public API of @laion/vq: a VQ image tokenizer (conv encoder → EMA vector quantiser → conv decoder) in TensorFlow.js.
+// Public API of @laion/vq: a VQ image tokenizer (conv encoder → EMA vector quantiser → conv decoder) in
+// TensorFlow.js — train it, load it, encode images to code shards — plus the pieces other packages
+// build on (backend choice, the safetensors codec, the worker pool of data-parallel training). Named one
+// by one; everything else stays internal (tests import it from src/).
+
+// Backends.
 export type { BackendName, DeviceInfo, SelectBackendParams, Tf } from "./backend.js";
-export {
-  BACKEND_ORDER,
-  currentBackend,
-  currentDevice,
-  describeDevice,
-  INSTALL_HINTS,
-  selectBackend,
-} from "./backend.js";
-export type { CodeSample, CodeShardStats, CodeShardWriter } from "./code-shards.js";
-export { CODES_EXT, createCodeShardWriter, isCodeSample, readCodeSample } from "./code-shards.js";
+export { BACKEND_ORDER, currentBackend, currentDevice, describeDevice, selectBackend } from "./backend.js";
+// Code shards: images encoded once, read by the trainer.
+export type { CodeSample } from "./code-shards.js";
+export { CODES_EXT, isCodeSample, readCodeSample } from "./code-shards.js";
+// Training, config and the run manifest the app asks before rerunning.
 export type { VQConfig, VQPresetName } from "./config.js";
-export { PRESET_LR, resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
-export { encodeVqCodesCli } from "./encode-command.js";
+export { resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
 export type {
   CodeShardsStatus,
   EncodeProgress,
   EncodeVqCodesParams,
   EncodeVqCodesResult,
 } from "./encode-vq-codes.js";
-export { codeShardName, codeShardsStatus, encodeVqCodes } from "./encode-vq-codes.js";
-export { imageToFloat, reconstructionGrid } from "./images.js";
+export { codeShardsStatus, encodeVqCodes } from "./encode-vq-codes.js";
+export { imageToFloat } from "./images.js";
 export { forwardFlops } from "./model.js";
+export { CUDA_LIBRARIES } from "./node-gpu.js";
 export type { NpyArray, NpyIntDtype } from "./npy.js";
-export { codeDtype, decodeNpy, encodeNpy } from "./npy.js";
+export { decodeNpy, encodeNpy } from "./npy.js";
 export { codeUsage } from "./quantizer.js";
-export { checkpointStep, vqManifestParams, vqStatus } from "./run-manifest.js";
+export { checkpointStep, vqStatus } from "./run-manifest.js";
+// The one safetensors codec of the workspace (trainer-2b's checkpoints use it too).
 export type { SafeTensor, SafetensorsDtype, TensorData } from "./safetensors.js";
 export { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from "./safetensors.js";
-export type { ImageSample } from "./samples.js";
 export { trainVqArgs } from "./to-args.js";
-export { trainVisualVq } from "./train-command.js";
 export type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq.js";
-export { optimPath, trainVQ } from "./train-vq.js";
+export { trainVQ } from "./train-vq.js";
+// The trained model.
 export type { VqIdentity } from "./vq-identity.js";
 export type { VQModel } from "./vq-model.js";
-export { checkpointShapes, loadVQ, saveVQ, vqCheckpointIdentity } from "./vq-model.js";
-export { registerWasmKernels } from "./wasm-kernels.js";
-// data-parallel training over worker threads (trainer-2b's trainer uses these too)
-export {
-  availableCores,
-  serveRequests,
-  shardBounds,
-  WorkerClient,
-  WorkerPool,
-  workerEntry,
-} from "./worker-pool.js";
+export { loadVQ, saveVQ, vqCheckpointIdentity } from "./vq-model.js";
+// Data-parallel training over worker threads (trainer-2b's trainer runs its steps on the same pool).
+export { availableCores, serveRequests, shardBounds, WorkerPool, workerEntry } from "./worker-pool.js";

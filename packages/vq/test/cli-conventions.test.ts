@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { runCaptured } from "@laion/test-servers";
 import { describe, expect, test } from "vitest";
-import { encodeVqCodesCli, trainVisualVq } from "../src/index.js";
+import { encodeVqCodesCli } from "../src/encode-command.js";
+import { trainVisualVq } from "../src/train-command.js";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 const groupsOf = (help: string) => [...help.matchAll(/^(\w[^:\n]*):$/gm)].map((m) => m[1]);

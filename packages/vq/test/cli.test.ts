@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fixturePath, runCaptured } from "@laion/test-servers";
 import { expect, test } from "vitest";
-import { loadSafetensors, trainVisualVq } from "../src/index.js";
+import { loadSafetensors } from "../src/index.js";
+import { trainVisualVq } from "../src/train-command.js";
 
 /** The bin run in-process: stdout, stderr and the exit code it set. */
 const run = (...args: string[]) => runCaptured(trainVisualVq, args);

@@ -5,12 +5,12 @@ import { localFolderStorage, TarWriter, WebDataset } from "@laion/shards";
 import { fixturePath, runCaptured, startS3Server } from "@laion/test-servers";
 import { beforeAll, describe, expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
+import { encodeVqCodesCli } from "../src/encode-command.js";
 import {
   codeShardsStatus,
   decodeNpy,
   type EncodeVqCodesParams,
   encodeVqCodes,
-  encodeVqCodesCli,
   loadVQ,
   readCodeSample,
   saveVQ,

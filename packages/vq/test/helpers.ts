@@ -1,13 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
-import {
-  type ImageSample,
-  type TrainVQParams,
-  type TrainVQResult,
-  trainVQ,
-  type VQConfig,
-} from "../src/index.js";
+import { type TrainVQParams, type TrainVQResult, trainVQ, type VQConfig } from "../src/index.js";
+import type { ImageSample } from "../src/samples.js";
 
 /** The real photos in fixtures/images/originals as bytes. */
 export async function fixturePhotos(): Promise<{ name: string; bytes: Uint8Array }[]> {

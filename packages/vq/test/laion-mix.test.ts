@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
 import { beforeAll, describe, expect, test } from "vitest";
-import { loadSafetensors, optimPath, selectBackend, type TrainVQParams, trainVQ } from "../src/index.js";
+import { loadSafetensors, selectBackend, type TrainVQParams, trainVQ } from "../src/index.js";
+import { optimPath } from "../src/train-vq.js";
 import { small, trainUntilStep } from "./helpers.js";
 
 // The user's folder (14 photos, Sinhala captions) mixed with a real webdataset shard standing in for

@@ -1,5 +1,6 @@
 import { expect, test } from "vitest";
-import { forwardFlops, PRESET_LR, resolveConfig, VQ_PRESETS } from "../src/index.js";
+import { PRESET_LR } from "../src/config.js";
+import { forwardFlops, resolveConfig, VQ_PRESETS } from "../src/index.js";
 
 test("every preset is a valid config with a learning rate", () => {
   for (const name of Object.keys(VQ_PRESETS) as (keyof typeof VQ_PRESETS)[]) {

@@ -2,7 +2,8 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { loadSafetensors, optimPath, selectBackend, type TrainVQParams, trainVQ } from "../src/index.js";
+import { loadSafetensors, selectBackend, type TrainVQParams, trainVQ } from "../src/index.js";
+import { optimPath } from "../src/train-vq.js";
 import { fixturePhotos, photoSamples, small, trainUntilStep } from "./helpers.js";
 
 let photos: Awaited<ReturnType<typeof fixturePhotos>>;

@@ -8,11 +8,11 @@ import {
   imageToFloat,
   loadSafetensors,
   loadVQ,
-  optimPath,
   selectBackend,
   type TrainVQResult,
   trainVQ,
 } from "../src/index.js";
+import { optimPath } from "../src/train-vq.js";
 import { fixturePhotos, photoSamples, small } from "./helpers.js";
 
 let dir: string;

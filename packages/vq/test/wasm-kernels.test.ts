@@ -101,7 +101,7 @@ describe("wasm kernels match the cpu backend", () => {
 
   test("registering twice is harmless", async () => {
     await selectBackend({ prefer: "wasm" });
-    const { registerWasmKernels } = await import("../src/index.js");
+    const { registerWasmKernels } = await import("../src/wasm-kernels.js");
     registerWasmKernels(tf);
     registerWasmKernels(tf);
     const got = await onBackend("wasm", () => convGrads(cases[1] as ConvCase, 3));

@@ -7,8 +7,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CUDA_LIBRARIES } from "@laion/vq";
 import { describe, expect, test } from "vitest";
-import { CUDA_LIBRARIES } from "../../../packages/vq/src/node-gpu.js";
 import { notebookBlocks, notebookPython, readNotebook } from "../src/extract.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");

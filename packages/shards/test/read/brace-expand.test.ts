@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { expandBraces, splitKey } from "../../src/index.js";
+import { expandBraces, splitKey } from "../../src/read/index.js";
 
 describe("expandBraces", () => {
   test("zero-padded numeric ranges keep their width", () => {
