@@ -9,6 +9,7 @@ import {
   type RunStatus,
 } from "@laion/cli-kit";
 import { DEFAULT_DEDUPE_FPR } from "./bloom.js";
+import type { FetchLaionParams } from "./fetch-laion.js";
 import { FILTER_KEYS, type FilterParams } from "./filters.js";
 import type { ResolveSourcesParams } from "./sources.js";
 
@@ -16,20 +17,23 @@ import type { ResolveSourcesParams } from "./sources.js";
 export const MANIFEST_FILE = ".fetch-manifest.json";
 
 /** The fetch parameters that change which rows end up in filtered.parquet. */
-export interface FetchOutputParams
-  extends Omit<ResolveSourcesParams, "fetch" | "token" | "timeoutMs">,
-    FilterParams {
-  maxSamples?: number;
-  maxRowsPerFile?: number;
-  urlCol?: string;
-  captionCol?: string;
-  dedupeUrls?: boolean;
-  dedupeExpectedRows?: number;
-  dedupeFpr?: number;
-  seed?: number;
-  shuffle?: boolean;
-  shuffleBuffer?: number;
-}
+export type FetchOutputParams = Omit<ResolveSourcesParams, "fetch" | "token" | "timeoutMs"> &
+  FilterParams &
+  Pick<FetchLaionParams, (typeof ROW_PARAMS)[number]>;
+
+/** fetchLaion's parameters besides the filters that change the rows (their types come from FetchLaionParams). */
+const ROW_PARAMS = [
+  "maxSamples",
+  "maxRowsPerFile",
+  "urlCol",
+  "captionCol",
+  "dedupeUrls",
+  "dedupeExpectedRows",
+  "dedupeFpr",
+  "seed",
+  "shuffle",
+  "shuffleBuffer",
+] as const satisfies readonly (keyof FetchLaionParams)[];
 
 /**
  * The output-affecting parameters, snake_case (the flag is the same name with dashes), unset as null.
