@@ -46,10 +46,11 @@ export function tinyConfig(
   out: string,
   training: Record<string, unknown> = {},
   data: Record<string, unknown> = {},
+  model: Record<string, unknown> = {},
 ) {
   return parseConfig({
     output_dir: out,
-    model: { preset: "tiny", seq_len: 32, text_vocab: 320 },
+    model: { preset: "tiny", seq_len: 32, text_vocab: 320, ...model },
     data: {
       corpus: [fixturePath("sinhala", "corpus.txt")],
       captions: fixturePath("explicit_media", "captions.json"),

@@ -4,38 +4,27 @@ import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
 import { expect, test } from "vitest";
 import { findCheckpoint } from "../src/checkpoint.js";
-import { parseConfig } from "../src/config.js";
 import { trainMultimodal } from "../src/train.js";
-import { cpuTf, fakeVq } from "./helpers.js";
+import { cpuTf, fakeVq, tinyConfig } from "./helpers.js";
 
 // Every source on, LAION read as the trainer reads it at scale (resampled shards + shuffle buffer): the
 // checkpoint holds each reader's state() inside the mixer's, and a resume seeks there (no replay) and
 // continues exactly as the uninterrupted run.
 function config(out: string) {
-  return parseConfig({
-    output_dir: out,
-    model: { preset: "tiny", seq_len: 32, text_vocab: 320 },
-    data: {
-      corpus: [fixturePath("sinhala", "corpus.txt")],
-      captions: fixturePath("explicit_media", "captions.json"),
-      image_root: fixturePath("explicit_media"),
-      held_out_fraction: 0.1,
-    },
-    training: {
-      laion_path: fixturePath("webdataset", "sample.tgz"),
-      laion_prob: 0.4,
-      text_only_prob: 0.5,
-      shuffle_buffer: 16,
-      batch_size: 2,
-      max_steps: 4,
-      eval_every: 100,
-      eval_batches: 1,
-      checkpoint_every: 2,
-      warmup: 2,
-      lr: 0.01,
-      seed: 7,
-      sample_max_tokens: 4,
-    },
+  return tinyConfig(out, {
+    laion_path: fixturePath("webdataset", "sample.tgz"),
+    laion_prob: 0.4,
+    text_only_prob: 0.5,
+    shuffle_buffer: 16,
+    batch_size: 2,
+    max_steps: 4,
+    eval_every: 100,
+    eval_batches: 1,
+    checkpoint_every: 2,
+    warmup: 2,
+    lr: 0.01,
+    seed: 7,
+    sample_max_tokens: 4,
   });
 }
 

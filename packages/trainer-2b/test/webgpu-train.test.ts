@@ -4,9 +4,8 @@ import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
 import { selectBackend } from "@laion/vq";
 import { expect, test } from "vitest";
-import { parseConfig } from "../src/config.js";
 import { trainMultimodal } from "../src/train.js";
-import { fakeVq } from "./helpers.js";
+import { fakeVq, tinyConfig } from "./helpers.js";
 
 // A few steps of the real training loop on webgpu (in CI: Mesa's software Vulkan, ~1.4 GFLOP/s, hence
 // the tiny model) give the losses wasm gives for the same seed and data: both are float32, so they
@@ -24,16 +23,9 @@ async function webgpuAvailable(): Promise<boolean> {
 }
 
 const config = (out: string) =>
-  parseConfig({
-    output_dir: out,
-    model: { preset: "tiny", seq_len: 16, text_vocab: 300 },
-    data: {
-      corpus: [fixturePath("sinhala", "corpus.txt")],
-      captions: fixturePath("explicit_media", "captions.json"),
-      image_root: fixturePath("explicit_media"),
-      held_out_fraction: 0.1,
-    },
-    training: {
+  tinyConfig(
+    out,
+    {
       batch_size: 2,
       grad_accum: 1,
       max_steps: 3,
@@ -46,7 +38,9 @@ const config = (out: string) =>
       sample_max_tokens: 2,
       threads: 1,
     },
-  });
+    {},
+    { seq_len: 16, text_vocab: 300 },
+  );
 
 test.runIf(await webgpuAvailable())(
   "3 training steps on webgpu match wasm (same seed, 1e-3 relative), eval and checkpoint included",
