@@ -1,7 +1,6 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fixturePath } from "@laion/test-servers";
 import { selectBackend } from "@laion/vq";
 import { expect, test } from "vitest";
 import { trainMultimodal } from "../src/train.js";
