@@ -26,6 +26,7 @@ import {
   fetchManifestParams,
   fetchStatus,
   MANIFEST_FILE,
+  ROW_PARAMS,
 } from "./run-manifest.js";
 import { type ResolveSourcesParams, resolveSources } from "./sources.js";
 import { emptyStats, type FetchStats, type LaionRow, type Source } from "./types.js";
@@ -89,19 +90,8 @@ function ensureWritableDir(dir: string): void {
 
 /** Everything that changes which rows end up in the output; a resumed run must match it. */
 function fingerprint(params: FetchLaionSubsetParams, locations: string[]): string {
-  const keys = [
-    "maxSamples",
-    "maxRowsPerFile",
-    "urlCol",
-    "captionCol",
-    "dedupeUrls",
-    "dedupeExpectedRows",
-    "dedupeFpr",
-    "seed",
-    "shuffle",
-    "shuffleBuffer",
-    ...FILTER_KEYS,
-  ] as const;
+  // the run manifest's list, in the same order (the fingerprint of an existing progress file must not move)
+  const keys = [...ROW_PARAMS, ...FILTER_KEYS] as const;
   const picked: Record<string, unknown> = { locations };
   for (const k of keys) if (params[k] !== undefined) picked[k] = params[k];
   return createHash("sha256").update(JSON.stringify(picked)).digest("hex").slice(0, 16);

@@ -22,7 +22,7 @@ export type FetchOutputParams = Omit<ResolveSourcesParams, "fetch" | "token" | "
   Pick<FetchLaionParams, (typeof ROW_PARAMS)[number]>;
 
 /** fetchLaion's parameters besides the filters that change the rows (their types come from FetchLaionParams). */
-const ROW_PARAMS = [
+export const ROW_PARAMS = [
   "maxSamples",
   "maxRowsPerFile",
   "urlCol",
