@@ -12,10 +12,10 @@ import {
 } from "@laion/cli-kit";
 import type { Command } from "commander";
 import type { AppConfig } from "./app-config.js";
+import { commandLine } from "./command-line.js";
 import { runDemo } from "./demo.js";
 import { findRepoRoot } from "./find-root.js";
 import { STAGE_NAMES, type StageName } from "./kaggle.js";
-import { commandLine } from "./parquet-check.js";
 import { runKaggle } from "./run-kaggle.js";
 import { trainPreflight } from "./stage-train.js";
 

@@ -2,7 +2,8 @@ import path from "node:path";
 import { createProgress } from "@laion/cli-kit";
 import { type DownloadParams, downloadArgs, downloadShards, downloadStatus } from "@laion/shards";
 import type { AppConfig } from "./app-config.js";
-import { commandLine, parquetRowCount } from "./parquet-check.js";
+import { commandLine } from "./command-line.js";
+import { parquetRowCount } from "./parquet-rows.js";
 import { checkFromStatus, type Stage } from "./stage.js";
 
 export interface DownloadStageParams {

@@ -1,7 +1,7 @@
 import { createProgress, moveAside } from "@laion/cli-kit";
 import { codeShardsStatus, encodeVqCodes } from "@laion/vq";
 import type { AppConfig } from "./app-config.js";
-import { commandLine } from "./parquet-check.js";
+import { commandLine } from "./command-line.js";
 import type { Stage } from "./stage.js";
 
 /**

@@ -8,7 +8,8 @@ import {
   STATS_FILE,
 } from "@laion/fetch";
 import type { AppConfig } from "./app-config.js";
-import { commandLine, formatBytes } from "./parquet-check.js";
+import { commandLine } from "./command-line.js";
+import { formatBytes } from "./format-bytes.js";
 import { checkFromStatus, type Stage } from "./stage.js";
 
 export interface FetchStageParams {

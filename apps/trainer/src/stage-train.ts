@@ -21,7 +21,7 @@ import {
 } from "@laion/trainer-2b";
 import { currentBackend, selectBackend } from "@laion/vq";
 import type { AppConfig } from "./app-config.js";
-import { commandLine } from "./parquet-check.js";
+import { commandLine } from "./command-line.js";
 import { checkFromStatus, type Stage } from "./stage.js";
 
 export interface TrainStageParams {

@@ -11,7 +11,7 @@ import {
   vqStatus,
 } from "@laion/vq";
 import type { AppConfig } from "./app-config.js";
-import { commandLine } from "./parquet-check.js";
+import { commandLine } from "./command-line.js";
 import { checkFromStatus, type Stage } from "./stage.js";
 
 export interface VqStageParams {
