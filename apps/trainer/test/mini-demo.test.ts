@@ -100,8 +100,8 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
     expect(report).toContain("<html");
     // the demo's image → caption samples are text, never empty (<eos> is held back for the first token:
     // before, every one was empty); the model here trains 2 steps, so they are not words yet (byte
-    // pieces, some invalid UTF-8), only something with a letter. The grounded benchmark's samples
-    // follow in their own section.
+    // pieces, some invalid UTF-8): whether a letter is among them is chance, so only "not empty" is
+    // asserted here. Words are the grounded benchmark's job; its samples follow in their own section.
     const bench = report.indexOf("<h2>Samples: grounded benchmark");
     expect(bench).toBeGreaterThan(0);
     const captions = [
@@ -114,7 +114,6 @@ describe("mini demo: the whole pipeline on 20 rows", () => {
     expect(captions.length).toBeGreaterThan(0);
     for (const c of captions) {
       expect(c.trim(), report.slice(0, bench)).not.toBe("");
-      expect(c).toMatch(/\p{L}/u);
     }
     expect(report.slice(bench)).toMatch(/<b>image2caption<\/b>/);
     expect(lines.join("\n")).toContain(`Report:          ${first.outputs.report}`);
