@@ -10,11 +10,12 @@ import {
 import type { Command } from "commander";
 import { DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import { type FetchLaionSubsetParams, fetchLaionSubset } from "./fetch-subset.js";
+import type { FilterParams } from "./filters.js";
 import { DEFAULT_HF_DATASET, DEFAULT_HUB_URL, SUBSETS } from "./sources.js";
 import { DEFAULT_ROW_GROUP_SIZE } from "./write-filtered.js";
 
-/** The parsed flags of `fetch-laion-subset` (commander's camelCased names). */
-export interface FetchCliOptions {
+/** The parsed flags of `fetch-laion-subset` (commander's camelCased names); the filters are FilterParams'. */
+export interface FetchCliOptions extends FilterParams {
   hfDataset: string;
   revision: string;
   subset?: string;
@@ -30,15 +31,6 @@ export interface FetchCliOptions {
   seed: number;
   shuffle?: boolean;
   shuffleBuffer?: number;
-  minCaptionLen?: number;
-  maxCaptionLen?: number;
-  minWidth?: number;
-  minHeight?: number;
-  maxAspectRatio?: number;
-  maxPunsafe?: number;
-  maxPwatermark?: number;
-  minSimilarity?: number;
-  lang?: string[];
   dedupeUrls?: boolean;
   dedupeExpectedRows?: number;
   dedupeFpr: number;
