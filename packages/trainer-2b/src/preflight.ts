@@ -54,13 +54,20 @@ export interface DeviceMemory {
   warning?: string;
 }
 
+/** GPU memory assumed where tfjs does not report it (Kaggle's T4); --device-memory-gb says otherwise. */
+export const ASSUMED_GPU_GB = 16;
+
 /** What the backend in use can address: a hard limit where there is one (wasm's heap, the machine's RAM). */
 function backendMemory(backend: string, device?: { software?: boolean }): DeviceMemory & { hard: boolean } {
   if (backend === "wasm") return { bytes: 4 * 2 ** 30, source: "wasm heap (4 GiB, wasm32)", hard: true };
   // a software WebGPU adapter (llvmpipe) allocates in RAM: it falls through to the RAM figure
   if (backend === "tfjs-node-gpu" || (backend === "webgpu" && !device?.software))
     // tfjs does not report a GPU's memory: assume the Kaggle T4 and let device_memory_gb say otherwise
-    return { bytes: 16e9, source: "GPU, size not reported: 16 GB assumed (Kaggle T4)", hard: false };
+    return {
+      bytes: ASSUMED_GPU_GB * 1e9,
+      source: `GPU, size not reported: ${ASSUMED_GPU_GB} GB assumed (Kaggle T4)`,
+      hard: false,
+    };
   return { bytes: Math.floor(os.totalmem() * 0.8), source: "80% of system RAM", hard: true };
 }
 

@@ -11,8 +11,10 @@ import {
   packageVersion,
   runCommand,
 } from "@laion/cli-kit";
+import { BACKEND_ORDER, threadsOption } from "@laion/vq";
 import { type Command, Option } from "commander";
 import { applyOverrides, type ConfigOverrides, loadConfig, parseConfig, type TrainConfig } from "./config.js";
+import { ASSUMED_GPU_GB } from "./preflight.js";
 import { PRESET_NAMES } from "./presets.js";
 import type { MetricRecord } from "./report.js";
 import { missingInputs } from "./run-manifest.js";
@@ -72,23 +74,15 @@ function defineDevice(program: Command): void {
     .addOption(
       new Option("--backend <name>", "tfjs backend (default: first that loads)").choices([
         "auto",
-        "tfjs-node-gpu",
-        "webgpu",
-        "tfjs-node",
-        "wasm",
-        "cpu",
+        ...BACKEND_ORDER,
       ]),
     )
     .option(
       "--device-memory-gb <gb>",
-      "device memory for the preflight check (GPU default 16 = Kaggle T4)",
+      `device memory for the preflight check (training.device_memory_gb; GPU default ${ASSUMED_GPU_GB} = Kaggle T4)`,
       floatOption("--device-memory-gb", { min: 0.01 }),
     )
-    .option(
-      "--threads <n>",
-      "wasm: threads sharing each micro-batch, one core each (training.threads; default all cores)",
-      intOption("--threads", { min: 1, max: 256 }),
-    );
+    .addOption(threadsOption("each micro-batch", "training.threads"));
 }
 
 function defineRun(program: Command): void {

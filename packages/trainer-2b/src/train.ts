@@ -5,7 +5,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { availableCores, type DeviceInfo, describeDevice } from "@laion/vq";
+import { type DeviceInfo, describeDevice, trainingThreads } from "@laion/vq";
 import { findCheckpoint, loadCheckpoint } from "./checkpoint.js";
 import { modelConfigFor, resolveShape, type TrainConfig } from "./config.js";
 import { activeSources, type DataState, type ImageCoder, tokenizerTexts } from "./data.js";
@@ -267,8 +267,7 @@ function preflight(
   const memory = memoryPlan(modelCfg, cfg.training.batch_size, cfg.training.grad_accum);
   const device = deviceMemory(backend, cfg.training.device_memory_gb, deviceInfo);
   if (device.warning) log(`warning: ${device.warning}`);
-  // worker threads run wasm: only a wasm run shares its micro-batches with them
-  const threads = backend === "wasm" ? (cfg.training.threads ?? availableCores()) : 1;
+  const threads = trainingThreads(backend, cfg.training.threads);
   const partial = {
     backend,
     model: modelCfg,

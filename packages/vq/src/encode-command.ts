@@ -9,8 +9,9 @@ import {
   runCommand,
 } from "@laion/cli-kit";
 import type { Command } from "commander";
+import { BACKEND_FLAG, backendFlag } from "./device-flags.js";
 import { type EncodeProgress, type EncodeVqCodesParams, encodeVqCodes } from "./encode-vq-codes.js";
-import { abortOnInterrupt, BACKEND_FLAG, backendFlag } from "./train-command.js";
+import { abortOnInterrupt } from "./train-command.js";
 
 /** The flags of `encode-vq-codes` (commander's camelCased names). */
 export interface EncodeVqCliOptions {

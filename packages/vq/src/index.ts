@@ -12,6 +12,8 @@ export { CODES_EXT, isCodeSample, readCodeSample } from "./code-shards.js";
 // Training, config and the run manifest the app asks before rerunning.
 export type { VQConfig, VQPresetName } from "./config.js";
 export { resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
+// The device flags the tfjs bins share (trainer-2b's train-multimodal takes the same --threads).
+export { threadsOption } from "./device-flags.js";
 export type {
   CodeShardsStatus,
   EncodeProgress,
@@ -37,4 +39,4 @@ export type { VqIdentity } from "./vq-identity.js";
 export type { VQModel } from "./vq-model.js";
 export { loadVQ, saveVQ, vqCheckpointIdentity } from "./vq-model.js";
 // Data-parallel training over worker threads (trainer-2b's trainer runs its steps on the same pool).
-export { availableCores, serveRequests, shardBounds, WorkerPool, workerEntry } from "./worker-pool.js";
+export { serveRequests, shardBounds, trainingThreads, WorkerPool, workerEntry } from "./worker-pool.js";

@@ -15,8 +15,9 @@ import {
 import type { Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { BACKEND_ORDER, type BackendName, selectBackend } from "./backend.js";
+import { type BackendName, selectBackend } from "./backend.js";
 import { configSchema, VQ_PRESETS, type VQConfig, type VQPresetName } from "./config.js";
+import { BACKEND_FLAG, backendFlag, threadsOption } from "./device-flags.js";
 import { type TrainVQEvent, type TrainVQParams, trainVQ } from "./train-vq.js";
 
 /** Options a YAML --config may set (kebab-case or snake_case keys, as on the command line), with their types. */
@@ -93,19 +94,6 @@ async function readYamlConfig(
   return { run, model };
 }
 
-/** --backend of both vq bins: any name, checked by backendFlag (a YAML --config may set it too). */
-export const BACKEND_FLAG = [
-  "--backend <name>",
-  `force a backend: ${BACKEND_ORDER.join(", ")} (default: the first that loads)`,
-] as const;
-
-/** The --backend value as a backend name; an unknown one is an error naming the flag and the choices. */
-export function backendFlag(value: string | undefined): BackendName | undefined {
-  if (value !== undefined && !BACKEND_ORDER.includes(value as BackendName))
-    throw new CliError(`--backend must be one of ${BACKEND_ORDER.join(", ")}, got "${value}"`);
-  return value as BackendName | undefined;
-}
-
 /** The flags of `train-visual-vq` (commander's camelCased names); a YAML --config may set the same ones. */
 export type TrainVqCliOptions = z.infer<typeof runSchema> & {
   config?: string;
@@ -166,11 +154,7 @@ function defineTraining(program: Command): void {
       intOption("--seed", { min: 0 }),
     )
     .option(...BACKEND_FLAG)
-    .option(
-      "--threads <n>",
-      "wasm: threads sharing each batch, one core each (default: all cores; results are reproducible for a given n)",
-      intOption("--threads", { min: 1, max: 256 }),
-    );
+    .addOption(threadsOption("each batch"));
 }
 
 function defineOutput(program: Command): void {

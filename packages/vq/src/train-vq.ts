@@ -13,7 +13,7 @@ import { VQRun } from "./train-vq-loop.js";
 import { loadResumeState, optimPath, restoreOptimizer } from "./train-vq-state.js";
 import { VQ, type VQModel } from "./vq-model.js";
 import { DataParallelVQ } from "./vq-step.js";
-import { availableCores } from "./worker-pool.js";
+import { trainingThreads } from "./worker-pool.js";
 
 export { optimPath };
 
@@ -217,7 +217,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
   };
   // worker threads run wasm: only a wasm run shares its batches with them; they load tfjs while
   // this thread decodes the eval set
-  const threads = backend === "wasm" ? (params.threads ?? availableCores()) : 1;
+  const threads = trainingThreads(backend, params.threads);
   const parallel = threads > 1 ? DataParallelVQ.start(model, threads) : undefined;
   const evalSet = await loadEvalSet(params, config.imageSize, holdOutPercent, data, seed).catch(
     async (err: unknown) => {

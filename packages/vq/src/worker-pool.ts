@@ -11,6 +11,14 @@ export function availableCores(): number {
   return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
 }
 
+/**
+ * The threads a training run uses: worker threads run wasm, so only a wasm run shares its batches
+ * (`requested`, default every core this process may use); any other backend trains on one thread.
+ */
+export function trainingThreads(backend: string, requested?: number | null): number {
+  return backend === "wasm" ? (requested ?? availableCores()) : 1;
+}
+
 /** [start, end) of each of `parts` contiguous shards of n items (sizes differ by at most one; no empty shard). */
 export function shardBounds(n: number, parts: number): [number, number][] {
   const k = Math.max(1, Math.min(parts, n));
