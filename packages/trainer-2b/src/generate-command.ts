@@ -25,6 +25,7 @@ export interface GenerateCliOptions {
   temperature: number;
   greedy?: boolean;
   topK: number;
+  guidance?: number;
   minTokens?: number;
   maxTokens: number;
   seed: number;
@@ -35,6 +36,8 @@ export interface GenerateCliOptions {
 export function generateRequest(o: GenerateCliOptions): GenerateRequest {
   const modes = [o.prompt, o.caption, o.image].filter((x) => x !== undefined).length;
   if (modes !== 1) throw new CliError("give exactly one of --prompt, --caption (with --out) or --image");
+  if (o.guidance !== undefined && o.caption === undefined)
+    throw new CliError("--guidance applies to --caption only (caption → image)");
   if (o.prompt !== undefined) return { kind: "text", prompt: o.prompt };
   if (o.caption !== undefined) {
     if (!o.out) throw new CliError("--caption needs --out img.png");
@@ -46,7 +49,9 @@ export function generateRequest(o: GenerateCliOptions): GenerateRequest {
 }
 
 /** Sampling flags → generate's decoding params. */
-function sampling(o: GenerateCliOptions): Omit<GenerateParams, "model" | "tokenizer" | "vocab" | "vq"> {
+export function samplingParams(
+  o: GenerateCliOptions,
+): Omit<GenerateParams, "model" | "tokenizer" | "vocab" | "vq"> {
   return {
     greedy: Boolean(o.greedy),
     temperature: o.temperature,
@@ -54,6 +59,7 @@ function sampling(o: GenerateCliOptions): Omit<GenerateParams, "model" | "tokeni
     seed: o.seed,
     maxNewTokens: o.maxTokens,
     ...(o.minTokens !== undefined ? { minNewTokens: o.minTokens } : {}),
+    ...(o.guidance !== undefined ? { guidance: o.guidance } : {}),
   };
 }
 
@@ -95,6 +101,11 @@ export const generateCommand: CliCommand<GenerateCliOptions> = {
         40,
       )
       .option(
+        "--guidance <s>",
+        "caption → image: conditioning strength, classifier-free (default 1 = the caption alone; > 1 follows it harder)",
+        floatOption("--guidance", { min: 0 }),
+      )
+      .option(
         "--min-tokens <n>",
         "hold <eos> back until n tokens are out (default: 1 for --image, 0 for --prompt)",
         intOption("--min-tokens", { min: 0 }),
@@ -110,7 +121,7 @@ export const generateCommand: CliCommand<GenerateCliOptions> = {
       checkpoint: o.checkpoint,
       vqCheckpoint: o.vqCheckpoint ?? null,
     });
-    const r = await generate({ ...loaded, ...sampling(o) }, request);
+    const r = await generate({ ...loaded, ...samplingParams(o) }, request);
     if (r.kind !== "caption2image") ctx.stdout.write(`${r.text}\n`);
     else if (!r.png) throw new CliError("the model did not produce a full image code grid");
     else {

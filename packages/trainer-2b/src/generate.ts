@@ -4,7 +4,7 @@
 
 import { Random } from "@laion/mixer";
 import type { ImageCoder } from "./data.js";
-import { documentMask, type Transformer } from "./model.js";
+import { documentMask, KVCache, type Transformer } from "./model.js";
 import type { Tokenizer } from "./tokenizer.js";
 import {
   BOI,
@@ -92,8 +92,8 @@ export function pickToken(
   return top.at(-1)!.id;
 }
 
-/** The logits of the token after `seq` (its last seqLen tokens). */
-async function nextLogits(model: Transformer, seq: number[]): Promise<Float32Array> {
+/** The logits of the token after `seq` (its last seqLen tokens), the whole window read again. */
+async function windowLogits(model: Transformer, seq: number[]): Promise<Float32Array> {
   const tf = model.tf;
   const window = seq.slice(-model.cfg.seqLen);
   const last = tf.tidy(() => {
@@ -108,26 +108,66 @@ async function nextLogits(model: Transformer, seq: number[]): Promise<Float32Arr
   return logits;
 }
 
-/** Autoregressive decoding (no KV cache: each step reruns the window, fine for report-sized outputs). */
+/**
+ * The logits after a growing sequence: the keys and values of the tokens read so far are cached, so
+ * each step reads only the new ones (an image of 256 codes costs one window's work, not 256). Past
+ * the model's window the last seqLen tokens are read again at every step, as training saw them.
+ */
+class Decoder {
+  private readonly cache = new KVCache();
+
+  constructor(private readonly model: Transformer) {}
+
+  async next(seq: number[]): Promise<Float32Array> {
+    const { model } = this;
+    if (seq.length > model.cfg.seqLen) {
+      this.cache.dispose();
+      return windowLogits(model, seq);
+    }
+    const fresh = seq.slice(this.cache.length);
+    const tf = model.tf;
+    const last = tf.tidy(() => {
+      const x = tf.tensor2d(Int32Array.from(fresh), [1, fresh.length], "int32");
+      const all = model.forwardCached(x, this.cache); // [1, fresh, V]
+      return tf.slice(all, [0, fresh.length - 1, 0], [1, 1, -1]);
+    });
+    const logits = (await last.data()) as Float32Array;
+    last.dispose();
+    return logits;
+  }
+
+  dispose(): void {
+    this.cache.dispose();
+  }
+}
+
+/** Autoregressive decoding, with a key/value cache (see Decoder). */
 export async function sampleTokens(params: SampleParams): Promise<Sampled> {
   const { model, allowed, stop = [], maxNewTokens, guidance } = params;
   const rng = new Random(params.seed ?? 0);
   const seq = [...params.prompt];
   const uncond = guidance ? [...guidance.unconditionalPrompt] : [];
   const ids: number[] = [];
-  for (let i = 0; i < maxNewTokens; i++) {
-    const logits = await nextLogits(model, seq);
-    if (guidance && guidance.scale !== 1) {
-      const u = await nextLogits(model, uncond);
-      for (let k = 0; k < logits.length; k++) logits[k] = u[k]! + guidance.scale * (logits[k]! - u[k]!);
+  const conditional = new Decoder(model);
+  const unconditional = new Decoder(model);
+  try {
+    for (let i = 0; i < maxNewTokens; i++) {
+      const logits = await conditional.next(seq);
+      if (guidance && guidance.scale !== 1) {
+        const u = await unconditional.next(uncond);
+        for (let k = 0; k < logits.length; k++) logits[k] = u[k]! + guidance.scale * (logits[k]! - u[k]!);
+      }
+      const next = pickToken(logits, { ...params, allowed, stop, produced: ids.length }, rng);
+      if (stop.includes(next)) return { ids, finish: "stop" };
+      seq.push(next);
+      uncond.push(next);
+      ids.push(next);
     }
-    const next = pickToken(logits, { ...params, allowed, stop, produced: ids.length }, rng);
-    if (stop.includes(next)) return { ids, finish: "stop" };
-    seq.push(next);
-    uncond.push(next);
-    ids.push(next);
+    return { ids, finish: "length" };
+  } finally {
+    conditional.dispose();
+    unconditional.dispose();
   }
-  return { ids, finish: "length" };
 }
 
 export interface GenerateParams extends DecodeOptions {

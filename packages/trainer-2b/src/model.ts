@@ -124,17 +124,36 @@ export function attention(
   mask: Tensor, // [B, 1, T, T]
   rot: { cos: Tensor; sin: Tensor },
 ): Tensor {
+  const { q, k, v } = queriesKeysValues(tf, x, w, nHeads, rot);
+  return attend(tf, q, k, v, mask, w.wo);
+}
+
+/** q, k (rotated by `rot`, whose rows are the positions of x's tokens) and v, each [B, H, T, D]. */
+function queriesKeysValues(
+  tf: Tf,
+  x: Tensor, // [B, T, C]
+  w: AttentionWeights,
+  nHeads: number,
+  rot: { cos: Tensor; sin: Tensor },
+) {
   const [B, T, C] = x.shape as [number, number, number];
   const D = C / nHeads;
   const x2 = tf.reshape(x, [B * T, C]);
   const heads = (wt: Tensor) => tf.transpose(tf.reshape(linear(tf, x2, wt), [B, T, nHeads, D]), [0, 2, 1, 3]);
-  const q = rope(tf, heads(w.wq), rot.cos, rot.sin); // [B, H, T, D]
-  const k = rope(tf, heads(w.wk), rot.cos, rot.sin); // [B, H, T, D]
-  const v = heads(w.wv); // [B, H, T, D]
-  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D)), mask); // [B, H, T, T]
+  return {
+    q: rope(tf, heads(w.wq), rot.cos, rot.sin),
+    k: rope(tf, heads(w.wk), rot.cos, rot.sin),
+    v: heads(w.wv),
+  };
+}
+
+/** softmax(q kᵀ / √D + mask) v, heads merged and projected by wo: q [B, H, T, D], k and v [B, H, S, D]. */
+function attend(tf: Tf, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, wo: Tensor): Tensor {
+  const [B, H, T, D] = q.shape as [number, number, number, number];
+  const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D)), mask); // [B, H, T, S]
   const y = tf.matMul(tf.softmax(scores, -1), v); // [B, H, T, D]
-  const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]); // [B*T, C]
-  return tf.reshape(linear(tf, merged, w.wo), [B, T, C]); // [B, T, C]
+  const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, H * D]); // [B*T, C]
+  return tf.reshape(linear(tf, merged, wo), [B, T, H * D]); // [B, T, C]
 }
 
 /** Additive mask [B, 1, T, T] from per-position document ids: causal and within one document. */
@@ -183,6 +202,20 @@ export function countParameters(cfg: ModelConfig): number {
 }
 
 let modelCounter = 0;
+
+/** Per-layer keys and values [B, H, length, D] of the positions decoded so far (see forwardCached). */
+export class KVCache {
+  k: Tensor[] = [];
+  v: Tensor[] = [];
+  length = 0;
+
+  dispose(): void {
+    for (const t of [...this.k, ...this.v]) t.dispose();
+    this.k = [];
+    this.v = [];
+    this.length = 0;
+  }
+}
 
 export class Transformer {
   readonly params = new Map<string, TF.Variable>();
@@ -236,9 +269,11 @@ export class Transformer {
       this.rot?.cos.dispose();
       this.rot?.sin.dispose();
       const D = this.cfg.dModel / this.cfg.nHeads;
+      // The whole window at once: generation grows T one token at a time.
+      const rows = Math.max(T, this.cfg.seqLen);
       // Kept: forward() usually runs inside a tidy (variableGrads), which would free the cache.
-      const { cos, sin } = ropeTables(this.tf, T, D, this.cfg.ropeTheta);
-      this.rot = { T, cos: this.tf.keep(cos), sin: this.tf.keep(sin) };
+      const { cos, sin } = ropeTables(this.tf, rows, D, this.cfg.ropeTheta);
+      this.rot = { T: rows, cos: this.tf.keep(cos), sin: this.tf.keep(sin) };
     }
     const D = this.cfg.dModel / this.cfg.nHeads;
     return {
@@ -249,26 +284,58 @@ export class Transformer {
 
   /** Logits [B, T, V] for tokens [B, T] under the additive mask [B, 1, T, T]. */
   forward(tokens: Tensor, mask: Tensor): Tensor {
+    const rot = this.rotary(tokens.shape[1]!);
+    return this.run(tokens, (_layer, h, w) => attention(this.tf, h, w, this.cfg.nHeads, mask, rot));
+  }
+
+  /**
+   * Logits [B, t, V] for `tokens` [B, t] that follow the `cache.length` positions already in `cache`
+   * (generation: each token is read once instead of the whole window at every step). Causal over the
+   * cache and the new tokens, one document; the same logits as `forward` on the whole sequence. The
+   * cache grows by t (its tensors are kept: call `cache.dispose()` when done).
+   */
+  forwardCached(tokens: Tensor, cache: KVCache): Tensor {
+    const { tf } = this;
+    const t = tokens.shape[1]!;
+    const past = cache.length;
+    const total = this.rotary(past + t);
+    const rot = {
+      cos: tf.slice(total.cos, [past, 0], [t, -1]),
+      sin: tf.slice(total.sin, [past, 0], [t, -1]),
+    };
+    // new token i (position past + i) sees positions 0 … past + i
+    const m = new Float32Array(t * (past + t));
+    for (let i = 0; i < t; i++) for (let j = past + i + 1; j < past + t; j++) m[i * (past + t) + j] = -1e9;
+    const mask = tf.tensor4d(m, [1, 1, t, past + t]);
+    const logits = this.run(tokens, (l, h, w) => {
+      const { q, k, v } = queriesKeysValues(tf, h, w, this.cfg.nHeads, rot);
+      const keys = tf.keep(cache.k[l] ? tf.concat([cache.k[l]!, k], 2) : tf.clone(k));
+      const values = tf.keep(cache.v[l] ? tf.concat([cache.v[l]!, v], 2) : tf.clone(v));
+      cache.k[l]?.dispose();
+      cache.v[l]?.dispose();
+      cache.k[l] = keys;
+      cache.v[l] = values;
+      return attend(tf, q, keys, values, mask, w.wo);
+    });
+    mask.dispose();
+    cache.length = past + t;
+    return logits;
+  }
+
+  /** The layers around an attention function: embeddings → blocks → final norm → tied output. */
+  private run(tokens: Tensor, attn: (layer: number, h: Tensor, w: AttentionWeights) => Tensor): Tensor {
     const { tf, cfg } = this;
     const [B, T] = tokens.shape as [number, number];
-    const rot = this.rotary(T);
     let x = tf.reshape(tf.gather(this.p("wte"), tf.reshape(tokens, [B * T])), [B, T, cfg.dModel]); // [B, T, C]
     for (let l = 0; l < cfg.nLayers; l++) {
       const h = rmsNorm(tf, x, this.p(`h.${l}.attn_norm`), cfg.normEps);
-      const attn = attention(
-        tf,
-        h,
-        {
-          wq: this.p(`h.${l}.attn.wq`),
-          wk: this.p(`h.${l}.attn.wk`),
-          wv: this.p(`h.${l}.attn.wv`),
-          wo: this.p(`h.${l}.attn.wo`),
-        },
-        cfg.nHeads,
-        mask,
-        rot,
-      );
-      x = tf.add(x, attn); // [B, T, C]
+      const w = {
+        wq: this.p(`h.${l}.attn.wq`),
+        wk: this.p(`h.${l}.attn.wk`),
+        wv: this.p(`h.${l}.attn.wv`),
+        wo: this.p(`h.${l}.attn.wo`),
+      };
+      x = tf.add(x, attn(l, h, w)); // [B, T, C]
       const m = rmsNorm(tf, x, this.p(`h.${l}.mlp_norm`), cfg.normEps);
       x = tf.add(x, swiglu(tf, m, this.p(`h.${l}.mlp.w1`), this.p(`h.${l}.mlp.w3`), this.p(`h.${l}.mlp.w2`)));
     }

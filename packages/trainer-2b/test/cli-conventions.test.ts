@@ -70,6 +70,24 @@ test("flag combinations the parser cannot check are named too", async () => {
     "b.png",
   ]);
   expect(twoRequests.err).toBe("error: give exactly one of --prompt, --caption (with --out) or --image\n");
+  const guidedText = await runCaptured(generateCli, [
+    "--checkpoint",
+    "run",
+    "--prompt",
+    "a",
+    "--guidance",
+    "2",
+  ]);
+  expect(guidedText.err).toBe("error: --guidance applies to --caption only (caption → image)\n");
+  const badGuidance = await runCaptured(generateCli, [
+    "--checkpoint",
+    "run",
+    "--caption",
+    "a",
+    "--guidance",
+    "-1",
+  ]);
+  expect(badGuidance.err).toMatch(/--guidance must be a number >= 0, got "-1"/);
   const badProb = await runCaptured(trainMultimodalCli, ["--laion-prob", "2", "--dry-run"]);
   expect(badProb.code).toBe(1);
   expect(badProb.err).toMatch(/--laion-prob must be a number between 0 and 1, got "2"/);

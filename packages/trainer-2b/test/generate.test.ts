@@ -6,8 +6,8 @@ import { AdamW } from "../src/optim.js";
 import { buildDoc, Packer } from "../src/sequences.js";
 import { Tokenizer } from "../src/tokenizer.js";
 import { trainStep } from "../src/train-step.js";
-import { BOS, EOS, makeVocab } from "../src/vocab.js";
-import { cpuTf } from "./helpers.js";
+import { BOI, BOS, EOS, makeVocab } from "../src/vocab.js";
+import { cpuTf, fakeVq } from "./helpers.js";
 
 const allowed = { lo: 5, hi: 10 };
 //                 pad  bos  eos  boi  eoi   5    6    7    8    9   10 (not allowed)
@@ -112,6 +112,32 @@ describe("sampleTokens on a model", () => {
     model.dispose();
   });
 
+  test("past the window the last seqLen tokens are read again, as training saw them", async () => {
+    const tf = await cpuTf();
+    const model = new Transformer(tf, cfg, { seed: 6 });
+    const range = { lo: 5, hi: 5 + 256 };
+    // 21 prompt tokens + 8 new ones cross seqLen (24): the first steps use the cache, the last ones the window
+    const prompt = [BOS, ...Array.from({ length: 20 }, (_, i) => 5 + ((i * 37) % 256))];
+    const a = await sampleTokens({ model, prompt, maxNewTokens: 8, allowed: range, greedy: true });
+    const seq = [...prompt];
+    for (const id of a.ids) {
+      const window = seq.slice(-cfg.seqLen);
+      const row = tf.tidy(() => {
+        const x = tf.tensor2d(Int32Array.from(window), [1, window.length], "int32");
+        const out = model.forward(x, documentMask(tf, new Int32Array(window.length), 1, window.length));
+        return tf.slice(out, [0, window.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
+      });
+      const slice = Array.from(row.slice(range.lo, range.hi));
+      expect(id).toBe(range.lo + slice.indexOf(Math.max(...slice)));
+      seq.push(id);
+    }
+    // nothing is left behind by the cache
+    const before = tf.memory().numTensors;
+    await sampleTokens({ model, prompt, maxNewTokens: 8, allowed: range, greedy: true });
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
   test("guidance: logits u + s·(c − u), the unconditional prompt following the generated tokens", async () => {
     const tf = await cpuTf();
     const model = new Transformer(tf, cfg, { seed: 4 });
@@ -151,6 +177,32 @@ describe("sampleTokens on a model", () => {
       u.push(id);
     }
     expect(guided.ids).not.toEqual((await run(1)).ids); // it does change what is generated here
+    model.dispose();
+  });
+
+  test("caption → image guidance: the unconditional model is <bos> <boi>, scale 0 draws from it alone", async () => {
+    const tf = await cpuTf();
+    const model = new Transformer(tf, cfg, { seed: 8 });
+    const vocab = makeVocab({ textSize: 256, codebookSize: 8 });
+    const tokenizer = new Tokenizer({ format: "laion-bpe-v1", merges: [] });
+    const vq = fakeVq(8, 6);
+    const params = { model, tokenizer, vocab, vq, greedy: true };
+    const request = { kind: "caption2image", caption: "a red circle" } as const;
+    const codes = async (guidance?: number) => {
+      const r = await generate({ ...params, ...(guidance !== undefined ? { guidance } : {}) }, request);
+      return r.kind === "caption2image" ? Array.from(r.codes) : [];
+    };
+    const unconditional = await sampleTokens({
+      model,
+      prompt: [BOS, BOI],
+      maxNewTokens: 6,
+      allowed: { lo: vocab.imageOffset, hi: vocab.size },
+      greedy: true,
+    });
+    expect(await codes(0)).toEqual(unconditional.ids.map((id) => id - vocab.imageOffset));
+    expect(await codes(1)).toEqual(await codes());
+    expect(await codes(4)).toHaveLength(6);
+    await expect(generate({ ...params, guidance: -1 }, request)).rejects.toThrow(/guidance must be >= 0/);
     model.dispose();
   });
 

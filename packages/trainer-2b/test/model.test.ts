@@ -1,6 +1,6 @@
 import { Random } from "@laion/mixer";
 import { expect, test } from "vitest";
-import { attention, documentMask, type ModelConfig, ropeTables, Transformer } from "../src/model.js";
+import { attention, documentMask, KVCache, type ModelConfig, ropeTables, Transformer } from "../src/model.js";
 import { AdamW, lrAt } from "../src/optim.js";
 import type { Batch } from "../src/sequences.js";
 import { trainStep } from "../src/train-step.js";
@@ -67,6 +67,54 @@ test("a token attends only to earlier tokens of its own document", async () => {
   const allowed = Array.from(m, (v) => (v === 0 ? 1 : 0));
   // rows = query position, cols = key position
   expect(allowed).toEqual([1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1]);
+});
+
+test("forwardCached: a prompt then one token at a time gives forward's logits, and the cache holds them", async () => {
+  const tf = await cpuTf();
+  const model = new Transformer(tf, tiny, { seed: 5 });
+  const seq = [1, 7, 12, 3, 22, 9, 15, 4]; // the whole window (seqLen 8)
+  const T = seq.length;
+  const full = tf.tidy(() =>
+    Array.from(
+      model
+        .forward(
+          tf.tensor2d(Int32Array.from(seq), [1, T], "int32"),
+          documentMask(tf, new Int32Array(T), 1, T),
+        )
+        .dataSync(),
+    ),
+  );
+  const cache = new KVCache();
+  const cached: number[] = [];
+  // a 3-token prompt, then a 2-token piece, then single tokens: the offsets of every kind of call
+  for (const [from, to] of [
+    [0, 3],
+    [3, 5],
+    [5, 6],
+    [6, 7],
+    [7, 8],
+  ] as const) {
+    const piece = seq.slice(from, to);
+    cached.push(
+      ...tf.tidy(() =>
+        Array.from(
+          model
+            .forwardCached(tf.tensor2d(Int32Array.from(piece), [1, piece.length], "int32"), cache)
+            .dataSync(),
+        ),
+      ),
+    );
+    expect(cache.length).toBe(to);
+  }
+  expect(cached.length).toBe(full.length);
+  const worst = Math.max(...full.map((v, i) => Math.abs(v - cached[i]!)));
+  expect(worst).toBeLessThan(1e-4);
+  expect(cache.k).toHaveLength(tiny.nLayers);
+  expect(cache.k[0]!.shape).toEqual([1, tiny.nHeads, T, tiny.dModel / tiny.nHeads]);
+  const before = tf.memory().numTensors;
+  cache.dispose();
+  expect(tf.memory().numTensors).toBe(before - 2 * tiny.nLayers);
+  model.dispose();
 });
 
 function fixedBatch(): Batch {
