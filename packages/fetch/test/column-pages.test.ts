@@ -1,0 +1,129 @@
+import path from "node:path";
+import { fixturePath } from "@laion/test-servers";
+import type { AsyncBuffer, DecodedArray } from "hyparquet";
+import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
+import { parquetHeader } from "hyparquet/src/column.js";
+import { parquetWriteFile } from "hyparquet-writer";
+import { expect, test } from "vitest";
+import { ColumnPages } from "../src/column-pages.js";
+import { readBatches } from "../src/read-batches.js";
+import { readAll, tempDir } from "./helpers.js";
+
+/** Every value of a column, range by range, as a plain array (typed arrays spread). */
+async function readInRanges(
+  read: (start: number, end: number) => Promise<DecodedArray>,
+  rows: number,
+  step: number,
+) {
+  const out: unknown[] = [];
+  for (let start = 0; start < rows; start += step)
+    out.push(...(await read(start, Math.min(rows, start + step))));
+  return out;
+}
+
+function counting(file: AsyncBuffer) {
+  const reads: [number, number][] = [];
+  const buf: AsyncBuffer = {
+    byteLength: file.byteLength,
+    slice(start, end) {
+      reads.push([start, end ?? file.byteLength]);
+      return file.slice(start, end);
+    },
+  };
+  return { buf, reads };
+}
+
+test("version 1 dictionary pages (the pyarrow-written fixture) read in ranges equal hyparquet's whole read", async () => {
+  // the fixture has no offset index: its page locations are found by walking the page headers
+  const file = await asyncBufferFromFile(fixturePath("laion/test_10000.parquet"));
+  const metadata = await parquetMetadataAsync(file);
+  const want = await readAll(fixturePath("laion/test_10000.parquet"));
+  for (const chunk of metadata.row_groups[0]!.columns) {
+    const name = chunk.meta_data!.path_in_schema[0]!;
+    const pages = await walkPages(file, chunk.meta_data!);
+    expect(pages.length).toBeGreaterThan(0);
+    for (const step of [700, 4096]) {
+      const reader = new ColumnPages({ file, metadata, chunk, pages, groupStart: 0, groupRows: 10_000 });
+      const got = await readInRanges((a, b) => reader.read(a, b), 10_000, step);
+      expect(got).toEqual(want.map((r) => r[name]));
+    }
+  }
+});
+
+test("dictionary and plain pages with nulls, over many pages, equal hyparquet's reading; each page is fetched once", async () => {
+  const rows = 5_000;
+  const file = path.join(tempDir(), "nulls.parquet");
+  parquetWriteFile({
+    filename: file,
+    rowGroupSize: 3_000,
+    pageSize: 4_096,
+    columnData: [
+      // few distinct values: dictionary-encoded; nulls every 5th row
+      { name: "WIDTH", data: col(rows, (i) => (i % 5 === 0 ? null : BigInt(64 + (i % 9)))), type: "INT64" },
+      { name: "similarity", data: col(rows, (i) => (i % 7 === 0 ? null : i / rows)), type: "DOUBLE" },
+      { name: "TEXT", data: col(rows, (i) => (i % 11 === 0 ? null : `caption ${i}`)), type: "STRING" },
+      { name: "hash", data: col(rows, (i) => BigInt(i) * 1_000_003n), type: "INT64", nullable: false },
+    ].map((c) => ({ nullable: true, ...c }) as never),
+  });
+  const want = await readAll(file);
+  const { buf, reads } = counting(await asyncBufferFromFile(file));
+  const metadata = await parquetMetadataAsync(buf);
+  expect(metadata.row_groups).toHaveLength(2);
+  for (const step of [700, 4096]) {
+    reads.length = 0;
+    const got: Record<string, unknown>[] = [];
+    for await (const batch of readBatches({
+      file: buf,
+      metadata,
+      columns: ["WIDTH", "similarity", "TEXT", "hash"],
+      batchRows: step,
+      maxBatchRows: step,
+    }))
+      for (let i = 0; i < batch.length; i++)
+        got.push(Object.fromEntries(Object.entries(batch.columns).map(([k, v]) => [k, v[i]])));
+    expect(got).toEqual(want);
+    // no byte of a data page is read twice (dictionary pages and offset indexes are read once a row group)
+    const bytes = new Set<number>();
+    for (const [a, b] of reads) for (let x = a; x < b; x++) bytes.add(x);
+    expect(reads.reduce((n, [a, b]) => n + b - a, 0)).toBe(bytes.size);
+  }
+});
+
+test("a page whose row count disagrees with the offset index is an error naming the column and row", async () => {
+  const file = await asyncBufferFromFile(fixturePath("laion/test_10000.parquet"));
+  const metadata = await parquetMetadataAsync(file);
+  const chunk = metadata.row_groups[0]!.columns[0]!;
+  const pages = await walkPages(file, chunk.meta_data!);
+  const reader = new ColumnPages({ file, metadata, chunk, pages, groupStart: 0, groupRows: 12_000 });
+  await expect(reader.read(0, 12_000)).rejects.toThrow(
+    /column URL: page at row 0 holds 10000 rows, .* says 12000/,
+  );
+});
+
+function col<T>(n: number, f: (i: number) => T): T[] {
+  return Array.from({ length: n }, (_, i) => f(i));
+}
+
+/** Page locations of a column chunk without an offset index, from its page headers (hyparquet's parser). */
+async function walkPages(
+  file: AsyncBuffer,
+  meta: { dictionary_page_offset?: bigint; data_page_offset: bigint; total_compressed_size: bigint },
+) {
+  const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+  const bytes = new Uint8Array(await file.slice(start, start + Number(meta.total_compressed_size)));
+  const reader = { view: new DataView(bytes.buffer), offset: 0 };
+  const pages: { offset: bigint; compressed_page_size: number; first_row_index: bigint }[] = [];
+  let row = 0;
+  while (reader.offset < bytes.length) {
+    const at = reader.offset;
+    const header = parquetHeader(reader);
+    const size = reader.offset - at + header.compressed_page_size;
+    const rows = header.data_page_header?.num_values ?? header.data_page_header_v2?.num_rows;
+    if (rows !== undefined) {
+      pages.push({ offset: BigInt(start + at), compressed_page_size: size, first_row_index: BigInt(row) });
+      row += rows;
+    }
+    reader.offset = at + size;
+  }
+  return pages;
+}
