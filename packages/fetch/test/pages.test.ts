@@ -19,8 +19,8 @@ beforeAll(async () => {
   file = path.join(dir, "pages.parquet");
   // 16 KiB pages: ~150 rows per URL/TEXT page, 2,000 per numeric page
   write(rows, file, 16_384);
-  // 64 KiB pages: ~8k-row numeric pages, carried across many reads (packed into a typed array + null
-  // mask while carried), as LAION's 131k–262k-row numeric pages are
+  // 64 KiB pages: ~8k-row numeric pages, each spanning many reads (kept undecoded between them), as
+  // LAION's 131k–262k-row numeric pages are
   bigPages = path.join(dir, "big-pages.parquet");
   write(rows, bigPages, 65_536);
 });
