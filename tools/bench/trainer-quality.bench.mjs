@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { isHeldOut } from "../../packages/mixer/dist/index.js";
 import { LocalCaptionedImages } from "../../packages/shards/dist/index.js";
 import {
   BOI,
@@ -20,7 +21,6 @@ import {
   documentMask,
   EOI,
   heldOutBatches,
-  isHeldOut,
   loadCheckpoint,
   loadConfig,
   makeVocab,
@@ -140,7 +140,7 @@ for await (const s of LocalCaptionedImages({ captions: cfg.data.captions, imageR
     key: s.__key__,
     caption: typeof s.txt === "string" ? s.txt : new TextDecoder().decode(s.txt),
     codes,
-    heldOut: isHeldOut("local", s.__key__, cfg.data.held_out_fraction),
+    heldOut: isHeldOut(s.__key__, cfg.data.held_out_fraction, "local"),
   });
 }
 function captionLoss(caption, codes) {

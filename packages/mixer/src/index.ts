@@ -1,4 +1,5 @@
 export { type BatchOptions, batch } from "./batch";
+export { HELD_OUT_SPLIT, type HeldOutSideOptions, heldOutSide, isHeldOut } from "./held-out";
 export { interleave } from "./interleave";
 export {
   DEFAULT_LAION_PROB,

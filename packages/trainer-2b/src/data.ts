@@ -4,7 +4,15 @@
 // resumed run sees exactly the batches an uninterrupted run would have seen. The readers are Resumable:
 // the mixer's state carries each one's state() (shard, sample, shuffle block; file offset), so a resume
 // seeks to where each source stopped instead of replaying everything it had read.
-import { hashString, laionMixture, type MixState, Random, type Resumable, type RngState } from "@laion/mixer";
+import {
+  heldOutSide,
+  isHeldOut,
+  laionMixture,
+  type MixState,
+  Random,
+  type Resumable,
+  type RngState,
+} from "@laion/mixer";
 import {
   imageOf,
   type KeyedSample,
@@ -40,28 +48,19 @@ export interface DataState {
 
 type RawSample = KeyedSample;
 
-/** Deterministic held-out split by sample key. */
-export const isHeldOut = (source: string, key: string, fraction: number) =>
-  fraction > 0 && hashString(`${source}\u0000${key}`) / 4294967296 < fraction;
-
-/**
- * One side of the held-out split of a reader. The filter keeps no state of its own (the split is a pure
- * function of the key), so the reader's `state()` — taken just past the last sample yielded — is the
- * filtered stream's too: a resumed run's mixer restores it and the reader seeks instead of replaying.
- */
+/** One side of the held-out split of a reader (the mixer's split, salted by the source's name). */
 function filterSplit(
   reader: AsyncIterable<RawSample> & Resumable,
   source: string,
   fraction: number,
   heldOut: boolean,
 ): AsyncIterable<RawSample> & Resumable {
-  return {
-    async *[Symbol.asyncIterator]() {
-      for await (const s of reader) if (isHeldOut(source, s.__key__, fraction) === heldOut) yield s;
-    },
-    state: () => reader.state(),
-    restore: (state) => reader.restore(state),
-  };
+  return heldOutSide(reader, {
+    keyOf: (s) => s.__key__,
+    fraction,
+    source,
+    side: heldOut ? "held-out" : "train",
+  });
 }
 
 /** Fresh iterable of one source's raw samples (train or held-out part). */
@@ -109,13 +108,13 @@ export async function* tokenizerTexts(
 ): AsyncGenerator<string> {
   const f = cfg.data.held_out_fraction;
   if (cfg.data.corpus.length)
-    for await (const s of TextCorpus(cfg.data.corpus)) if (!isHeldOut("text", s.__key__, f)) yield s.txt;
+    for await (const s of TextCorpus(cfg.data.corpus)) if (!isHeldOut(s.__key__, f, "text")) yield s.txt;
   if (cfg.data.captions) for (const c of await readCaptions(cfg.data.captions)) yield c.caption;
   if (activeSources(cfg).laion <= 0 || maxLaionCaptions <= 0) return;
   let n = 0;
   // One plain pass in shard order (no resampling), the held-out keys left out as in training.
   for await (const s of WebDataset(cfg.training.laion_path!, { handler: "warnAndContinue" })) {
-    if (isHeldOut("laion", s.__key__, f)) continue;
+    if (isHeldOut(s.__key__, f, "laion")) continue;
     const text = textOf(s);
     if (!text) continue;
     yield text;

@@ -15,7 +15,7 @@ export {
   type TrainConfig,
   trainArgs,
 } from "./config.js";
-export { heldOutBatches, type ImageCoder, isHeldOut } from "./data.js";
+export { heldOutBatches, type ImageCoder } from "./data.js";
 export {
   type GenerateParams,
   type GenerateRequest,

@@ -11,8 +11,10 @@ import {
   OutputChangedError,
   type OutputLock,
   type RunStatus,
+  readManifest,
   writeManifest,
 } from "@laion/cli-kit";
+import { HELD_OUT_SPLIT } from "@laion/mixer";
 import { findCheckpoint } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
 
@@ -46,7 +48,20 @@ export function trainManifestParams(cfg: TrainConfig): Record<string, JsonValue>
     laion: laion_path !== null,
     // without LAION its share is 0 whatever laion_prob says
     laion_prob: laion_path !== null ? cfg.training.laion_prob : 0,
+    held_out_split: HELD_OUT_SPLIT,
   };
+}
+
+/**
+ * The params to compare with output_dir's manifest. One written before the split was recorded (session 4
+ * and earlier) used this same split (the mixer's took over trainer-2b's formula unchanged), so it is
+ * not a difference there.
+ */
+function requestParams(cfg: TrainConfig): Record<string, JsonValue> {
+  const params = trainManifestParams(cfg);
+  const recorded = readManifest(manifestPath(cfg.output_dir));
+  if (recorded && !("held_out_split" in recorded.params)) delete params["held_out_split"];
+  return params;
 }
 
 export function trainInputs(cfg: TrainConfig): InputIdentity[] {
@@ -78,7 +93,7 @@ export function lastCheckpointStep(outputDir: string): number | null {
  */
 export function trainStatus(cfg: TrainConfig): RunStatus {
   const out = cfg.output_dir;
-  const m = manifestStatus(manifestPath(out), trainManifestParams(cfg), trainInputs(cfg));
+  const m = manifestStatus(manifestPath(out), requestParams(cfg), trainInputs(cfg));
   if (m.state === "changed") return m;
   const step = lastCheckpointStep(out);
   if (step === null) return { state: "missing", detail: `no checkpoint in ${out} yet` };
@@ -107,7 +122,7 @@ export function claimTrainOutput(
   log: (m: string) => void,
 ): { lock: OutputLock; finish: (step: number) => void } {
   const out = cfg.output_dir;
-  const params = trainManifestParams(cfg);
+  const params = requestParams(cfg);
   const inputs = trainInputs(cfg);
   const lockFile = path.join(out, ".lock");
   let lock = acquireOutputLock(lockFile, { purpose: "train-multimodal", onLog: log });
@@ -126,7 +141,8 @@ export function claimTrainOutput(
     lock.release();
     throw err;
   }
-  const started = newManifest("@laion/trainer-2b train", params, inputs);
+  // the new manifest records the split, also where the old one did not
+  const started = newManifest("@laion/trainer-2b train", trainManifestParams(cfg), inputs);
   try {
     writeManifest(manifestPath(out), started);
   } catch (err) {
@@ -151,6 +167,7 @@ const TRAIN_FLAGS: Record<string, string> = {
   model: "the model section / --preset",
   training: "the training section",
   data: "the data section",
+  held_out_split: "the held-out split (a new version of the code: --overwrite to start over)",
 };
 
 /** Local paths only: URLs, s3:// and brace patterns are checked when they are read. */

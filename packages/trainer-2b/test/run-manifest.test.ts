@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { OutputBusyError, OutputChangedError } from "@laion/cli-kit";
+import { HELD_OUT_SPLIT } from "@laion/mixer";
 import { fixturePath } from "@laion/test-servers";
 import { expect, test } from "vitest";
 import { applyOverrides, parseConfig } from "../src/config.js";
@@ -29,6 +30,22 @@ test("a finished run is complete; other settings are 'changed' and refused by na
   const tf = await cpuTf();
   await trainMultimodal({ config: cfg, tf, backendName: "cpu", vq: fakeVq(), log: quiet });
   expect(trainStatus(cfg)).toMatchObject({ state: "complete" });
+  // the split is recorded; a manifest from before it was (the same split) is still this run, another split is not
+  const file = path.join(out, ".run-manifest.json");
+  const recorded = JSON.parse(fs.readFileSync(file, "utf8"));
+  expect(recorded.params.held_out_split).toBe(HELD_OUT_SPLIT);
+  const { held_out_split: _s, ...before } = recorded.params;
+  fs.writeFileSync(file, JSON.stringify({ ...recorded, params: before }));
+  expect(trainStatus(cfg)).toMatchObject({ state: "complete" });
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ ...recorded, params: { ...before, held_out_split: "fnv-per-mille" } }),
+  );
+  expect(trainStatus(cfg)).toMatchObject({
+    state: "changed",
+    differences: [{ key: "held_out_split", before: "fnv-per-mille", after: HELD_OUT_SPLIT }],
+  });
+  fs.writeFileSync(file, JSON.stringify(recorded));
   // raising max_steps continues the same run
   expect(trainStatus(applyOverrides(cfg, { maxSteps: 4 })).state).toBe("partial");
 

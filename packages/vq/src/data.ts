@@ -1,7 +1,7 @@
 import { isResumable, mix, type Resumable } from "@laion/mixer";
 import { imageOf, LocalCaptionedImages, WebDataset } from "@laion/shards";
 import { type Augment, imageToFloat } from "./images.js";
-import { type ImageSample, isHeldOut } from "./samples.js";
+import { type ImageSample, trainingSide } from "./samples.js";
 
 export interface Batch {
   /** [n,S,S,3] in [0,1]. */
@@ -18,7 +18,8 @@ export interface Batch {
 
 /**
  * Group samples into decoded, augmented batches. Images that fail to decode are reported through
- * `onSkip` and skipped (LAION shards contain a few); held-out keys never reach training.
+ * `onSkip` and skipped (LAION shards contain a few). The held-out keys are filtered out before, per
+ * source (trainingSide).
  */
 export async function* imageBatches(
   samples: AsyncIterable<ImageSample>,
@@ -26,7 +27,6 @@ export async function* imageBatches(
     batchSize: number;
     imageSize: number;
     augment: Omit<Augment, "rng"> & { rng: Augment["rng"] };
-    holdOutPercent: number;
     onSkip?: (key: string, reason: string) => void;
     /**
      * Fast-forward over this many samples without decoding them (a resumed run replaying its epoch up
@@ -73,7 +73,6 @@ export async function* imageBatches(
   for await (const sample of samples) {
     offset++;
     const key = String(sample.__key__);
-    if (isHeldOut(key, params.holdOutPercent)) continue;
     const bytes = imageOf(sample);
     if (!bytes) {
       if (offset > skip) params.onSkip?.(key, "no jpg/jpeg/png/webp member");
@@ -123,19 +122,25 @@ export async function localSource(params: DataParams): Promise<AsyncIterable<Ima
 
 /**
  * The training stream: local images (one pass per call, the caller loops epochs), or, with LAION tars,
- * an infinite mix in which each sample comes from LAION with probability `laionProb`.
+ * an infinite mix in which each sample comes from LAION with probability `laionProb`. Each source's
+ * held-out keys (`heldOutFraction`) are left out before mixing.
  */
 export async function trainingSource(
-  params: DataParams & { epoch: number },
+  params: DataParams & { epoch: number; heldOutFraction: number },
 ): Promise<AsyncIterable<ImageSample>> {
-  if (!params.laionTars) return localSource(params);
-  const laion = WebDataset(params.laionTars, {
-    resample: true,
-    shuffleBuffer: 256,
-    seed: params.seed,
-    epoch: params.epoch,
-    handler: "warnAndContinue",
-  });
+  const f = params.heldOutFraction;
+  if (!params.laionTars) return trainingSide(await localSource(params), "local", f);
+  const laion = trainingSide(
+    WebDataset(params.laionTars, {
+      resample: true,
+      shuffleBuffer: 256,
+      seed: params.seed,
+      epoch: params.epoch,
+      handler: "warnAndContinue",
+    }),
+    "laion",
+    f,
+  );
   if (!params.captions) return laion;
   const p = params.laionProb;
   const captions = params.captions;
@@ -145,7 +150,8 @@ export async function trainingSource(
       {
         name: "local",
         weight: 1 - p,
-        source: () => LocalCaptionedImages({ captions, imageRoot: params.imageRoot ?? "." }),
+        source: () =>
+          trainingSide(LocalCaptionedImages({ captions, imageRoot: params.imageRoot ?? "." }), "local", f),
         onExhausted: "restart",
       },
       { name: "laion", weight: p, source: laion },

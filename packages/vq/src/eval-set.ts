@@ -1,8 +1,8 @@
-import { Random } from "@laion/mixer";
+import { isHeldOut, Random } from "@laion/mixer";
 import { imageOf, WebDataset } from "@laion/shards";
 import { type DataParams, localSource } from "./data.js";
 import { imageToFloat } from "./images.js";
-import { type ImageSample, isHeldOut } from "./samples.js";
+import type { ImageSample } from "./samples.js";
 
 /** A fixed evaluation set: decoded once at start, identical at every eval of a run (and of a resumed run). */
 export interface EvalSet {
@@ -49,7 +49,8 @@ export async function buildEvalSet(params: {
   sources: EvalSourceSpec[];
   count: number;
   imageSize: number;
-  holdOutPercent: number;
+  /** Share of each source's keys held out (the mixer's split, salted by the source's name). */
+  heldOutFraction: number;
   seed: number;
   /** Samples scanned per source for held-out keys. Default 5000. */
   scanLimit?: number;
@@ -65,7 +66,7 @@ export async function buildEvalSet(params: {
     for await (const sample of await src.samples()) {
       if (h.length >= count || scanned++ >= (params.scanLimit ?? 5000)) break;
       const key = String(sample.__key__);
-      const isHeld = isHeldOut(key, params.holdOutPercent);
+      const isHeld = isHeldOut(key, params.heldOutFraction, src.name);
       if (!isHeld && a.length >= count) continue;
       const bytes = imageOf(sample);
       if (!bytes) continue;

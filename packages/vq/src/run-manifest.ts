@@ -14,7 +14,7 @@ import {
   readManifest,
   writeManifest,
 } from "@laion/cli-kit";
-import { DEFAULT_LAION_PROB } from "@laion/mixer";
+import { DEFAULT_LAION_PROB, HELD_OUT_SPLIT } from "@laion/mixer";
 import { resolveConfig } from "./config.js";
 import type { TrainVQParams } from "./train-vq.js";
 import { optimPath } from "./train-vq-state.js";
@@ -35,7 +35,9 @@ export function vqManifestParams(p: TrainVQParams): Record<string, JsonValue> {
     config: resolveConfig(p.config, p.preset) as unknown as JsonValue,
     laion_prob: p.laionTars !== undefined ? (p.laionProb ?? DEFAULT_LAION_PROB) : 0,
     seed: p.seed ?? 0,
-    hold_out_percent: p.holdOutPercent ?? 5,
+    held_out_fraction: p.heldOutFraction ?? 0.05,
+    // a checkpoint from another split evaluated on images it trained on: refused, naming the split
+    held_out_split: HELD_OUT_SPLIT,
     custom_samples: p.samples !== undefined,
   };
 }
@@ -152,4 +154,7 @@ const VQ_FLAGS: Record<string, string> = {
   config: "--config (model: / --image-size / --codebook-size)",
   laion_prob: "--laion-prob",
   seed: "--seed",
+  hold_out_percent: "held-out split (session 4 and earlier: FNV-1a per mille of the key)",
+  held_out_fraction: "held-out fraction (TrainVQParams.heldOutFraction)",
+  held_out_split: "held-out split (the eval set moved to the mixer's split: --overwrite to start over)",
 };

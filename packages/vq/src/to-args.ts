@@ -15,7 +15,7 @@ export function trainVqArgs(params: TrainVQParams): string[] {
     samples: null,
     evalImages: null,
     evalCount: null,
-    holdOutPercent: null,
+    heldOutFraction: null,
     augment: null,
     warmupSteps: null,
   });

@@ -9,6 +9,7 @@ import { type Batch, type DataParams, imageBatches, trainingSource } from "./dat
 import type { EvalSet } from "./eval-set.js";
 import { reconstructionGrid } from "./images.js";
 import { codeUsage, isInitialised, kmeansInit } from "./quantizer.js";
+import { trainingSide } from "./samples.js";
 import * as tf from "./tfjs.js";
 import type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq.js";
 import { type DataPosition, optimPath, saveOptimizer } from "./train-vq-state.js";
@@ -36,7 +37,7 @@ export interface VQRunSetup {
   lr: number;
   batchSize: number;
   evalEvery: number;
-  holdOutPercent: number;
+  heldOutFraction: number;
   /** Fresh (seeded) or restored from the checkpoint. */
   rng: Random;
   step: number;
@@ -137,9 +138,11 @@ export class VQRun {
     // the epoch the checkpoint stopped in is rebuilt exactly as it was, then fast-forwarded
     const replay = epoch === s.resumeEpoch && s.resumeData?.epoch === epoch ? s.resumeData : undefined;
     const sourceStep = replay?.sourceStep ?? this.step;
+    // the eval set's keys stay out of training, unless it had to be drawn from all images
+    const heldOutFraction = s.evalSet.heldOut && !params.evalImages ? s.heldOutFraction : 0;
     const source = params.samples
-      ? params.samples(epoch)
-      : await trainingSource({ ...s.data, epoch: epoch + sourceStep });
+      ? trainingSide(params.samples(epoch), "samples", heldOutFraction)
+      : await trainingSource({ ...s.data, epoch: epoch + sourceStep, heldOutFraction });
     // A Resumable source with a saved state seeks there (nothing read twice); others replay `offset` samples.
     const seek = replay?.source !== undefined && replay.augmentAt !== undefined && isResumable(source);
     if (seek) (source as Resumable).restore(replay.source);
@@ -158,7 +161,6 @@ export class VQRun {
         flip: params.augment?.flip ?? true,
         colorJitter: params.augment?.colorJitter ?? 0,
       },
-      holdOutPercent: s.evalSet.heldOut && !params.evalImages ? s.holdOutPercent : 0,
       onSkip: (key, why) => s.emit({ type: "skip", key, reason: why }),
     });
     let batchesThisEpoch = 0;

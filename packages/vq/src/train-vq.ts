@@ -36,8 +36,11 @@ export interface TrainVQParams {
   evalImages?: Uint8Array[];
   /** Images to evaluate on: held-out images from every source, topped up with seeded crops/flips. Default 32. */
   evalCount?: number;
-  /** Percent of keys held out of training (by key hash) for evaluation. Default 5. */
-  holdOutPercent?: number;
+  /**
+   * Share of each source's keys held out of training for evaluation: @laion/mixer's `isHeldOut`, salted
+   * by the source's name ("local", "laion", "samples"), as trainer-2b's `data.held_out_fraction`. Default 0.05.
+   */
+  heldOutFraction?: number;
   /** Stop after this many optimizer steps (required with laionTars). */
   maxSteps?: number;
   /** Passes over the local images (ignored with laionTars). Default 1. */
@@ -207,7 +210,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
   const names = Object.keys(model.params).sort();
   if (resumed) await restoreOptimizer(optimizer, resumed.optim, names, vars, optimPath(out));
 
-  const holdOutPercent = params.holdOutPercent ?? 5;
+  const heldOutFraction = params.heldOutFraction ?? 0.05;
   const data: DataParams = {
     captions: params.captions,
     imageRoot: params.imageRoot,
@@ -219,7 +222,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
   // this thread decodes the eval set
   const threads = trainingThreads(backend, params.threads);
   const parallel = threads > 1 ? DataParallelVQ.start(model, threads) : undefined;
-  const evalSet = await loadEvalSet(params, config.imageSize, holdOutPercent, data, seed).catch(
+  const evalSet = await loadEvalSet(params, config.imageSize, heldOutFraction, data, seed).catch(
     async (err: unknown) => {
       await parallel?.close(); // idle worker threads would keep the process alive
       throw err;
@@ -259,7 +262,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
     lr,
     batchSize: params.batchSize ?? 16,
     evalEvery: params.evalEvery ?? 200,
-    holdOutPercent,
+    heldOutFraction,
     rng: resumed?.rng ?? new Random(seed),
     step,
     resumeEpoch: resumed?.epoch ?? 0,
@@ -276,7 +279,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
 async function loadEvalSet(
   params: TrainVQParams,
   imageSize: number,
-  holdOutPercent: number,
+  heldOutFraction: number,
   data: DataParams,
   seed: number,
 ): Promise<EvalSet> {
@@ -297,7 +300,7 @@ async function loadEvalSet(
     sources: custom ? [{ name: "samples", share: 1, samples: async () => custom(0) }] : evalSources(data),
     count: params.evalCount ?? 32,
     imageSize,
-    holdOutPercent,
+    heldOutFraction,
     seed,
   });
   if (evalSet.n === 0) throw new Error("no decodable images to evaluate on in the training data");

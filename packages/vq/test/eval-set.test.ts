@@ -18,7 +18,7 @@ describe("buildEvalSet", () => {
         ],
         count: 16,
         imageSize: 16,
-        holdOutPercent: 5,
+        heldOutFraction: 0.05,
         seed: 0,
       });
     const a = await build();

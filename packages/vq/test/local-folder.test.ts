@@ -1,6 +1,7 @@
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { OutputChangedError } from "@laion/cli-kit";
 import { fixturePath } from "@laion/test-servers";
 import sharp from "sharp";
 import { beforeAll, describe, expect, test } from "vitest";
@@ -11,6 +12,7 @@ import {
   type TrainVQEvent,
   type TrainVQResult,
   trainVQ,
+  vqStatus,
 } from "../src/index.js";
 import { small } from "./helpers.js";
 
@@ -92,5 +94,28 @@ describe("trainVQ on a small local folder without LAION", () => {
     }
     const grid = await sharp(lines[1].grid).metadata();
     expect(grid.width).toBe(8 * 32 + 9 * 2); // the grid shows 8 of the 32
+  });
+
+  test("a checkpoint trained under session 4's held-out split is refused on resume, naming the split", async () => {
+    const params = { out, config: { ...small, codebookSize: 128 }, captions, imageRoot, seed: 1 };
+    expect(vqStatus({ ...params, maxSteps: 30 })).toMatchObject({ state: "complete" });
+    const file = `${out}.manifest.json`;
+    const now = await readFile(file, "utf8");
+    // what session 4 recorded: the FNV-1a per mille split, as a percent, no split name
+    const { held_out_fraction: _f, held_out_split: _s, ...rest } = JSON.parse(now).params;
+    await writeFile(file, JSON.stringify({ ...JSON.parse(now), params: { ...rest, hold_out_percent: 5 } }));
+    try {
+      const status = vqStatus({ ...params, maxSteps: 31 });
+      expect(status.state).toBe("changed");
+      expect(status.differences?.map((d) => d.key)).toEqual(
+        expect.arrayContaining(["hold_out_percent", "held_out_split"]),
+      );
+      const err = await trainVQ({ ...params, maxSteps: 31, resume: true }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OutputChangedError);
+      expect((err as Error).message).toMatch(/held-out split \(the eval set moved/);
+      expect((await loadSafetensors(out)).metadata.step).toBe("30"); // nothing was overwritten
+    } finally {
+      await writeFile(file, now);
+    }
   });
 });
