@@ -75,7 +75,7 @@ export function isPrivateAddress(address: string): boolean {
 
 export const PRIVATE_ADDRESS_ERROR = "refused: destination is a private, loopback or link-local address";
 
-/** The error of a refused destination; got wraps lookup errors, so the code travels with it. */
+/** The error of a refused destination, raised by the lookup; its code travels with it through node:http. */
 export class PrivateAddressError extends Error {
   readonly code = "ERR_PRIVATE_ADDRESS";
   constructor() {

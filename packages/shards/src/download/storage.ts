@@ -55,6 +55,14 @@ export function explain(err: unknown): string {
 
 const TEMP_MARK = ".tmp-";
 
+/**
+ * Bytes a shard's write stream buffers before it pushes back. Node's default, 16 KiB, is less than one
+ * resized image: every sample then waited for its own disk write, queued in libuv's thread pool behind the
+ * sharp jobs that hold all its threads (0.4–0.5 ms CPU and ~1 ms wall per sample, serialised per shard).
+ * With 4 MiB the tar goes out in large writev calls and a sample waits only when the disk falls behind.
+ */
+export const WRITE_BUFFER_BYTES = 4 << 20;
+
 /** A local output folder; every file is written as `name.tmp-<pid>` then renamed, so readers never see half a file. */
 export function localFolderStorage(dir: string): ShardStorage {
   const full = (name: string) => path.join(dir, name);
@@ -80,7 +88,7 @@ export function localFolderStorage(dir: string): ShardStorage {
     },
     async create(name) {
       const tmp = temp(name);
-      const stream = fs.createWriteStream(tmp);
+      const stream = fs.createWriteStream(tmp, { highWaterMark: WRITE_BUFFER_BYTES });
       const done = finished(stream).catch((err: unknown) => {
         throw fail(full(name), err);
       });
@@ -163,7 +171,7 @@ export function s3Storage(params: S3StorageParams): ShardStorage {
     async create(name) {
       const tmpDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "laion-shard-"));
       const tmp = path.join(tmpDir, name);
-      const stream = fs.createWriteStream(tmp);
+      const stream = fs.createWriteStream(tmp, { highWaterMark: WRITE_BUFFER_BYTES });
       const done = finished(stream);
       done.catch(() => {});
       const cleanup = () => fs.promises.rm(tmpDir, { recursive: true, force: true });

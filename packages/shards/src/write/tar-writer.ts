@@ -1,7 +1,13 @@
 import { pipeline } from "node:stream/promises";
 import { describeFsError } from "@laion/cli-kit";
 import tar from "tar-stream";
-import { explain, OutputError, type PendingObject, type ShardStorage } from "../download/storage.js";
+import {
+  explain,
+  OutputError,
+  type PendingObject,
+  type ShardStorage,
+  WRITE_BUFFER_BYTES,
+} from "../download/storage.js";
 
 /**
  * A sample to write: `__key__` plus members by extension. Bytes are written as they are,
@@ -53,7 +59,8 @@ export class TarWriter {
   #samples = 0;
   #bytes = 0;
   #closed = false;
-  readonly #pack = tar.pack();
+  // as large as the destination's buffer: a whole image fits, so a sample waits for the disk only when it lags
+  readonly #pack = tar.pack({ highWaterMark: WRITE_BUFFER_BYTES });
   readonly #mtime = new Date();
   readonly #mode: number;
   readonly #owner: string;
