@@ -44,7 +44,7 @@ export interface FetchLaionSubsetParams
   outDir: string;
   /** Continue a crashed run with the same arguments: finished input files are skipped. */
   resume?: boolean;
-  /** Rows per output row group (default 100 000). */
+  /** Rows per output row group (default 5 000, `DEFAULT_ROW_GROUP_SIZE`). */
   rowGroupSize?: number;
   /** Messages for the user (resume notices). */
   onLog?: (message: string) => void;
