@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import type http from "node:http";
+import http from "node:http";
 import type net from "node:net";
 import path from "node:path";
 
@@ -163,4 +163,12 @@ export async function listen(server: http.Server, port = 0): Promise<Listening> 
       return closed;
     },
   };
+}
+
+/**
+ * A node:http server answering with `handler` on a free 127.0.0.1 port: what a test needs for a server
+ * that misbehaves in its own way (silent, stalling, endless, chunked). close() ends open connections too.
+ */
+export function serve(handler: http.RequestListener): Promise<Listening> {
+  return listen(http.createServer(handler));
 }

@@ -1,6 +1,9 @@
 export type { CapturedIo, CapturedRun } from "./cli-run.js";
 export { runCaptured } from "./cli-run.js";
 export { FIXTURES_DIR, fixturePath } from "./fixtures.js";
+export { FUZZ_SEED, fuzzRuns, HangError, withinTime } from "./fuzz.js";
+export type { Listening } from "./http-util.js";
+export { serve } from "./http-util.js";
 export type { HubDataset, HubRequest, HubServer, HubServerOptions } from "./hub-server.js";
 export { startHubServer } from "./hub-server.js";
 export type { FaultKind, ImageServer, ImageServerOptions, RecordedRequest } from "./image-server.js";

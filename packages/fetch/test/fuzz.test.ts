@@ -2,14 +2,12 @@
 // every damaged file gives rows or a FetchError naming the file — never another exception or a hang.
 import fs from "node:fs";
 import path from "node:path";
-import { fixturePath } from "@laion/test-servers";
+import { FUZZ_SEED, fixturePath, fuzzRuns, HangError, withinTime } from "@laion/test-servers";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { FetchError, fetchLaion } from "../src/index.js";
 import { tempDir } from "./helpers.js";
 
-const SEED = 15;
-const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 const HANG_MS = 15_000;
 const ORIGINAL = fs.readFileSync(fixturePath("laion/test_1000.parquet"));
 
@@ -42,15 +40,7 @@ async function readRows(file: string): Promise<number> {
   const run = (async () => {
     for await (const _ of fetchLaion({ sources: [{ location: file, kind: "file" }] }).rows) rows++;
   })();
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`hang: ${file} not read within ${HANG_MS} ms`)), HANG_MS);
-  });
-  try {
-    await Promise.race([run, hang]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withinTime(run, HANG_MS, file);
   return rows;
 }
 
@@ -66,12 +56,12 @@ describe("fuzzed parquet input", () => {
           const rows = await readRows(file);
           expect(rows).toBeLessThanOrEqual(1000);
         } catch (error) {
-          if ((error as Error).message.startsWith("hang:")) throw error;
+          if (error instanceof HangError) throw error;
           expect(error).toBeInstanceOf(FetchError);
           expect((error as Error).message).toContain(file);
         }
       }),
-      { seed: SEED, numRuns: RUNS },
+      { seed: FUZZ_SEED, numRuns: fuzzRuns() },
     );
   });
 });

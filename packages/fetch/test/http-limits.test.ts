@@ -1,7 +1,5 @@
 import fs from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { fixturePath } from "@laion/test-servers";
+import { fixturePath, type Listening, serve } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createHttpFetch } from "../src/http.js";
 import { fetchLaion, resolveSources } from "../src/index.js";
@@ -9,14 +7,14 @@ import { readAll } from "./helpers.js";
 
 const T1000 = fixturePath("laion/test_1000.parquet");
 
-let server: http.Server;
+let server: Listening;
 let base = "";
 /** Bytes the server managed to write on each connection that ignored Range (to see it was cut off). */
 const sentIgnoringRange: number[] = [];
 
 beforeAll(async () => {
   const file = fs.readFileSync(T1000);
-  server = http.createServer((req, res) => {
+  server = await serve((req, res) => {
     if (req.url === "/ignores-range.parquet") {
       // Answers 200 to every Range request: the whole file, then zeros forever (no Content-Length).
       if (req.method === "HEAD") return res.writeHead(200, { "content-length": file.length }).end();
@@ -53,14 +51,9 @@ beforeAll(async () => {
     }
     res.writeHead(404).end();
   });
-  server.listen(0, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.url;
 });
-afterAll(() => {
-  server.closeAllConnections();
-  server.close();
-});
+afterAll(() => server.close());
 
 async function rowsOf(url: string) {
   const out = [];
@@ -101,10 +94,9 @@ describe("every body has a cap", () => {
   });
 
   test("a hub that refuses connections is named, with what to check", async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const closed = await serve(() => {});
+    const port = new URL(closed.url).port;
+    await closed.close();
     await expect(resolveSources({ hubUrl: `http://127.0.0.1:${port}`, hfDataset: "a/b" })).rejects.toThrow(
       `listing dataset a/b on http://127.0.0.1:${port} failed (ECONNREFUSED): cannot reach the hub — check --hub-url`,
     );

@@ -1,8 +1,7 @@
 import fs from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import zlib from "node:zlib";
-import { type ImageServer, startImageServer } from "@laion/test-servers";
+import { type ImageServer, serve, startImageServer } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { downloadShards, PRIVATE_ADDRESS_ERROR } from "../../src/download/index.js";
 import { realCaptions, statsOf, tempDir, writeParquet } from "./helpers.js";
@@ -169,7 +168,7 @@ test("bodies over --max-body-bytes are cut off while streaming", async () => {
 
 test("the cap holds without any Content-Length (chunked) and counts decompressed bytes (gzip bomb)", async () => {
   const big = Buffer.alloc(200_000, 7);
-  const chunked = http.createServer((req, res) => {
+  const chunked = await serve((req, res) => {
     if (req.url === "/gzip") {
       res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Encoding": "gzip" });
       res.end(zlib.gzipSync(big)); // ~200 bytes on the wire, 200 kB once inflated
@@ -179,8 +178,7 @@ test("the cap holds without any Content-Length (chunked) and counts decompressed
     res.write(big.subarray(0, 100_000));
     res.end(big.subarray(100_000));
   });
-  await new Promise<void>((resolve) => chunked.listen(0, "127.0.0.1", resolve));
-  const base = `http://127.0.0.1:${(chunked.address() as { port: number }).port}`;
+  const base = chunked.url;
   try {
     const file = writeParquet(path.join(work, "chunked.parquet"), {
       URL: { data: [`${base}/chunked`, `${base}/gzip`], type: "STRING" },
@@ -197,8 +195,7 @@ test("the cap holds without any Content-Length (chunked) and counts decompressed
     );
     expect(stats.status_dict).toEqual({ "body larger than max-body-bytes (50000)": 2 });
   } finally {
-    chunked.closeAllConnections();
-    await new Promise((resolve) => chunked.close(resolve));
+    await chunked.close();
   }
 });
 

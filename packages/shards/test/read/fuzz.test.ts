@@ -5,13 +5,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { FUZZ_SEED, fuzzRuns, HangError, withinTime } from "@laion/test-servers";
 import fc from "fast-check";
 import { afterAll, describe, expect, test } from "vitest";
 import { ShardError, WebDataset } from "../../src/index.js";
 import { shard, tempDir } from "./helpers.js";
 
-const SEED = 15;
-const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 const CAP = 256 * 1024; // maxMemberBytes for the fuzzed reads: every fixture member is smaller
 const HANG_MS = 10_000;
 
@@ -118,15 +117,7 @@ async function readAll(file: string, handler: "ignore" | "raise") {
         if (!key.startsWith("__")) sizes.push((value as Uint8Array).byteLength);
     }
   })();
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`hang: ${file} not read within ${HANG_MS} ms`)), HANG_MS);
-  });
-  try {
-    await Promise.race([run, hang]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withinTime(run, HANG_MS, file);
   return { samples, errors, sizes };
 }
 
@@ -151,7 +142,7 @@ describe("fuzzed fixture shards", () => {
         }
         for (const size of sizes) expect(size).toBeLessThanOrEqual(CAP);
       }),
-      { seed: SEED, numRuns: RUNS },
+      { seed: FUZZ_SEED, numRuns: fuzzRuns() },
     );
   });
 
@@ -162,12 +153,12 @@ describe("fuzzed fixture shards", () => {
         try {
           await readAll(file, "raise");
         } catch (error) {
-          if ((error as Error).message.startsWith("hang:")) throw error;
+          if (error instanceof HangError) throw error;
           expect(error).toBeInstanceOf(ShardError);
           expect((error as ShardError).url).toBe(file);
         }
       }),
-      { seed: SEED + 1, numRuns: RUNS },
+      { seed: FUZZ_SEED + 1, numRuns: fuzzRuns() },
     );
   });
 

@@ -1,8 +1,7 @@
 import { writeFileSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
+import { type Listening, serve } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type ShardError, WebDataset } from "../../src/index.js";
 import { collect, shard, tarBuffer, tempDir } from "./helpers.js";
@@ -92,14 +91,14 @@ describe("member and shard byte caps", () => {
 });
 
 describe("http(s):// timeouts", () => {
-  let server: http.Server;
+  let server: Listening;
   let base = "";
   let tar: Buffer;
   beforeAll(async () => {
     tar = await tarBuffer(
       Array.from({ length: 40 }, (_, i) => ({ name: `s${i}.bin`, data: zeros(32 * 1024) })),
     );
-    server = http.createServer((req, res) => {
+    server = await serve((req, res) => {
       if (req.url === "/silent.tar") return; // never answers: no status line, no headers
       if (req.url === "/stall.tar") {
         res.writeHead(200, { "content-type": "application/x-tar" });
@@ -108,14 +107,9 @@ describe("http(s):// timeouts", () => {
       }
       res.writeHead(200).end(tar);
     });
-    server.listen(0, "127.0.0.1");
-    await new Promise((resolve) => server.once("listening", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = server.url;
   });
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  afterAll(() => server.close());
 
   test("a server that never sends headers is a named error after timeoutMs, not a hang", async () => {
     const started = Date.now();

@@ -1,17 +1,15 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { type Listening, serve } from "@laion/test-servers";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { s3Storage } from "../../src/download/storage.js";
 
 // A web server where an S3 endpoint was expected: it answers every request with an HTML page.
-let server: http.Server;
+let server: Listening;
 let endpoint = "";
 beforeAll(async () => {
-  server = http.createServer((_, res) =>
+  server = await serve((_, res) =>
     res.writeHead(404, { "content-type": "text/html" }).end("<html>hi</html>"),
   );
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  endpoint = server.url;
 });
 afterAll(() => server.close());
 

@@ -1,9 +1,7 @@
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { s3ClientConfig, startImageServer, startS3Server } from "@laion/test-servers";
+import { s3ClientConfig, serve, startImageServer, startS3Server } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type ShardError, WebDataset } from "../../src/index.js";
 import { collect, shard, tarBuffer } from "./helpers.js";
@@ -48,7 +46,7 @@ describe("http(s)://", () => {
     const body = await tarBuffer(members);
     let sent = 0;
     let closed: Promise<unknown> = Promise.resolve();
-    const big = http.createServer(async (_req, res) => {
+    const big = await serve(async (_req, res) => {
       closed = once(res, "close");
       res.writeHead(200, { "content-length": body.length });
       for (let offset = 0; offset < body.length && !res.destroyed; offset += 64 * 1024) {
@@ -59,16 +57,14 @@ describe("http(s)://", () => {
       }
       res.end();
     });
-    big.listen(0, "127.0.0.1");
-    await once(big, "listening");
     try {
-      const url = `http://127.0.0.1:${(big.address() as AddressInfo).port}/big.tar`;
+      const url = `${big.url}/big.tar`;
       const [first] = await collect(WebDataset(url), 1);
       expect(first?.__key__).toBe("00000");
       await closed;
       expect(sent).toBeLessThan(body.length / 2);
     } finally {
-      big.close();
+      await big.close();
     }
   });
 });

@@ -1,9 +1,8 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import readline from "node:readline";
+import { type Listening, serve } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { WebDataset } from "../../src/index.js";
 import { bundleForChild } from "../child-bundle.js";
@@ -14,13 +13,13 @@ import { collect, shard, tempDir } from "./helpers.js";
 const NAMES = ["tendata.tar", "mpdata.tar", "sample.tgz"];
 const TRICKLE_MS = 400;
 const tmp = tempDir("shard-cache-procs-");
-let server: http.Server;
+let server: Listening;
 let base: string;
 const gets = new Map<string, number>();
 let runner: string;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
+  server = await serve((req, res) => {
     const name = path.basename(req.url ?? "");
     if (!NAMES.includes(name)) return void res.writeHead(404).end();
     gets.set(name, (gets.get(name) ?? 0) + 1);
@@ -30,8 +29,7 @@ beforeAll(async () => {
     res.write(body.subarray(0, half));
     setTimeout(() => res.end(body.subarray(half)), TRICKLE_MS);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.url;
   // A child reads every shard for `epochs` epochs (seeded shard order) and prints each epoch's keys.
   runner = await bundleForChild({
     name: "shard-cache-processes",
@@ -54,7 +52,7 @@ process.exit(0);
   });
 });
 afterAll(async () => {
-  await new Promise((r) => server.close(r));
+  await server.close();
   tmp.cleanup();
 });
 
