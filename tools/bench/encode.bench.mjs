@@ -9,10 +9,9 @@
 //
 //   for p in cli-kit mixer shards vq; do (cd packages/$p && npx tsup); done
 //   node tools/bench/encode.bench.mjs [--preset 64-f4] [--images 256] [--seconds 20]
-import { mkdir, mkdtemp, readdir, readFile, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { localFolderStorage, TarWriter, WebDataset } from "../../packages/shards/dist/index.js";
 import {
@@ -22,23 +21,22 @@ import {
   selectBackend,
   trainVQ,
 } from "../../packages/vq/dist/index.js";
+import { benchFlags, fixturePhotos } from "./bench-inputs.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const flag = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-};
-const preset = flag("preset", "64-f4");
-const IMAGES = Number(flag("images", 256));
-const SECONDS = Number(flag("seconds", 20));
+const {
+  preset,
+  images: IMAGES,
+  seconds: SECONDS,
+} = benchFlags({
+  preset: { type: "string", default: "64-f4" },
+  images: { type: "number", default: 256 },
+  seconds: { type: "number", default: 20 },
+});
 const dir = await mkdtemp(path.join(tmpdir(), "encode-bench-"));
 
 // Image shards as the downloader writes them for this preset: center-cropped JPEGs at the VQ's image size
 // (quality 95, as img2dataset), with json + txt, 128 samples per shard.
-const photosDir = path.join(root, "fixtures/images/originals");
-const photos = await Promise.all(
-  (await readdir(photosDir)).filter((f) => f.endsWith(".jpg")).map((f) => readFile(path.join(photosDir, f))),
-);
+const photos = await fixturePhotos();
 const backend = (await selectBackend({ prefer: "wasm" })).name;
 const out = path.join(dir, "vq.pt");
 const trained = await trainVQ({

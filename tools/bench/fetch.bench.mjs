@@ -109,7 +109,7 @@ async function httpBytes() {
       return res.end();
     }
     const startB = m ? Number(m[1]) : 0;
-    const endB = m && m[2] ? Number(m[2]) : size - 1;
+    const endB = m?.[2] ? Number(m[2]) : size - 1;
     res.writeHead(m ? 206 : 200, {
       "Content-Length": endB - startB + 1,
       ...(m ? { "Content-Range": `bytes ${startB}-${endB}/${size}` } : {}),

@@ -83,9 +83,15 @@ for (let r = 0; r < ROUNDS; r++) {
 ratios.sort((x, y) => x - y);
 const median = ratios[Math.floor(ROUNDS / 2)];
 console.log(`items per round: ${perRound.toLocaleString("en")} x ${ROUNDS} rounds`);
-console.log(`direct iteration of the sources (best round):   ${(perRound / bestDirect / 1e6).toFixed(2)} M items/s`);
-console.log(`two-level mix laion | (text, local) (best round): ${(perRound / bestMixed / 1e6).toFixed(2)} M samples/s`);
-console.log(`ratio mix / direct: median ${median.toFixed(2)} (min ${ratios[0].toFixed(2)}, max ${ratios[ROUNDS - 1].toFixed(2)})`);
+console.log(
+  `direct iteration of the sources (best round):   ${(perRound / bestDirect / 1e6).toFixed(2)} M items/s`,
+);
+console.log(
+  `two-level mix laion | (text, local) (best round): ${(perRound / bestMixed / 1e6).toFixed(2)} M samples/s`,
+);
+console.log(
+  `ratio mix / direct: median ${median.toFixed(2)} (min ${ratios[0].toFixed(2)}, max ${ratios[ROUNDS - 1].toFixed(2)})`,
+);
 
 // Memory: the mixer keeps no per-item state, so usage after 10M items should equal that after 1M.
 const before = memory();
@@ -94,7 +100,9 @@ const after1M = memory();
 await mixed(10_000_000, 8);
 const after10M = memory();
 const fmt = (m) => `rss ${m.rssMiB.toFixed(1)} MiB, heap ${m.heapMiB.toFixed(1)} MiB`;
-console.log(`memory before:      ${fmt(before)}${globalThis.gc ? "" : "  (run with --expose-gc for steadier numbers)"}`);
+console.log(
+  `memory before:      ${fmt(before)}${globalThis.gc ? "" : "  (run with --expose-gc for steadier numbers)"}`,
+);
 console.log(`memory after 1M:    ${fmt(after1M)}`);
 console.log(`memory after 10M:   ${fmt(after10M)}`);
 console.log(`heap ratio 10M / 1M: ${(after10M.heapMiB / after1M.heapMiB).toFixed(2)}`);

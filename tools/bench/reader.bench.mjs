@@ -89,7 +89,11 @@ function syncRead(files) {
   let bytes = 0;
   for (const f of files) {
     const fd = openSync(f, "r");
-    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) bytes += n;
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n <= 0) break;
+      bytes += n;
+    }
     closeSync(fd);
   }
   return bytes;

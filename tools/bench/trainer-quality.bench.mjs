@@ -16,11 +16,9 @@ import { parseArgs } from "node:util";
 import { isHeldOut } from "../../packages/mixer/dist/index.js";
 import { LocalCaptionedImages } from "../../packages/shards/dist/index.js";
 import {
-  BOI,
   buildDoc,
   documentMask,
   EOI,
-  heldOutBatches,
   loadCheckpoint,
   loadConfig,
   makeVocab,

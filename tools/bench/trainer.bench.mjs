@@ -6,8 +6,7 @@
 // Run: node tools/bench/trainer.bench.mjs [--config configs/demo.yaml] [--batch N] [--steps 6] [--backend wasm]
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { Random } from "../../packages/mixer/dist/index.js";
 import {
   AdamW,
   countParameters,
@@ -19,17 +18,15 @@ import {
   trainStep,
 } from "../../packages/trainer-2b/dist/index.js";
 import { selectBackend } from "../../packages/vq/dist/index.js";
+import { benchFlags, ROOT } from "./bench-inputs.mjs";
 import { matmulRate, transformerMatmuls } from "./matmul-rate.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const { values: flags } = parseArgs({
-  options: {
-    config: { type: "string", default: path.join(root, "configs/demo.yaml") },
-    batch: { type: "string" },
-    steps: { type: "string", default: "6" },
-    backend: { type: "string", default: "wasm" },
-    codebook: { type: "string", default: "512" },
-  },
+const flags = benchFlags({
+  config: { type: "string", default: path.join(ROOT, "configs/demo.yaml") },
+  batch: { type: "number" },
+  steps: { type: "number", default: 6 },
+  backend: { type: "string", default: "wasm" },
+  codebook: { type: "number", default: 512 },
 });
 const load = () =>
   os
@@ -57,8 +54,9 @@ const mm1 = matmulBaseline();
 const params = countParameters(cfg);
 const model = new Transformer(tf, cfg, { seed: 0 });
 const opt = new AdamW(tf, model.params, { weightDecay: 0.1 });
-let s = 1;
-const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) % (cfg.vocabSize - 5)) + 5;
+// token ids past the specials, from the mixer's PRNG (the repo's one), seeded
+const rng = new Random(1);
+const rnd = () => 5 + rng.int(cfg.vocabSize - 5);
 const batch = {
   B,
   T,
@@ -88,7 +86,7 @@ console.log(
   JSON.stringify(
     {
       backend: name,
-      config: path.relative(root, flags.config),
+      config: path.relative(ROOT, flags.config),
       model: { ...cfg, params, batch: B },
       sPerStep: Number((sec / steps).toFixed(3)),
       tokensPerS: Number(tokensPerS.toFixed(1)),

@@ -7,33 +7,31 @@
 // reference original.png). Training sees random crops (scale 0.35–1 of the largest square) with flips and
 // colour jitter; the held-out set is 256 *different* random crops (another seed, scale 0.2–1) of the same
 // photos — held-out crops, not held-out photos.
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { imageToFloat, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
+import { benchFlags, fixturePhotos, photoSamples, ROOT } from "./bench-inputs.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-};
-const steps = Number(arg("steps", 450));
-const minutes = Number(arg("minutes", 28));
-const batchSize = Number(arg("batch", 8));
-const backend = arg("backend", "wasm");
-const preset = arg("preset", "demo");
-const lr = arg("lr") === undefined ? undefined : Number(arg("lr"));
-// --model '{"channels":[16,32,64]}': VQConfig fields over the preset
-const config = arg("model") === undefined ? undefined : JSON.parse(arg("model"));
-const out = path.join(root, arg("out", ".bench/vq-quality/visual_vq.pt"));
+const flags = benchFlags({
+  steps: { type: "number", default: 450 },
+  minutes: { type: "number", default: 28 },
+  batch: { type: "number", default: 8 },
+  backend: { type: "string", default: "wasm" },
+  preset: { type: "string", default: "demo" },
+  lr: { type: "number" },
+  // --model '{"channels":[16,32,64]}': VQConfig fields over the preset
+  model: { type: "json" },
+  out: { type: "string", default: ".bench/vq-quality/visual_vq.pt" },
+  "eval-every": { type: "number", default: 50 },
+});
+const { steps, minutes, batch: batchSize, backend, preset, lr, model: config } = flags;
+const out = path.join(ROOT, flags.out);
 await mkdir(path.dirname(out), { recursive: true });
 
 const { name } = await selectBackend({ prefer: backend });
-const dir = path.join(root, "fixtures/images/originals");
-const files = (await readdir(dir)).filter((f) => f.endsWith(".jpg")).map((f) => path.join(dir, f));
-files.push(path.join(root, "fixtures/images/img2dataset-reference/original.png"));
-const photos = await Promise.all(files.map((f) => readFile(f).then((b) => new Uint8Array(b))));
+const reference = path.join(ROOT, "fixtures/images/img2dataset-reference/original.png");
+const photos = [...(await fixturePhotos()), new Uint8Array(await readFile(reference))];
 
 // mulberry32 for the held-out crops (separate seed from training)
 let s = 12345;
@@ -68,23 +66,18 @@ for (let i = 0; i < 256; i++) {
   );
 }
 
-async function* samples() {
-  for (let r = 0; ; r++)
-    for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
-}
-
 const started = Date.now();
 let lastLog = 0;
 const result = await trainVQ({
   out,
-  samples: () => samples(),
+  samples: () => photoSamples(photos),
   evalImages,
   maxSteps: steps,
   batchSize,
   preset,
   config,
   lr,
-  evalEvery: Number(arg("eval-every", 50)),
+  evalEvery: flags.evalEvery,
   seed: 1,
   augment: { scale: [0.35, 1], flip: true, colorJitter: 0.1 },
   signal: AbortSignal.timeout(minutes * 60_000),

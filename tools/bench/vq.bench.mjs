@@ -2,34 +2,27 @@
 // model's achieved FLOP/s against the measured wasm matmul peak.
 //
 //   (cd packages/vq && npx tsup) && node tools/bench/vq.bench.mjs [--preset demo] [--steps 8] [--cpu-steps 2] [--batch 8]
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { forwardFlops, resolveConfig, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
+import { benchFlags, fixturePhotos, photoSamples } from "./bench-inputs.mjs";
 import { matmulRate } from "./matmul-rate.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-};
-const presetIndex = process.argv.indexOf("--preset");
-const preset = presetIndex >= 0 ? process.argv[presetIndex + 1] : "demo";
-const steps = arg("steps", 8);
-const cpuSteps = arg("cpu-steps", 1);
-const batchSize = arg("batch", 8);
-const cpuBatch = arg("cpu-batch", 2);
-const dir = path.join(root, "fixtures/images/originals");
-const photos = await Promise.all(
-  (await readdir(dir))
-    .filter((f) => f.endsWith(".jpg"))
-    .map((f) => readFile(path.join(dir, f)).then((b) => new Uint8Array(b))),
-);
-async function* samples() {
-  for (let r = 0; ; r++)
-    for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
-}
+const {
+  preset,
+  steps,
+  cpuSteps,
+  batch: batchSize,
+  cpuBatch,
+} = benchFlags({
+  preset: { type: "string", default: "demo" },
+  steps: { type: "number", default: 8 },
+  "cpu-steps": { type: "number", default: 1 },
+  batch: { type: "number", default: 8 },
+  "cpu-batch": { type: "number", default: 2 },
+});
+const photos = await fixturePhotos();
 
 /** Best of 256/512/1024 square products: the wasm matmul peak the model's FLOP/s is compared with. */
 const matmulPeak = (tf) => Math.max(...[256, 512, 1024].map((n) => matmulRate(tf, n, n, n, 4)));
@@ -42,7 +35,7 @@ async function trainThroughput(backend, n, batchSize) {
   let images = 0;
   const r = await trainVQ({
     out,
-    samples: () => samples(),
+    samples: () => photoSamples(photos),
     evalImages: [photos[0]],
     maxSteps: n + 1,
     evalEvery: 1_000_000,
