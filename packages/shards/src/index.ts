@@ -33,6 +33,7 @@ export {
   type ResizeParams,
   type ResizeResult,
   type RunStats,
+  readShardStats,
   resizeImage,
   resolveWorkerSlot,
   type S3StorageParams,
@@ -43,8 +44,10 @@ export {
   type ShardStats,
   type ShardStorage,
   shardName,
+  shardOfFile,
   type WebDatasetWriterParams,
   type WorkerSlot,
+  writeShardStats,
 } from "./download/index.js";
 // Readers: webdataset shards (local, http, s3, pipe), the user's captioned images, text corpora.
 export {

@@ -1,7 +1,7 @@
 // Code shards: webdataset tars whose samples hold `{key}.json` (the image shard's metadata + the VQ's identity),
 // `{key}.txt` (caption) and `{key}.vq.npy` (the [g, g] code grid) — no image. Written by encodeVqCodes, read by
 // the trainer (`--laion-path`), which tells them from image shards by the `vq.npy` member.
-import { type ShardStorage, TarWriter } from "@laion/shards";
+import { type ShardStorage, TarWriter, writeShardStats } from "@laion/shards";
 import { codeDtype, decodeNpy, encodeNpy } from "./npy.js";
 import { describeIdentity, type VqIdentity } from "./vq-identity.js";
 
@@ -66,7 +66,7 @@ export async function createCodeShardWriter(params: {
       if (closed) return;
       closed = true;
       await tar.close();
-      await storage.put(`${name}_stats.json`, `${JSON.stringify(stats, null, 2)}\n`); // last: marks it complete
+      await writeShardStats(storage, name, stats); // last: marks it complete
     },
     async abort() {
       if (closed) return;

@@ -8,10 +8,12 @@ import {
   isShardComplete,
   openStorage,
   ownsShard,
+  readShardStats,
   resolveShards,
   resolveWorkerSlot,
   type S3Options,
   type ShardStorage,
+  shardOfFile,
   WebDataset,
 } from "@laion/shards";
 import type { BackendName } from "./backend.js";
@@ -116,7 +118,7 @@ export async function encodeVqCodes(params: EncodeVqCodesParams): Promise<Encode
   const mine = shards.filter((_, i) => ownsShard(i, slot));
   const mineNames = new Set(mine.map(codeShardName));
   await refuseOtherVq(storage, [...mineNames], vq);
-  await storage.removeStale((name) => mineNames.has(name.replace(/(_stats\.json|\.tar)$/, "")));
+  await storage.removeStale((file) => mineNames.has(shardOfFile(file) ?? ""));
   try {
     for (const url of mine) {
       params.signal?.throwIfAborted();
@@ -142,9 +144,8 @@ export async function encodeVqCodes(params: EncodeVqCodesParams): Promise<Encode
 
 /** The VQ identity a finished code shard records (its `_stats.json`), or undefined when it is not finished. */
 async function finishedBy(storage: ShardStorage, name: string): Promise<VqIdentity | undefined> {
-  if (!(await isShardComplete(storage, name))) return undefined;
   try {
-    return (JSON.parse(await storage.read(`${name}_stats.json`)) as Partial<CodeShardStats>).vq;
+    return (await readShardStats<Partial<CodeShardStats>>(storage, name))?.vq;
   } catch {
     return undefined; // unreadable stats: treated as unfinished, the shard is written again
   }

@@ -9,7 +9,7 @@ import { computeKey, SHARD_DIGITS, shardName } from "./key.js";
 import { type ResizeParams, resizeImage } from "./resize.js";
 import { finishedShardStats, transientFailures } from "./run-manifest.js";
 import type { SampleMeta, SampleRecord, SampleStatus } from "./sample-meta.js";
-import { createWebDatasetWriter, type SampleWriter } from "./shard-writer.js";
+import { createWebDatasetWriter, type SampleWriter, shardOfFile } from "./shard-writer.js";
 import { addStats, countSample, emptyStats, finishStats, type ShardStats } from "./stats.js";
 import type { ShardStorage } from "./storage.js";
 import { ownsShard, type WorkerSlot } from "./workers.js";
@@ -95,8 +95,8 @@ async function processRow(
 /** Removes a killed run's temp files of this worker's shards (ours: the caller holds the lock). */
 export async function removeStaleShards(storage: ShardStorage, slot: WorkerSlot): Promise<void> {
   await storage.removeStale((name) => {
-    const id = /^(\d+)(?:\.tar|\.parquet|_stats\.json)$/.exec(name)?.[1];
-    return id !== undefined && ownsShard(Number(id), slot);
+    const id = shardOfFile(name);
+    return id !== undefined && /^\d+$/.test(id) && ownsShard(Number(id), slot);
   });
 }
 

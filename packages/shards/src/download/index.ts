@@ -29,7 +29,14 @@ export { DOWNLOAD_FLAGS, downloadManifestParams, downloadStatus, transientFailur
 export type { SampleMeta, SampleRecord, SampleStatus } from "./sample-meta.js";
 export { asSampleMeta, plainValue, pythonJson } from "./sample-meta.js";
 export type { SampleWriter, ShardFiles, WebDatasetWriterParams } from "./shard-writer.js";
-export { createWebDatasetWriter, isShardComplete, shardFiles } from "./shard-writer.js";
+export {
+  createWebDatasetWriter,
+  isShardComplete,
+  readShardStats,
+  shardFiles,
+  shardOfFile,
+  writeShardStats,
+} from "./shard-writer.js";
 export type { RunStats, ShardStats } from "./stats.js";
 export type { OutputParams, PendingObject, S3StorageParams, ShardStorage } from "./storage.js";
 export { localFolderStorage, OutputError, openStorage, s3Storage } from "./storage.js";

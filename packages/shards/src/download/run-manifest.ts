@@ -12,7 +12,7 @@ import { DEFAULT_MAX_BODY_BYTES, isTransientError } from "./http.js";
 import type { InputParams } from "./input.js";
 import { DEFAULT_LIMIT_INPUT_PIXELS, type ResizeParams } from "./resize.js";
 import { DEFAULT_DISALLOWED_DIRECTIVES } from "./robots.js";
-import { shardFiles } from "./shard-writer.js";
+import { readShardStats } from "./shard-writer.js";
 import type { ShardStats } from "./stats.js";
 import { type OutputParams, openStorage, type ShardStorage } from "./storage.js";
 import type { WorkerSlot } from "./workers.js";
@@ -105,9 +105,7 @@ export function transientFailures(stats: ShardStats): number {
 
 /** Shard stats when the shard is whole (tar + stats), else null. */
 export async function finishedShardStats(storage: ShardStorage, name: string): Promise<ShardStats | null> {
-  const files = shardFiles(name);
-  if (!(await storage.exists(files.stats)) || !(await storage.exists(files.tar))) return null;
-  return JSON.parse(await storage.read(files.stats)) as ShardStats;
+  return (await readShardStats<ShardStats>(storage, name)) ?? null;
 }
 
 export interface DownloadStatus extends RunStatus {

@@ -22,10 +22,40 @@ export function shardFiles(name: string): ShardFiles {
   return { tar: `${name}.tar`, parquet: `${name}.parquet`, stats: `${name}_stats.json` };
 }
 
+/** The shard a file of the layout belongs to (`00001.tar`, `00001.parquet`, `00001_stats.json` → `00001`). */
+export function shardOfFile(file: string): string | undefined {
+  return /^(.+?)(?:\.tar|\.parquet|_stats\.json)$/.exec(file)?.[1];
+}
+
 /** A shard is finished when its tar and its `_stats.json` exist: the stats file is always written last. */
 export async function isShardComplete(storage: ShardStorage, name: string): Promise<boolean> {
   const files = shardFiles(name);
   return (await storage.exists(files.stats)) && (await storage.exists(files.tar));
+}
+
+/**
+ * Writes `{name}_stats.json` (4-space JSON, as img2dataset): the completion mark of every kind of shard
+ * (the downloader's image shards, the encoder's code shards), so it goes last, after the tar is visible.
+ */
+export async function writeShardStats(storage: ShardStorage, name: string, stats: object): Promise<void> {
+  await storage.put(shardFiles(name).stats, `${JSON.stringify(stats, null, 4)}\n`);
+}
+
+/**
+ * A finished shard's `_stats.json`, parsed (as the writer of that kind of shard wrote it); undefined when
+ * the shard is unfinished. A file that is not JSON throws, naming it.
+ */
+export async function readShardStats<T extends object>(
+  storage: ShardStorage,
+  name: string,
+): Promise<T | undefined> {
+  if (!(await isShardComplete(storage, name))) return undefined;
+  const file = shardFiles(name).stats;
+  try {
+    return JSON.parse(await storage.read(file)) as T;
+  } catch (err) {
+    throw new Error(`${storage.location}/${file}: ${(err as Error).message}`);
+  }
 }
 
 export interface WebDatasetWriterParams {
@@ -118,7 +148,7 @@ export async function createWebDatasetWriter(params: WebDatasetWriterParams): Pr
       const parquet = parquetWriteBuffer({ columnData: parquetColumns(metas, columns) });
       await storage.put(files.parquet, new Uint8Array(parquet));
       // last: its presence marks the shard as complete
-      await storage.put(files.stats, `${JSON.stringify(stats, null, 4)}\n`);
+      await writeShardStats(storage, name, stats);
     },
     async abort() {
       if (closed) return;
