@@ -8,14 +8,13 @@
 // Time goes to installing ~0.5 GB of node_modules, three tsc runs and two smoke runs: the project sits
 // on tmpfs (/dev/shm) when there is room, and the three flavours run at once (before/after in
 // docs/benchmarks.md).
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { packAndInstall, ROOT as root } from "./pack-install.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const keep = process.argv.includes("--keep");
 /** tmpfs when it has room for the install (its files never touch the disk), else the temp folder. */
 function workParent() {
@@ -30,25 +29,14 @@ const fixtures = path.join(root, "fixtures");
 const t0 = Date.now();
 const step = (what) => console.log(`consumer: ${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
-const failed = (cmd, args, cwd, err) =>
-  new Error(`${cmd} ${args.join(" ")} (in ${cwd}) failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
-
-function run(cmd, args, cwd, env = {}) {
-  try {
-    return execFileSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: "utf8", stdio: "pipe" });
-  } catch (err) {
-    throw failed(cmd, args, cwd, err);
-  }
-}
-
 const execFileAsync = promisify(execFile);
-/** `run` without blocking, so independent steps overlap. */
+/** A command's stdout without blocking, so independent steps overlap; a failure carries its output. */
 async function runAsync(cmd, args, cwd) {
   try {
     const { stdout } = await execFileAsync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 ** 2 });
     return stdout;
   } catch (err) {
-    throw failed(cmd, args, cwd, err);
+    throw new Error(`${cmd} ${args.join(" ")} (in ${cwd}) failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
   }
 }
 
@@ -62,12 +50,11 @@ const packages = fs
     return !pkg.private;
   });
 
-// 1. Pack: what npm would publish, LICENSE and README included.
-const tarballs = path.join(work, "tarballs");
-fs.mkdirSync(tarballs);
-const packed = JSON.parse(
-  run("npm", ["pack", "--json", "--pack-destination", tarballs, ...packages.flatMap((d) => ["-w", d])], root),
-);
+// 1. Pack what npm would publish and install the tarballs into a fresh project.
+const { packed, app } = packAndInstall(packages, work);
+step(`packed and installed ${packed.map((p) => `${p.name}@${p.version}`).join(", ")}`);
+
+// 2. Each tarball holds the build, LICENSE and README, and no sources or tests.
 for (const p of packed) {
   const files = p.files.map((f) => f.path);
   for (const need of [
@@ -82,29 +69,6 @@ for (const p of packed) {
   if (files.some((f) => f.startsWith("src/") || f.startsWith("test/")))
     throw new Error(`${p.name}: src/ or test/ packed`);
 }
-step(`packed ${packed.map((p) => `${p.name}@${p.version}`).join(", ")}`);
-
-// 2. Install the tarballs into a fresh project. Install scripts stay off, as in the workspace.
-const app = path.join(work, "app");
-fs.mkdirSync(app);
-fs.writeFileSync(
-  path.join(app, "package.json"),
-  JSON.stringify({ name: "consumer", private: true }, null, 2),
-);
-run(
-  "npm",
-  [
-    "install",
-    "--prefer-offline",
-    "--no-audit",
-    "--no-fund",
-    "--ignore-scripts",
-    "--package-lock=false",
-    ...packed.map((p) => path.join(tarballs, p.filename)),
-  ],
-  app,
-);
-step("installed the tarballs");
 
 // 3. One smoke script, written three ways. Each line touches a package through its public API.
 const smokeBody = (fix) => `

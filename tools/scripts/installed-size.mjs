@@ -3,17 +3,13 @@
 // tarballs into an empty project (offline when the cache has everything, install scripts off), and
 // print the size of node_modules plus its largest entries. Needs the packages built.
 // Usage: node tools/scripts/installed-size.mjs [@laion/vq] [--keep]
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { packAndInstall, ROOT as root, run } from "./pack-install.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const target = process.argv.slice(2).find((a) => !a.startsWith("--")) ?? "@laion/vq";
 const keep = process.argv.includes("--keep");
-
-const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: "pipe" });
 
 /** Workspace package name → its folder. */
 const workspace = new Map();
@@ -36,27 +32,10 @@ function closure(name, seen = new Set()) {
 const names = [...closure(target)];
 if (names.length === 0) throw new Error(`${target} is not a workspace package`);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "laion-size-"));
-const packed = JSON.parse(
-  run(
-    "npm",
-    ["pack", "--json", "--pack-destination", work, ...names.flatMap((n) => ["-w", workspace.get(n)])],
-    root,
-  ),
-);
-const app = path.join(work, "app");
-fs.mkdirSync(app);
-fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "size", private: true }));
-run(
-  "npm",
-  [
-    "install",
-    "--prefer-offline",
-    "--no-audit",
-    "--no-fund",
-    "--ignore-scripts",
-    ...packed.map((p) => path.join(work, p.filename)),
-  ],
-  app,
+const { app } = packAndInstall(
+  names.map((n) => workspace.get(n)),
+  work,
+  { name: "size" },
 );
 const du = (p) => Number(run("du", ["-sk", p], app).split("\t")[0]) * 1024;
 const mb = (b) => `${(b / 1e6).toFixed(1)} MB`;
