@@ -5,6 +5,7 @@ import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
 import { getMaxDefinitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { compressors } from "hyparquet-compressors";
+import { PageWalk } from "./page-walk.js";
 
 // Row ranges of a column chunk, page by page, with hyparquet's own page functions (header, decompression,
 // levels, PLAIN/dictionary decoding, type conversion). hyparquet turns a page into JS values whole: a
@@ -42,16 +43,17 @@ export interface ColumnPagesParams {
   file: AsyncBuffer;
   metadata: FileMetaData;
   chunk: ColumnChunk;
-  /** The column chunk's page locations (its offset index). */
-  pages: PageLocation[];
+  /** The column chunk's page locations (its offset index); without them the pages are found by their headers. */
+  pages: PageLocation[] | undefined;
   /** File row index of the row group's first row, and the group's row count. */
   groupStart: number;
   groupRows: number;
 }
 
 /**
- * Reads one flat column chunk in consecutive row ranges through its offset index. Memory is one page's
- * compressed and raw bytes plus the rows of the current range, whatever the page's row count.
+ * Reads one flat column chunk in consecutive row ranges, through its offset index or by walking its page
+ * headers. Memory is about one page's compressed and raw bytes plus the rows of the current range,
+ * whatever the page's or the row group's row count.
  */
 export class ColumnPages {
   private readonly decoder: ColumnDecoder;
@@ -59,6 +61,9 @@ export class ColumnPages {
   private dictionary: DecodedArray | undefined;
   private dictionaryRead = false;
   private nextPage = 0;
+  /** Without an offset index: the walk over the chunk's pages and the file row its next page starts at. */
+  private walk: PageWalk | undefined;
+  private walkRow: number;
   private fetched: Fetched[] = [];
   private page: Page | undefined;
 
@@ -76,6 +81,11 @@ export class ColumnPages {
       parsers: DEFAULT_PARSERS,
     };
     this.maxDef = getMaxDefinitionLevel(schemaPath);
+    this.walkRow = p.groupStart;
+    if (!p.pages) {
+      const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+      this.walk = new PageWalk(p.file, start, start + Number(meta.total_compressed_size));
+    }
   }
 
   /** Rows [rowStart, rowEnd) (file row indices): each call starts where the previous one ended. */
@@ -102,9 +112,36 @@ export class ColumnPages {
     return this.page;
   }
 
-  /** Fetches, in one request, the pages from the next unfetched one through the one holding `until - 1`. */
+  /** Queues the pages from the next unfetched one through the one holding `until - 1`. */
   private async fetchPages(row: number, until: number): Promise<void> {
-    const { pages, groupStart, groupRows } = this.p;
+    if (this.p.pages) await this.fetchIndexed(this.p.pages, row, until);
+    else await this.fetchWalking(this.walk!, row, until);
+  }
+
+  /** The next pages by their headers; a dictionary page met on the way becomes the dictionary. */
+  private async fetchWalking(walk: PageWalk, row: number, until: number): Promise<void> {
+    while (this.fetched.length === 0 || this.walkRow < until) {
+      const next = await walk.next();
+      if (!next) {
+        if (this.fetched.length > 0) return;
+        throw new Error(
+          `${this.columnName()}: no page holds row ${row} (the pages end at row ${this.walkRow})`,
+        );
+      }
+      const { header, bytes } = next;
+      if (header.type === "DICTIONARY_PAGE") {
+        this.setDictionary(bytes);
+        continue;
+      }
+      const rows = header.data_page_header?.num_values ?? header.data_page_header_v2?.num_rows ?? 0;
+      this.fetched.push({ rowStart: this.walkRow, rowEnd: this.walkRow + rows, bytes });
+      this.walkRow += rows;
+    }
+  }
+
+  /** Fetches, in one request, the pages from the next unfetched one through the one holding `until - 1`. */
+  private async fetchIndexed(pages: PageLocation[], row: number, until: number): Promise<void> {
+    const { groupStart, groupRows } = this.p;
     const rowsEnd = (i: number) =>
       groupStart + (i + 1 < pages.length ? Number(pages[i + 1]!.first_row_index) : groupRows);
     while (this.nextPage < pages.length && rowsEnd(this.nextPage) <= row) this.nextPage++;
@@ -131,9 +168,12 @@ export class ColumnPages {
     this.dictionaryRead = true;
     const meta = this.p.chunk.meta_data!;
     const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
-    const firstData = Number(this.p.pages[0]?.offset ?? start);
+    const firstData = Number(this.p.pages?.[0]?.offset ?? start);
     if (start >= firstData) return;
-    const bytes = new Uint8Array(await this.p.file.slice(start, firstData));
+    this.setDictionary(new Uint8Array(await this.p.file.slice(start, firstData)));
+  }
+
+  private setDictionary(bytes: Uint8Array): void {
     const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
     const header = parquetHeader(reader);
     if (header.type !== "DICTIONARY_PAGE") return;
@@ -163,9 +203,10 @@ export class ColumnPages {
     const rows = f.rowEnd - f.rowStart;
     const defs = compactLevels(decoded.definitionLevels, this.maxDef);
     const dictionary = this.dictionary && encoding.endsWith("_DICTIONARY") ? this.dictionary : undefined;
-    // dictionary indices come as a plain array of small integers (8 bytes each): 4 in an Int32Array
     const values =
-      dictionary && Array.isArray(decoded.dataPage) ? Int32Array.from(decoded.dataPage) : decoded.dataPage;
+      dictionary && Array.isArray(decoded.dataPage)
+        ? indexArray(decoded.dataPage, dictionary.length)
+        : decoded.dataPage;
     const valueCount = defs ? defs.reduce((n, d) => n + (d === this.maxDef ? 1 : 0), 0) : rows;
     if ((defs && defs.length !== rows) || values.length !== valueCount)
       throw new Error(
@@ -202,36 +243,38 @@ export class ColumnPages {
   }
 }
 
-/** Whether every projected column of a row group can be read by ColumnPages (flat, with an offset index). */
+/** Whether every projected column of a row group can be read by ColumnPages (flat: no lists, maps or structs). */
 export function pageReadable(metadata: FileMetaData, chunks: readonly ColumnChunk[]): boolean {
   const schema = parquetSchema(metadata);
-  return chunks.every(
-    (c) =>
-      c.offset_index_offset !== undefined &&
-      !!c.offset_index_length &&
-      !!c.meta_data &&
-      isFlatColumn(getTreePath(schema, c.meta_data.path_in_schema)),
-  );
+  return chunks.every((c) => !!c.meta_data && isFlatColumn(getTreePath(schema, c.meta_data.path_in_schema)));
 }
 
 /**
- * The page locations of each chunk, from its offset index. The offset indexes of a row group's columns
- * are usually written side by side: one request for all of them when they span under 1 MiB.
+ * The page locations of each chunk, from its offset index (undefined for a chunk without one). The
+ * offset indexes of a row group's columns are usually written side by side: one request for all of them
+ * when they span under 1 MiB.
  */
 export async function readPageLocations(
   file: AsyncBuffer,
   chunks: readonly ColumnChunk[],
-): Promise<PageLocation[][]> {
+): Promise<(PageLocation[] | undefined)[]> {
   const ranges = chunks.map((c) => {
+    if (c.offset_index_offset === undefined || !c.offset_index_length) return undefined;
     const start = Number(c.offset_index_offset);
-    return { start, end: start + (c.offset_index_length ?? 0) };
+    return { start, end: start + c.offset_index_length };
   });
-  const spanStart = Math.min(...ranges.map((r) => r.start));
-  const spanEnd = Math.max(...ranges.map((r) => r.end));
-  const together = spanEnd - spanStart <= 1 << 20;
-  const span = together ? new Uint8Array(await file.slice(spanStart, spanEnd)) : undefined;
-  const out: PageLocation[][] = [];
+  const present = ranges.filter((r) => r !== undefined);
+  if (present.length === 0) return ranges.map(() => undefined);
+  const spanStart = Math.min(...present.map((r) => r.start));
+  const spanEnd = Math.max(...present.map((r) => r.end));
+  const span =
+    spanEnd - spanStart <= 1 << 20 ? new Uint8Array(await file.slice(spanStart, spanEnd)) : undefined;
+  const out: (PageLocation[] | undefined)[] = [];
   for (const r of ranges) {
+    if (!r) {
+      out.push(undefined);
+      continue;
+    }
     const bytes = span
       ? span.subarray(r.start - spanStart, r.end - spanStart)
       : new Uint8Array(await file.slice(r.start, r.end));
@@ -249,6 +292,14 @@ function compactLevels(levels: number[] | undefined, max: number): Uint8Array | 
 
 function sub(values: DecodedArray, from: number, to: number): DecodedArray {
   return Array.isArray(values) ? values.slice(from, to) : (values as Uint8Array).subarray(from, to);
+}
+
+/**
+ * Dictionary indices come as a plain array of small integers (8 bytes each): 1 byte each when the
+ * dictionary has at most 256 entries (a 262k-row WIDTH page: 2 MB → 256 KiB), else 4.
+ */
+function indexArray(indices: number[], size: number): Uint8Array | Int32Array {
+  return size <= 0x100 ? Uint8Array.from(indices) : Int32Array.from(indices);
 }
 
 /** Dictionary look-up as hyparquet's convertWithDictionary does it, into a typed array when the dictionary is one. */

@@ -17,11 +17,10 @@ export interface ReadBatchesParams {
   /** Source column names to read (projection): other columns are never fetched. */
   columns: readonly string[];
   /**
-   * Rows of the first read inside a row group when the file has offset indexes (only the pages
-   * covering those rows are fetched); later reads double up to `maxBatchRows`, so an early stop
-   * (--max-samples) fetches little. Pages are fetched and decoded once whatever the read size (a page
-   * overhanging a read is kept, undecoded rows and all, for the next). Without offset indexes a row group
-   * is read in one go, since each partial read would fetch and decode the whole column chunk again.
+   * Rows of the first read inside a row group; later reads double up to `maxBatchRows`, so an early
+   * stop (--max-samples) fetches little. Pages are fetched and decoded once whatever the read size (a
+   * page overhanging a read is kept, undecoded rows and all, for the next); with offset indexes only the
+   * pages covering a read are fetched, without them the column chunk is fetched in windows as it is read.
    */
   batchRows?: number;
   /**
@@ -51,12 +50,12 @@ export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<Co
     );
     const chunks = projected.filter((c) => c !== undefined);
     if (chunks.length === columns.length && pageReadable(metadata, chunks)) {
-      // page by page through the offset indexes: every page fetched and decoded once, and only the rows
-      // of each read converted (a column's pages need not line up with the reads: LAION files have
-      // 10k-row string pages but 131k–262k-row numeric ones)
+      // page by page, through the offset indexes or the page headers: every page fetched and decoded
+      // once, and only the rows of each read converted (a column's pages need not line up with the
+      // reads: LAION files have 10k-row string pages but 131k–262k-row numeric ones)
       const locations = await readPageLocations(file, chunks);
       const readers = chunks.map(
-        (chunk, i) => new ColumnPages({ file, metadata, chunk, pages: locations[i]!, groupStart, groupRows }),
+        (chunk, i) => new ColumnPages({ file, metadata, chunk, pages: locations[i], groupStart, groupRows }),
       );
       for (let start = groupStart; start < groupEnd; ) {
         const end = Math.min(groupEnd, start + step);
@@ -67,8 +66,7 @@ export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<Co
         step = Math.min(step * 2, maxBatchRows);
       }
     } else {
-      // without offset indexes a row group is read in one go: each partial read would fetch and decode
-      // the whole column chunk again
+      // a column that is not flat (lists, structs) or missing: the whole row group through hyparquet
       yield await readRange({ file, metadata, columns, rowStart: groupStart, rowEnd: groupEnd });
     }
     groupStart = groupEnd;

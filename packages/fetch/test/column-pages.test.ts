@@ -34,20 +34,56 @@ function counting(file: AsyncBuffer) {
 }
 
 test("version 1 dictionary pages (the pyarrow-written fixture) read in ranges equal hyparquet's whole read", async () => {
-  // the fixture has no offset index: its page locations are found by walking the page headers
+  // the fixture has no offset index: its pages are found by their headers, here by ColumnPages' own
+  // walk and by the test's (hyparquet's header parser), given as page locations
   const file = await asyncBufferFromFile(fixturePath("laion/test_10000.parquet"));
   const metadata = await parquetMetadataAsync(file);
   const want = await readAll(fixturePath("laion/test_10000.parquet"));
   for (const chunk of metadata.row_groups[0]!.columns) {
     const name = chunk.meta_data!.path_in_schema[0]!;
-    const pages = await walkPages(file, chunk.meta_data!);
-    expect(pages.length).toBeGreaterThan(0);
-    for (const step of [700, 4096]) {
-      const reader = new ColumnPages({ file, metadata, chunk, pages, groupStart: 0, groupRows: 10_000 });
-      const got = await readInRanges((a, b) => reader.read(a, b), 10_000, step);
-      expect(got).toEqual(want.map((r) => r[name]));
+    for (const pages of [undefined, await walkPages(file, chunk.meta_data!)]) {
+      for (const step of [700, 4096]) {
+        const reader = new ColumnPages({ file, metadata, chunk, pages, groupStart: 0, groupRows: 10_000 });
+        const got = await readInRanges((a, b) => reader.read(a, b), 10_000, step);
+        expect(got).toEqual(want.map((r) => r[name]));
+      }
     }
   }
+});
+
+test("without offset indexes a column chunk is fetched in windows as it is read, never whole", async () => {
+  const rows = 60_000;
+  const file = path.join(tempDir(), "no-index.parquet");
+  parquetWriteFile({
+    filename: file,
+    rowGroupSize: rows,
+    pageSize: 16_384,
+    columnData: [
+      {
+        name: "TEXT",
+        // hashed words: snappy cannot shrink the chunk below a few windows
+        data: col(rows, (i) => (i % 13 === 0 ? null : `caption ${hash(i)} ${hash(i + rows)} ${hash(3 * i)}`)),
+      },
+      { name: "similarity", data: col(rows, (i) => (i % 7 === 0 ? null : i / rows)), type: "DOUBLE" },
+    ].map((c) => ({ nullable: true, offsetIndex: false, type: "STRING", ...c }) as never),
+  });
+  const { buf, reads } = counting(await asyncBufferFromFile(file));
+  const metadata = await parquetMetadataAsync(buf);
+  const chunks = metadata.row_groups[0]!.columns;
+  expect(chunks.every((c) => c.offset_index_offset === undefined)).toBe(true);
+  reads.length = 0;
+  const got: Record<string, unknown>[] = [];
+  for await (const batch of readBatches({ file: buf, metadata, columns: ["TEXT", "similarity"] }))
+    for (let i = 0; i < batch.length; i++)
+      got.push({ TEXT: batch.columns["TEXT"]![i], similarity: batch.columns["similarity"]![i] });
+  expect(got).toEqual(await readAll(file));
+  const largest = Math.max(...reads.map(([a, b]) => b - a));
+  expect(largest).toBeLessThanOrEqual(1 << 20);
+  // the TEXT chunk is ~1.3 MB: fetched in windows of 256 KiB, 512 KiB, then 1 MiB
+  expect(Math.min(...reads.map(([a, b]) => b - a))).toBeLessThan(
+    Number(chunks[0]!.meta_data!.total_compressed_size) / 4,
+  );
+  expect(largest).toBeLessThan(Number(chunks[0]!.meta_data!.total_compressed_size));
 });
 
 test("dictionary and plain pages with nulls, over many pages, equal hyparquet's reading; each page is fetched once", async () => {
@@ -99,6 +135,12 @@ test("a page whose row count disagrees with the offset index is an error naming 
     /column URL: page at row 0 holds 10000 rows, .* says 12000/,
   );
 });
+
+function hash(i: number): string {
+  let x = Math.imul(i + 1, 0x9e3779b1) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0x5bd1e995) >>> 0;
+  return (x ^ (x >>> 15)).toString(36);
+}
 
 function col<T>(n: number, f: (i: number) => T): T[] {
   return Array.from({ length: n }, (_, i) => f(i));
