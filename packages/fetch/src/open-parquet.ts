@@ -54,11 +54,9 @@ function countingBuffer(file: AsyncBuffer, counter: { bytes: number }): AsyncBuf
 
 /**
  * Remembers the last bytes of recent reads and serves overlapping reads from them: the footer read at
- * open holds the end of the file (most of a small file), and every row-slice read re-reads its columns'
- * offset indexes. Before reads carried decoded pages over (`readPagesOnce`), the page straddling each
- * slice edge was also fetched twice — 1.5x the file on a full scan in 64k-row slices. Since then only
- * the small reads repeat (offset indexes: a few KiB a column chunk), so 64 KiB per entry is enough: at
- * 2 MiB the tails of page reads, never read again, held up to 32 MiB for a whole scan.
+ * open holds the end of the file (most of a small file, and the offset indexes written before the
+ * footer). Page reads never overlap since pages are read once (`ColumnPages`), so 64 KiB per entry is
+ * enough: at 2 MiB the tails of page reads, never read again, held up to 32 MiB for a whole scan.
  */
 function overlapCache(file: AsyncBuffer, params: { entries?: number; keepBytes?: number } = {}): AsyncBuffer {
   const maxEntries = params.entries ?? 16;
