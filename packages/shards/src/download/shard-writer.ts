@@ -104,6 +104,25 @@ function parquetColumns(rows: SampleMeta[], names: string[]) {
   });
 }
 
+/** The shard's parquet: one row per input row (failures too), sorted by key, in img2dataset's columns. */
+function shardParquet(metas: SampleMeta[], params: WebDatasetWriterParams): ArrayBuffer {
+  metas.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const columns = [
+    ...params.additionalColumns,
+    ...(params.saveCaption ? ["caption"] : []),
+    "url",
+    "key",
+    "status",
+    "error_message",
+    "width",
+    "height",
+    "original_width",
+    "original_height",
+    "sha256",
+  ];
+  return parquetWriteBuffer({ columnData: parquetColumns(metas, columns) });
+}
+
 /**
  * The webdataset writer of img2dataset's `--output_format webdataset`: `{shard}.tar` holding `{key}.{jpg|webp|png}`,
  * `{key}.json` and `{key}.txt` for each successful sample (written by the package's TarWriter: members sorted by
@@ -130,23 +149,12 @@ export async function createWebDatasetWriter(params: WebDatasetWriterParams): Pr
     async close(stats) {
       if (closed) return;
       closed = true;
-      await tarWriter.close();
-      metas.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      const columns = [
-        ...params.additionalColumns,
-        ...(saveCaption ? ["caption"] : []),
-        "url",
-        "key",
-        "status",
-        "error_message",
-        "width",
-        "height",
-        "original_width",
-        "original_height",
-        "sha256",
-      ];
-      const parquet = parquetWriteBuffer({ columnData: parquetColumns(metas, columns) });
-      await storage.put(files.parquet, new Uint8Array(parquet));
+      // the tar and the parquet are independent files: written side by side, each waits on its own disk
+      // work (the parquet's fsync) instead of one after the other at the end of every shard
+      const tarDone = tarWriter.close();
+      tarDone.catch(() => {}); // awaited below
+      await storage.put(files.parquet, new Uint8Array(shardParquet(metas, params)));
+      await tarDone;
       // last: its presence marks the shard as complete
       await writeShardStats(storage, name, stats);
     },
