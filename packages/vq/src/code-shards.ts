@@ -1,7 +1,13 @@
 // Code shards: webdataset tars whose samples hold `{key}.json` (the image shard's metadata + the VQ's identity),
 // `{key}.txt` (caption) and `{key}.vq.npy` (the [g, g] code grid) — no image. Written by encodeVqCodes, read by
 // the trainer (`--laion-path`), which tells them from image shards by the `vq.npy` member.
-import { type ShardStorage, TarWriter, writeShardStats } from "@laion/shards";
+import {
+  type KeyedSample,
+  type RawSample,
+  type ShardStorage,
+  TarWriter,
+  writeShardStats,
+} from "@laion/shards";
 import { codeDtype, decodeNpy, encodeNpy } from "./npy.js";
 import { describeIdentity, type VqIdentity } from "./vq-identity.js";
 
@@ -76,8 +82,11 @@ export async function createCodeShardWriter(params: {
   };
 }
 
+/** A sample of a code shard as the reader yields it without decoding: the codes are there, every member is bytes. */
+export type CodeShardSample = RawSample<typeof CODES_EXT>;
+
 /** True when a raw webdataset sample holds codes (the trainer's test between code and image shards). */
-export function isCodeSample(sample: Record<string, unknown>): boolean {
+export function isCodeSample(sample: KeyedSample): sample is CodeShardSample {
   return sample[CODES_EXT] instanceof Uint8Array;
 }
 
@@ -88,14 +97,13 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * errors name the shard, the key and both VQs.
  */
 export function readCodeSample(
-  sample: { __key__: string; __url__?: string; [ext: string]: unknown },
+  sample: CodeShardSample,
   expected: Pick<VqIdentity, "id" | "checkpoint"> & { grid_size: number },
 ): { codes: Int32Array; caption: string } {
   const where = `${sample.__url__ ?? "code shard"}: ${sample.__key__}`;
-  const rawMeta = sample.json;
   let vq: Partial<VqIdentity> | undefined;
   try {
-    const meta = rawMeta instanceof Uint8Array ? JSON.parse(utf8.decode(rawMeta)) : rawMeta;
+    const meta: unknown = sample.json ? JSON.parse(utf8.decode(sample.json)) : undefined;
     vq = (meta as { vq?: Partial<VqIdentity> } | undefined)?.vq;
   } catch (err) {
     throw new Error(`${where}.json: not valid JSON (${(err as Error).message})`);
@@ -106,12 +114,11 @@ export function readCodeSample(
       `${where} was encoded by VQ ${describeIdentity({ id: vq.id, checkpoint: vq.checkpoint ?? "?" })} but --vq-checkpoint is ${describeIdentity(expected)}: re-encode the shards with encode-vq-codes --vq-checkpoint ${expected.checkpoint}, or pass the checkpoint that made them`,
     );
   }
-  const { data, shape } = decodeNpy(sample[CODES_EXT] as Uint8Array, `${where}.${CODES_EXT}`);
+  const { data, shape } = decodeNpy(sample[CODES_EXT], `${where}.${CODES_EXT}`);
   if (data.length !== expected.grid_size * expected.grid_size)
     throw new Error(
       `${where}.${CODES_EXT}: shape (${shape.join(", ")}), expected (${expected.grid_size}, ${expected.grid_size})`,
     );
-  const txt = sample.txt;
-  const caption = typeof txt === "string" ? txt : txt instanceof Uint8Array ? utf8.decode(txt) : "";
+  const caption = sample.txt ? utf8.decode(sample.txt) : "";
   return { codes: data, caption };
 }

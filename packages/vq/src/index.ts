@@ -7,7 +7,7 @@
 export type { BackendName, DeviceInfo, SelectBackendParams, Tf } from "./backend.js";
 export { BACKEND_ORDER, currentBackend, currentDevice, describeDevice, selectBackend } from "./backend.js";
 // Code shards: images encoded once, read by the trainer.
-export type { CodeSample } from "./code-shards.js";
+export type { CodeSample, CodeShardSample } from "./code-shards.js";
 export { CODES_EXT, isCodeSample, readCodeSample } from "./code-shards.js";
 // Training, config and the run manifest the app asks before rerunning.
 export type { VQConfig, VQPresetName } from "./config.js";

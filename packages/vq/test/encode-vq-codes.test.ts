@@ -1,16 +1,19 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { localFolderStorage, TarWriter, WebDataset } from "@laion/shards";
+import { localFolderStorage, type RawSample, TarWriter, WebDataset } from "@laion/shards";
 import { fixturePath, runCaptured, startS3Server } from "@laion/test-servers";
 import { beforeAll, describe, expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
 import { encodeVqCodesCli } from "../src/encode-command.js";
 import {
+  CODES_EXT,
+  type CodeShardSample,
   codeShardsStatus,
   decodeNpy,
   type EncodeVqCodesParams,
   encodeVqCodes,
+  isCodeSample,
   loadVQ,
   readCodeSample,
   saveVQ,
@@ -97,9 +100,15 @@ const run = (output: string, extra: Partial<EncodeVqCodesParams> = {}) =>
   encodeVqCodes({ vqCheckpoint: ckpt, input: imageShards, output, batchSize: 4, ...extra });
 
 async function readAll(shards: string) {
-  const out: Record<string, unknown>[] = [];
+  const out: RawSample[] = [];
   for await (const s of WebDataset(shards)) out.push(s);
   return out;
+}
+
+/** The sample as a code sample, failing the test when it holds no codes. */
+function codeSample(s: RawSample | undefined): CodeShardSample {
+  if (!s || !isCodeSample(s)) throw new Error(`${s?.__key__} holds no ${CODES_EXT} member`);
+  return s;
 }
 
 describe("encodeVqCodes", () => {
@@ -146,7 +155,7 @@ describe("encodeVqCodes", () => {
           image_size: 32,
         },
       });
-      expect(readCodeSample(s as never, { ...meta.vq }).codes).toEqual(npy.data);
+      expect(readCodeSample(codeSample(s), { ...meta.vq }).codes).toEqual(npy.data);
     }
     model.dispose();
   });
@@ -240,7 +249,7 @@ test("readCodeSample refuses codes from another VQ, naming both", async () => {
   const theirs = await other.identityId();
   expect(theirs).not.toBe(ours);
   expect(() =>
-    readCodeSample(samples[0] as never, { id: theirs, checkpoint: "other.pt", grid_size: 4 }),
+    readCodeSample(codeSample(samples[0]), { id: theirs, checkpoint: "other.pt", grid_size: 4 }),
   ).toThrow(
     new RegExp(`00001.tar: 00000006 was encoded by VQ vq.pt \\(${ours}\\) but --vq-checkpoint is other.pt`),
   );
