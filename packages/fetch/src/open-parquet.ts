@@ -53,19 +53,18 @@ function countingBuffer(file: AsyncBuffer, counter: { bytes: number }): AsyncBuf
 }
 
 /**
- * Remembers the last bytes of recent reads and serves overlapping reads from them: the footer read at
- * open holds the end of the file (most of a small file, and the offset indexes written before the
- * footer). Page reads never overlap since pages are read once (`ColumnPages`), so 64 KiB per entry is
- * enough: at 2 MiB the tails of page reads, never read again, held up to 32 MiB for a whole scan.
+ * Remembers recent small reads (up to 64 KiB) and serves overlapping reads from them: the footer read
+ * at open holds the end of the file (most of a small file, and the offset indexes written before the
+ * footer). Page reads are not kept: each page is read once (`ColumnPages`, `PageWalk`).
  */
 function overlapCache(file: AsyncBuffer, params: { entries?: number; keepBytes?: number } = {}): AsyncBuffer {
   const maxEntries = params.entries ?? 16;
   const keepBytes = params.keepBytes ?? 64 << 10;
   const cache: { start: number; data: Uint8Array }[] = [];
   const remember = (start: number, buf: ArrayBuffer) => {
-    const data = new Uint8Array(buf);
-    const keep = data.length > keepBytes ? data.slice(data.length - keepBytes) : data;
-    cache.push({ start: start + data.length - keep.length, data: keep });
+    // page reads are larger and never read again: copying their tails cost an allocation per page
+    if (buf.byteLength > keepBytes) return;
+    cache.push({ start, data: new Uint8Array(buf) });
     if (cache.length > maxEntries) cache.shift();
   };
   return {

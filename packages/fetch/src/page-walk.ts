@@ -50,13 +50,21 @@ export class PageWalk {
     }
   }
 
-  /** `length` bytes from `from` (fewer at the chunk's end), from the window or a new one starting there. */
+  /**
+   * `length` bytes from `from` (fewer at the chunk's end), from the window or a new one starting there;
+   * the new one keeps what the old one held past `from` (a page that ran over the window's end).
+   */
   private async bytesAt(from: number, length: number): Promise<Uint8Array> {
     const end = Math.min(this.end, from + length);
     const w = this.window;
-    if (from < w.start || end > w.start + w.bytes.length) {
+    const held = w.start + w.bytes.length;
+    if (from < w.start || end > held) {
       const fetchEnd = Math.min(this.end, Math.max(end, from + this.windowSize));
-      this.window = { start: from, bytes: new Uint8Array(await this.file.slice(from, fetchEnd)) };
+      const keep = from >= w.start && from < held ? held - from : 0;
+      const bytes = new Uint8Array(fetchEnd - from);
+      if (keep > 0) bytes.set(w.bytes.subarray(from - w.start), 0);
+      bytes.set(new Uint8Array(await this.file.slice(from + keep, fetchEnd)), keep);
+      this.window = { start: from, bytes };
       this.windowSize = Math.min(2 * this.windowSize, MAX_WINDOW);
     }
     return this.window.bytes.subarray(from - this.window.start, end - this.window.start);

@@ -84,6 +84,10 @@ test("without offset indexes a column chunk is fetched in windows as it is read,
     Number(chunks[0]!.meta_data!.total_compressed_size) / 4,
   );
   expect(largest).toBeLessThan(Number(chunks[0]!.meta_data!.total_compressed_size));
+  // a page running over a window's end is completed from the window, not fetched again
+  const bytes = new Set<number>();
+  for (const [a, b] of reads) for (let x = a; x < b; x++) bytes.add(x);
+  expect(reads.reduce((n, [a, b]) => n + b - a, 0)).toBe(bytes.size);
 });
 
 test("dictionary and plain pages with nulls, over many pages, equal hyparquet's reading; each page is fetched once", async () => {
