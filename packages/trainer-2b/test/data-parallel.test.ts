@@ -1,25 +1,17 @@
 import { Random } from "@laion/mixer";
 import { selectBackend } from "@laion/vq";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { type ModelConfig, type Tf, Transformer } from "../src/model.js";
+import { type Tf, Transformer } from "../src/model.js";
 import { AdamW } from "../src/optim.js";
 import { DataParallelTrainer, shareWork, sliceRows } from "../src/parallel-step.js";
 import type { Batch } from "../src/sequences.js";
 import { type OptimizerStep, type StepResult, trainStep } from "../src/train-step.js";
+import { tinyModel } from "./helpers.js";
 
 // Two threads (main + one worker, each with its own wasm backend) must train like one thread on the
 // same micro-batches: each thread's rows carry their share of the loss weights.
 
-const cfg: ModelConfig = {
-  vocabSize: 40,
-  dModel: 16,
-  nLayers: 2,
-  nHeads: 2,
-  dFF: 32,
-  seqLen: 8,
-  ropeTheta: 10000,
-  normEps: 1e-5,
-};
+const cfg = tinyModel(40);
 
 /** B rows with two documents in row 0, some masked targets and image tokens weighted 2× (uneven weights per row). */
 function batch(seed: number, B: number): Batch {

@@ -1,7 +1,7 @@
 import { fixturePath } from "@laion/test-servers";
 import { selectBackend } from "@laion/vq";
 import { parseConfig } from "../src/config.js";
-import type { Tf } from "../src/model.js";
+import type { ModelConfig, Tf } from "../src/model.js";
 
 /** The cpu backend: deterministic float32, has every kernel (incl. the gather gradient). */
 export async function cpuTf(): Promise<Tf> {
@@ -39,6 +39,20 @@ export function fakeVq(codebookSize = 16, tokensPerImage = 4): ImageCoder & { en
     },
   };
   return vq;
+}
+
+/** A model small enough for gradient checks and thread tests: 2 layers of width 16 over `vocabSize` tokens, 8 positions. */
+export function tinyModel(vocabSize: number): ModelConfig {
+  return {
+    vocabSize,
+    dModel: 16,
+    nLayers: 2,
+    nHeads: 2,
+    dFF: 32,
+    seqLen: 8,
+    ropeTheta: 10000,
+    normEps: 1e-5,
+  };
 }
 
 /** The tiny model on the real fixtures (Sinhala corpus + captioned photos): what the training tests run. */

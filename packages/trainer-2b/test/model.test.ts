@@ -1,21 +1,12 @@
 import { Random } from "@laion/mixer";
 import { expect, test } from "vitest";
-import { attention, documentMask, KVCache, type ModelConfig, ropeTables, Transformer } from "../src/model.js";
+import { attention, documentMask, KVCache, ropeTables, Transformer } from "../src/model.js";
 import { AdamW, lrAt } from "../src/optim.js";
 import type { Batch } from "../src/sequences.js";
 import { trainStep } from "../src/train-step.js";
-import { cpuTf } from "./helpers.js";
+import { cpuTf, tinyModel } from "./helpers.js";
 
-const tiny: ModelConfig = {
-  vocabSize: 24,
-  dModel: 16,
-  nLayers: 2,
-  nHeads: 2,
-  dFF: 32,
-  seqLen: 8,
-  ropeTheta: 10000,
-  normEps: 1e-5,
-};
+const tiny = tinyModel(24);
 
 test("attention gradient matches central finite differences (cpu, float32)", async () => {
   const tf = await cpuTf();
