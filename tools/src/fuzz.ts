@@ -37,3 +37,22 @@ export async function withinTime<T>(work: Promise<T>, ms: number, what: string):
     clearTimeout(timer);
   }
 }
+
+/**
+ * A copy of `bytes` with the given bits flipped, each taken modulo the bits of `[from, from + span)` (the
+ * whole buffer by default): fast-check draws plain numbers, so a shrunk case stays readable.
+ */
+export function flipBits(
+  bytes: Uint8Array,
+  bits: readonly number[],
+  from = 0,
+  span = bytes.length - from,
+): Buffer {
+  const out = Buffer.from(bytes);
+  if (span <= 0) return out;
+  for (const bit of bits) {
+    const i = bit % (span * 8);
+    out[from + (i >> 3)]! ^= 1 << (i & 7);
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 export type { CapturedIo, CapturedRun } from "./cli-run.js";
 export { runCaptured } from "./cli-run.js";
 export { FIXTURES_DIR, fixturePath } from "./fixtures.js";
-export { FUZZ_SEED, fuzzRuns, HangError, withinTime } from "./fuzz.js";
+export { FUZZ_SEED, flipBits, fuzzRuns, HangError, withinTime } from "./fuzz.js";
 export type { Listening } from "./http-util.js";
 export { serve } from "./http-util.js";
 export type { HubDataset, HubRequest, HubServer, HubServerOptions } from "./hub-server.js";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { fuzzRuns, HangError, serve, withinTime } from "../src/index.js";
+import { flipBits, fuzzRuns, HangError, serve, withinTime } from "../src/index.js";
 
 describe("the fuzz suites' shared pieces", () => {
   afterEach(() => vi.unstubAllEnvs());
@@ -23,6 +23,14 @@ describe("the fuzz suites' shared pieces", () => {
     vi.stubEnv("FUZZ_RUNS", "lots");
     expect(() => fuzzRuns()).toThrow('FUZZ_RUNS must be a whole number ≥ 1, got "lots"');
   });
+});
+
+test("flipBits flips each bit modulo the span, in a copy", () => {
+  const bytes = new Uint8Array([0, 0, 0, 0]);
+  expect([...flipBits(bytes, [0, 9, 33])]).toEqual([3, 2, 0, 0]); // 33 mod 32 = bit 1 of byte 0
+  expect([...flipBits(bytes, [0, 8], 2, 2)]).toEqual([0, 0, 1, 1]);
+  expect([...flipBits(new Uint8Array(0), [5])]).toEqual([]);
+  expect([...bytes]).toEqual([0, 0, 0, 0]);
 });
 
 describe("serve", () => {

@@ -2,7 +2,7 @@
 // every damaged file gives rows or a FetchError naming the file — never another exception or a hang.
 import fs from "node:fs";
 import path from "node:path";
-import { FUZZ_SEED, fixturePath, fuzzRuns, HangError, withinTime } from "@laion/test-servers";
+import { FUZZ_SEED, fixturePath, flipBits, fuzzRuns, HangError, withinTime } from "@laion/test-servers";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { FetchError, fetchLaion } from "../src/index.js";
@@ -25,14 +25,8 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 
 function mutate(bytes: Buffer, m: Mutation): Buffer {
   if (m.kind === "truncate") return bytes.subarray(0, Math.floor(m.at * bytes.length));
-  const out = Buffer.from(bytes);
-  const footer = out.readUInt32LE(out.length - 8) + 8;
-  const [from, span] = m.nearEnd ? [out.length - footer, footer] : [0, out.length];
-  for (const bit of m.bits) {
-    const i = bit % (span * 8);
-    out[from + (i >> 3)]! ^= 1 << (i & 7);
-  }
-  return out;
+  const footer = bytes.readUInt32LE(bytes.length - 8) + 8;
+  return m.nearEnd ? flipBits(bytes, m.bits, bytes.length - footer, footer) : flipBits(bytes, m.bits);
 }
 
 async function readRows(file: string): Promise<number> {

@@ -2,7 +2,7 @@
 // Property: rows, or an InputError naming the file — never another exception or a hang.
 import fs from "node:fs";
 import path from "node:path";
-import { FUZZ_SEED, fixturePath, fuzzRuns, HangError, withinTime } from "@laion/test-servers";
+import { FUZZ_SEED, fixturePath, flipBits, fuzzRuns, HangError, withinTime } from "@laion/test-servers";
 import fc from "fast-check";
 import { afterAll, expect, test } from "vitest";
 import { InputError, openInput } from "../../src/download/index.js";
@@ -28,11 +28,7 @@ test("truncated or bit-flipped parquet input: rows, or an InputError naming the 
   let n = 0;
   await fc.assert(
     fc.asyncProperty(mutation, async (m) => {
-      const bytes = Buffer.from(ORIGINAL.subarray(0, Math.floor(m.truncate * ORIGINAL.length)));
-      for (const bit of m.bits) {
-        const i = bit % (bytes.length * 8);
-        bytes[i >> 3]! ^= 1 << (i & 7);
-      }
+      const bytes = flipBits(ORIGINAL.subarray(0, Math.floor(m.truncate * ORIGINAL.length)), m.bits);
       const file = path.join(dir, `${n++}.parquet`);
       fs.writeFileSync(file, bytes);
       try {

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { FUZZ_SEED, fuzzRuns, HangError, withinTime } from "@laion/test-servers";
+import { FUZZ_SEED, flipBits, fuzzRuns, HangError, withinTime } from "@laion/test-servers";
 import fc from "fast-check";
 import { afterAll, describe, expect, test } from "vitest";
 import { ShardError, WebDataset } from "../../src/index.js";
@@ -86,14 +86,8 @@ function mutate(tar: Buffer, m: Mutation): Buffer {
   switch (m.kind) {
     case "truncate":
       return tar.subarray(0, Math.floor(m.at * tar.length));
-    case "flip": {
-      const out = Buffer.from(tar);
-      for (const bit of m.bits) {
-        const i = bit % (out.length * 8);
-        out[i >> 3]! ^= 1 << (i & 7);
-      }
-      return out;
-    }
+    case "flip":
+      return flipBits(tar, m.bits);
     case "size-lie": {
       const offsets = headerOffsets(tar);
       return lieAboutSize(tar, offsets[m.header % offsets.length]!, m.size);
