@@ -10,7 +10,7 @@
 // seen). The last line is JSON with colour_acc, shape_acc, caption2image_colour_acc, … (see `summary`).
 // Build first: npx nx run-many -t build -p grounded-shapes @laion/vq @laion/trainer-2b
 // Run: node tools/bench/grounded.bench.mjs --minutes 20 [--vq-minutes 4] [--vq file] [--points 4]
-//      [--out dir] [--seed 0] [--guidance 1] [--c2i-temperature 0.7] [--c2i-top-k 8] [key=value …]   (key=value overrides the trainer config, e.g. training.lr=0.002)
+//      [--out dir] [--seed 0] [--guidance 2,1] [--c2i-temperature 0.7] [--c2i-top-k 8] [key=value …]   (key=value overrides the trainer config, e.g. training.lr=0.002)
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -64,8 +64,9 @@ const { values: flags, positionals } = parseArgs({
     "eval-images": { type: "string", default: "64" },
     "probe-images": { type: "string" },
     "c2i-images": { type: "string", default: "32" },
-    // caption → image decoding: conditioning strength (classifier-free guidance, 1 = off), temperature, top-k
-    guidance: { type: "string", default: "1" },
+    // caption → image decoding: conditioning strengths (classifier-free guidance, 1 = off; the first
+    // is the headline figure, the others are scored at the last point too), temperature, top-k
+    guidance: { type: "string", default: "2,1" },
     "c2i-temperature": { type: "string", default: "0.7" },
     "c2i-top-k": { type: "string", default: "8" },
     langs: { type: "string", default: "en,si" },
@@ -74,6 +75,9 @@ const { values: flags, positionals } = parseArgs({
   },
 });
 const minutes = Number(flags.minutes);
+const guidances = flags.guidance.split(",").map(Number);
+if (!guidances.every((g) => Number.isFinite(g) && g >= 0))
+  throw new Error(`--guidance must be numbers >= 0 separated by commas, got "${flags.guidance}"`);
 const seed = Number(flags.seed);
 const langs = flags.langs.split(",");
 const load = () =>
@@ -255,6 +259,9 @@ const raw = {
     laion_prob: 1,
     text_only_prob: 0,
     image_text_ratio: 0.5,
+    // An image is 256 codes and its caption ~11 tokens: at weight 1 the caption words (what image →
+    // caption is scored on) are 4 % of the loss; 0.25 gives them the share they had at 8×8 (15 %).
+    loss_weight_image: 0.25,
     batch_size: 16,
     lr: 0.003,
     min_lr: 0.0003,
@@ -263,14 +270,17 @@ const raw = {
     backend: "wasm",
     shuffle_buffer: 1000,
     code_cache_size: nTrain,
+    // the trainer's own report samples: captions no longer than the window has room for
+    sample_max_tokens: captionTokens + 3,
     seed,
   },
 };
 applyKeyValues(raw, positionals);
 const trainMinutes = Math.max(0.5, minutes - elapsedMin() - 0.05 * minutes);
-// Steps for the remaining budget at a measured rate (steps/s); the schedule ends there.
-// Default: 0.8 steps/s at seq_len 77 (8×8 codes, a quiet machine), scaled by the window's length.
-const stepRate = Number(flags["train-rate"] ?? (0.8 * 77) / raw.model.seq_len);
+// Steps for the remaining budget at a measured rate (steps/s); the schedule ends there. Default:
+// 1,300 tokens/s, the demo shape on a quiet 2-core machine (wasm, 2 threads) at 16 × 273 tokens
+// (6.6 CPU-seconds a step measured under load, two threads; 1,600–1,800 tokens/s at seq_len 77–96).
+const stepRate = Number(flags["train-rate"] ?? 1300 / (raw.training.batch_size * raw.model.seq_len));
 const maxSteps = flags.steps
   ? Number(flags.steps)
   : (raw.training.max_steps ?? Math.max(20, Math.round(trainMinutes * 60 * stepRate)));
@@ -360,9 +370,32 @@ const acc = (rows, pick) => {
 };
 const nC2I = Math.min(nEval, Number(flags["c2i-images"]));
 
+/** An image for each of the first nC2I held-out captions, judged by the pixel classifier. */
+async function captionToImage(gen, guidance) {
+  const out = [];
+  for (let i = 0; i < nC2I; i++) {
+    const r = await generate(
+      {
+        ...gen,
+        temperature: Number(flags["c2i-temperature"]),
+        topK: Number(flags["c2i-top-k"]),
+        guidance,
+        seed: seed + i,
+      },
+      { kind: "caption2image", caption: heldOut[i].caption },
+    );
+    const judged = r.png ? await classifyImage(r.png) : { colour: null, shape: null, position: null };
+    out.push({ truth: heldOut[i].scene, judged, png: r.png, caption: heldOut[i].caption });
+  }
+  return out;
+}
+
 async function score(snapshot, withSamples) {
   const g = await loadForGeneration({ tf, checkpoint: snapshot.dir, vq });
-  const gen = { ...g, temperature: 0, seed };
+  // A caption as long as the window has room for after the image (the longest training caption + 3):
+  // longer ones are wrong anyway, and past the window each token would cost a whole forward pass.
+  const maxNewTokens = cfg.model.seq_len - (vq.tokensPerImage + 3);
+  const gen = { ...g, temperature: 0, seed, maxNewTokens };
   const rows = [];
   // Greedy: the fixed image's caption is the same for every held-out image.
   const blind = readAttributes((await generate(gen, { kind: "image2caption", image: fixedCodes })).text);
@@ -376,21 +409,11 @@ async function score(snapshot, withSamples) {
     const said = (await generate(gen, { kind: "image2caption", image: seenCodes[i] })).text;
     seenRows.push({ truth: seen[i].scene, read: readAttributes(said) });
   }
-  const c2i = [];
-  for (let i = 0; i < nC2I; i++) {
-    const r = await generate(
-      {
-        ...gen,
-        temperature: Number(flags["c2i-temperature"]),
-        topK: Number(flags["c2i-top-k"]),
-        guidance: Number(flags.guidance),
-        seed: seed + i,
-      },
-      { kind: "caption2image", caption: heldOut[i].caption },
-    );
-    const judged = r.png ? await classifyImage(r.png) : { colour: null, shape: null, position: null };
-    c2i.push({ truth: heldOut[i].scene, judged, png: r.png, caption: heldOut[i].caption });
-  }
+  const c2i = await captionToImage(gen, guidances[0]);
+  // The other conditioning strengths, at the last point only (each costs a caption → image pass).
+  const byGuidance = { [guidances[0]]: acc(c2i, (x) => x.judged) };
+  if (withSamples)
+    for (const gs of guidances.slice(1)) byGuidance[gs] = acc(await captionToImage(gen, gs), (x) => x.judged);
   g.model.dispose();
   const res = {
     step: snapshot.step,
@@ -399,7 +422,8 @@ async function score(snapshot, withSamples) {
     image2caption: acc(rows, (x) => x.read),
     seen_pairs: acc(seenRows, (x) => x.read),
     fixed_image: acc(rows, (x) => x.blind),
-    caption2image: acc(c2i, (x) => x.judged),
+    caption2image: byGuidance[guidances[0]],
+    caption2image_by_guidance: byGuidance,
   };
   if (withSamples) res.samples = { rows, c2i };
   return res;
@@ -484,8 +508,11 @@ const summary = {
   caption2image_colour_acc: round(final.caption2image.colour),
   caption2image_shape_acc: round(final.caption2image.shape),
   caption2image_position_acc: round(final.caption2image.position),
+  caption2image_colour_by_guidance: Object.fromEntries(
+    Object.entries(final.caption2image_by_guidance).map(([g, a]) => [g, round(a.colour)]),
+  ),
   caption2image_decoding: {
-    guidance: Number(flags.guidance),
+    guidance: guidances[0],
     temperature: Number(flags["c2i-temperature"]),
     top_k: Number(flags["c2i-top-k"]),
   },
@@ -503,6 +530,7 @@ const summary = {
     layers: resolveShape(cfg).nLayers,
     batch: cfg.training.batch_size,
     lr: cfg.training.lr,
+    loss_weight_image: cfg.training.loss_weight_image,
   },
   curve: curve.map((c) => ({
     step: c.step,
