@@ -105,6 +105,9 @@ let input: string;
 
 beforeAll(async () => {
   server = await startImageServer();
+  // The server builds the `huge` PNG bomb (deflating ~110 MB of zeros) on its first request: at a load
+  // of 20 that took longer than the run's 1.5 s deadline and the fault read as a timeout. Build it now.
+  await (await fetch(`${server.url}/fault/huge/huge.png`)).arrayBuffer();
   work = tempDir("main");
   const captions = await realCaptions(ROWS);
   // faults spread over the shards: rows 3, 5, 7, … ; real images elsewhere
