@@ -73,6 +73,23 @@ const cfg: ModelConfig = {
   normEps: 1e-5,
 };
 
+/** The logits after `seq` by a plain forward pass over its last seqLen tokens: what decoding must match. */
+function lastLogits(model: Transformer, seq: number[]): Float32Array {
+  const { tf } = model;
+  const window = seq.slice(-model.cfg.seqLen);
+  return tf.tidy(() => {
+    const x = tf.tensor2d(Int32Array.from(window), [1, window.length], "int32");
+    const out = model.forward(x, documentMask(tf, new Int32Array(window.length), 1, window.length));
+    return tf.slice(out, [0, window.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
+  });
+}
+
+/** The greedy choice, by hand: the most likely id in [lo, hi). */
+function argmaxIn(row: Float32Array, range: { lo: number; hi: number }): number {
+  const slice = Array.from(row.slice(range.lo, range.hi));
+  return range.lo + slice.indexOf(Math.max(...slice));
+}
+
 describe("sampleTokens on a model", () => {
   test("greedy decoding follows the model's argmax, and is the same whatever the seed", async () => {
     const tf = await cpuTf();
@@ -100,13 +117,7 @@ describe("sampleTokens on a model", () => {
     // Step by step by hand: the argmax over the allowed range at the last position.
     const seq = [...prompt];
     for (const id of a.ids) {
-      const row = tf.tidy(() => {
-        const x = tf.tensor2d(Int32Array.from(seq), [1, seq.length], "int32");
-        const out = model.forward(x, documentMask(tf, new Int32Array(seq.length), 1, seq.length));
-        return tf.slice(out, [0, seq.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
-      });
-      const slice = Array.from(row.slice(textRange.lo, textRange.hi));
-      expect(id).toBe(textRange.lo + slice.indexOf(Math.max(...slice)));
+      expect(id).toBe(argmaxIn(lastLogits(model, seq), textRange));
       seq.push(id);
     }
     model.dispose();
@@ -121,14 +132,7 @@ describe("sampleTokens on a model", () => {
     const a = await sampleTokens({ model, prompt, maxNewTokens: 8, allowed: range, greedy: true });
     const seq = [...prompt];
     for (const id of a.ids) {
-      const window = seq.slice(-cfg.seqLen);
-      const row = tf.tidy(() => {
-        const x = tf.tensor2d(Int32Array.from(window), [1, window.length], "int32");
-        const out = model.forward(x, documentMask(tf, new Int32Array(window.length), 1, window.length));
-        return tf.slice(out, [0, window.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
-      });
-      const slice = Array.from(row.slice(range.lo, range.hi));
-      expect(id).toBe(range.lo + slice.indexOf(Math.max(...slice)));
+      expect(id).toBe(argmaxIn(lastLogits(model, seq), range));
       seq.push(id);
     }
     // nothing is left behind by the cache
@@ -157,17 +161,11 @@ describe("sampleTokens on a model", () => {
     expect((await run(0)).ids).toEqual((await run(1, unconditionalPrompt)).ids);
     // Scale 3, by hand: argmax of u + 3(c − u) with both contexts extended by each chosen token.
     const guided = await run(3);
-    const last = (seq: number[]) =>
-      tf.tidy(() => {
-        const x = tf.tensor2d(Int32Array.from(seq), [1, seq.length], "int32");
-        const out = model.forward(x, documentMask(tf, new Int32Array(seq.length), 1, seq.length));
-        return tf.slice(out, [0, seq.length - 1, 0], [1, 1, -1]).dataSync() as Float32Array;
-      });
     const c = [...prompt];
     const u = [...unconditionalPrompt];
     for (const id of guided.ids) {
-      const lc = last(c);
-      const lu = last(u);
+      const lc = lastLogits(model, c);
+      const lu = lastLogits(model, u);
       const mixed = Array.from({ length: range.hi - range.lo }, (_, k) => {
         const j = range.lo + k;
         return lu[j]! + 3 * (lc[j]! - lu[j]!);
