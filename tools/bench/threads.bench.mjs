@@ -1,13 +1,18 @@
 // wasm on 1 vs N cores: VQ training images/s and trainer tokens/s with `threads` 1 and N (data-parallel
-// worker threads, one wasm instance each), in the same process, on the same data; and the model's
-// FLOP/s as a share of the machine's fp32 peak (`--peak-gflops`, default 190: 2 cores here).
-// The trainer runs twice: batch 8 × grad_accum 1 (each micro-batch's rows split across the threads) and
-// batch 4 × grad_accum 2 (the same 8 rows a step, a whole micro-batch per thread). Then the ceiling:
-// N independent 1-thread trainers at once (no communication at all), their summed tokens/s over one
-// alone — what the cores give when nothing is shared. The N-thread runs print where a step's time went.
-// 5 minutes at load ~20 on this 2-core machine (session 4); a quiet machine was not available to time it.
+// worker threads, one wasm instance each), in the same process, on the same data.
 //
-//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 6]
+// Robust against a noisy machine: each configuration runs `--rounds` times, 1 and N threads alternating
+// in order (1,N then N,1 …), each over `--steps` steps after `--warmup` uncounted ones; the ratio printed
+// is the median of the rounds' ratios. Beside the wall-clock ratio it prints an **Amdahl bound from CPU
+// time** (Linux per-thread scheduler clocks, which other processes do not move): on N free cores a step
+// takes at least max(serial main-thread work + the slower shard's gradients, all of the process's CPU / N).
+// The 1-thread step takes max(main-thread CPU, process CPU / N), so the ratio of the two is the speedup a
+// quiet machine can give at best. The N-thread runs print their per-phase profile (CPU ms per step).
+// Then the ceiling: N independent 1-thread trainers at once (no communication), their summed tokens/s
+// over one alone. FLOP/s as a share of the machine's fp32 peak (`--peak-gflops`, default 190: 2 cores).
+//
+//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 10] [--warmup 8] [--rounds 3] [--only vq|trainer]
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -22,8 +27,12 @@ const arg = (name, def) => {
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 };
 const threads = arg("threads", 2);
-const steps = arg("steps", 6);
+const steps = arg("steps", 10);
+const warmup = arg("warmup", 8); // ≥ PROFILE_WARMUP_STEPS (5): the profiles and the CPU windows cover the same steps
+const rounds = arg("rounds", 3);
 const peak = arg("peak-gflops", 190) * 1e9;
+// --only vq | trainer: one half of the benchmark
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const dir = path.join(root, "fixtures/images/originals");
 const photos = await Promise.all(
   (await readdir(dir))
@@ -35,65 +44,155 @@ async function* samples() {
     for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
 }
 
-/** VQ demo preset, batch 16: images/s over steps 2..n+1 (step 1 has k-means init and warm-up). */
+/** CPU ms run so far by the main thread and by the whole process (every thread), from Linux's schedstat. */
+function cpu() {
+  const ms = (file) => Number(readFileSync(file, "utf8").split(" ")[0]) / 1e6;
+  let all = 0;
+  for (const t of readdirSync("/proc/self/task")) {
+    try {
+      all += ms(`/proc/self/task/${t}/schedstat`);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return { wall: performance.now(), main: ms(`/proc/self/task/${process.pid}/schedstat`), all };
+}
+
+/** Calls `at(step)` per finished step; measures the window from step `warmup` to `warmup + steps`. */
+function windowOf() {
+  let start;
+  let end;
+  return {
+    at(step) {
+      if (step === warmup) start = cpu();
+      if (step === warmup + steps) end = cpu();
+    },
+    /** Per step: wall, main-thread CPU and process CPU, ms. */
+    perStep() {
+      const per = (k) => (end[k] - start[k]) / steps;
+      return { wall: per("wall"), main: per("main"), all: per("all") };
+    },
+  };
+}
+
+/** ms per step of each profiled phase (CPU time of the main thread) and of the slowest helper's gradients. */
+function profilePerStep(p) {
+  if (!p?.steps) return undefined;
+  const out = {};
+  for (const [k, lap] of Object.entries(p.phases)) out[k] = Math.round(lap.cpuMs / p.steps);
+  out.helper_gradients = Math.round(p.helper.cpuMs / p.steps);
+  return out;
+}
+
+/**
+ * The speedup N free cores could give, from CPU time: t1 = max(main, all / N) for the 1-thread run,
+ * tN = max(serial + max(local, helper), all / N) for the N-thread run, where serial is the main thread's
+ * CPU outside its own shard of the gradients.
+ */
+function amdahl(one, many) {
+  const p = many.profile;
+  const local = p.phases.local.cpuMs / p.steps;
+  const helper = p.helper.cpuMs / p.steps;
+  const serial = many.cpu.main - local;
+  const t1 = Math.max(one.cpu.main, one.cpu.all / threads);
+  const tN = Math.max(serial + Math.max(local, helper), many.cpu.all / threads);
+  return {
+    bound: t1 / tN,
+    one_thread_ms: { main: Math.round(one.cpu.main), other_threads: Math.round(one.cpu.all - one.cpu.main) },
+    [`${threads}_threads_ms`]: {
+      main_serial: Math.round(serial),
+      main_gradients: Math.round(local),
+      helper_gradients: Math.round(helper),
+      other_threads: Math.round(many.cpu.all - many.cpu.main - helper),
+    },
+  };
+}
+
+/** VQ demo preset, batch 16: images/s and CPU per step over the window. */
 async function vq(n) {
-  let t0 = 0;
-  let images = 0;
+  const w = windowOf();
   const r = await trainVQ({
     out: path.join(await mkdtemp(path.join(tmpdir(), "vq-threads-")), "vq.pt"),
     samples: () => samples(),
     evalImages: [photos[0]],
-    maxSteps: steps + 1,
+    maxSteps: warmup + steps,
     evalEvery: 1_000_000,
     batchSize: 16,
     preset: "demo",
     seed: 1,
     threads: n,
-    onEvent: (e) => {
-      if (e.type === "step" && e.step === 1) t0 = performance.now();
-      else if (e.type === "step") images += 16;
-    },
+    onEvent: (e) => e.type === "step" && w.at(e.step),
   });
   r.model.dispose();
-  return images / ((performance.now() - t0) / 1000);
+  const c = w.perStep();
+  return { rate: (16 * 1000) / c.wall, cpu: c, profile: r.profile };
 }
 
-/** Trainer demo preset on the fixtures' text + captioned images (fake-free: a real VQ is not needed for text-only). */
-async function trainer(n, batch = 8, accum = 1) {
-  const out = await mkdtemp(path.join(tmpdir(), "trainer-threads-"));
+/** Trainer demo preset on the fixtures' Sinhala text: tokens/s and CPU per step over the window. */
+async function trainer(n, batch, accum) {
+  const w = windowOf();
   const config = parseConfig({
-    output_dir: out,
+    output_dir: await mkdtemp(path.join(tmpdir(), "trainer-threads-")),
     model: { preset: "demo" },
     data: { corpus: [path.join(root, "fixtures/sinhala/corpus.txt")] },
     training: {
       text_only_prob: 1,
       batch_size: batch,
       grad_accum: accum,
-      max_steps: steps + 1,
+      max_steps: warmup + steps,
       eval_every: 1000,
       checkpoint_every: 1000,
       threads: n,
       seed: 1,
     },
   });
-  const r = await trainMultimodal({ config, log: () => {} });
-  const train = r.records.filter((x) => x.type === "train").slice(1); // step 1: warm-up
-  const p = r.profile;
-  const perStep = (ms) => Math.round(ms / p.steps);
+  let perStepRates = 0;
+  const r = await trainMultimodal({
+    config,
+    log: () => {},
+    onStep: (record) => {
+      w.at(record.step);
+      if (record.step > warmup) perStepRates += record.tokens_per_s;
+    },
+  });
+  const c = w.perStep();
+  const seqLen = r.plan.model.seqLen;
   return {
-    tokensPerS: train.reduce((a, x) => a + x.tokens_per_s, 0) / train.length,
+    rate: (batch * accum * seqLen * 1000) / c.wall,
+    cpu: c,
+    profile: r.profile,
     params: r.plan.memory.params,
-    // ms per step (the first, warm-up step left out)
-    ...(p && {
-      profile_ms_per_step: {
-        broadcast: perStep(p.broadcastMs),
-        main_thread_gradients: perStep(p.localMs),
-        wait_for_workers: perStep(p.waitMs),
-        worker_gradients: perStep(p.workerComputeMs),
-        reduce: perStep(p.reduceMs),
-        clip_adamw: perStep(p.applyMs),
-      },
-    }),
+    meanStepRate: perStepRates / steps,
+  };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** `rounds` rounds of run(1) and run(N), alternating which goes first; the median round's figures. */
+async function compare(run) {
+  const all = [];
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 === 0 ? [1, threads] : [threads, 1];
+    const got = {};
+    for (const n of order) got[n] = await run(n);
+    all.push({ one: got[1], many: got[threads], ratio: got[threads].rate / got[1].rate });
+  }
+  const bounds = all.map((r) => amdahl(r.one, r.many));
+  const mid = all.indexOf([...all].sort((a, b) => a.ratio - b.ratio)[all.length >> 1]);
+  return {
+    1: all[mid].one.rate,
+    [threads]: all[mid].many.rate,
+    ratio_median: median(all.map((r) => r.ratio)),
+    ratios: all.map((r) => Number(r.ratio.toFixed(3))),
+    amdahl_bound_median: median(bounds.map((b) => b.bound)),
+    amdahl_bounds: bounds.map((b) => Number(b.bound.toFixed(3))),
+    cpu_ms_per_step: bounds[mid],
+    profile_cpu_ms_per_step: profilePerStep(all[mid].many.profile),
+    rounds: all,
   };
 }
 
@@ -116,43 +215,42 @@ async function independent(n) {
 
 if (!isMainThread && workerData?.independent) {
   await selectBackend({ prefer: "wasm" });
-  parentPort.postMessage((await trainer(1)).tokensPerS);
+  const r = await trainer(1, 8, 1);
+  parentPort.postMessage(r.meanStepRate);
   process.exit(0);
 }
 
+const t0 = performance.now();
 await selectBackend({ prefer: "wasm" });
 const flopsPerImage = 3 * forwardFlops(resolveConfig(undefined, "demo")); // forward + backward ≈ 3× forward
-const v1 = await vq(1);
-const vN = await vq(threads);
-const t1 = await trainer(1);
-const tN = await trainer(threads);
-const a1 = await trainer(1, 4, 2);
-const aN = await trainer(threads, 4, 2);
-const ceiling = await independent(threads);
+const v = only === "trainer" ? undefined : await compare((n) => vq(n));
+const t = only === "vq" ? undefined : await compare((n) => trainer(n, 8, 1));
+const a = only === "vq" ? undefined : await compare((n) => trainer(n, 4, 2));
+const alone = only === "vq" ? undefined : (await trainer(1, 8, 1)).meanStepRate;
+const ceiling = only === "vq" ? undefined : await independent(threads);
 const share = (flops) => `${((100 * flops) / peak).toFixed(1)} %`;
+const brief = ({ rounds: _, ...rest }) => rest;
 console.log(
   JSON.stringify(
     {
       threads,
-      vq_images_per_s: { 1: v1, [threads]: vN, ratio: vN / v1 },
-      vq_share_of_peak: { 1: share(v1 * flopsPerImage), [threads]: share(vN * flopsPerImage) },
-      trainer_tokens_per_s: {
-        1: t1.tokensPerS,
-        [threads]: tN.tokensPerS,
-        ratio: tN.tokensPerS / t1.tokensPerS,
-        profile_ms_per_step: tN.profile_ms_per_step,
-      },
-      trainer_tokens_per_s_grad_accum_2: {
-        1: a1.tokensPerS,
-        [threads]: aN.tokensPerS,
-        ratio: aN.tokensPerS / a1.tokensPerS,
-        profile_ms_per_step: aN.profile_ms_per_step,
-      },
-      ceiling_independent_trainers: { [threads]: ceiling, ratio: ceiling / t1.tokensPerS },
-      trainer_share_of_peak: {
-        1: share(6 * t1.params * t1.tokensPerS),
-        [threads]: share(6 * tN.params * tN.tokensPerS),
-      },
+      steps,
+      warmup,
+      rounds,
+      ...(v && {
+        vq_images_per_s: brief(v),
+        vq_share_of_peak: { 1: share(v[1] * flopsPerImage), [threads]: share(v[threads] * flopsPerImage) },
+      }),
+      ...(t && {
+        trainer_tokens_per_s_batch_8x1: brief(t),
+        trainer_tokens_per_s_batch_4x2: brief(a),
+        ceiling_independent_trainers: { 1: alone, [threads]: ceiling, ratio: ceiling / alone },
+        trainer_share_of_peak: {
+          1: share(6 * t.rounds[0].one.params * t[1]),
+          [threads]: share(6 * t.rounds[0].one.params * t[threads]),
+        },
+      }),
+      seconds: Math.round((performance.now() - t0) / 1000),
     },
     null,
     2,

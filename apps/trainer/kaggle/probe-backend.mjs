@@ -16,7 +16,9 @@ if (!existsSync(dist)) {
   console.error(`probe-backend: ${dist} is not built; run npx nx run @laion/vq:build first`);
   process.exit(1);
 }
-const { describeDevice, selectBackend } = await import(pathToFileURL(dist).href);
+const { dataParallel, describeDevice, nvidiaGpus, plannedDevices, selectBackend } = await import(
+  pathToFileURL(dist).href
+);
 
 const GPU_BACKENDS = ["tfjs-node-gpu", "webgpu"];
 let device;
@@ -28,13 +30,25 @@ try {
 }
 console.log(`probe-backend: ${describeDevice(device)}`);
 const gpu = GPU_BACKENDS.includes(device.backend) && !device.software;
-// the threads default of train-visual-vq / train-multimodal: one wasm worker per core, else 1
+// the defaults of train-visual-vq / train-multimodal: one process per GPU nvidia-smi lists on a GPU
+// backend (--devices), one wasm worker thread per core on wasm (--threads), else 1
+const gpus = nvidiaGpus();
+const { count, kind } = dataParallel(device.backend, {}, gpus.length);
 const how = {
   wasm: `the CPU: wasm, ${os.availableParallelism()} threads (data-parallel workers, one per core)`,
   "tfjs-node": "the CPU: libtensorflow's own thread pool (threads: 1)",
   cpu: "the CPU: plain JavaScript (threads: 1)",
 };
-console.log(`probe-backend: training runs on ${gpu ? "one GPU (threads: 1)" : how[device.backend]}`);
+const where =
+  kind === "process"
+    ? `${count} GPUs, one process each (--devices ${count}; gradients summed every step)`
+    : gpu
+      ? "one GPU (threads: 1)"
+      : how[device.backend];
+console.log(`probe-backend: training runs on ${where}`);
+if (kind === "process")
+  for (const line of plannedDevices(count, describeDevice(device), device.backend, gpus))
+    console.log(`probe-backend:   ${line}`);
 if (process.argv.includes("--expect-gpu") && !gpu) {
   console.error(
     "probe-backend: a GPU is attached but no GPU backend loaded (see the reason above and docs/kaggle.md)",

@@ -8,6 +8,11 @@ const positiveInt = z.number().int().positive();
  * package's default — every core on the wasm backend, 1 on GPU and native backends.
  */
 const threads = z.number().int().min(1).max(256).nullable().default(null);
+/**
+ * Data-parallel processes, one per GPU (--devices of train-visual-vq / train-multimodal); null: the
+ * package's default — the GPUs nvidia-smi lists on a GPU backend (both T4s on Kaggle), else 1.
+ */
+const devices = z.number().int().min(1).max(64).nullable().default(null);
 const prob = z.number().min(0).max(1);
 
 const laionSchema = z.strictObject({
@@ -57,6 +62,7 @@ const vqSchema = z.strictObject({
   /** Evaluate (PSNR, codebook usage, reconstruction grid) and checkpoint every this many steps. */
   eval_every: positiveInt.default(500),
   threads,
+  devices,
 });
 
 const encodeSchema = z.strictObject({
@@ -79,6 +85,8 @@ const trainSchema = z.strictObject({
   preset: z.string().min(1).default("auto"),
   /** null: the model config's training.threads, else the trainer's default. */
   threads,
+  /** null: the model config's training.devices, else the trainer's default. */
+  devices,
   /**
    * Samples files shown in report.html beside the run's own (training.report_samples; the demo shows the
    * grounded benchmark's, docs/grounded-samples.json); null keeps the model config's. Report only: not

@@ -54,6 +54,7 @@ export function trainOverridesFor(params: TrainStageParams): ConfigOverrides {
     ...(cfg.train.max_steps !== null ? { maxSteps: cfg.train.max_steps } : {}),
     // null: the model config's training.threads, else @laion/trainer-2b's default (all cores on wasm)
     ...(cfg.train.threads !== null ? { threads: cfg.train.threads } : {}),
+    ...(cfg.train.devices !== null ? { devices: cfg.train.devices } : {}),
   };
 }
 
@@ -202,8 +203,8 @@ export function trainStage(params: TrainStageParams): Stage {
         },
       });
       progress.done({ steps: last });
-      const { backend, threads } = result.plan;
-      ranOn = `${backend}, ${threads} thread${threads === 1 ? "" : "s"}`;
+      const { backend, threads, helpers } = result.plan;
+      ranOn = `${backend}, ${threads} ${helpers === "process" ? "device" : "thread"}${threads === 1 ? "" : "s"}`;
       log(`trained on ${ranOn}; report: ${report}`);
     },
   };

@@ -59,6 +59,8 @@ export function vqParamsFor(params: VqStageParams): TrainVQParams & { maxSteps: 
     evalEvery: v.eval_every,
     // unset: @laion/vq's default (all cores on wasm, 1 elsewhere), for the run and the printed command alike
     ...(v.threads !== null ? { threads: v.threads } : {}),
+    // unset: @laion/vq's default (every GPU nvidia-smi lists on a GPU backend, else 1)
+    ...(v.devices !== null ? { devices: v.devices } : {}),
   };
 }
 
@@ -101,9 +103,10 @@ export function vqStage(params: VqStageParams): Stage {
         onEvent: (e) => {
           if (e.type === "start") {
             lastStep = e.step;
-            ranOn = `${e.backend}, ${e.threads} thread${e.threads === 1 ? "" : "s"}`;
+            ranOn = `${e.backend}, ${e.threads} ${e.devices ? "device" : "thread"}${e.threads === 1 ? "" : "s"}`;
+            for (const line of e.devices ?? []) progress.log(line);
             progress.log(
-              `backend ${e.backend} (${e.threads} thread${e.threads === 1 ? "" : "s"}), ${e.parameters.toLocaleString("en-US")} parameters, ${e.evalImages} eval images (${e.evalDistinct} distinct, ${e.heldOut ? "held out" : "not held out: folder too small"})` +
+              `backend ${ranOn}, ${e.parameters.toLocaleString("en-US")} parameters, ${e.evalImages} eval images (${e.evalDistinct} distinct, ${e.heldOut ? "held out" : "not held out: folder too small"})` +
                 (e.step > 0 ? `, resuming at step ${e.step}` : ""),
             );
           } else if (e.type === "step") {

@@ -80,6 +80,13 @@ const trainingSchema = z.strictObject({
    * cores. Results are reproducible for a given value; other backends ignore it.
    */
   threads: z.number().int().min(1).max(256).nullable().default(null),
+  /**
+   * Processes sharing each step, one per device: this process is device 0, each other one a child
+   * process pinned with CUDA_VISIBLE_DEVICES, running the same backend. null = the GPUs nvidia-smi
+   * lists on a GPU backend (tfjs-node-gpu, webgpu), else 1. On wasm/cpu, n > 1 runs n processes in place
+   * of threads (same shards, same results as threads n). Not together with threads > 1.
+   */
+  devices: z.number().int().min(1).max(64).nullable().default(null),
   /** Cache VQ codes of images by sample key (the user's images repeat every epoch). */
   code_cache_size: z.number().int().min(0).default(10000),
 });
@@ -105,6 +112,11 @@ export function parseConfig(raw: unknown, origin = "config"): TrainConfig {
   const r = configSchema.safeParse(raw ?? {});
   if (!r.success)
     throw new Error(`${origin}: ${r.error.issues.map((i) => describeConfigIssue(i, SECTIONS)).join("; ")}`);
+  const { threads, devices } = r.data.training;
+  if ((threads ?? 1) > 1 && (devices ?? 1) > 1)
+    throw new Error(
+      `${origin}: training.threads ${threads} and training.devices ${devices}: give one (threads share a step inside this process, devices across processes)`,
+    );
   return r.data;
 }
 
@@ -137,6 +149,7 @@ export interface ConfigOverrides {
   preset?: PresetName;
   batchSize?: number;
   threads?: number;
+  devices?: number;
   /** data.captions / data.image_root / data.corpus: the app points the model at the same files as the VQ. */
   captions?: string;
   imageRoot?: string;
@@ -168,6 +181,7 @@ export function applyOverrides(cfg: TrainConfig, o: ConfigOverrides): TrainConfi
   if (o.imageRoot !== undefined) next.data.image_root = o.imageRoot;
   if (o.corpus !== undefined) next.data.corpus = o.corpus;
   if (o.threads !== undefined) next.training.threads = o.threads;
+  if (o.devices !== undefined) next.training.devices = o.devices;
   return parseConfig(next, "flags");
 }
 

@@ -1,18 +1,21 @@
-// Worker thread of DataParallelTrainer: its own wasm backend and model copy; per request, takes the
-// main thread's weights and returns the gradients of its rows of the micro-batches.
-import { parentPort } from "node:worker_threads";
-import { selectBackend, serveRequests } from "@laion/vq";
+// Helper of DataParallelTrainer — a worker thread (wasm) or a child process pinned to one device: its
+// own backend and model copy; per request, takes the main thread's weights and returns the gradients
+// of its rows of the micro-batches.
+import { type BackendName, describeDevice, parentChannel, selectBackend, serveRequests } from "@laion/vq";
 import { type ModelConfig, Transformer } from "./model.js";
 import { type ShardTask, shardGradients } from "./parallel-step.js";
 
 let model: Transformer | undefined;
 
-if (parentPort) {
-  serveRequests(parentPort, async (m) => {
+const channel = parentChannel();
+if (channel) {
+  serveRequests(channel, async (m) => {
     if (m.type === "init") {
-      const { tf } = await selectBackend({ prefer: "wasm" });
+      const { tf, device } = await selectBackend({
+        prefer: (m.backend as BackendName | undefined) ?? "wasm",
+      });
       model = new Transformer(tf, m.cfg as ModelConfig, { seed: 0 });
-      return { value: true };
+      return { value: describeDevice(device) };
     }
     if (!model) throw new Error("grad-worker: step before init");
     const tf = model.tf;

@@ -1,12 +1,23 @@
-// Data-parallel optimizer steps over worker threads (tfjs-backend-wasm is single-threaded in Node, so
-// a second core needs a second wasm instance). The step's M micro-batches are shared out whole when
-// there are at least as many as threads (full-size matmuls, and a 1-row micro-batch — batch_size 1 ×
+// Data-parallel optimizer steps over helpers: worker threads (tfjs-backend-wasm is single-threaded in
+// Node, so a second core needs a second wasm instance) or child processes, one per device (a GPU
+// each). The step's M micro-batches are shared out whole when there are at least as many as threads (full-size matmuls, and a 1-row micro-batch — batch_size 1 ×
 // grad_accum 64 — still parallelises); with fewer, each micro-batch's rows are split into contiguous
 // shards. Each thread returns Σ_m (W_mh / W_m) / M · ∇L_mh over its pieces (W = the micro-batch's
 // loss-weight sum, L = its weighted mean loss), which summed over threads is exactly the mean
 // micro-batch gradient one thread computes. Clip and AdamW then run once, on the main thread.
 
-import { shardBounds, WorkerPool, workerEntry } from "@laion/vq";
+import {
+  addStep,
+  type BackendName,
+  type HelperKind,
+  type Lap,
+  type PhaseProfile,
+  phaseClock,
+  phaseProfile,
+  shardBounds,
+  WorkerPool,
+  workerEntry,
+} from "@laion/vq";
 import type * as TF from "@tensorflow/tfjs-core";
 import type { ModelConfig, Transformer } from "./model.js";
 import type { Batch } from "./sequences.js";
@@ -66,12 +77,13 @@ export interface ShardAnswer {
   /** Per shard (same order as the task): per-token CE and the shard's weighted mean loss. */
   ce: Float32Array[];
   objective: number[];
-  /** Milliseconds this thread spent on its gradients (forward + backward + reading them back). */
-  computeMs: number;
+  /** Wall and CPU ms this thread or process spent on its gradients (forward + backward + reading them back). */
+  wallMs: number;
+  cpuMs: number;
 }
 
 export async function shardGradients(model: Transformer, task: ShardTask): Promise<ShardAnswer> {
-  const t0 = performance.now();
+  const clock = phaseClock();
   const tf = model.tf;
   const vars = [...model.params.values()];
   const flat = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
@@ -89,41 +101,24 @@ export async function shardGradients(model: Transformer, task: ShardTask): Promi
     ce.push(r.ce);
     objective.push(r.objective);
   }
-  return { grads: flat, ce, objective, computeMs: performance.now() - t0 };
+  return { grads: flat, ce, objective, ...clock.lap() };
 }
 
-/** Where a data-parallel step's time went, summed over the steps after the first (warm-up) one, in milliseconds. */
-export interface StepProfile {
-  /** Steps counted (all but the first). */
-  steps: number;
-  /** Reading the weights and posting them with the tasks (before any worker can start). */
-  broadcastMs: number;
-  /** The main thread's own share of the gradients. */
-  localMs: number;
-  /** Waiting for the workers after that. */
-  waitMs: number;
-  /** Summing the threads' gradients into tensors. */
-  reduceMs: number;
-  /** Clip + AdamW + statistics (main thread). */
-  applyMs: number;
-  /** The slowest worker's gradient time per step, summed (wait − this ≈ transfer and weight-assign cost). */
-  workerComputeMs: number;
-}
+/**
+ * The phases of a data-parallel step on the main thread: reading the weights and posting them with
+ * the tasks, its own share of the gradients, waiting for the helpers, summing their gradients into
+ * tensors, clip + AdamW + statistics.
+ */
+export const TRAINER_PHASES = ["broadcast", "local", "wait", "reduce", "apply"] as const;
+export type StepProfile = PhaseProfile<(typeof TRAINER_PHASES)[number]>;
 
-/** The main thread plus `threads - 1` workers, each with its own wasm backend and model copy. */
+/**
+ * This thread plus `threads - 1` helpers (worker threads, or child processes one per device), each
+ * with its own backend and model copy.
+ */
 export class DataParallelTrainer {
   /** Time per phase, for tools/bench/threads.bench.mjs. */
-  readonly profile: StepProfile = {
-    steps: 0,
-    broadcastMs: 0,
-    localMs: 0,
-    waitMs: 0,
-    reduceMs: 0,
-    applyMs: 0,
-    workerComputeMs: 0,
-  };
-
-  private stepsRun = 0;
+  readonly profile: StepProfile & { seen: number } = phaseProfile(TRAINER_PHASES);
 
   private constructor(private readonly pool: WorkerPool) {}
 
@@ -131,17 +126,31 @@ export class DataParallelTrainer {
     return this.pool.threads;
   }
 
-  static start(cfg: ModelConfig, threads: number): DataParallelTrainer {
+  /** Helpers on `kind` "process" are pinned to devices 1…threads-1 and load `backend` (default wasm). */
+  static start(
+    cfg: ModelConfig,
+    threads: number,
+    options: { kind?: HelperKind; backend?: BackendName } = {},
+  ): DataParallelTrainer {
     const entry = workerEntry(import.meta.url, "grad-worker");
-    return new DataParallelTrainer(new WorkerPool(entry, threads, { type: "init", cfg }));
+    const init = { type: "init", cfg, backend: options.backend ?? "wasm" };
+    return new DataParallelTrainer(new WorkerPool(entry, threads, init, options.kind));
+  }
+
+  /** Each device's line, device 0 (this process, described by `here`) first, once the helpers have started. */
+  async devices(here: string): Promise<string[]> {
+    const lines = (await this.pool.ready()) as string[];
+    return [
+      `device 0 (this process ${process.pid}, CUDA_VISIBLE_DEVICES=${process.env.CUDA_VISIBLE_DEVICES}): ${here}`,
+      ...lines.map((d, i) => `${this.pool.workers[i]?.label}: ${d}`),
+    ];
   }
 
   async step(params: OptimizerStep): Promise<StepResult> {
     await this.pool.ready();
     const { model, micro, lossWeights } = params;
     const tf = model.tf;
-    const p = this.profile;
-    const t0 = performance.now();
+    const clock = phaseClock();
     const totals = micro.map((batch) => tokenWeights(batch, lossWeights).sum);
     const tasks: ShardTask[] = shareWork(
       micro.map((b) => b.B),
@@ -167,11 +176,11 @@ export class DataParallelTrainer {
       const mine = i === all.length - 1 ? weights : weights.slice();
       return w.call<ShardAnswer>({ type: "step", weights: mine, task: tasks[i + 1] }, [mine.buffer]);
     });
-    const t1 = performance.now();
+    const broadcast = clock.lap();
     const local = await shardGradients(model, tasks[0]!);
-    const t2 = performance.now();
+    const localLap = clock.lap();
     const answers = [local, ...(await Promise.all(remote))];
-    const t3 = performance.now();
+    const wait = clock.lap();
 
     // summed in place into the main thread's own gradients
     const sum = local.grads;
@@ -182,17 +191,17 @@ export class DataParallelTrainer {
       grads[name] = tf.tensor(sum.subarray(offset, offset + v.size), v.shape);
       offset += v.size;
     }
-    const t4 = performance.now();
+    const reduce = clock.lap();
     const result = await applyStep(params, grads, statistics(micro, tasks, answers));
-    // the first step compiles kernels and grows each wasm heap: not counted
-    if (this.stepsRun++ === 0) return result;
-    p.steps++;
-    p.broadcastMs += t1 - t0;
-    p.localMs += t2 - t1;
-    p.waitMs += t3 - t2;
-    p.reduceMs += t4 - t3;
-    p.applyMs += performance.now() - t4;
-    p.workerComputeMs += Math.max(0, ...answers.slice(1).map((a) => a.computeMs));
+    // the first PROFILE_WARMUP_STEPS steps are not counted (kernel compiles, wasm heap growth, tier-up)
+    const laps: Record<(typeof TRAINER_PHASES)[number], Lap> = {
+      broadcast,
+      local: localLap,
+      wait,
+      reduce,
+      apply: clock.lap(),
+    };
+    addStep(this.profile, laps, answers.slice(1));
     return result;
   }
 

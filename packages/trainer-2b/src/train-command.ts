@@ -11,7 +11,7 @@ import {
   packageVersion,
   runCommand,
 } from "@laion/cli-kit";
-import { BACKEND_ORDER, threadsOption } from "@laion/vq";
+import { BACKEND_ORDER, devicesOption, threadsOption } from "@laion/vq";
 import { type Command, Option } from "commander";
 import { applyOverrides, type ConfigOverrides, loadConfig, parseConfig, type TrainConfig } from "./config.js";
 import { ASSUMED_GPU_GB } from "./preflight.js";
@@ -82,7 +82,8 @@ function defineDevice(program: Command): void {
       `device memory for the preflight check (training.device_memory_gb; GPU default ${ASSUMED_GPU_GB} = Kaggle T4)`,
       floatOption("--device-memory-gb", { min: 0.01 }),
     )
-    .addOption(threadsOption("each micro-batch", "training.threads"));
+    .addOption(threadsOption("each micro-batch", "training.threads"))
+    .addOption(devicesOption("training.devices"));
 }
 
 function defineRun(program: Command): void {

@@ -5,7 +5,16 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { type DeviceInfo, describeDevice, trainingThreads } from "@laion/vq";
+import {
+  type BackendName,
+  type DeviceInfo,
+  dataParallel,
+  describeDevice,
+  type HelperKind,
+  nvidiaGpus,
+  pinFirstDevice,
+  plannedDevices,
+} from "@laion/vq";
 import { findCheckpoint, loadCheckpoint } from "./checkpoint.js";
 import { modelConfigFor, resolveShape, type TrainConfig } from "./config.js";
 import { activeSources, type DataState, type ImageCoder, tokenizerTexts } from "./data.js";
@@ -57,8 +66,12 @@ export interface TrainPlan {
   device: { bytes: number; source: string };
   /** What the backend runs on and why it was chosen (absent when a tfjs namespace was injected). */
   deviceInfo?: DeviceInfo;
-  /** Threads sharing each micro-batch (wasm), 1 otherwise. */
+  /** Threads (wasm) or device processes sharing each step, 1 otherwise. */
   threads: number;
+  /** "process" when the threads are device processes (training.devices, or a GPU backend with several GPUs). */
+  helpers: HelperKind;
+  /** With device processes: what each one runs on (from nvidia-smi before they start; their own answer after). */
+  devices?: string[];
   mixture: Record<string, number>;
   text: string;
   /** Whether the memory plan fits the device (a dry run reports instead of throwing). */
@@ -89,7 +102,10 @@ export function planText(p: Omit<TrainPlan, "text" | "fits">, cfg: TrainConfig):
     formatPlan(p.memory),
     `device memory   ${(p.device.bytes / 1e9).toFixed(2)} GB (${p.device.source})`,
     ...(p.deviceInfo ? [`device          ${describeDevice(p.deviceInfo)}`] : []),
-    `threads         ${p.threads}${p.threads > 1 ? " (data-parallel wasm workers, one core each)" : ""}`,
+    p.helpers === "process"
+      ? `devices         ${p.threads} (data-parallel processes, one per device)`
+      : `threads         ${p.threads}${p.threads > 1 ? " (data-parallel wasm workers, one core each)" : ""}`,
+    ...(p.devices ?? []).map((d) => `  ${d}`),
     largestLine(p, cfg),
     `mixture         ${mix} of steps (laion_prob ${cfg.training.laion_prob}, text_only_prob ${cfg.training.text_only_prob}; laion_path ${cfg.training.laion_path ?? "null"})`,
     `batch           ${cfg.training.batch_size} × ${m.seqLen} tokens × grad_accum ${cfg.training.grad_accum} = ${cfg.training.batch_size * m.seqLen * cfg.training.grad_accum} tokens/step`,
@@ -143,9 +159,18 @@ async function train(params: TrainParams): Promise<TrainResult> {
   if (params.dryRun || !tokenizer) return { plan, records: [], outputDir: out };
 
   const start = startModel(tf, cfg, modelCfg, resumeFrom, log);
-  // the workers load tfjs while this thread reads the held-out batches
-  const parallel = plan.threads > 1 ? DataParallelTrainer.start(modelCfg, plan.threads) : undefined;
+  // the helpers load tfjs while this thread reads the held-out batches
+  const parallel =
+    plan.threads > 1
+      ? DataParallelTrainer.start(modelCfg, plan.threads, {
+          kind: plan.helpers,
+          backend: backend as BackendName,
+        })
+      : undefined;
   try {
+    if (parallel && plan.helpers === "process")
+      for (const line of await parallel.devices(device ? describeDevice(device) : `backend ${backend}`))
+        log(line);
     const records = await trainRun(
       { cfg, log, plan, start, parallel, modelCfg, tokenizer, vocab, vq },
       params,
@@ -198,6 +223,8 @@ async function setupBackend(
   params: TrainParams,
   log: (m: string) => void,
 ): Promise<{ tf: Tf; backend: string; device?: DeviceInfo }> {
+  // this process is device 0: pinned before a GPU backend loads (see pinFirstDevice)
+  pinFirstDevice(params.config.training.devices ?? nvidiaGpus().length);
   if (params.tf) {
     const backend = params.backendName ?? params.tf.getBackend();
     log(`backend ${backend} (given)`);
@@ -267,7 +294,9 @@ function preflight(
   const memory = memoryPlan(modelCfg, cfg.training.batch_size, cfg.training.grad_accum);
   const device = deviceMemory(backend, cfg.training.device_memory_gb, deviceInfo);
   if (device.warning) log(`warning: ${device.warning}`);
-  const threads = trainingThreads(backend, cfg.training.threads);
+  const gpus = nvidiaGpus();
+  const { count: threads, kind: helpers } = dataParallel(backend, cfg.training, gpus.length);
+  const here = deviceInfo ? describeDevice(deviceInfo) : `backend ${backend}`;
   const partial = {
     backend,
     model: modelCfg,
@@ -275,6 +304,8 @@ function preflight(
     device,
     ...(deviceInfo ? { deviceInfo } : {}),
     threads,
+    helpers,
+    ...(helpers === "process" ? { devices: plannedDevices(threads, here, backend, gpus) } : {}),
     mixture: describeMixture(cfg),
   };
   const plan: TrainPlan = { ...partial, text: planText(partial, cfg), fits: true };

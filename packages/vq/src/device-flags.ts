@@ -1,5 +1,6 @@
 // The device flags of the tfjs bins, declared once: vq's train-visual-vq and encode-vq-codes and
-// trainer-2b's train-multimodal take the same --backend and --threads, with one default each.
+// trainer-2b's train-multimodal take the same --backend and --threads, the two training bins the same
+// --devices, with one default each.
 import { CliError, intOption } from "@laion/cli-kit";
 import { Option } from "commander";
 import { BACKEND_ORDER, type BackendName } from "./backend.js";
@@ -28,4 +29,16 @@ export function threadsOption(shares: string, configKey?: string): Option {
     "--threads <n>",
     `wasm: threads sharing ${shares}, one core each (${key}default: all cores; results are reproducible for a given n)`,
   ).argParser(intOption("--threads", { min: 1, max: 256 }));
+}
+
+/**
+ * --devices of the training bins: processes sharing each step, one per device (`configKey`: the YAML
+ * key that sets it too). Unset: the GPUs nvidia-smi lists on a GPU backend, else 1 (dataParallel).
+ */
+export function devicesOption(configKey?: string): Option {
+  const key = configKey ? `${configKey}; ` : "";
+  return new Option(
+    "--devices <n>",
+    `processes sharing each step, one per GPU (CUDA_VISIBLE_DEVICES=i each; ${key}default: the GPUs nvidia-smi lists on a GPU backend, else 1; on wasm, n processes in place of --threads)`,
+  ).argParser(intOption("--devices", { min: 1, max: 64 }));
 }

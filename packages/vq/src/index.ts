@@ -13,7 +13,7 @@ export { CODES_EXT, isCodeSample, readCodeSample } from "./code-shards.js";
 export type { VQConfig, VQPresetName } from "./config.js";
 export { resolveConfig, VQ_PRESETS, validateConfig } from "./config.js";
 // The device flags the tfjs bins share (trainer-2b's train-multimodal takes the same --threads).
-export { threadsOption } from "./device-flags.js";
+export { devicesOption, threadsOption } from "./device-flags.js";
 export type {
   CodeShardsStatus,
   EncodeProgress,
@@ -38,5 +38,21 @@ export { trainVQ } from "./train-vq.js";
 export type { VqIdentity } from "./vq-identity.js";
 export type { VQModel } from "./vq-model.js";
 export { loadVQ, saveVQ, vqCheckpointIdentity } from "./vq-model.js";
-// Data-parallel training over worker threads (trainer-2b's trainer runs its steps on the same pool).
-export { serveRequests, shardBounds, trainingThreads, WorkerPool, workerEntry } from "./worker-pool.js";
+// Data-parallel training over worker threads or device processes (trainer-2b's trainer runs its steps
+// on the same pool).
+export type { HelperKind, Lap, PhaseProfile } from "./worker-pool.js";
+export {
+  addStep,
+  dataParallel,
+  nvidiaGpus,
+  parentChannel,
+  phaseClock,
+  phaseProfile,
+  pinFirstDevice,
+  plannedDevices,
+  serveRequests,
+  shardBounds,
+  trainingThreads,
+  WorkerPool,
+  workerEntry,
+} from "./worker-pool.js";

@@ -17,7 +17,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { type BackendName, selectBackend } from "./backend.js";
 import { configSchema, VQ_PRESETS, type VQConfig, type VQPresetName } from "./config.js";
-import { BACKEND_FLAG, backendFlag, threadsOption } from "./device-flags.js";
+import { BACKEND_FLAG, backendFlag, devicesOption, threadsOption } from "./device-flags.js";
 import { type TrainVQEvent, type TrainVQParams, trainVQ } from "./train-vq.js";
 
 /** Options a YAML --config may set (kebab-case or snake_case keys, as on the command line), with their types. */
@@ -39,6 +39,7 @@ const runSchema = z
     evalEvery: z.number().int().min(0),
     backend: z.string(),
     threads: z.number().int().min(1),
+    devices: z.number().int().min(1),
     preset: z.string(),
   })
   .partial();
@@ -154,7 +155,8 @@ function defineTraining(program: Command): void {
       intOption("--seed", { min: 0 }),
     )
     .option(...BACKEND_FLAG)
-    .addOption(threadsOption("each batch"));
+    .addOption(threadsOption("each batch"))
+    .addOption(devicesOption());
 }
 
 function defineOutput(program: Command): void {
@@ -227,6 +229,7 @@ export function trainVqParams(
     overwrite: opt.overwrite === true,
     evalEvery: opt.evalEvery,
     threads: opt.threads,
+    devices: opt.devices,
   };
 }
 
@@ -234,8 +237,9 @@ export function trainVqParams(
 function reportEvents(progress: Progress): (e: TrainVQEvent) => void {
   return (e) => {
     if (e.type === "start") {
+      for (const line of e.devices ?? []) progress.log(line);
       progress.log(
-        `${e.threads > 1 ? `${e.threads} threads, ` : ""}${e.parameters} parameters, ${(e.flopsPerImage / 1e6).toFixed(0)} MFLOP/image forward, ${e.evalImages} eval images (${e.evalDistinct} distinct ${e.heldOut ? "held-out" : "training (too few held-out keys)"}${e.evalCrops ? ` + ${e.evalCrops} seeded crops/flips` : ""})${e.step ? `, resuming at step ${e.step}` : ""}`,
+        `${e.devices ? `${e.threads} devices, ` : e.threads > 1 ? `${e.threads} threads, ` : ""}${e.parameters} parameters, ${(e.flopsPerImage / 1e6).toFixed(0)} MFLOP/image forward, ${e.evalImages} eval images (${e.evalDistinct} distinct ${e.heldOut ? "held-out" : "training (too few held-out keys)"}${e.evalCrops ? ` + ${e.evalCrops} seeded crops/flips` : ""})${e.step ? `, resuming at step ${e.step}` : ""}`,
       );
     } else if (e.type === "step") {
       progress.tick(1, { step: e.step, loss: e.loss, "img/s": e.imagesPerSecond, usage: e.batchUsage });

@@ -1,7 +1,14 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DEFAULT_LAION_PROB, Random } from "@laion/mixer";
-import { type BackendName, currentBackend, selectBackend } from "./backend.js";
+import {
+  type BackendName,
+  currentBackend,
+  currentDevice,
+  type DeviceInfo,
+  describeDevice,
+  selectBackend,
+} from "./backend.js";
 import { PRESET_LR, resolveConfig, type VQConfig, type VQPresetName } from "./config.js";
 import { type DataParams, decodeImages } from "./data.js";
 import { buildEvalSet, type EvalSet, evalSources } from "./eval-set.js";
@@ -12,8 +19,8 @@ import * as tf from "./tfjs.js";
 import { VQRun } from "./train-vq-loop.js";
 import { loadResumeState, optimPath, restoreOptimizer } from "./train-vq-state.js";
 import { VQ, type VQModel } from "./vq-model.js";
-import { DataParallelVQ } from "./vq-step.js";
-import { trainingThreads } from "./worker-pool.js";
+import { DataParallelVQ, type VQ_PHASES } from "./vq-step.js";
+import { dataParallel, nvidiaGpus, type PhaseProfile, pinFirstDevice } from "./worker-pool.js";
 
 export { optimPath };
 
@@ -60,6 +67,14 @@ export interface TrainVQParams {
    * backends run one thread (GPU and native ones use their own parallelism).
    */
   threads?: number;
+  /**
+   * Processes sharing each batch, one per device: this process is device 0, each other one a child
+   * process pinned to its device (`CUDA_VISIBLE_DEVICES`) with its own backend, the same one as here.
+   * Default: the GPUs `nvidia-smi -L` lists when the backend is a GPU one (tfjs-node-gpu, webgpu),
+   * else 1. On wasm or cpu, n > 1 runs n processes in place of threads (same shards, same results
+   * as `threads` n). Not together with `threads` > 1.
+   */
+  devices?: number;
   augment?: { scale?: [number, number]; flip?: boolean; colorJitter?: number };
   /** Linear LR warm-up steps; cosine decay to 10 % follows when maxSteps is known. Default min(100, maxSteps/10). */
   warmupSteps?: number;
@@ -99,8 +114,10 @@ export type TrainVQEvent =
   | {
       type: "start";
       backend: string;
-      /** Threads sharing each batch (wasm: `threads`, default all cores; other backends: 1). */
+      /** Threads or processes sharing each batch (wasm: `threads`, default all cores; `devices` when > 1; else 1). */
       threads: number;
+      /** With `devices` > 1: each device's line (describeDevice), device 0 (this process) first. */
+      devices?: string[];
       config: VQConfig;
       step: number;
       parameters: number;
@@ -142,6 +159,8 @@ export interface TrainVQResult {
   imagesPerSecond: number;
   out: string;
   metricsPath: string;
+  /** With threads or devices > 1: where the data-parallel steps' time went (tools/bench/threads.bench.mjs). */
+  profile?: PhaseProfile<(typeof VQ_PHASES)[number]>;
 }
 
 function validate(params: TrainVQParams): void {
@@ -158,11 +177,16 @@ function validate(params: TrainVQParams): void {
     batchSize: params.batchSize,
     evalEvery: params.evalEvery,
     threads: params.threads,
+    devices: params.devices,
   };
   for (const [k, v] of Object.entries(positive)) {
     if (v !== undefined && !(Number.isInteger(v) && v > 0))
       throw new Error(`${k} must be a positive integer, got ${v}`);
   }
+  if ((params.threads ?? 1) > 1 && (params.devices ?? 1) > 1)
+    throw new Error(
+      `threads ${params.threads} and devices ${params.devices}: give one (threads share a batch inside this process, devices across processes)`,
+    );
   if (params.lr !== undefined && !(params.lr > 0 && params.lr < 1))
     throw new Error(`lr must be in (0, 1), got ${params.lr}`);
   if (params.laionProb !== undefined && !(params.laionProb >= 0 && params.laionProb <= 1)) {
@@ -190,6 +214,9 @@ export async function trainVQ(params: TrainVQParams): Promise<TrainVQResult> {
 
 async function train(params: TrainVQParams): Promise<TrainVQResult> {
   const emit = params.onEvent ?? (() => {});
+  // this process is device 0: pinned before a GPU backend loads (see pinFirstDevice)
+  const gpus = params.devices === undefined ? nvidiaGpus().length : 0;
+  pinFirstDevice(params.devices ?? gpus);
   const backend = params.backend
     ? (await selectBackend({ prefer: params.backend })).name
     : (currentBackend() ?? (await selectBackend()).name);
@@ -218,21 +245,15 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
     laionProb: params.laionProb ?? DEFAULT_LAION_PROB,
     seed,
   };
-  // worker threads run wasm: only a wasm run shares its batches with them; they load tfjs while
-  // this thread decodes the eval set
-  const threads = trainingThreads(backend, params.threads);
-  const parallel = threads > 1 ? DataParallelVQ.start(model, threads) : undefined;
-  const evalSet = await loadEvalSet(params, config.imageSize, heldOutFraction, data, seed).catch(
-    async (err: unknown) => {
-      await parallel?.close(); // idle worker threads would keep the process alive
-      throw err;
-    },
+  const { threads, parallel, evalSet, deviceLines } = await startHelpers(model, backend, params, gpus, () =>
+    loadEvalSet(params, config.imageSize, heldOutFraction, data, seed),
   );
   const step = resumed?.step ?? 0;
   emit({
     type: "start",
     backend,
     threads,
+    ...(deviceLines ? { devices: deviceLines } : {}),
     config,
     step,
     parameters: vars.reduce((a, v) => a + v.size, 0),
@@ -269,9 +290,50 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
     resumeData: resumed?.data,
   });
   try {
-    return await run.run();
+    const result = await run.run();
+    return parallel ? { ...result, profile: parallel.profile } : result;
   } finally {
     await parallel?.close();
+  }
+}
+
+/**
+ * The data-parallel helpers: worker threads (wasm) or device processes (this process's backend). They
+ * load tfjs while this thread runs `loading` (the eval set); with device processes, each device's line.
+ */
+async function startHelpers(
+  model: VQ,
+  backend: BackendName,
+  params: TrainVQParams,
+  gpus: number,
+  loading: () => Promise<EvalSet>,
+) {
+  const { count: threads, kind } = dataParallel(backend, params, gpus);
+  if (threads === 1)
+    return { threads, parallel: undefined, evalSet: await loading(), deviceLines: undefined };
+  const parallel = DataParallelVQ.start(model, threads, { kind, backend });
+  const evalSet = await closeOnError(parallel, loading());
+  const deviceLines =
+    kind === "process" ? await deviceList(parallel, currentDevice() as DeviceInfo) : undefined;
+  return { threads, parallel, evalSet, deviceLines };
+}
+
+/** "device 1 (child process 4242, CUDA_VISIBLE_DEVICES=1): backend … on …", device 0 (this process) first. */
+async function deviceList(parallel: DataParallelVQ, here: DeviceInfo): Promise<string[]> {
+  const helpers = await closeOnError(parallel, parallel.devices());
+  return [
+    `device 0 (this process ${process.pid}, CUDA_VISIBLE_DEVICES=${process.env.CUDA_VISIBLE_DEVICES}): ${describeDevice(here)}`,
+    ...helpers.map((d, i) => `${parallel.helpers[i]?.label}: ${d}`),
+  ];
+}
+
+/** `work`'s result; on its failure the helpers are closed first (idle ones would keep the process alive). */
+async function closeOnError<T>(parallel: DataParallelVQ, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    await parallel.close();
+    throw err;
   }
 }
 

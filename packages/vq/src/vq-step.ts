@@ -1,7 +1,9 @@
 import type { Random } from "@laion/mixer";
+import type { BackendName } from "./backend.js";
 import { decoderForward, encoderForward } from "./model.js";
 import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
-// The VQ training objective and one optimizer step, on one thread or data-parallel over worker threads.
+// The VQ training objective and one optimizer step, on one thread or data-parallel over helpers: worker
+// threads (wasm, one core each) or child processes (one per device).
 // Data-parallel: the batch is split into contiguous shards, each thread computes its shard's gradients
 // on its own wasm instance, the main thread averages them (weighted by shard size: each loss is a mean
 // over its shard, so the weighted mean is the full batch's gradient), takes the Adam step, and updates
@@ -9,7 +11,17 @@ import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./qu
 // threads, exactly as one thread would have them.
 import * as tf from "./tfjs.js";
 import type { VQ } from "./vq-model.js";
-import { shardBounds, type WorkerClient, WorkerPool, workerEntry } from "./worker-pool.js";
+import {
+  addStep,
+  type HelperKind,
+  type PhaseProfile,
+  phaseClock,
+  phaseProfile,
+  shardBounds,
+  type WorkerClient,
+  WorkerPool,
+  workerEntry,
+} from "./worker-pool.js";
 
 export interface StepLoss {
   loss: number;
@@ -56,9 +68,13 @@ export interface ShardResult extends StepLoss {
   grads: Float32Array;
   z: Float32Array;
   codes: Int32Array;
+  /** Wall and CPU ms this thread or process spent on the shard (gradients and reading them back). */
+  wallMs: number;
+  cpuMs: number;
 }
 
 export async function shardGradients(model: VQ, images: Float32Array, n: number): Promise<ShardResult> {
+  const clock = phaseClock();
   const vars = model.trainable();
   const { x, value, grads, rec, com, z, codes, q } = gradients(model, images, n);
   const flat = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
@@ -75,9 +91,11 @@ export async function shardGradients(model: VQ, images: Float32Array, n: number)
     commitment: (await com.data())[0] as number,
     z: (await z.data()) as Float32Array,
     codes: (await codes.data()) as Int32Array,
+    wallMs: 0,
+    cpuMs: 0,
   };
   tf.dispose([x, value, rec, com, z, codes, q, ...Object.values(grads)]);
-  return result;
+  return { ...result, ...clock.lap() };
 }
 
 /** What a step needs besides the batch: the optimizer (learning rate already set) and the restart RNG. */
@@ -114,27 +132,57 @@ export async function singleStep(ctx: StepContext, images: Float32Array, n: numb
   return result;
 }
 
-/** The main thread plus `threads - 1` worker threads, each with its own wasm backend and model copy. */
+/** The phases of a data-parallel VQ step on the main thread. */
+export const VQ_PHASES = ["broadcast", "local", "wait", "reduce", "ema"] as const;
+
+/** How DataParallelVQ's helpers run: worker threads on wasm, or child processes pinned to devices 1…n-1. */
+export interface HelperOptions {
+  kind?: HelperKind;
+  /** The backend each helper loads (default wasm); a process helper on a GPU backend loads it on its own device. */
+  backend?: BackendName;
+}
+
+/**
+ * This thread plus `threads - 1` helpers (worker threads, or child processes one per device), each
+ * with its own backend and model copy.
+ */
 export class DataParallelVQ {
+  /** Time per phase, for tools/bench/threads.bench.mjs. */
+  readonly profile: PhaseProfile<(typeof VQ_PHASES)[number]> & { seen: number } = phaseProfile(VQ_PHASES);
+
   private constructor(private readonly pool: WorkerPool) {}
 
   get threads(): number {
     return this.pool.threads;
   }
 
-  static start(model: VQ, threads: number): DataParallelVQ {
+  static start(model: VQ, threads: number, options: HelperOptions = {}): DataParallelVQ {
     const entry = workerEntry(import.meta.url, "vq-worker");
-    return new DataParallelVQ(new WorkerPool(entry, threads, { type: "init", config: model.config }));
+    // worker threads run wasm; device processes the backend they are given
+    const backend = options.kind === "process" ? (options.backend ?? "wasm") : "wasm";
+    const init = { type: "init", config: model.config, backend };
+    return new DataParallelVQ(new WorkerPool(entry, threads, init, options.kind));
+  }
+
+  /** Each helper's device line (describeDevice), helper 1 first, once they have started. */
+  async devices(): Promise<string[]> {
+    return (await this.pool.ready()) as string[];
+  }
+
+  /** The helpers (for their labels and, on process helpers, their pids). */
+  get helpers(): readonly WorkerClient[] {
+    return this.pool.workers;
   }
 
   /** One optimizer step over the batch, split across the threads. */
   async step(ctx: StepContext, images: Float32Array, n: number): Promise<StepResult> {
     await this.pool.ready();
+    const clock = phaseClock();
     const { model, optimizer } = ctx;
     const vars = model.trainable();
     const per = images.length / n;
     const bounds = shardBounds(n, this.threads);
-    // every worker gets this step's weights and codebook (the EMA moved it since the last step)
+    // every helper gets this step's weights and codebook (the EMA moved it since the last step)
     const weights = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
     let offset = 0;
     for (const v of vars) {
@@ -151,11 +199,12 @@ export class DataParallelVQ {
         n: b - a,
       }),
     );
+    const broadcast = clock.lap();
     const [a0, b0] = bounds[0] as [number, number];
-    const shards = [
-      await shardGradients(model, images.subarray(a0 * per, b0 * per), b0 - a0),
-      ...(await Promise.all(remote)),
-    ];
+    const local = await shardGradients(model, images.subarray(a0 * per, b0 * per), b0 - a0);
+    const localLap = clock.lap();
+    const shards = [local, ...(await Promise.all(remote))];
+    const wait = clock.lap();
 
     // gradient of the batch mean = Σ (n_i / n) · gradient of shard i's mean
     const sum = new Float32Array(weights.length);
@@ -175,6 +224,7 @@ export class DataParallelVQ {
     }
     optimizer.applyGradients(grads);
     tf.dispose(Object.values(grads));
+    const reduce = clock.lap();
 
     const D = model.config.codeDim;
     const zAll = concat(
@@ -189,6 +239,9 @@ export class DataParallelVQ {
     const codes = tf.tensor1d(codesAll, "int32");
     const restarts = await ema(ctx, z, codes);
     tf.dispose([z, codes]);
+    const emaLap = clock.lap();
+    // the first PROFILE_WARMUP_STEPS steps are not counted (kernel compiles, wasm heap growth, tier-up)
+    addStep(this.profile, { broadcast, local: localLap, wait, reduce, ema: emaLap }, shards.slice(1));
     return { ...total, usage: codeUsage(codesAll, model.config.codebookSize).usage, restarts };
   }
 

@@ -1,21 +1,22 @@
-// Worker thread of DataParallelVQ: its own wasm backend and model copy; per request, takes the main
-// thread's weights and codebook and returns one shard's gradients and EMA inputs.
-import { parentPort } from "node:worker_threads";
-import { selectBackend } from "./backend.js";
+// Helper of DataParallelVQ — a worker thread (wasm) or a child process pinned to one device: its own
+// backend and model copy; per request, takes the main thread's weights and codebook and returns one
+// shard's gradients and EMA inputs.
+import { type BackendName, describeDevice, selectBackend } from "./backend.js";
 import type { VQConfig } from "./config.js";
 import * as tf from "./tfjs.js";
 import { VQ } from "./vq-model.js";
 import { shardGradients } from "./vq-step.js";
-import { serveRequests } from "./worker-pool.js";
+import { parentChannel, serveRequests } from "./worker-pool.js";
 
 let model: VQ | undefined;
 
-if (parentPort) {
-  serveRequests(parentPort, async (m) => {
+const channel = parentChannel();
+if (channel) {
+  serveRequests(channel, async (m) => {
     if (m.type === "init") {
-      await selectBackend({ prefer: "wasm" });
+      const { device } = await selectBackend({ prefer: (m.backend as BackendName | undefined) ?? "wasm" });
       model = VQ.create(m.config as VQConfig, 0);
-      return { value: true };
+      return { value: describeDevice(device) };
     }
     if (!model) throw new Error("vq-worker: step before init");
     const weights = m.weights as Float32Array;

@@ -1,10 +1,11 @@
 // A few worker_threads answering request/response messages: the data-parallel trainers' helpers.
 // tfjs-backend-wasm is single-threaded in Node (no WASM_HAS_MULTITHREAD_SUPPORT), so the second core
 // is only used by a second wasm instance in another thread.
-import { existsSync } from "node:fs";
+import { execFileSync, fork } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import { parentPort, Worker } from "node:worker_threads";
 
 /** Cores this process may use (cgroup-aware on Node ≥ 18.14). */
 export function availableCores(): number {
@@ -17,6 +18,123 @@ export function availableCores(): number {
  */
 export function trainingThreads(backend: string, requested?: number | null): number {
   return backend === "wasm" ? (requested ?? availableCores()) : 1;
+}
+
+/** The backends that run on a GPU: with them `devices` defaults to the GPUs nvidia-smi lists. */
+export const GPU_BACKENDS: readonly string[] = ["tfjs-node-gpu", "webgpu"];
+
+/**
+ * How a run shares its batches: over `count` device processes (this one is device 0) when `devices`
+ * is above 1 — default: the GPUs nvidia-smi lists (`gpus`) on a GPU backend, else 1 — otherwise over
+ * trainingThreads' worker threads.
+ */
+export function dataParallel(
+  backend: string,
+  requested: { threads?: number | null; devices?: number | null },
+  gpus: number,
+): { count: number; kind: HelperKind } {
+  const devices = requested.devices ?? (GPU_BACKENDS.includes(backend) ? Math.max(1, gpus) : 1);
+  if (devices > 1) return { count: devices, kind: "process" };
+  return { count: trainingThreads(backend, requested.threads), kind: "thread" };
+}
+
+/**
+ * What each of `devices` processes will run on, before any is started (the dry run): device 0 is
+ * this process (`here` describes it), the others child processes loading `backend`; `gpus` are
+ * nvidia-smi's lines, in CUDA_VISIBLE_DEVICES order.
+ */
+export function plannedDevices(
+  devices: number,
+  here: string,
+  backend: string,
+  gpus: readonly string[],
+): string[] {
+  return Array.from({ length: devices }, (_, i) => {
+    const pin = `CUDA_VISIBLE_DEVICES=${deviceEnv(i).CUDA_VISIBLE_DEVICES}`;
+    const gpu = gpus[i] ? `; nvidia-smi: ${gpus[i]}` : "";
+    return i === 0
+      ? `device 0 (this process, ${pin}): ${here}${gpu}`
+      : `device ${i} (child process, ${pin}): backend ${backend}, loaded by the child${gpu}`;
+  });
+}
+
+let schedstat = process.platform === "linux";
+/**
+ * CPU time the calling thread has run, in ms: Linux's per-thread scheduler clock
+ * (/proc/thread-self/schedstat, ns); elsewhere the whole process's CPU time. Profiles count CPU time,
+ * not wall time, so that other processes on the machine do not move them.
+ */
+export function threadCpuMs(): number {
+  if (schedstat) {
+    try {
+      return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]) / 1e6;
+    } catch {
+      schedstat = false;
+    }
+  }
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Wall and CPU time since the last lap (the first lap counts from creation). */
+export function phaseClock(): { lap(): Lap } {
+  let wall = performance.now();
+  let cpu = threadCpuMs();
+  return {
+    lap() {
+      const w = performance.now();
+      const c = threadCpuMs();
+      const r = { wallMs: w - wall, cpuMs: c - cpu };
+      wall = w;
+      cpu = c;
+      return r;
+    },
+  };
+}
+
+/** Wall and CPU milliseconds of one phase (or their sums over steps). */
+export interface Lap {
+  wallMs: number;
+  cpuMs: number;
+}
+
+/**
+ * Steps a profile leaves out: the first compiles kernels and grows each wasm heap, and V8 keeps
+ * optimising a fresh helper's wasm code (on its background threads) for a few more.
+ */
+export const PROFILE_WARMUP_STEPS = 5;
+
+/**
+ * Where data-parallel steps' time went, summed over the steps after the first PROFILE_WARMUP_STEPS: each phase
+ * of the main thread in wall and its own CPU time, and the slowest helper's gradient time per step.
+ * CPU time is what an Amdahl bound needs on a loaded machine (tools/bench/threads.bench.mjs).
+ */
+export interface PhaseProfile<K extends string> {
+  steps: number;
+  phases: Record<K, Lap>;
+  helper: Lap;
+}
+
+export function phaseProfile<K extends string>(keys: readonly K[]): PhaseProfile<K> & { seen: number } {
+  const phases = Object.fromEntries(keys.map((k) => [k, { wallMs: 0, cpuMs: 0 }])) as Record<K, Lap>;
+  return { steps: 0, seen: 0, phases, helper: { wallMs: 0, cpuMs: 0 } };
+}
+
+/** Add one step's laps, and the slowest (by wall time) of the helpers' own laps; the first steps are left out. */
+export function addStep<K extends string>(
+  p: PhaseProfile<K> & { seen: number },
+  laps: Record<K, Lap>,
+  helpers: Lap[],
+): void {
+  if (++p.seen <= PROFILE_WARMUP_STEPS) return;
+  p.steps++;
+  for (const k of Object.keys(laps) as K[]) {
+    p.phases[k].wallMs += laps[k].wallMs;
+    p.phases[k].cpuMs += laps[k].cpuMs;
+  }
+  const slowest = helpers.reduce((a, h) => (h.wallMs > a.wallMs ? h : a), { wallMs: 0, cpuMs: 0 });
+  p.helper.wallMs += slowest.wallMs;
+  p.helper.cpuMs += slowest.cpuMs;
 }
 
 /** [start, end) of each of `parts` contiguous shards of n items (sizes differ by at most one; no empty shard). */
@@ -49,60 +167,192 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** One worker thread with numbered requests; a crash or error rejects every open request. */
+/** Where a data-parallel helper runs: a worker thread of this process, or a child process pinned to one device. */
+export type HelperKind = "thread" | "process";
+
+/** What a WorkerClient talks through: a worker thread or a forked child process (its IPC channel). */
+interface Channel {
+  send(message: object, transfer: ArrayBuffer[]): void;
+  onMessage(f: (m: { id: number; ok: boolean; value?: unknown; error?: string }) => void): void;
+  /** Called once when the helper fails or exits; `why` says how (exit code or signal). */
+  onGone(f: (why: string, err?: Error) => void): void;
+  close(): Promise<void>;
+  /** The child's process id (process helpers). */
+  pid?: number;
+}
+
+function threadChannel(entry: { url: URL; execArgv: string[] }): Channel {
+  const worker = new Worker(entry.url, { execArgv: entry.execArgv });
+  return {
+    send: (m, transfer) => worker.postMessage(m, transfer),
+    onMessage: (f) => worker.on("message", f),
+    onGone: (f) => {
+      worker.on("error", (err) => f(err.message, err));
+      worker.on("exit", (code) => f(`exited with code ${code}`));
+    },
+    close: async () => {
+      await worker.terminate();
+    },
+  };
+}
+
+function processChannel(entry: { url: URL; execArgv: string[] }, env: Record<string, string>): Channel {
+  // "advanced" serialization: typed arrays cross as typed arrays (structured clone), not as JSON
+  const child = fork(fileURLToPath(entry.url), [], {
+    execArgv: entry.execArgv,
+    env: { ...process.env, ...env },
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  let closing = false;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    pid: child.pid,
+    // a child's IPC channel copies everything: there is nothing to transfer
+    send: (m) => {
+      child.send(m);
+    },
+    onMessage: (f) => child.on("message", f as (m: unknown) => void),
+    onGone: (f) => {
+      child.on("error", (err) => f(err.message, err));
+      child.on("exit", (code, signal) => {
+        if (!closing) f(signal ? `was killed by ${signal}` : `exited with code ${code}`);
+      });
+    },
+    close: async () => {
+      closing = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await exited;
+    },
+  };
+}
+
+/** The CUDA device ids this process was started with (CUDA_VISIBLE_DEVICES before pinFirstDevice changed it). */
+const visibleAtStart = process.env.CUDA_VISIBLE_DEVICES;
+
+/**
+ * The environment that pins helper `index` to its device: `CUDA_VISIBLE_DEVICES` = the index-th of the
+ * ids this process was started with (0, 1, … when none were set). libtensorflow then sees that one GPU
+ * as /GPU:0 and reserves memory on no other.
+ */
+export function deviceEnv(index: number, visible = visibleAtStart): Record<string, string> {
+  const ids = (visible ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (visible === undefined || ids.length === 0) return { CUDA_VISIBLE_DEVICES: String(index) };
+  const id = ids[index];
+  if (id === undefined)
+    throw new Error(`device ${index}: CUDA_VISIBLE_DEVICES=${visible} lists only ${ids.length} device(s)`);
+  return { CUDA_VISIBLE_DEVICES: id };
+}
+
+/**
+ * With `devices` > 1 this process is device 0: pin it before a GPU backend loads (libtensorflow
+ * otherwise takes memory on every visible GPU, the children's included). Call before selectBackend.
+ */
+export function pinFirstDevice(devices: number): void {
+  if (devices > 1) process.env.CUDA_VISIBLE_DEVICES = deviceEnv(0).CUDA_VISIBLE_DEVICES;
+}
+
+/**
+ * GPUs `nvidia-smi -L` lists (limited to CUDA_VISIBLE_DEVICES' ids when set); 0 where there is no
+ * nvidia-smi (no NVIDIA driver) or it fails.
+ */
+export function nvidiaGpus(visible = visibleAtStart): string[] {
+  let out: string;
+  try {
+    out = execFileSync("nvidia-smi", ["-L"], {
+      encoding: "utf8",
+      timeout: 10_000,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+  } catch {
+    return [];
+  }
+  const gpus = out.split("\n").filter((l) => /^GPU \d+:/.test(l));
+  if (visible === undefined) return gpus;
+  const ids = visible.split(",").map((s) => s.trim());
+  return gpus.filter((l, i) => ids.includes(String(i)) || ids.some((id) => id && l.includes(id)));
+}
+
+/** One helper (thread or child process) with numbered requests; a crash or error rejects every open request. */
 export class WorkerClient {
   private next = 0;
   private readonly pending = new Map<number, Pending>();
   private failed: Error | undefined;
 
-  private constructor(private readonly worker: Worker) {
-    worker.on("message", (m: { id: number; ok: boolean; value?: unknown; error?: string }) => {
+  private constructor(
+    private readonly channel: Channel,
+    /** How errors name this helper: "worker thread" or "device 1 (child process 1234, CUDA_VISIBLE_DEVICES=1)". */
+    readonly label: string,
+  ) {
+    channel.onMessage((m) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.value);
-      else p.reject(new Error(`worker thread: ${m.error}`));
+      else p.reject(new Error(`${label}: ${m.error}`));
     });
-    const fail = (err: Error) => {
-      this.failed = err;
-      for (const p of this.pending.values()) p.reject(err);
+    channel.onGone((why, err) => {
+      if (this.failed) return;
+      this.failed = new Error(`${label} ${why}`, err ? { cause: err } : undefined);
+      for (const p of this.pending.values()) p.reject(this.failed);
       this.pending.clear();
-    };
-    worker.on("error", fail);
-    worker.on("exit", (code) => {
-      if (code !== 0) fail(new Error(`worker thread exited with code ${code}`));
     });
   }
 
-  static start(entry: { url: URL; execArgv: string[] }): WorkerClient {
-    return new WorkerClient(new Worker(entry.url, { execArgv: entry.execArgv }));
+  /** A worker thread, or with `device` a child process pinned to that device (deviceEnv). */
+  static start(entry: { url: URL; execArgv: string[] }, device?: number): WorkerClient {
+    if (device === undefined) return new WorkerClient(threadChannel(entry), "worker thread");
+    const env = deviceEnv(device);
+    const channel = processChannel(entry, env);
+    return new WorkerClient(
+      channel,
+      `device ${device} (child process ${channel.pid}, CUDA_VISIBLE_DEVICES=${env.CUDA_VISIBLE_DEVICES})`,
+    );
   }
 
-  /** Send a request; resolves with the worker's answer. Listed buffers are moved, not copied. */
+  /** The child process behind a device helper; undefined for a thread. */
+  get pid(): number | undefined {
+    return this.channel.pid;
+  }
+
+  /** Send a request; resolves with the helper's answer. Listed buffers are moved to a thread, not copied. */
   call<T>(message: object, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, ...message }, transfer);
+      this.channel.send({ id, ...message }, transfer);
     });
   }
 
   async close(): Promise<void> {
-    await this.worker.terminate();
+    this.failed ??= new Error(`${this.label} was closed`);
+    await this.channel.close();
   }
 }
 
 /**
- * `threads - 1` worker threads (the caller's thread is the first "thread"), each sent `init` at start.
- * Their setup (tfjs + wasm in a fresh thread) overlaps the caller's; `ready()` is awaited before use.
+ * `threads - 1` helpers (the caller is the first), each sent `init` at start: worker threads, or with
+ * kind "process" child processes pinned to devices 1 … threads-1 (the caller is device 0). Their setup
+ * (tfjs and its backend in a fresh thread or process) overlaps the caller's; `ready()` is awaited
+ * before use and resolves with each helper's answer to `init`.
  */
 export class WorkerPool {
-  private readonly init: Promise<unknown>;
+  private readonly init: Promise<unknown[]>;
   readonly workers: WorkerClient[];
 
-  constructor(entry: { url: URL; execArgv: string[] }, threads: number, init: object) {
-    this.workers = Array.from({ length: threads - 1 }, () => WorkerClient.start(entry));
+  constructor(
+    entry: { url: URL; execArgv: string[] },
+    threads: number,
+    init: object,
+    kind: HelperKind = "thread",
+  ) {
+    this.workers = Array.from({ length: threads - 1 }, (_, i) =>
+      WorkerClient.start(entry, kind === "process" ? i + 1 : undefined),
+    );
     this.init = Promise.all(this.workers.map((w) => w.call(init)));
     this.init.catch(() => {}); // reported by ready(), not as an unhandled rejection
   }
@@ -111,8 +361,9 @@ export class WorkerPool {
     return this.workers.length + 1;
   }
 
-  async ready(): Promise<void> {
-    await this.init;
+  /** Resolves with each helper's answer to `init` (helper 1 first). */
+  async ready(): Promise<unknown[]> {
+    return this.init;
   }
 
   async close(): Promise<void> {
@@ -120,12 +371,27 @@ export class WorkerPool {
   }
 }
 
+/** The channel a helper answers on: its worker thread's parentPort, or its parent process's IPC channel. */
+export function parentChannel(): RequestPort | undefined {
+  if (parentPort) return parentPort;
+  const send = process.send?.bind(process);
+  if (!send) return undefined;
+  // the parent going away (closed pool, crashed trainer) must not leave this process running
+  process.once("disconnect", () => process.exit(0));
+  return {
+    on: (_event, f) => process.on("message", f as (m: unknown) => void),
+    postMessage: (m) => send(m),
+  };
+}
+
+interface RequestPort {
+  on(event: "message", f: (m: { id: number }) => void): void;
+  postMessage(m: unknown, t?: ArrayBuffer[]): void;
+}
+
 /** The worker side: answer each request with `handle`'s result (or its error message). */
 export function serveRequests(
-  port: {
-    on(event: "message", f: (m: { id: number }) => void): void;
-    postMessage(m: unknown, t?: ArrayBuffer[]): void;
-  },
+  port: RequestPort,
   handle: (message: Record<string, unknown>) => Promise<{ value: unknown; transfer?: ArrayBuffer[] }>,
 ): void {
   // one request at a time, in order: a worker has one tfjs instance
