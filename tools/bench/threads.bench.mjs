@@ -13,36 +13,32 @@
 //
 //   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 10] [--warmup 8] [--rounds 3] [--only vq|trainer]
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { parseConfig, trainMultimodal } from "../../packages/trainer-2b/dist/index.js";
 import { forwardFlops, resolveConfig, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
+import { benchFlags, fixturePhotos, photoSamples, ROOT } from "./bench-inputs.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-};
-const threads = arg("threads", 2);
-const steps = arg("steps", 10);
-const warmup = arg("warmup", 8); // ≥ PROFILE_WARMUP_STEPS (5): the profiles and the CPU windows cover the same steps
-const rounds = arg("rounds", 3);
-const peak = arg("peak-gflops", 190) * 1e9;
-// --only vq | trainer: one half of the benchmark
-const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-const dir = path.join(root, "fixtures/images/originals");
-const photos = await Promise.all(
-  (await readdir(dir))
-    .filter((f) => f.endsWith(".jpg"))
-    .map((f) => readFile(path.join(dir, f)).then((b) => new Uint8Array(b))),
-);
-async function* samples() {
-  for (let r = 0; ; r++)
-    for (let i = 0; i < photos.length; i++) yield { __key__: `r${r}/${i}`, jpg: photos[i] };
-}
+const {
+  threads,
+  steps,
+  warmup,
+  rounds,
+  peakGflops,
+  only, // vq | trainer: one half of the benchmark
+} = benchFlags({
+  threads: { type: "number", default: 2 },
+  steps: { type: "number", default: 10 },
+  // ≥ PROFILE_WARMUP_STEPS (5): the profiles and the CPU windows cover the same steps
+  warmup: { type: "number", default: 8 },
+  rounds: { type: "number", default: 3 },
+  "peak-gflops": { type: "number", default: 190 },
+  only: { type: "string" },
+});
+const peak = peakGflops * 1e9;
+const photos = await fixturePhotos();
 
 /** CPU ms run so far by the main thread and by the whole process (every thread), from Linux's schedstat. */
 function cpu() {
@@ -113,7 +109,7 @@ async function vq(n) {
   const w = windowOf();
   const r = await trainVQ({
     out: path.join(await mkdtemp(path.join(tmpdir(), "vq-threads-")), "vq.pt"),
-    samples: () => samples(),
+    samples: () => photoSamples(photos),
     evalImages: [photos[0]],
     maxSteps: warmup + steps,
     evalEvery: 1_000_000,
@@ -134,7 +130,7 @@ async function trainer(n, batch, accum) {
   const config = parseConfig({
     output_dir: await mkdtemp(path.join(tmpdir(), "trainer-threads-")),
     model: { preset: "demo" },
-    data: { corpus: [path.join(root, "fixtures/sinhala/corpus.txt")] },
+    data: { corpus: [path.join(ROOT, "fixtures/sinhala/corpus.txt")] },
     training: {
       text_only_prob: 1,
       batch_size: batch,
