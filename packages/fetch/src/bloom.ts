@@ -1,3 +1,5 @@
+import { fmix32 } from "@laion/mixer";
+
 /**
  * A Bloom filter over strings, for `--dedupe-urls` in bounded memory. Sized from the expected
  * number of distinct items and a target false-positive rate (m = −n·ln p / ln²2 bits, k = m/n·ln 2
@@ -61,15 +63,6 @@ export class BloomFilter {
     }
     return seen;
   }
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** The Bloom filter's default false-positive rate for --dedupe-urls (one home: the CLI, the run and the manifest use it). */

@@ -16,6 +16,7 @@ export { Random } from "./random";
 export {
   createRng,
   deriveSeed,
+  fmix32,
   hashString,
   type Rng,
   type RngState,

@@ -136,6 +136,14 @@ export function hashString(s: string): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  return fmix32(h);
+}
+
+/**
+ * murmur3's 32-bit finaliser: every input bit moves every output bit. `hashString` ends with it; hashes
+ * that mix their own state (fetch's Bloom filter) finish with it too, so there is one copy.
+ */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
