@@ -205,16 +205,29 @@ function processChannel(entry: { url: URL; execArgv: string[] }, env: Record<str
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   let closing = false;
+  let gone: (why: string, err?: Error) => void = () => {};
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return {
     pid: child.pid,
-    // a child's IPC channel copies everything: there is nothing to transfer
+    // a child's IPC channel copies everything: there is nothing to transfer. A send to a child that
+    // just died fails with "channel closed": its exit, which follows, says why (signal or code)
     send: (m) => {
-      child.send(m);
+      child.send(m, (err) => {
+        if (!err) return;
+        // a child that stays alive with its channel closed would leave the request unanswered
+        setTimeout(() => {
+          if (child.exitCode === null && child.signalCode === null)
+            gone(`closed its channel (${err.message})`, err);
+        }, 5000).unref();
+      });
     },
     onMessage: (f) => child.on("message", f as (m: unknown) => void),
     onGone: (f) => {
-      child.on("error", (err) => f(err.message, err));
+      gone = f;
+      // a running child's errors are IPC ones; its exit reports it
+      child.on("error", (err) => {
+        if (child.pid === undefined) f(`could not start: ${err.message}`, err);
+      });
       child.on("exit", (code, signal) => {
         if (!closing) f(signal ? `was killed by ${signal}` : `exited with code ${code}`);
       });

@@ -5,12 +5,12 @@ import { Random } from "@laion/mixer";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
 import { decodeImages } from "../src/data.js";
-import { selectBackend, type TrainVQEvent, trainVQ } from "../src/index.js";
+import { selectBackend } from "../src/index.js";
 import * as tf from "../src/tfjs.js";
 import { VQ } from "../src/vq-model.js";
 import { DataParallelVQ, type StepResult, singleStep } from "../src/vq-step.js";
 import { shardBounds } from "../src/worker-pool.js";
-import { fixturePhotos, photoSamples, small } from "./helpers.js";
+import { fixturePhotos, small, trainSmall } from "./helpers.js";
 
 // Two threads (main + one worker, each with its own wasm backend) must train like one thread on the same
 // global batch: the gradient of the batch mean is the size-weighted mean of the shards' gradients, and
@@ -78,24 +78,8 @@ test("2 threads ≈ 1 thread on the same global batch (losses, weights, codebook
 }, 180_000);
 
 test("trainVQ with threads: 2 is reproducible and says so in its start event", async () => {
-  const photos = await fixturePhotos();
   const dir = await mkdtemp(path.join(tmpdir(), "vq-threads-"));
-  const run = async (name: string) => {
-    const events: TrainVQEvent[] = [];
-    const r = await trainVQ({
-      out: path.join(dir, name, "vq.safetensors"),
-      config: small,
-      samples: photoSamples(photos, 10),
-      evalImages: photos.slice(0, 2).map((p) => p.bytes),
-      maxSteps: 4,
-      batchSize: 6,
-      seed: 2,
-      threads: 2,
-      onEvent: (e) => events.push(e),
-    });
-    r.model.dispose();
-    return { losses: r.losses, start: events.find((e) => e.type === "start") };
-  };
+  const run = (name: string) => trainSmall(dir, name, { maxSteps: 4, seed: 2, threads: 2 });
   const a = await run("a");
   const b = await run("b");
   expect(a.start).toMatchObject({ backend: "wasm", threads: 2 });

@@ -2,9 +2,9 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
-import { type TrainVQEvent, trainVQ } from "../src/index.js";
+import type { TrainVQEvent } from "../src/index.js";
 import { deviceEnv } from "../src/worker-pool.js";
-import { fixturePhotos, photoSamples, small } from "./helpers.js";
+import { trainSmall } from "./helpers.js";
 
 // Data-parallel over processes, one per device (the second T4 on Kaggle): each helper is a child process
 // pinned with CUDA_VISIBLE_DEVICES and running the parent's backend. Here the devices are wasm
@@ -15,26 +15,8 @@ async function run(
   opts: { threads?: number; devices?: number },
   onEvent?: (e: TrainVQEvent) => void,
 ) {
-  const photos = await fixturePhotos();
   const dir = await mkdtemp(path.join(tmpdir(), "vq-devices-"));
-  const events: TrainVQEvent[] = [];
-  const r = await trainVQ({
-    out: path.join(dir, name, "vq.safetensors"),
-    config: small,
-    samples: photoSamples(photos, 10),
-    evalImages: photos.slice(0, 2).map((p) => p.bytes),
-    maxSteps: 3,
-    batchSize: 6,
-    seed: 4,
-    backend: "wasm",
-    ...opts,
-    onEvent: (e) => {
-      events.push(e);
-      onEvent?.(e);
-    },
-  });
-  r.model.dispose();
-  return { losses: r.losses, start: events.find((e) => e.type === "start") };
+  return trainSmall(dir, name, { maxSteps: 3, seed: 4, backend: "wasm", ...opts }, onEvent);
 }
 
 test("3 device processes on wasm train exactly like 3 worker threads, and the start event names each device", async () => {

@@ -1,7 +1,13 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
-import { type TrainVQParams, type TrainVQResult, trainVQ, type VQConfig } from "../src/index.js";
+import {
+  type TrainVQEvent,
+  type TrainVQParams,
+  type TrainVQResult,
+  trainVQ,
+  type VQConfig,
+} from "../src/index.js";
 import type { ImageSample } from "../src/samples.js";
 
 /** The real photos in fixtures/images/originals as bytes. */
@@ -47,4 +53,32 @@ export async function trainUntilStep(params: TrainVQParams, step: number): Promi
   });
   result.model.dispose();
   return result;
+}
+
+/**
+ * A short run of the `small` config on the fixture photos (batches of 6, the first 2 photos as eval
+ * images) into `dir/name`; its losses and start event. `onEvent` sees every event.
+ */
+export async function trainSmall(
+  dir: string,
+  name: string,
+  params: Partial<TrainVQParams>,
+  onEvent?: (e: TrainVQEvent) => void,
+): Promise<{ losses: number[]; start: TrainVQEvent | undefined }> {
+  const photos = await fixturePhotos();
+  const events: TrainVQEvent[] = [];
+  const r = await trainVQ({
+    out: path.join(dir, name, "vq.safetensors"),
+    config: small,
+    samples: photoSamples(photos, 10),
+    evalImages: photos.slice(0, 2).map((p) => p.bytes),
+    batchSize: 6,
+    ...params,
+    onEvent: (e) => {
+      events.push(e);
+      onEvent?.(e);
+    },
+  });
+  r.model.dispose();
+  return { losses: r.losses, start: events.find((e) => e.type === "start") };
 }
