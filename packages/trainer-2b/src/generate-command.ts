@@ -8,6 +8,7 @@ import {
   packageVersion,
   runCommand,
 } from "@laion/cli-kit";
+import { BACKEND_ORDER } from "@laion/vq";
 import { Option } from "commander";
 import type { TrainConfig } from "./config.js";
 import { type GenerateParams, type GenerateRequest, generate } from "./generate.js";
@@ -77,9 +78,7 @@ export const generateCommand: CliCommand<GenerateCliOptions> = {
       )
       .option("--vq-checkpoint <file>", "VQ checkpoint (default: the one the model was trained with)")
       .addOption(
-        new Option("--backend <name>", "tfjs backend")
-          .choices(["auto", "tfjs-node-gpu", "tfjs-node", "wasm", "cpu"])
-          .default("auto"),
+        new Option("--backend <name>", "tfjs backend").choices(["auto", ...BACKEND_ORDER]).default("auto"),
       )
       .optionsGroup("Request (exactly one):")
       .option("--prompt <text>", "continue this text")

@@ -70,6 +70,9 @@ test("flag combinations the parser cannot check are named too", async () => {
     "b.png",
   ]);
   expect(twoRequests.err).toBe("error: give exactly one of --prompt, --caption (with --out) or --image\n");
+  // every backend of vq's chain is a choice (webgpu was missing): the parse passes and the request check speaks
+  const onWebgpu = await runCaptured(generateCli, ["--checkpoint", "run", "--backend", "webgpu"]);
+  expect(onWebgpu.err).toBe("error: give exactly one of --prompt, --caption (with --out) or --image\n");
   const guidedText = await runCaptured(generateCli, [
     "--checkpoint",
     "run",
