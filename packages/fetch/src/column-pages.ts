@@ -2,18 +2,21 @@ import type { AsyncBuffer, ColumnChunk, DecodedArray, FileMetaData, OffsetIndex 
 import { parquetSchema, readOffsetIndex } from "hyparquet";
 import { parquetHeader, readPage } from "hyparquet/src/column.js";
 import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
-import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
 import { getMaxDefinitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { compressors } from "hyparquet-compressors";
+import { type ReusableBuffer, readBytes } from "./open-parquet.js";
+import { ByteArrays, type DecodeOptions, decodePageValues } from "./page-values.js";
 import { PageWalk } from "./page-walk.js";
+import { Scratch } from "./scratch.js";
 
 // Row ranges of a column chunk, page by page, with hyparquet's own page functions (header, decompression,
 // levels, PLAIN/dictionary decoding, type conversion). hyparquet turns a page into JS values whole: a
 // 262k-row nullable INT64 page became 262k boxed bigints (~14 MB with its level arrays) even when a read
 // wanted 16k rows of it. Here a page is kept as hyparquet's raw values (typed arrays for numbers,
-// dictionary indices) and null positions, and only the rows a read asks for are converted.
+// dictionary indices, strings left in the page's bytes: page-values.ts) and null positions, and only the
+// rows a read asks for are converted.
 
-type ColumnDecoder = Parameters<typeof readDataPage>[2];
+type ColumnDecoder = DecodeOptions["decoder"];
 type PageLocation = OffsetIndex["page_locations"][number];
 
 /** One data page, kept compact: what it decodes to is produced range by range. */
@@ -21,8 +24,8 @@ interface Page {
   /** File row indices covered: [rowStart, rowEnd). */
   rowStart: number;
   rowEnd: number;
-  /** Raw values: PLAIN values as hyparquet reads them, or dictionary indices. */
-  values: DecodedArray;
+  /** Raw values: PLAIN values as hyparquet reads them (strings as ByteArrays), or dictionary indices. */
+  values: DecodedArray | ByteArrays;
   /** Set when `values` are indices into it (already converted, as hyparquet converts a dictionary). */
   dictionary: DecodedArray | undefined;
   /** Definition level of each row; undefined when every row has a value. */
@@ -40,7 +43,7 @@ interface Fetched {
 }
 
 export interface ColumnPagesParams {
-  file: AsyncBuffer;
+  file: ReusableBuffer;
   metadata: FileMetaData;
   chunk: ColumnChunk;
   /** The column chunk's page locations (its offset index); without them the pages are found by their headers. */
@@ -48,6 +51,8 @@ export interface ColumnPagesParams {
   /** File row index of the row group's first row, and the group's row count. */
   groupStart: number;
   groupRows: number;
+  /** Arrays to reuse for the pages (pass the same one to the readers of a column's next row groups). */
+  scratch?: Scratch;
 }
 
 /**
@@ -58,6 +63,8 @@ export interface ColumnPagesParams {
 export class ColumnPages {
   private readonly decoder: ColumnDecoder;
   private readonly maxDef: number;
+  /** Whether hyparquet converts this column's values to strings (then PLAIN pages keep them as bytes). */
+  private readonly strings: boolean;
   private dictionary: DecodedArray | undefined;
   private dictionaryRead = false;
   private nextPage = 0;
@@ -66,6 +73,12 @@ export class ColumnPages {
   private walkRow: number;
   private fetched: Fetched[] = [];
   private page: Page | undefined;
+  /**
+   * Arrays reused by this column's pages (page-values.ts), and the buffer the compressed pages are read
+   * into (local files): a request is made only once every page of the previous one is decoded, and what
+   * a read hands out is always a copy.
+   */
+  private readonly scratch: Scratch;
 
   constructor(private readonly p: ColumnPagesParams) {
     const meta = p.chunk.meta_data;
@@ -81,6 +94,14 @@ export class ColumnPages {
       parsers: DEFAULT_PARSERS,
     };
     this.maxDef = getMaxDefinitionLevel(schemaPath);
+    this.scratch = p.scratch ?? new Scratch();
+    // the cases where hyparquet's convert turns BYTE_ARRAY into strings with stringFromBytes (not JSON,
+    // DECIMAL, UUID, geometry…)
+    const { converted_type: ctype, logical_type: ltype } = this.decoder.element;
+    this.strings =
+      meta.type === "BYTE_ARRAY" &&
+      (ctype === undefined || ctype === "UTF8") &&
+      (ltype === undefined || ltype.type === "STRING");
     this.walkRow = p.groupStart;
     if (!p.pages) {
       const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
@@ -151,7 +172,7 @@ export class ColumnPages {
     while (last + 1 < pages.length && groupStart + Number(pages[last + 1]!.first_row_index) < until) last++;
     const start = Number(pages[first]!.offset);
     const end = Number(pages[last]!.offset) + pages[last]!.compressed_page_size;
-    const bytes = new Uint8Array(await this.p.file.slice(start, end));
+    const bytes = await readBytes(this.p.file, start, end, this.scratch);
     for (let i = first; i <= last; i++) {
       const at = Number(pages[i]!.offset) - start;
       this.fetched.push({
@@ -185,29 +206,21 @@ export class ColumnPages {
   private decode(f: Fetched): Page {
     const reader = { view: new DataView(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), offset: 0 };
     const header = parquetHeader(reader);
-    const body = f.bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
-    let decoded: ReturnType<typeof readDataPage>;
-    let encoding: string;
-    if (header.type === "DATA_PAGE" && header.data_page_header) {
-      const raw = decompressPage(body, header.uncompressed_page_size, this.decoder.codec, compressors);
-      decoded = readDataPage(raw, header.data_page_header, this.decoder);
-      encoding = header.data_page_header.encoding;
-    } else if (header.type === "DATA_PAGE_V2" && header.data_page_header_v2) {
-      decoded = readDataPageV2(body, header, this.decoder);
-      encoding = header.data_page_header_v2.encoding;
-    } else {
+    if (header.type !== "DATA_PAGE" && header.type !== "DATA_PAGE_V2")
       throw new Error(
         `${this.columnName()}: expected a data page at row ${f.rowStart}, found ${header.type}`,
       );
-    }
+    const body = f.bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
+    const { values, defs, dictionaryEncoded } = decodePageValues(body, header, {
+      decoder: this.decoder,
+      maxDef: this.maxDef,
+      compactStrings: this.strings,
+      scratch: this.scratch,
+    });
     const rows = f.rowEnd - f.rowStart;
-    const defs = compactLevels(decoded.definitionLevels, this.maxDef);
-    const dictionary = this.dictionary && encoding.endsWith("_DICTIONARY") ? this.dictionary : undefined;
-    const values =
-      dictionary && Array.isArray(decoded.dataPage)
-        ? indexArray(decoded.dataPage, dictionary.length)
-        : decoded.dataPage;
-    const valueCount = defs ? defs.reduce((n, d) => n + (d === this.maxDef ? 1 : 0), 0) : rows;
+    const dictionary = dictionaryEncoded ? this.dictionary : undefined;
+    let valueCount = rows;
+    if (defs) for (let i = 0; i < defs.length; i++) if (defs[i] !== this.maxDef) valueCount--;
     if ((defs && defs.length !== rows) || values.length !== valueCount)
       throw new Error(
         `${this.columnName()}: page at row ${f.rowStart} holds ${defs?.length ?? values.length} rows, its offset index says ${rows}`,
@@ -220,14 +233,23 @@ export class ColumnPages {
     this.advance(page, from);
     const first = page.value;
     this.advance(page, to);
-    const raw = sub(page.values, first, page.value);
-    const values = page.dictionary ? lookUp(raw, page.dictionary) : convert(raw, this.decoder);
+    const values = this.convertValues(page, first, page.value);
     const defs = page.defs;
     if (!defs) return values;
     const out = new Array(to - from);
     for (let r = from, v = 0; r < to; r++)
       out[r - from] = defs[r - page.rowStart] === this.maxDef ? values[v++] : null;
     return out;
+  }
+
+  /** Values [first, last) of a page as hyparquet's convert (or dictionary look-up) returns them. */
+  private convertValues(page: Page, first: number, last: number): DecodedArray {
+    const raw = page.values;
+    if (raw instanceof ByteArrays) return raw.strings(first, last, this.decoder.parsers.stringFromBytes);
+    // copied, not a view: the page's bytes are the column's scratch buffer, which the next page reuses
+    return page.dictionary
+      ? lookUp(sub(raw, first, last), page.dictionary)
+      : convert(copy(raw, first, last), this.decoder);
   }
 
   /** Moves the page's cursor to `row`, counting the values of the rows passed. */
@@ -284,22 +306,12 @@ export async function readPageLocations(
   return out;
 }
 
-/** Definition levels as bytes, or undefined when every row is at the maximum (no nulls). */
-function compactLevels(levels: number[] | undefined, max: number): Uint8Array | undefined {
-  if (!levels?.length || levels.every((d) => d === max)) return undefined;
-  return Uint8Array.from(levels);
+function copy(values: DecodedArray, from: number, to: number): DecodedArray {
+  return Array.isArray(values) ? values.slice(from, to) : (values as Uint8Array).slice(from, to);
 }
 
 function sub(values: DecodedArray, from: number, to: number): DecodedArray {
   return Array.isArray(values) ? values.slice(from, to) : (values as Uint8Array).subarray(from, to);
-}
-
-/**
- * Dictionary indices come as a plain array of small integers (8 bytes each): 1 byte each when the
- * dictionary has at most 256 entries (a 262k-row WIDTH page: 2 MB → 256 KiB), else 4.
- */
-function indexArray(indices: number[], size: number): Uint8Array | Int32Array {
-  return size <= 0x100 ? Uint8Array.from(indices) : Int32Array.from(indices);
 }
 
 /** Dictionary look-up as hyparquet's convertWithDictionary does it, into a typed array when the dictionary is one. */

@@ -2,6 +2,7 @@ import type { AsyncBuffer, ColumnData, DecodedArray, FileMetaData } from "hyparq
 import { parquetRead } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { ColumnPages, pageReadable, readPageLocations } from "./column-pages.js";
+import { Scratch } from "./scratch.js";
 
 /** A run of consecutive rows of a file, column by column (only the projected columns). */
 export interface ColumnBatch {
@@ -42,6 +43,9 @@ export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<Co
   const maxBatchRows = params.maxBatchRows ?? 4_096;
   let step = Math.min(params.batchRows ?? 4_096, maxBatchRows);
   let groupStart = 0;
+  // one set of reused page arrays per column for the whole file (a new set per row group was ~10 MB of
+  // garbage buffers per group in a LAION file)
+  const scratch = columns.map(() => new Scratch());
   for (const group of metadata.row_groups) {
     const groupRows = Number(group.num_rows);
     const groupEnd = groupStart + groupRows;
@@ -55,7 +59,16 @@ export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<Co
       // reads: LAION files have 10k-row string pages but 131k–262k-row numeric ones)
       const locations = await readPageLocations(file, chunks);
       const readers = chunks.map(
-        (chunk, i) => new ColumnPages({ file, metadata, chunk, pages: locations[i], groupStart, groupRows }),
+        (chunk, i) =>
+          new ColumnPages({
+            file,
+            metadata,
+            chunk,
+            pages: locations[i],
+            groupStart,
+            groupRows,
+            scratch: scratch[i],
+          }),
       );
       for (let start = groupStart; start < groupEnd; ) {
         const end = Math.min(groupEnd, start + step);

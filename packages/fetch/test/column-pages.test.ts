@@ -6,6 +6,7 @@ import { parquetHeader } from "hyparquet/src/column.js";
 import { parquetWriteFile } from "hyparquet-writer";
 import { expect, test } from "vitest";
 import { ColumnPages } from "../src/column-pages.js";
+import { localBuffer } from "../src/open-parquet.js";
 import { readBatches } from "../src/read-batches.js";
 import { readAll, tempDir } from "./helpers.js";
 
@@ -126,6 +127,45 @@ test("dictionary and plain pages with nulls, over many pages, equal hyparquet's 
     const bytes = new Set<number>();
     for (const [a, b] of reads) for (let x = a; x < b; x++) bytes.add(x);
     expect(reads.reduce((n, [a, b]) => n + b - a, 0)).toBe(bytes.size);
+  }
+});
+
+test("batches held while later pages are read keep their values (page buffers are reused, never handed out)", async () => {
+  const rows = 20_000;
+  const file = path.join(tempDir(), "held.parquet");
+  const bad = new Uint8Array([0x68, 0xff, 0xfe, 0x69]); // invalid UTF-8: decoded as hyparquet decodes it
+  parquetWriteFile({
+    filename: file,
+    rowGroupSize: 8_000,
+    pageSize: 8_192,
+    columnData: [
+      {
+        name: "URL",
+        data: col(rows, (i) => (i % 9 === 0 ? null : i % 997 === 1 ? bad : `https://e.x/${hash(i)}`)),
+      },
+      { name: "WIDTH", data: col(rows, (i) => (i % 5 === 0 ? null : BigInt(64 + (i % 300)))), type: "INT64" },
+      { name: "similarity", data: col(rows, (i) => i / rows), type: "DOUBLE", nullable: false },
+      { name: "hash", data: col(rows, (i) => (i % 3 === 0 ? null : BigInt(i) * 1_000_003n)), type: "INT64" },
+    ].map((c) => ({ nullable: true, type: "STRING", ...c }) as never),
+  });
+  const want = await readAll(file);
+  const columns = ["URL", "WIDTH", "similarity", "hash"];
+  // our local file reads into a reused buffer; hyparquet's allocates one per read
+  for (const buf of [await localBuffer(file), await asyncBufferFromFile(file)]) {
+    const metadata = await parquetMetadataAsync(buf);
+    const batches = [];
+    for await (const batch of readBatches({
+      file: buf,
+      metadata,
+      columns,
+      batchRows: 1_500,
+      maxBatchRows: 1_500,
+    }))
+      batches.push(batch);
+    const got = batches.flatMap((b) =>
+      col(b.length, (i) => Object.fromEntries(columns.map((c) => [c, b.columns[c]![i]]))),
+    );
+    expect(got).toEqual(want);
   }
 });
 
