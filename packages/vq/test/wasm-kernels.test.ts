@@ -99,6 +99,80 @@ describe("wasm kernels match the cpu backend", () => {
     expect(maxAbsDiff(got.viaGather, ref.viaGather)).toBeLessThan(1e-5);
   });
 
+  // The oracle for the gradient of a whole-factor upsampling is the sum of each pixel's f×f copies,
+  // written with reshape + sum: tfjs-backend-cpu's ResizeNearestNeighborGrad reads dy at the images'
+  // batch stride, so its answer is wrong for every image after the first.
+  test.each([
+    { x: [2, 4, 5, 3], size: [8, 10] }, // the decoder's ×2
+    { x: [1, 3, 2, 4], size: [6, 6] }, // different factors per axis
+  ] as { x: [number, number, number, number]; size: [number, number] }[])(
+    "nearest-neighbour upsampling by whole factors %o and its gradient",
+    async ({ x, size }) => {
+      const [n, h, w, c] = x;
+      const [fh, fw] = [size[0] / h, size[1] / w];
+      const run = () =>
+        tf.tidy(() => {
+          const input = tf.tensor4d(
+            randomArray(
+              x.reduce((a, b) => a * b),
+              21,
+            ),
+            x,
+          );
+          const up = tf.image.resizeNearestNeighbor(input, size);
+          const r = tf.tensor(randomArray(up.size, 22), up.shape);
+          const grad = tf.grad((t: tf.Tensor) =>
+            tf.sum(tf.mul(tf.image.resizeNearestNeighbor(t as tf.Tensor4D, size), r)),
+          )(input);
+          const blocks = tf.sum(tf.reshape(r, [n, h, fh, w, fw, c]), [2, 4]);
+          return {
+            up: Float32Array.from(up.dataSync()),
+            grad: Float32Array.from(grad.dataSync()),
+            blocks: Float32Array.from(blocks.dataSync()),
+          };
+        });
+      const ref = await onBackend("cpu", run);
+      const got = await onBackend("wasm", run);
+      expect(maxAbsDiff(got.up, ref.up)).toBe(0);
+      expect(maxAbsDiff(got.grad, ref.blocks)).toBeLessThan(1e-5);
+    },
+  );
+
+  test("nearest-neighbour resizing by other factors is left to the built-in kernel", async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const input = tf.tensor4d(randomArray(4 * 4 * 2, 23), [1, 4, 4, 2]);
+        const f = (t: tf.Tensor) => tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [6, 7]);
+        const r = tf.tensor(randomArray(6 * 7 * 2, 24), [1, 6, 7, 2]);
+        const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), r)))(input);
+        return { up: Float32Array.from(f(input).dataSync()), grad: Float32Array.from(grad.dataSync()) };
+      });
+    const ref = await onBackend("cpu", run);
+    const got = await onBackend("wasm", run);
+    expect(maxAbsDiff(got.up, ref.up)).toBe(0);
+    expect(maxAbsDiff(got.grad, ref.grad)).toBeLessThan(1e-5);
+  });
+
+  test("a clone shares its buffer and outlives the original", async () => {
+    await selectBackend({ prefer: "wasm" });
+    const before = tf.memory().numTensors;
+    const buffers = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const a = tf.tensor1d([1, 2, 3]);
+    const held = buffers();
+    const b = tf.clone(a);
+    expect(buffers()).toBe(held);
+    const c = tf.add(b, 1);
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3]);
+    expect(Array.from(c.dataSync())).toEqual([2, 3, 4]);
+    b.dispose();
+    c.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    // strings are not on the wasm heap: the built-in kernel still copies them
+    const s = tf.tensor1d(["x", "y"], "string");
+    expect(tf.clone(s).dataSync()).toEqual(["x", "y"]);
+  });
+
   test("registering twice is harmless", async () => {
     await selectBackend({ prefer: "wasm" });
     const { registerWasmKernels } = await import("../src/wasm-kernels.js");

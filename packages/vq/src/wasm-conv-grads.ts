@@ -1,0 +1,178 @@
+// The two conv2d gradients on the wasm backend, as stride-1 Conv2D calls so that XNNPACK does the
+// arithmetic. tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter, and its Conv2DBackpropInput is a plain
+// C loop ~10× slower than its Conv2D. The data movement around the convs (rotating the filter,
+// zero-dilating the output gradient) is done by JS loops on the heap: tfjs-wasm's Reverse and 6-D PadV2
+// walk every element through generic index arithmetic, and its Reverse alone took ~8 % of a VQ step.
+// Padding is the conv's own (explicit pads), not a padded copy.
+import {
+  call,
+  callWasm,
+  heapViews,
+  type KernelArgs,
+  type TensorInfo,
+  type Tf,
+  type WasmOps,
+  withTemps,
+} from "./wasm-heap.js";
+
+/** The attributes both conv gradient kernels get; only NHWC is implemented (tfjs's own layout). */
+function convGradAttrs<Extra>(
+  kernel: string,
+  attrs: KernelArgs["attrs"],
+): Extra & {
+  strides: number | [number, number];
+  pad: "same" | "valid" | number;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+} {
+  const a = attrs as unknown as Extra & {
+    strides: number | [number, number];
+    pad: "same" | "valid" | number;
+    dataFormat?: string;
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  };
+  if (a.dataFormat !== undefined && a.dataFormat !== "NHWC") {
+    throw new Error(`wasm ${kernel} supports NHWC only, got ${a.dataFormat}`);
+  }
+  return a;
+}
+
+/** A stride-1 NHWC Conv2D with explicit pads (top, bottom, left, right) and the given dilation. */
+function conv(ops: WasmOps, x: TensorInfo, filter: TensorInfo, pads: number[], dilations: [number, number]) {
+  const [top, bottom, left, right] = pads;
+  return callWasm(ops.tf, "Conv2D", {
+    inputs: { x, filter },
+    backend: ops.backend,
+    attrs: {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      dataFormat: "NHWC",
+      dilations,
+      dimRoundingMode: undefined,
+    },
+  });
+}
+
+/**
+ * Conv2DBackpropFilter (the gradient of conv2d w.r.t. its filter).
+ * dW[kh,kw,ci,co] = Σ_{n,y,x} xPad[n, y·s+kh, x·s+kw, ci] · dy[n,y,x,co] — which is itself a stride-1 conv
+ * with dilation s over the transposed input [ci, H, W, n] and the transposed dy [Ho, Wo, n, co] as filter.
+ */
+export function makeConv2DBackpropFilter(tf: Tf) {
+  return ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
+    const x = inputs.x as TensorInfo;
+    const dy = inputs.dy as TensorInfo;
+    const { strides, pad, dimRoundingMode, filterShape } = convGradAttrs<{
+      filterShape: [number, number, number, number];
+    }>("Conv2DBackpropFilter", attrs);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad as "same",
+      dimRoundingMode,
+    );
+    const [kh, kw] = [info.filterHeight, info.filterWidth];
+    const [sh, sw] = [info.strideHeight, info.strideWidth];
+    const [, H, W, ci] = x.shape as [number, number, number, number];
+    const [, Ho, Wo, co] = dy.shape as [number, number, number, number];
+    // the rows/cols of the padded input the forward conv read
+    const top = info.padInfo.top;
+    const left = info.padInfo.left;
+    const bottom = Math.max(0, (Ho - 1) * sh + kh - (H + top));
+    const right = Math.max(0, (Wo - 1) * sw + kw - (W + left));
+    return withTemps(tf, backend, (ops) => {
+      const xt = call(ops, "Transpose", x, { perm: [3, 1, 2, 0] });
+      const f = call(ops, "Transpose", dy, { perm: [1, 2, 0, 3] });
+      let dw = ops.keep(conv(ops, xt, f, [top, bottom, left, right], [sh, sw]));
+      // rows/cols past kh, kw come from input the forward conv never read (e.g. "valid" with a remainder)
+      if (dw.shape[1] !== kh || dw.shape[2] !== kw)
+        dw = call(ops, "Slice", dw, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
+      // [ci, kh, kw, co] → [kh, kw, ci, co]
+      return callWasm(tf, "Transpose", { inputs: { x: dw }, backend, attrs: { perm: [1, 2, 0, 3] } });
+    });
+  };
+}
+
+/** dy with s−1 zeros inserted after every row and column ([n, Ho, Wo, c] → [n, Ho·sh, Wo·sw, c]). */
+function zeroDilate(ops: WasmOps, dy: TensorInfo, sh: number, sw: number): TensorInfo {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, Ho, Wo, c] = dy.shape as [number, number, number, number];
+  const { out, o, ins } = heapViews(ops.backend, [n, Ho * sh, Wo * sw, c], [dy]);
+  ops.keep(out);
+  const d = ins[0] as Float32Array;
+  o.fill(0);
+  const rowOut = Wo * sw * c;
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < Ho; y++) {
+      const src = (b * Ho + y) * Wo * c;
+      const dst = (b * Ho * sh + y * sh) * rowOut;
+      for (let x = 0; x < Wo; x++)
+        for (let k = 0; k < c; k++) o[dst + x * sw * c + k] = d[src + x * c + k] as number;
+    }
+  return out;
+}
+
+/** The filter rotated 180° with its in/out channels swapped: [kh, kw, ci, co] → [kh, kw, co, ci]. */
+function rotateFilter(ops: WasmOps, filter: TensorInfo): TensorInfo {
+  const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
+  const { out, o, ins } = heapViews(ops.backend, [kh, kw, co, ci], [filter]);
+  ops.keep(out);
+  const f = ins[0] as Float32Array;
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++) {
+      const src = (i * kw + j) * ci * co;
+      const dst = ((kh - 1 - i) * kw + (kw - 1 - j)) * co * ci;
+      for (let a = 0; a < ci; a++)
+        for (let b = 0; b < co; b++) o[dst + b * ci + a] = f[src + a * co + b] as number;
+    }
+  return out;
+}
+
+/** Crops H and W where a pad is negative (a conv's explicit pads must be ≥ 0); returns x and the pads left. */
+function cropNegative(ops: WasmOps, x: TensorInfo, pads: number[]): { x: TensorInfo; pads: number[] } {
+  if (pads.every((p) => p >= 0)) return { x, pads };
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const [ct, cb, cl, cr] = pads.map((v) => Math.max(0, -v)) as [number, number, number, number];
+  const cropped = call(ops, "Slice", x, { begin: [0, ct, cl, 0], size: [n, h - ct - cb, w - cl - cr, c] });
+  return { x: cropped, pads: pads.map((v) => Math.max(0, v)) };
+}
+
+/**
+ * Conv2DBackpropInput (conv2d's gradient w.r.t. its input): a stride-1 conv of dy — zero-dilated by the
+ * stride — with the filter rotated 180° and its in/out channels swapped, padded by k−1−pad.
+ */
+export function makeConv2DBackpropInput(tf: Tf) {
+  return ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
+    const dy = inputs.dy as TensorInfo;
+    const filter = inputs.filter as TensorInfo;
+    const { strides, pad, dimRoundingMode, inputShape } = convGradAttrs<{
+      inputShape: [number, number, number, number];
+    }>("Conv2DBackpropInput", attrs);
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad as "same",
+      dimRoundingMode,
+    );
+    return withTemps(tf, backend, (ops) => {
+      const d = zeroDilate(ops, dy, info.strideHeight, info.strideWidth);
+      const f = rotateFilter(ops, filter);
+      // pad by k−1−pad on the leading side, and whatever brings the output to the input's size after
+      const [kh, kw] = [info.filterHeight, info.filterWidth];
+      const top = kh - 1 - info.padInfo.top;
+      const left = kw - 1 - info.padInfo.left;
+      const bottom = inputShape[1] - (d.shape[1] as number) + kh - 1 - top;
+      const right = inputShape[2] - (d.shape[2] as number) + kw - 1 - left;
+      const src = cropNegative(ops, d, [top, bottom, left, right]);
+      return conv(ops, src.x, f, src.pads, [1, 1]);
+    });
+  };
+}
