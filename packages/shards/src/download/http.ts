@@ -31,6 +31,11 @@ export interface HttpParams extends AddressPolicyParams {
   disallowedDirectives?: readonly string[];
   /** Parallel connections per host. Default 64. */
   maxSocketsPerHost?: number;
+  /**
+   * Certificate authorities trusted for https instead of Node's bundled roots (PEM): a mirror behind a
+   * private CA, or a test server's own certificate. Default: Node's roots.
+   */
+  ca?: string | Buffer | readonly (string | Buffer)[];
 }
 
 export type FetchResult = { ok: true; bytes: Buffer } | { ok: false; error: string };
@@ -81,6 +86,10 @@ function classify(err: unknown): AttemptError {
     return new AttemptError(PRIVATE_ADDRESS_ERROR, false);
   if (e.code === "ENOTFOUND") return new AttemptError("DNS name not found (ENOTFOUND)", false);
   const code = e.code ?? "unknown";
+  // OpenSSL's verdicts on the server's certificate (self-signed, expired, wrong host …): trying again won't help
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))
+    return new AttemptError(`TLS certificate refused (${code})`, false);
+  if (code.startsWith("ERR_SSL_")) return new AttemptError(`TLS handshake failed (${code})`, false);
   // llhttp's codes: the server broke HTTP itself (e.g. more body than its Content-Length)
   if (code.startsWith("HPE_")) return new AttemptError(`invalid HTTP response (${code})`, false);
   return new AttemptError(`network error (${code})`, RETRIABLE_CODES.has(code) || code === "unknown");
@@ -172,7 +181,12 @@ function getOptions(params: HttpParams, policy: AddressPolicy): GetOptions {
   // keep-alive agents: LAION URLs cluster on a few CDNs, and reusing connections saves a handshake per image
   const agents = {
     http: new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets }),
-    https: new https.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets }),
+    https: new https.Agent({
+      keepAlive: true,
+      maxSockets,
+      maxFreeSockets: maxSockets,
+      ...(params.ca ? { ca: params.ca as string | Buffer | (string | Buffer)[] } : {}),
+    }),
   };
   return {
     agents,

@@ -63,7 +63,32 @@ const TEMP_MARK = ".tmp-";
  */
 export const WRITE_BUFFER_BYTES = 4 << 20;
 
-/** A local output folder; every file is written as `name.tmp-<pid>` then renamed, so readers never see half a file. */
+/**
+ * Makes the folder's entries (the renames just done in it) durable. Platforms that cannot open a folder
+ * for syncing (Windows: EISDIR/EPERM) skip it: their renames are as durable as the file system makes them.
+ */
+export async function syncFolder(dir: string): Promise<void> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(dir, "r");
+  } catch (err) {
+    if (["EISDIR", "EPERM", "EACCES"].includes((err as NodeJS.ErrnoException).code ?? "")) return;
+    throw err;
+  }
+  try {
+    await handle.sync();
+  } catch (err) {
+    if (!["EINVAL", "EBADF", "EPERM"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A local output folder; every file is written as `name.tmp-<pid>`, synced to disk, renamed, and the folder
+ * synced, so readers never see half a file and a power cut never leaves a shard marked complete (its
+ * `_stats.json`, written last) whose tar or parquet did not reach the disk.
+ */
 export function localFolderStorage(dir: string): ShardStorage {
   const full = (name: string) => path.join(dir, name);
   const temp = (name: string) => `${full(name)}${TEMP_MARK}${process.pid}`;
@@ -88,7 +113,8 @@ export function localFolderStorage(dir: string): ShardStorage {
     },
     async create(name) {
       const tmp = temp(name);
-      const stream = fs.createWriteStream(tmp, { highWaterMark: WRITE_BUFFER_BYTES });
+      // flush: the stream fsyncs before it closes, so the data is on disk before the rename names it
+      const stream = fs.createWriteStream(tmp, { highWaterMark: WRITE_BUFFER_BYTES, flush: true });
       const done = finished(stream).catch((err: unknown) => {
         throw fail(full(name), err);
       });
@@ -100,6 +126,9 @@ export function localFolderStorage(dir: string): ShardStorage {
           await fs.promises.rename(tmp, full(name)).catch((err: unknown) => {
             throw fail(full(name), err);
           });
+          await syncFolder(dir).catch((err: unknown) => {
+            throw fail(full(name), err);
+          });
         },
         async abort() {
           stream.destroy();
@@ -108,9 +137,12 @@ export function localFolderStorage(dir: string): ShardStorage {
       };
     },
     async put(name, bytes) {
-      await writeFileAtomic(full(name), bytes).catch((err: unknown) => {
-        throw fail(full(name), err);
-      });
+      // writeFileAtomic syncs the data before its rename; the folder sync makes the rename itself durable
+      await writeFileAtomic(full(name), bytes)
+        .then(() => syncFolder(dir))
+        .catch((err: unknown) => {
+          throw fail(full(name), err);
+        });
     },
     async read(name) {
       return fs.promises.readFile(full(name), "utf8");
