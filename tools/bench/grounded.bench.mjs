@@ -23,6 +23,7 @@ import {
   parseConfig,
   renderReport,
   resolveShape,
+  standardCodebook,
   trainBpe,
   trainMultimodal,
   writeSamplesFile,
@@ -201,8 +202,10 @@ if (nProbe > 0) {
     probeTrain.codes.push(...(await vq.encodeImageBytes(pngs)));
     probeTrain.scenes.push(...batch.map((x) => x.scene));
   }
+  const cb = await vq.codebookVectors();
   probe = probeCodes({
     codebook: vq.codebookSize,
+    vectors: { data: standardCodebook(cb.data, cb.dim), dim: cb.dim },
     train: probeTrain,
     tests: {
       held_out: { codes: heldCodes, scenes: heldOut.map((x) => x.scene) },

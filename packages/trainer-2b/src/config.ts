@@ -25,6 +25,14 @@ const modelSchema = z.strictObject({
   codebook_size: positiveInt.optional(),
   /** Total vocabulary; derived (specials + text + codes) when absent, must be ≥ that when given. */
   vocab: positiveInt.optional(),
+  /**
+   * How image codes enter the model (ModelConfig.image): "table" = one learned row per code id;
+   * "codebook" = the VQ's codebook vector of the code through a learned projection, plus a
+   * per-code residual row, tied to the output, so codes alike in the VQ start alike.
+   */
+  image_embedding: z.enum(["table", "codebook"]).default("table"),
+  /** "sequence" = rotary positions only; "grid" = also a learned row + column embedding of each code's cell. */
+  image_positions: z.enum(["sequence", "grid"]).default("sequence"),
   rope_theta: z.number().positive().default(10000),
   norm_eps: z.number().positive().default(1e-5),
   /** Existing tokenizer JSON; null → trained on corpus + captions into <output_dir>/tokenizer.json. */
@@ -185,9 +193,27 @@ export function applyOverrides(cfg: TrainConfig, o: ConfigOverrides): TrainConfi
   return parseConfig(next, "flags");
 }
 
-/** The transformer's config for a training config: its resolved shape over a vocabulary of `vocabSize`. */
-export function modelConfigFor(cfg: TrainConfig, vocabSize: number): ModelConfig {
+/**
+ * The transformer's config for a training config: its resolved shape over a vocabulary of `vocabSize`;
+ * `images` (where the image codes sit, the VQ's code size and grid side) when the vocabulary has codes.
+ */
+export function modelConfigFor(
+  cfg: TrainConfig,
+  vocabSize: number,
+  images?: { offset: number; size: number; codeDim: number; side: number },
+): ModelConfig {
   const shape = resolveShape(cfg);
+  const byCodebook = cfg.model.image_embedding === "codebook";
+  const byGrid = cfg.model.image_positions === "grid";
+  const image =
+    images && images.size > 0 && (byCodebook || byGrid)
+      ? {
+          offset: images.offset,
+          size: images.size,
+          codebookDim: byCodebook ? images.codeDim : 0,
+          side: byGrid ? images.side : 0,
+        }
+      : undefined;
   return {
     vocabSize,
     dModel: shape.dModel,
@@ -197,6 +223,8 @@ export function modelConfigFor(cfg: TrainConfig, vocabSize: number): ModelConfig
     seqLen: shape.seqLen,
     ropeTheta: shape.ropeTheta,
     normEps: shape.normEps,
+    // only when asked for: checkpoints of models without it keep an identical config
+    ...(image ? { image } : {}),
   };
 }
 

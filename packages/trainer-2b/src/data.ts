@@ -34,6 +34,8 @@ export interface ImageCoder {
   tokensPerImage: number;
   encodeImageBytes(images: Uint8Array[]): Promise<Int32Array[]>;
   decodeToPng(codes: Int32Array): Promise<Uint8Array>;
+  /** The codebook [codebookSize, dim] row-major (model.image_embedding: codebook needs it). */
+  codebookVectors?(): Promise<{ data: Float32Array; dim: number }>;
   /** The VQ's identity (config + weights hash): code shards must carry the same one. */
   identityId?(): Promise<string>;
 }

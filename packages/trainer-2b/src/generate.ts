@@ -99,7 +99,7 @@ async function windowLogits(model: Transformer, seq: number[]): Promise<Float32A
   const last = tf.tidy(() => {
     const x = tf.tensor2d(Int32Array.from(window), [1, window.length], "int32");
     const mask = documentMask(tf, new Int32Array(window.length), 1, window.length);
-    const all = model.forward(x, mask); // [1, t, V]
+    const all = model.forward(x, mask, model.cells(window, 1, window.length)); // [1, t, V]
     return tf.slice(all, [0, window.length - 1, 0], [1, 1, -1]);
   });
   // `await data()`: webgpu's synchronous read needs a browser canvas
@@ -128,7 +128,8 @@ class Decoder {
     const tf = model.tf;
     const last = tf.tidy(() => {
       const x = tf.tensor2d(Int32Array.from(fresh), [1, fresh.length], "int32");
-      const all = model.forwardCached(x, this.cache); // [1, fresh, V]
+      const cells = model.cells(seq, 1, seq.length, this.cache.length);
+      const all = model.forwardCached(x, this.cache, cells); // [1, fresh, V]
       return tf.slice(all, [0, fresh.length - 1, 0], [1, 1, -1]);
     });
     const logits = (await last.data()) as Float32Array;

@@ -14,7 +14,10 @@ if (channel) {
       const { tf, device } = await selectBackend({
         prefer: (m.backend as BackendName | undefined) ?? "wasm",
       });
-      model = new Transformer(tf, m.cfg as ModelConfig, { seed: 0 });
+      const cfg = m.cfg as ModelConfig;
+      // the codebook arrives with the weights of every step, like every other parameter
+      const codebook = new Float32Array((cfg.image?.size ?? 0) * (cfg.image?.codebookDim ?? 0)).fill(1);
+      model = new Transformer(tf, cfg, { seed: 0, codebook });
       return { value: describeDevice(device) };
     }
     if (!model) throw new Error("grad-worker: step before init");

@@ -24,7 +24,16 @@ export {
   pickToken,
 } from "./generate.js";
 export { type LoadedModel, loadForGeneration } from "./load-model.js";
-export { countParameters, documentMask, KVCache, type ModelConfig, type Tf, Transformer } from "./model.js";
+export {
+  countParameters,
+  documentMask,
+  type ImageInputs,
+  KVCache,
+  type ModelConfig,
+  standardCodebook,
+  type Tf,
+  Transformer,
+} from "./model.js";
 export { AdamW } from "./optim.js";
 export { deviceMemory, formatPlan, type MemoryPlan, memoryPlan, whatFits } from "./preflight.js";
 export { PRESET_NAMES, type PresetName } from "./presets.js";

@@ -23,7 +23,14 @@ export async function loadForGeneration(params: {
   vq?: ImageCoder | null;
 }): Promise<LoadedModel> {
   const ck = loadCheckpoint(params.tf, params.checkpoint, false);
-  const model = new Transformer(params.tf, ck.state.model, { weights: ck.weights });
+  let model: Transformer;
+  try {
+    model = new Transformer(params.tf, ck.state.model, { weights: ck.weights });
+  } catch (err) {
+    throw new Error(
+      `${ck.dir}: ${(err as Error).message} (its state.json model: ${JSON.stringify(ck.state.model)})`,
+    );
+  }
   params.tf.dispose(Object.values(ck.weights));
   const tokenizer = Tokenizer.load(ck.state.tokenizer);
   const vocab = makeVocab(ck.state.vocab);

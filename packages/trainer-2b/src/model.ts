@@ -5,6 +5,7 @@
 
 import { Random } from "@laion/mixer";
 import type * as TF from "@tensorflow/tfjs-core";
+import { BOI, EOI } from "./vocab.js";
 
 export type Tf = typeof TF;
 type Tensor = TF.Tensor;
@@ -18,6 +19,25 @@ export interface ModelConfig {
   seqLen: number;
   ropeTheta: number;
   normEps: number;
+  /** How the model reads VQ image codes; absent = as plain token ids (see ImageInputs). */
+  image?: ImageInputs;
+}
+
+/**
+ * Image codes are the ids [offset, offset + size). A plain embedding table treats them as unrelated
+ * ids with 1-D positions: the model must learn from scratch that two codes are "the same edge in
+ * another colour" and that 256 codes are a 16×16 grid. Two options give it that structure:
+ * - `codebookDim` > 0: a code's embedding (input, and tied output) is its VQ codebook vector (frozen,
+ *   parameter `img.codebook`) through a learned projection `img.proj`, plus its own `wte` row as a
+ *   residual that starts at 0: codes alike in the VQ's latent space start alike here.
+ * - `side` > 0: a code also gets the learned embedding of its cell, `img.row[r] + img.col[c]` in the
+ *   side × side grid (cell = its index after `<boi>`), on top of the rotary sequence position.
+ */
+export interface ImageInputs {
+  offset: number;
+  size: number;
+  codebookDim: number;
+  side: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,7 +214,62 @@ export function parameterShapes(cfg: ModelConfig): Record<string, number[]> {
     shapes[`h.${l}.mlp.w2`] = [F, C];
   }
   shapes["norm_f"] = [C];
+  const im = cfg.image;
+  if (im && im.codebookDim > 0) {
+    shapes["img.codebook"] = [im.size, im.codebookDim];
+    shapes["img.proj"] = [im.codebookDim, C];
+  }
+  if (im && im.side > 0) {
+    shapes["img.row"] = [im.side, C];
+    shapes["img.col"] = [im.side, C];
+  }
   return shapes;
+}
+
+/**
+ * Each position's grid cell + 1 among unified ids [B, T] (0: not an image code). A code's cell is its
+ * index after `<boi>`; codes at the start of a window whose `<boi>` was cut off are counted back from
+ * their `<eoi>` (0 when neither is in the window).
+ */
+export function imageCells(tokens: ArrayLike<number>, B: number, T: number, image: ImageInputs): Int32Array {
+  const cells = image.side * image.side;
+  const out = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    let k = -1; // index of the next code after <boi>; -1: no <boi> seen in this image
+    let pending: number[] = []; // codes before any <boi>, numbered once their <eoi> is found
+    for (let t = 0; t < T; t++) {
+      const i = b * T + t;
+      const id = tokens[i]!;
+      if (id >= image.offset && id < image.offset + image.size) {
+        if (k >= 0) out[i] = 1 + (k++ % cells);
+        else pending.push(i);
+        continue;
+      }
+      if (id === EOI && pending.length <= cells)
+        for (const [n, j] of pending.entries()) out[j] = 1 + cells - pending.length + n;
+      pending = [];
+      k = id === BOI ? 0 : -1;
+    }
+  }
+  return out;
+}
+
+/**
+ * The VQ codebook as the model stores it: centred and scaled to unit mean row norm, so the learned
+ * projection starts at the same scale as the embedding table whatever the VQ's latent scale.
+ */
+export function standardCodebook(data: Float32Array, dim: number): Float32Array {
+  const n = data.length / dim;
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < data.length; i++) mean[i % dim]! += data[i]! / n;
+  const out = Float32Array.from(data, (x, i) => x - mean[i % dim]!);
+  let norms = 0;
+  for (let r = 0; r < n; r++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += out[r * dim + d]! ** 2;
+    norms += Math.sqrt(s) / n;
+  }
+  return norms > 0 ? out.map((x) => x / norms) : out;
 }
 
 export function countParameters(cfg: ModelConfig): number {
@@ -202,6 +277,33 @@ export function countParameters(cfg: ModelConfig): number {
 }
 
 let modelCounter = 0;
+
+/** A fresh parameter: norm gains 1, matrices N(0, 0.02) (GPT-2), the image inputs as ImageInputs says. */
+function initialValue(
+  tf: Tf,
+  cfg: ModelConfig,
+  name: string,
+  shape: number[],
+  init: { rng: Random; codebook?: Float32Array | undefined },
+): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (shape.length === 1) return tf.ones(shape);
+  const im = cfg.image;
+  if (name === "img.codebook") {
+    if (!init.codebook || init.codebook.length !== size)
+      throw new Error(
+        `model.image_embedding "codebook" needs the VQ's codebook of [${shape}] (got ${init.codebook?.length ?? "none"} values)`,
+      );
+    return tf.tensor(standardCodebook(init.codebook, shape[1]!), shape);
+  }
+  // Residual projections scaled by 1/sqrt(2·layers).
+  const std = /\.(wo|w2)$/.test(name) ? 0.02 / Math.sqrt(2 * cfg.nLayers) : 0.02;
+  const values = init.rng.normals(size, std);
+  // With codebook embeddings a code's own row is a residual on top of its codebook vector: it starts at 0.
+  if (name === "wte" && im && im.codebookDim > 0)
+    values.fill(0, im.offset * shape[1]!, (im.offset + im.size) * shape[1]!);
+  return tf.tensor(values, shape);
+}
 
 /** Per-layer keys and values [B, H, length, D] of the positions decoded so far (see forwardCached). */
 export class KVCache {
@@ -224,13 +326,14 @@ export class Transformer {
   constructor(
     readonly tf: Tf,
     readonly cfg: ModelConfig,
-    init: { seed: number } | { weights: Record<string, Tensor> },
+    /** Fresh (`codebook`: the VQ's, row-major, when cfg.image.codebookDim > 0), or a checkpoint's weights. */
+    init: { seed: number; codebook?: Float32Array } | { weights: Record<string, Tensor> },
   ) {
     if (cfg.dModel % cfg.nHeads !== 0 || (cfg.dModel / cfg.nHeads) % 2 !== 0) {
       throw new Error(`d_model (${cfg.dModel}) must split into n_heads (${cfg.nHeads}) heads of even size`);
     }
     const uid = `m${modelCounter++}`;
-    const rng = "seed" in init ? new Random(init.seed) : undefined;
+    const fresh = "seed" in init ? { rng: new Random(init.seed), codebook: init.codebook } : undefined;
     for (const [name, shape] of Object.entries(parameterShapes(cfg))) {
       let value: Tensor;
       if ("weights" in init) {
@@ -240,20 +343,9 @@ export class Transformer {
           throw new Error(`checkpoint tensor "${name}" has shape [${w.shape}], model expects [${shape}]`);
         }
         value = w;
-      } else if (shape.length === 1) {
-        value = tf.ones(shape);
-      } else {
-        // GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2·layers).
-        const std = /\.(wo|w2)$/.test(name) ? 0.02 / Math.sqrt(2 * cfg.nLayers) : 0.02;
-        value = tf.tensor(
-          rng!.normals(
-            shape.reduce((a, b) => a * b, 1),
-            std,
-          ),
-          shape,
-        );
-      }
-      this.params.set(name, tf.variable(value, true, `${uid}/${name}`));
+      } else value = initialValue(tf, cfg, name, shape, fresh!);
+      // The codebook is the VQ's and stays so: not trained (variableGrads skips it, AdamW too).
+      this.params.set(name, tf.variable(value, name !== "img.codebook", `${uid}/${name}`));
       if (!("weights" in init)) value.dispose();
     }
   }
@@ -282,10 +374,23 @@ export class Transformer {
     };
   }
 
-  /** Logits [B, T, V] for tokens [B, T] under the additive mask [B, 1, T, T]. */
-  forward(tokens: Tensor, mask: Tensor): Tensor {
+  /**
+   * Grid cells of image codes (see imageCells) as the int32 [B, T - from] tensor forward and
+   * forwardCached take, for the unified ids [B, T] of `tokens` from column `from` on (B = 1 then);
+   * undefined when this model has no grid positions.
+   */
+  cells(tokens: ArrayLike<number>, B: number, T: number, from = 0): Tensor | undefined {
+    const im = this.cfg.image;
+    if (!im || im.side === 0) return undefined;
+    if (from > 0 && B !== 1) throw new Error("cells: `from` needs a single row");
+    const all = imageCells(tokens, B, T, im);
+    return this.tf.tensor2d(all.subarray(from), [B, T - from], "int32");
+  }
+
+  /** Logits [B, T, V] for tokens [B, T] under the additive mask [B, 1, T, T]; `cells` from `cells()`. */
+  forward(tokens: Tensor, mask: Tensor, cells?: Tensor): Tensor {
     const rot = this.rotary(tokens.shape[1]!);
-    return this.run(tokens, (_layer, h, w) => attention(this.tf, h, w, this.cfg.nHeads, mask, rot));
+    return this.run(tokens, cells, (_layer, h, w) => attention(this.tf, h, w, this.cfg.nHeads, mask, rot));
   }
 
   /**
@@ -294,7 +399,7 @@ export class Transformer {
    * cache and the new tokens, one document; the same logits as `forward` on the whole sequence. The
    * cache grows by t (its tensors are kept: call `cache.dispose()` when done).
    */
-  forwardCached(tokens: Tensor, cache: KVCache): Tensor {
+  forwardCached(tokens: Tensor, cache: KVCache, cells?: Tensor): Tensor {
     const { tf } = this;
     const t = tokens.shape[1]!;
     const past = cache.length;
@@ -307,7 +412,7 @@ export class Transformer {
     const m = new Float32Array(t * (past + t));
     for (let i = 0; i < t; i++) for (let j = past + i + 1; j < past + t; j++) m[i * (past + t) + j] = -1e9;
     const mask = tf.tensor4d(m, [1, 1, t, past + t]);
-    const logits = this.run(tokens, (l, h, w) => {
+    const logits = this.run(tokens, cells, (l, h, w) => {
       const { q, k, v } = queriesKeysValues(tf, h, w, this.cfg.nHeads, rot);
       const keys = tf.keep(cache.k[l] ? tf.concat([cache.k[l]!, k], 2) : tf.clone(k));
       const values = tf.keep(cache.v[l] ? tf.concat([cache.v[l]!, v], 2) : tf.clone(v));
@@ -322,11 +427,54 @@ export class Transformer {
     return logits;
   }
 
+  /**
+   * The embedding matrix [V, C] of inputs and (tied) outputs: `wte`, plus for image codes their
+   * codebook vectors through `img.proj` when the model reads codes that way (ImageInputs).
+   */
+  embeddings(): Tensor {
+    const { tf, cfg } = this;
+    const im = cfg.image;
+    const wte = this.p("wte");
+    if (!im || im.codebookDim === 0) return wte;
+    const C = cfg.dModel;
+    const codes = linear(tf, this.p("img.codebook"), this.p("img.proj")); // [K, C]
+    const parts = [tf.zeros([im.offset, C]), codes];
+    const after = cfg.vocabSize - im.offset - im.size;
+    if (after > 0) parts.push(tf.zeros([after, C]));
+    return tf.add(wte, tf.concat(parts, 0)); // [V, C]
+  }
+
+  /** Each image code's cell embedding img.row[r] + img.col[c] (0 for other tokens), [B*T, C]. */
+  private cellEmbeddings(cells: Tensor): Tensor {
+    const { tf, cfg } = this;
+    const side = cfg.image!.side;
+    const C = cfg.dModel;
+    const grid = tf.add(
+      tf.reshape(this.p("img.row"), [side, 1, C]),
+      tf.reshape(this.p("img.col"), [1, side, C]),
+    );
+    const table = tf.concat([tf.zeros([1, C]), tf.reshape(grid, [side * side, C])], 0); // [1 + cells, C]
+    return tf.gather(table, tf.reshape(cells, [-1]));
+  }
+
   /** The layers around an attention function: embeddings → blocks → final norm → tied output. */
-  private run(tokens: Tensor, attn: (layer: number, h: Tensor, w: AttentionWeights) => Tensor): Tensor {
+  private run(
+    tokens: Tensor,
+    cells: Tensor | undefined,
+    attn: (layer: number, h: Tensor, w: AttentionWeights) => Tensor,
+  ): Tensor {
     const { tf, cfg } = this;
     const [B, T] = tokens.shape as [number, number];
-    let x = tf.reshape(tf.gather(this.p("wte"), tf.reshape(tokens, [B * T])), [B, T, cfg.dModel]); // [B, T, C]
+    const emb = this.embeddings(); // [V, C]
+    let x2 = tf.gather(emb, tf.reshape(tokens, [B * T])); // [B*T, C]
+    if (cfg.image && cfg.image.side > 0) {
+      if (!cells || cells.size !== B * T)
+        throw new Error(
+          `this model places image codes on a grid: pass the [${B}, ${T}] cells (Transformer.cells)`,
+        );
+      x2 = tf.add(x2, this.cellEmbeddings(cells));
+    }
+    let x = tf.reshape(x2, [B, T, cfg.dModel]); // [B, T, C]
     for (let l = 0; l < cfg.nLayers; l++) {
       const h = rmsNorm(tf, x, this.p(`h.${l}.attn_norm`), cfg.normEps);
       const w = {
@@ -341,7 +489,7 @@ export class Transformer {
     }
     x = rmsNorm(tf, x, this.p("norm_f"), cfg.normEps);
     // Tied embeddings: the output projection is the embedding matrix transposed.
-    const logits = linear(tf, tf.reshape(x, [B * T, cfg.dModel]), tf.transpose(this.p("wte"))); // [B*T, V]
+    const logits = linear(tf, tf.reshape(x, [B * T, cfg.dModel]), tf.transpose(emb)); // [B*T, V]
     return tf.reshape(logits, [B, T, cfg.vocabSize]); // [B, T, V]
   }
 

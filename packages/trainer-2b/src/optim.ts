@@ -61,7 +61,7 @@ export class AdamW {
     tf.tidy(() => {
       for (const [name, p] of this.params) {
         const g = grads[name];
-        if (!g) continue;
+        if (!g || !p.trainable) continue; // frozen (the VQ codebook): no update, no decay
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
         m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));

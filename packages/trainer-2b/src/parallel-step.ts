@@ -93,7 +93,8 @@ export async function shardGradients(model: Transformer, task: ShardTask): Promi
     const r = await microGradients(model, batch, task.lossWeights);
     let offset = 0;
     for (const v of vars) {
-      const g = (await r.grads[v.name]!.data()) as Float32Array;
+      const grad = r.grads[v.name]; // none for frozen parameters: their share stays 0
+      const g = grad ? ((await grad.data()) as Float32Array) : new Float32Array(0);
       for (let j = 0; j < g.length; j++) flat[offset + j]! += scale * g[j]!;
       offset += v.size;
     }

@@ -29,11 +29,13 @@ export function tokenWeights(batch: Batch, w: LossWeights): { weights: Float32Ar
   return { weights, sum: weights.reduce((a, b) => a + b, 0) };
 }
 
-function batchTensors(tf: typeof TF, batch: Batch, w: LossWeights) {
+function batchTensors(model: Transformer, batch: Batch, w: LossWeights) {
+  const { tf } = model;
   const { B, T } = batch;
   const { weights, sum } = tokenWeights(batch, w);
   return {
     inputs: tf.tensor2d(batch.inputs, [B, T], "int32"),
+    cells: model.cells(batch.inputs, B, T),
     targets: tf.tensor2d(batch.targets, [B, T], "int32"),
     mask: documentMask(tf, batch.docIds, B, T),
     weights: tf.tensor1d(weights),
@@ -98,12 +100,12 @@ export function finishStats(parts: LossStats[]): LossStats {
 /** Weighted mean loss (scalar) and per-token CE [B*T] of a batch; used by training and gradient checks. */
 export function batchLoss(model: Transformer, batch: Batch, w: LossWeights) {
   const tf = model.tf;
-  const t = batchTensors(tf, batch, w);
+  const t = batchTensors(model, batch, w);
   const lossFn = () => {
-    const ce = model.tokenLoss(model.forward(t.inputs, t.mask), t.targets); // [B*T]
+    const ce = model.tokenLoss(model.forward(t.inputs, t.mask, t.cells), t.targets); // [B*T]
     return { ce, loss: tf.div(tf.sum(tf.mul(ce, t.weights)), Math.max(t.weightSum, 1e-9)) as TF.Scalar };
   };
-  const dispose = () => tf.dispose([t.inputs, t.targets, t.mask, t.weights]);
+  const dispose = () => tf.dispose([t.inputs, t.targets, t.mask, t.weights, ...(t.cells ? [t.cells] : [])]);
   return { lossFn, dispose };
 }
 
@@ -125,11 +127,14 @@ export async function microGradients(
   const tf = model.tf;
   const { lossFn, dispose } = batchLoss(model, batch, w);
   let ceKept: TF.Tensor | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    const { ce, loss } = lossFn();
-    ceKept = tf.keep(ce);
-    return loss;
-  }, [...model.params.values()]);
+  const { value, grads } = tf.variableGrads(
+    () => {
+      const { ce, loss } = lossFn();
+      ceKept = tf.keep(ce);
+      return loss;
+    },
+    [...model.params.values()].filter((v) => v.trainable),
+  ); // frozen ones (the VQ codebook) get no entry
   const objective = (await value.data())[0]!;
   const ce = (await ceKept!.data()) as Float32Array;
   tf.dispose([value, ceKept!]);

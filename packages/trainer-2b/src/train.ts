@@ -154,11 +154,11 @@ async function train(params: TrainParams): Promise<TrainResult> {
   const resumeFrom = params.resume ? findCheckpoint(out) : null;
   if (params.resume && !resumeFrom) log(`--resume: no checkpoint in ${out} yet, starting from step 0`);
 
-  const { tokenizer, vq, vocab, modelCfg } = await prepareVocabulary(params, resumeFrom, log);
+  const { tokenizer, vq, vocab, modelCfg, codebook } = await prepareVocabulary(params, resumeFrom, log);
   const plan = preflight(cfg, { backend, device }, modelCfg, params.dryRun ?? false, log);
   if (params.dryRun || !tokenizer) return { plan, records: [], outputDir: out };
 
-  const start = startModel(tf, cfg, modelCfg, resumeFrom, log);
+  const start = startModel(tf, cfg, { modelCfg, codebook }, resumeFrom, log);
   // the helpers load tfjs while this thread reads the held-out batches
   const parallel =
     plan.threads > 1
@@ -250,7 +250,13 @@ async function prepareVocabulary(
   params: TrainParams,
   resumeFrom: string | null,
   log: (m: string) => void,
-): Promise<{ tokenizer: Tokenizer | null; vq: ImageCoder | null; vocab: Vocab; modelCfg: ModelConfig }> {
+): Promise<{
+  tokenizer: Tokenizer | null;
+  vq: ImageCoder | null;
+  vocab: Vocab;
+  modelCfg: ModelConfig;
+  codebook?: Float32Array;
+}> {
   const cfg = params.config;
   const out = cfg.output_dir;
   const shape = resolveShape(cfg);
@@ -279,7 +285,44 @@ async function prepareVocabulary(
       `model.vocab is ${vocabSize}, but ${SPECIALS.length} specials + ${vocab.textSize} text tokens + ${vocab.codebookSize} VQ codes need ${vocab.size}`,
     );
   }
-  return { tokenizer, vq, vocab, modelCfg: modelConfigFor(cfg, vocabSize) };
+  const images = await imageInputs(cfg, vocab, vq);
+  return {
+    tokenizer,
+    vq,
+    vocab,
+    modelCfg: modelConfigFor(cfg, vocabSize, images),
+    ...(images?.codebook ? { codebook: images.codebook } : {}),
+  };
+}
+
+/**
+ * What model.image_embedding / image_positions need from the VQ: its codebook and code grid side. A
+ * dry run (no VQ) plans with a code size of 16, what every VQ preset uses.
+ */
+async function imageInputs(cfg: TrainConfig, vocab: Vocab, vq: ImageCoder | null) {
+  if (vocab.codebookSize === 0) return undefined;
+  const byCodebook = cfg.model.image_embedding === "codebook";
+  const cells = vq?.tokensPerImage ?? 256;
+  const side = Math.round(Math.sqrt(cells));
+  if (cfg.model.image_positions === "grid" && side * side !== cells)
+    throw new Error(
+      `model.image_positions "grid" needs a square code grid; the VQ gives ${cells} codes per image`,
+    );
+  let vectors: { data: Float32Array; dim: number } | undefined;
+  if (byCodebook && vq) {
+    if (!vq.codebookVectors)
+      throw new Error(
+        'model.image_embedding "codebook" needs a VQ that exposes its codebook (a @laion/vq checkpoint)',
+      );
+    vectors = await vq.codebookVectors();
+  }
+  return {
+    offset: vocab.imageOffset,
+    size: vocab.codebookSize,
+    codeDim: vectors?.dim ?? 16,
+    side,
+    ...(vectors ? { codebook: vectors.data } : {}),
+  };
 }
 
 /** The arithmetic before the allocation: a dry run reports whether it fits, a real run refuses if not. */
@@ -343,19 +386,22 @@ function preflight(
 function startModel(
   tf: Tf,
   cfg: TrainConfig,
-  modelCfg: ModelConfig,
+  { modelCfg, codebook }: { modelCfg: ModelConfig; codebook?: Float32Array | undefined },
   resumeFrom: string | null,
   log: (m: string) => void,
 ): { model: Transformer; opt: AdamW; resume: { step: number; data: DataState } | undefined } {
   const weightDecay = cfg.training.weight_decay;
   if (!resumeFrom) {
-    const model = new Transformer(tf, modelCfg, { seed: cfg.training.seed });
+    const model = new Transformer(tf, modelCfg, {
+      seed: cfg.training.seed,
+      ...(codebook ? { codebook } : {}),
+    });
     return { model, opt: new AdamW(tf, model.params, { weightDecay }), resume: undefined };
   }
   const ck = loadCheckpoint(tf, resumeFrom);
   if (JSON.stringify(ck.state.model) !== JSON.stringify(modelCfg)) {
     throw new Error(
-      `${resumeFrom}: checkpoint model ${JSON.stringify(ck.state.model)} differs from the config's ${JSON.stringify(modelCfg)}`,
+      `${resumeFrom}: checkpoint model ${JSON.stringify(ck.state.model)} differs from the config's ${JSON.stringify(modelCfg)} (model.image_embedding / image_positions change the model's inputs: train into a new output_dir or set them as the checkpoint was trained)`,
     );
   }
   const model = new Transformer(tf, modelCfg, { weights: ck.weights });

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
-import { applyOverrides, loadConfig, parseConfig, resolveShape } from "../src/config.js";
+import { applyOverrides, loadConfig, modelConfigFor, parseConfig, resolveShape } from "../src/config.js";
 
 const repoConfigs = path.resolve(import.meta.dirname, "../../../configs");
 
@@ -48,4 +48,27 @@ test("the shipped configs validate", () => {
     expect(resolveShape(cfg).dModel).toBeGreaterThan(0);
   }
   expect(resolveShape(loadConfig(path.join(repoConfigs, "train_2b_multimodal_hard.yaml"))).dModel).toBe(2560);
+});
+
+test("model.image_embedding / image_positions: recorded in the model config only when asked for", () => {
+  const images = { offset: 431, size: 512, codeDim: 16, side: 16 };
+  // the defaults leave the model config as before, so older checkpoints still resume
+  expect(modelConfigFor(parseConfig({}), 943, images)).not.toHaveProperty("image");
+  const both = parseConfig({ model: { image_embedding: "codebook", image_positions: "grid" } });
+  expect(modelConfigFor(both, 943, images).image).toEqual({
+    offset: 431,
+    size: 512,
+    codebookDim: 16,
+    side: 16,
+  });
+  const grid = parseConfig({ model: { image_positions: "grid" } });
+  expect(modelConfigFor(grid, 943, images).image).toEqual({
+    offset: 431,
+    size: 512,
+    codebookDim: 0,
+    side: 16,
+  });
+  // a text-only model has no codes to read
+  expect(modelConfigFor(both, 431)).not.toHaveProperty("image");
+  expect(() => parseConfig({ model: { image_embedding: "vq" } })).toThrow(/model\.image_embedding/);
 });

@@ -1,7 +1,7 @@
 import { Random } from "@laion/mixer";
 import { selectBackend } from "@laion/vq";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { type Tf, Transformer } from "../src/model.js";
+import { parameterShapes, type Tf, Transformer } from "../src/model.js";
 import { AdamW } from "../src/optim.js";
 import { DataParallelTrainer, shareWork, sliceRows } from "../src/parallel-step.js";
 import type { Batch } from "../src/sequences.js";
@@ -40,15 +40,20 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => pool?.close());
 
-async function train(step: (p: OptimizerStep) => Promise<StepResult>, micro: Batch[]) {
-  const model = new Transformer(tf, cfg, { seed: 1 });
+async function train(
+  step: (p: OptimizerStep) => Promise<StepResult>,
+  micro: Batch[],
+  model = new Transformer(tf, cfg, { seed: 1 }),
+) {
   const opt = new AdamW(tf, model.params, { weightDecay: 0.1 });
   const out: StepResult[] = [];
   // the same batches every step, so the loss falls
   for (let s = 0; s < 4; s++) {
     out.push(await step({ model, opt, micro, lr: 3e-3, gradClip: 1, lossWeights: { text: 1, image: 2 } }));
   }
-  const w = Float32Array.from(await model.p("wte").data());
+  const w = Float32Array.from(
+    (await Promise.all([...model.params.values()].map(async (p) => Array.from(await p.data())))).flat(),
+  );
   model.dispose();
   opt.dispose();
   return { out, w };
@@ -106,3 +111,33 @@ test.each([
   },
   180_000,
 );
+
+test("2 threads ≈ 1 thread with image codes read through the frozen VQ codebook on a grid", async () => {
+  const icfg = { ...cfg, image: { offset: 20, size: 20, codebookDim: 3, side: 2 } };
+  const codebook = Float32Array.from(new Random(5).normals(60, 1));
+  const fresh = () => new Transformer(tf, icfg, { seed: 1, codebook });
+  const b = batch(40, 3);
+  b.inputs.set([3, 21, 22, 23, 24, 4], 0); // <boi>, four codes (one per cell), <eoi>
+  const ipool = DataParallelTrainer.start(icfg, 2);
+  try {
+    const one = await train(trainStep, [b], fresh());
+    const two = await train((p) => ipool.step(p), [b], fresh());
+    for (let s = 0; s < one.out.length; s++)
+      expect(Math.abs(two.out[s]!.loss - one.out[s]!.loss)).toBeLessThan(1e-4 * one.out[s]!.loss);
+    // every parameter, the codebook (untouched) included
+    expect(one.w.reduce((m, v, i) => Math.max(m, Math.abs(v - two.w[i]!)), 0)).toBeLessThan(1e-4);
+    const names = Object.entries(parameterShapes(icfg)).map(
+      ([n, sh]) => [n, sh.reduce((a, x) => a * x, 1)] as const,
+    );
+    const at = names
+      .slice(
+        0,
+        names.findIndex(([n]) => n === "img.codebook"),
+      )
+      .reduce((a, [, n]) => a + n, 0);
+    const initial = Array.from(fresh().p("img.codebook").dataSync());
+    expect(Array.from(two.w.subarray(at, at + 60))).toEqual(initial);
+  } finally {
+    await ipool.close();
+  }
+}, 180_000);

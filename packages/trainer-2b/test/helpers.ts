@@ -29,6 +29,12 @@ export function fakeVq(codebookSize = 16, tokensPerImage = 4): ImageCoder & { en
         return codes;
       });
     },
+    // code c's vector: (c mod 4, ⌊c / 4⌋, 1) — codes 4 apart share a "colour", like a VQ's codebook
+    async codebookVectors() {
+      const data = new Float32Array(codebookSize * 3);
+      for (let c = 0; c < codebookSize; c++) data.set([c % 4, Math.floor(c / 4), 1], c * 3);
+      return { data, dim: 3 };
+    },
     async decodeToPng(codes: Int32Array) {
       const v = (codes[0]! * 16) % 256;
       return new Uint8Array(

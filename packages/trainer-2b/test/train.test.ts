@@ -4,6 +4,8 @@ import path from "node:path";
 import { expect, test } from "vitest";
 import { findCheckpoint } from "../src/checkpoint.js";
 import { parseConfig } from "../src/config.js";
+import { generate } from "../src/generate.js";
+import { loadForGeneration } from "../src/load-model.js";
 import { readMetrics } from "../src/report.js";
 import { trainMultimodal } from "../src/train.js";
 import { cpuTf, fakeVq, tinyConfig } from "./helpers.js";
@@ -58,6 +60,41 @@ test("resume equivalence: 4 steps == 3 steps + kill + resume from step 2 + 2 ste
   expect(fs.readdirSync(ck).sort()).toEqual(["model.safetensors", "optimizer.safetensors", "state.json"]);
   expect(fs.readdirSync(path.join(dir, "checkpoints")).filter((d) => d.startsWith(".tmp"))).toEqual([]);
 }, 240_000);
+
+test("image codes through the codebook on a grid: trains, generates both ways from the checkpoint, refuses to resume under other inputs", async () => {
+  const tf = await cpuTf();
+  const dir = tmp();
+  const model = { image_embedding: "codebook", image_positions: "grid" };
+  const cfg = tinyConfig(
+    dir,
+    { ...config(dir).training, max_steps: 2, eval_every: 2, checkpoint_every: 2 },
+    {},
+    model,
+  );
+  await trainMultimodal({ config: cfg, tf, vq: fakeVq(), log: quiet });
+  const g = await loadForGeneration({ tf, checkpoint: dir, vq: fakeVq() });
+  expect(g.model.cfg.image).toEqual({ offset: g.vocab.imageOffset, size: 16, codebookDim: 3, side: 2 });
+  const img = await generate({ ...g, seed: 1 }, { kind: "caption2image", caption: "a red circle" });
+  expect(img.kind === "caption2image" && img.codes.length).toBe(4);
+  const cap = await generate(
+    { ...g, greedy: true, maxNewTokens: 4 },
+    { kind: "image2caption", image: Int32Array.of(1, 2, 3, 4) },
+  );
+  expect(cap.kind).toBe("image2caption");
+  g.model.dispose();
+  // the same output dir with a plain embedding table: the run manifest names the changed model section
+  const plain = tinyConfig(dir, { ...cfg.training, max_steps: 3 });
+  await expect(
+    trainMultimodal({ config: plain, tf, vq: fakeVq(), log: quiet, resume: true }),
+  ).rejects.toThrow(
+    /was made with other settings:\n {2}the model section .*"image_embedding":"codebook".* → .*"image_embedding":"table"/,
+  );
+  // a VQ that cannot give its codebook is refused by name
+  const { codebookVectors: _, ...opaque } = fakeVq();
+  await expect(
+    trainMultimodal({ config: tinyConfig(tmp(), cfg.training, {}, model), tf, vq: opaque, log: quiet }),
+  ).rejects.toThrow(/image_embedding "codebook" needs a VQ that exposes its codebook/);
+}, 120_000);
 
 test("held-out eval records the per-source loss next to a unigram baseline", async () => {
   const tf = await cpuTf();

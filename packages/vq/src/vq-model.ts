@@ -28,6 +28,8 @@ export interface VQModel {
   decodeToPng(codes: Int32Array): Promise<Uint8Array>;
   /** Hash of the config and every tensor (see VqIdentity): equal ids ⇔ the same codes for the same image. */
   identityId(): Promise<string>;
+  /** The codebook, row-major [codebookSize, dim]: what each code stands for in the decoder's latent space. */
+  codebookVectors(): Promise<{ data: Float32Array; dim: number }>;
   dispose(): void;
 }
 
@@ -120,6 +122,10 @@ export class VQ implements VQModel {
       codes.dispose();
     }
     return out;
+  }
+
+  async codebookVectors(): Promise<{ data: Float32Array; dim: number }> {
+    return { data: Float32Array.from(await this.quant.codebook.data()), dim: this.config.codeDim };
   }
 
   async decode(codes: Int32Array, n: number): Promise<Float32Array> {
