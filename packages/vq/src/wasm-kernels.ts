@@ -3,6 +3,7 @@
 // in wasm-conv-grads.ts.
 import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from "./wasm-conv-grads.js";
 import { heapViews, type KernelArgs, type KernelFunc, type TensorInfo, type Tf } from "./wasm-heap.js";
+import { slicedBatchMatMul } from "./wasm-matmul.js";
 
 /**
  * UnsortedSegmentSum (the gradient of `gather`): out[s, ...] = Σ x[i, ...] over i with ids[i] = s.
@@ -117,7 +118,7 @@ type Registered = { kernelFunc: KernelFunc & { [OURS]?: true }; setupFunc?: unkn
 /**
  * Register the kernels that training needs and tfjs-backend-wasm 4.22 lacks (UnsortedSegmentSum,
  * Conv2DBackpropFilter) or runs slowly (Conv2DBackpropInput, Identity, ResizeNearestNeighbor and its
- * gradient). Idempotent; a missing kernel that a later tfjs release provides is left alone.
+ * gradient, batched or A-transposed BatchMatMul). Idempotent; a missing kernel that a later tfjs release provides is left alone.
  */
 export function registerWasmKernels(tf: Tf): void {
   const add = (kernelName: string, kernelFunc: KernelFunc) => {
@@ -149,4 +150,5 @@ export function registerWasmKernels(tf: Tf): void {
   replace("Identity", sharedIdentity);
   replace("ResizeNearestNeighbor", repeatResize);
   replace("ResizeNearestNeighborGrad", repeatResizeGrad);
+  replace("BatchMatMul", slicedBatchMatMul);
 }

@@ -153,6 +153,40 @@ describe("wasm kernels match the cpu backend", () => {
     expect(maxAbsDiff(got.grad, ref.grad)).toBeLessThan(1e-5);
   });
 
+  test.each([
+    { a: [2, 3, 5, 4], b: [2, 3, 4, 6], tA: false, tB: false }, // attention's per-head products
+    { a: [2, 3, 5, 4], b: [2, 3, 6, 4], tA: false, tB: true }, // q·kᵀ
+    { a: [6, 4, 5], b: [6, 4, 3], tA: true, tB: false }, // pᵀ·dO
+    { a: [6, 4, 5], b: [6, 3, 4], tA: true, tB: true },
+    { a: [7, 5], b: [7, 3], tA: true, tB: false }, // xᵀ·dy, unbatched
+    { a: [5, 7], b: [3, 7], tA: false, tB: true }, // dy·Wᵀ, unbatched
+    { a: [4, 5, 7], b: [7, 3], tA: false, tB: false }, // B broadcast over A's batch
+    { a: [5, 7], b: [4, 7, 3], tA: false, tB: false }, // A broadcast over B's batch
+    { a: [5, 7], b: [7, 3], tA: false, tB: false }, // the built-in fast path
+  ])("BatchMatMul %o", async ({ a, b, tA, tB }) => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor(
+          randomArray(
+            a.reduce((p, q) => p * q),
+            31,
+          ),
+          a,
+        );
+        const y = tf.tensor(
+          randomArray(
+            b.reduce((p, q) => p * q),
+            32,
+          ),
+          b,
+        );
+        return Float32Array.from(tf.matMul(x, y, tA, tB).dataSync());
+      });
+    const ref = await onBackend("cpu", run);
+    const got = await onBackend("wasm", run);
+    expect(maxAbsDiff(got, ref)).toBeLessThan(1e-4);
+  });
+
   test("a clone shares its buffer and outlives the original", async () => {
     await selectBackend({ prefer: "wasm" });
     const before = tf.memory().numTensors;
