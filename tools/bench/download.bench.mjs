@@ -28,6 +28,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parquetWriteFile } from "hyparquet-writer";
 import sharp from "sharp";
@@ -206,12 +207,29 @@ console.log(
 await bareSharp(buffers.slice(0, 50), C);
 await endToEnd(warmupInput, out, C);
 
-/** `fn`'s result and the CPU-seconds (user + system, all threads of this process) it took. */
+// Main-thread GC pauses of each run: the downloader's process runs a full Mark-Compact every ~60–100
+// images in some rounds and none in others (V8 sizing its heap; external memory of in-flight bodies
+// counts against the old generation), which moves a round's ratio by up to ~0.1.
+const gc = { ms: 0, major: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.ms += entry.duration;
+    if (entry.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.major++;
+  }
+}).observe({ entryTypes: ["gc"] });
+
+/** `fn`'s result, the CPU-seconds (user + system, all threads of this process) it took and its GC pauses. */
 async function withCpu(fn) {
   const before = process.cpuUsage();
+  const gcBefore = { ...gc };
   const result = await fn();
   const used = process.cpuUsage(before);
-  return { ...result, cpu: (used.user + used.system) / 1e6 };
+  return {
+    ...result,
+    cpu: (used.user + used.system) / 1e6,
+    gcMs: gc.ms - gcBefore.ms,
+    gcMajor: gc.major - gcBefore.major,
+  };
 }
 
 const rows = [];
@@ -233,7 +251,7 @@ for (let r = 0; r < ROUNDS; r++) {
     cpuRatio,
   });
   console.log(
-    `round ${r + 1}: bare sharp ${bareRate.toFixed(1)} img/s (${(N / bare.cpu).toFixed(1)} per CPU-s), plain http+sharp ${floorRate.toFixed(1)} img/s, end to end ${e2eRate.toFixed(1)} img/s (${(N / e2e.cpu).toFixed(1)} per CPU-s; ${(e2eRate / cores).toFixed(1)} img/s/core), ratio to bare sharp ${(e2eRate / bareRate).toFixed(2)} (per CPU-s ${cpuRatio.toFixed(2)}), to plain http+sharp ${(e2eRate / floorRate).toFixed(2)}`,
+    `round ${r + 1}: bare sharp ${bareRate.toFixed(1)} img/s (${(N / bare.cpu).toFixed(1)} per CPU-s), plain http+sharp ${floorRate.toFixed(1)} img/s, end to end ${e2eRate.toFixed(1)} img/s (${(N / e2e.cpu).toFixed(1)} per CPU-s; ${(e2eRate / cores).toFixed(1)} img/s/core), ratio to bare sharp ${(e2eRate / bareRate).toFixed(2)} (per CPU-s ${cpuRatio.toFixed(2)}), to plain http+sharp ${(e2eRate / floorRate).toFixed(2)}; GC pauses bare ${bare.gcMs.toFixed(0)} ms (${bare.gcMajor} major), end to end ${e2e.gcMs.toFixed(0)} ms (${e2e.gcMajor} major)`,
   );
 }
 if (SERVER === "child") server.close();

@@ -103,7 +103,9 @@ export async function resizeImage(bytes: Uint8Array, params: ResizeParams = {}):
     if (plan.resize) img = img.resize(plan.resize.width, plan.resize.height, { fit: "fill" });
     if (plan.crop) img = img.extract(plan.crop);
     if (plan.pad) img = img.extend({ ...plan.pad, background: WHITE });
-    img = img.flatten({ background: WHITE }).toColourspace("srgb");
+    // JPEGs carry no alpha: flattening one is a no-op that still costs a colour parse per image
+    if (meta.hasAlpha !== false) img = img.flatten({ background: WHITE });
+    img = img.toColourspace("srgb");
     if (encodeFormat === "jpg") img = img.jpeg({ quality: params.encodeQuality ?? 95 });
     else if (encodeFormat === "webp") img = img.webp({ quality: params.encodeQuality ?? 95 });
     else img = img.png({ compressionLevel: params.encodeQuality ?? 9 });
@@ -118,6 +120,8 @@ interface HeaderSize {
   width?: number | undefined;
   height?: number | undefined;
   orientation?: number | undefined;
+  /** False when the image has no alpha channel to flatten; undefined when unknown. */
+  hasAlpha?: boolean | undefined;
 }
 
 /**
@@ -133,7 +137,7 @@ export async function headerSize(bytes: Uint8Array): Promise<HeaderSize> {
       // libvips reads an orientation outside 1–8 as 1 (none)
       const orientation = size.orientation && size.orientation <= 8 ? size.orientation : 1;
       if (size.type === "jpg" && size.width && size.height)
-        return { width: size.width, height: size.height, orientation };
+        return { width: size.width, height: size.height, orientation, hasAlpha: false };
     } catch {
       // a JPEG image-size cannot read: libvips decides below, with its own message
     }

@@ -167,7 +167,7 @@ describe("resizeImage errors are values", () => {
 describe("headerSize (image-size for JPEGs) agrees with sharp's metadata", () => {
   const sharpSize = async (bytes: Uint8Array) => {
     const m = await sharp(bytes).metadata();
-    return { width: m.width, height: m.height, orientation: m.orientation ?? 1 };
+    return { width: m.width, height: m.height, orientation: m.orientation ?? 1, hasAlpha: m.hasAlpha };
   };
 
   test("every original, and EXIF orientations 1–8, progressive and CMYK JPEGs", async () => {
@@ -184,7 +184,7 @@ describe("headerSize (image-size for JPEGs) agrees with sharp's metadata", () =>
     const png = await sharp({ create: { width: 5, height: 3, channels: 4, background: "#fff0" } })
       .png()
       .toBuffer();
-    expect(await headerSize(png)).toMatchObject({ width: 5, height: 3 });
+    expect(await headerSize(png)).toMatchObject({ width: 5, height: 3, hasAlpha: true });
     const cut = fs.readFileSync(path.join(ORIGINALS, "456_123.jpg")).subarray(0, 40);
     await expect(headerSize(cut)).rejects.toThrow();
     expect(await resizeImage(cut)).toMatchObject({ ok: false });
