@@ -2,9 +2,18 @@ import fs from "node:fs";
 import { describeFsError } from "@laion/cli-kit";
 import type { ColumnSource, Writer } from "hyparquet-writer";
 import { ByteWriter, ParquetWriter, schemaFromColumnData } from "hyparquet-writer";
+import { snappyCompressor } from "hysnappy";
 import { type ColumnMap, OUTPUT_ORDER } from "./columns.js";
 import { FetchError } from "./errors.js";
+import { limitOldSpaceGrowth } from "./heap-hint.js";
 import type { CanonicalColumn, LaionRow } from "./types.js";
+
+/**
+ * hysnappy's snappy (the reference C++ compiled to wasm) for the output pages, not hyparquet-writer's
+ * JavaScript one, which allocates a view per literal (~300 MB of garbage per 100k LAION rows written):
+ * 10M rows read, 1M written, in 24 instead of 34 CPU-seconds (load ~10). Same format, other bytes.
+ */
+const snappy = snappyCompressor();
 
 export type OutputType = "STRING" | "INT64" | "DOUBLE";
 export interface OutputColumn {
@@ -135,7 +144,11 @@ export async function writeFiltered(params: WriteFilteredParams): Promise<{ rows
     columns = cols;
     buffer = cols.map(() => []);
     const probe: ColumnSource[] = cols.map((c) => ({ name: c.name, data: [], type: c.type, nullable: true }));
-    writer = new ParquetWriter({ writer: fdWriter(fd), schema: schemaFromColumnData({ columnData: probe }) });
+    writer = new ParquetWriter({
+      writer: fdWriter(fd),
+      schema: schemaFromColumnData({ columnData: probe }),
+      compressors: { SNAPPY: snappy },
+    });
   };
   const flushGroup = async () => {
     if (!writer || !columns || buffered === 0) return;
@@ -167,6 +180,7 @@ export async function writeFiltered(params: WriteFilteredParams): Promise<{ rows
 
   try {
     for await (const item of params.rows) {
+      limitOldSpaceGrowth();
       if (Array.isArray(item)) {
         for (const row of item as readonly LaionRow[]) if (push(row)) await flushGroup();
       } else if (push(item as LaionRow)) await flushGroup();
