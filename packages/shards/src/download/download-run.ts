@@ -236,21 +236,24 @@ export class DownloadRun {
   }
 
   /** One sample: download and resize concurrently, then write in the shard's queue and count it. */
-  private downloadRow(shard: OpenShard, row: InputRow): Promise<void> {
+  private async downloadRow(shard: OpenShard, row: InputRow): Promise<void> {
     const key = computeKey({
       indexInShard: row.indexInShard,
       shardId: row.shardId,
       shardSize: this.ctx.shardSize,
       shardDigits: SHARD_DIGITS,
     });
-    const resize: ResizeParams = this.params;
-    return processRow(row, key, this.fetcher, resize, this.ctx.input.hasCaptions)
-      .then((sample) => {
-        shard.queue = shard.queue.then(() => shard.writer.write(sample));
-        return shard.queue.then(() => this.countSample(shard, sample));
-      })
-      .catch(this.fail)
-      .finally(this.sem.release);
+    try {
+      const sample = await processRow(row, key, this.fetcher, this.params, this.ctx.input.hasCaptions);
+      const written = shard.queue.then(() => shard.writer.write(sample));
+      shard.queue = written;
+      await written;
+      this.countSample(shard, sample);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.sem.release();
+    }
   }
 
   private countSample(shard: OpenShard, sample: SampleRecord): void {

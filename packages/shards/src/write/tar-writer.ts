@@ -117,16 +117,15 @@ export class TarWriter {
       .filter((ext) => ext !== "__key__" && !ext.startsWith("__") && sample[ext] !== undefined)
       .sort()
       .map((ext) => [ext, encodeMember(sample[ext])] as const);
+    // the pack queues entries in order: hand it every member, then wait once (one promise per sample, not per member)
+    const added = Promise.all(members.map(([ext, body]) => this.#entry(`${key}.${ext}`, body)));
+    added.catch(() => {}); // when the destination broke first, `#broken` says why
     try {
-      for (const [ext, body] of members) {
-        const added = this.#entry(`${key}.${ext}`, body);
-        added.catch(() => {}); // when the destination broke first, `#broken` says why
-        await Promise.race([added, this.#broken]);
-        this.#bytes += memberBytes(body.length);
-      }
+      await Promise.race([added, this.#broken]);
     } catch (err) {
       throw this.#asOutputError(err);
     }
+    for (const [, body] of members) this.#bytes += memberBytes(body.length);
     this.#samples++;
   }
 
