@@ -1,5 +1,6 @@
 import { isResumable, mix, type Resumable } from "@laion/mixer";
 import { imageOf, LocalCaptionedImages, WebDataset } from "@laion/shards";
+import { augmentDecoded, DEFAULT_CROP_SCALE, DecodedCache, decodedSide } from "./decoded-images.js";
 import { type Augment, imageToFloat } from "./images.js";
 import { type ImageSample, trainingSide } from "./samples.js";
 
@@ -33,9 +34,16 @@ export async function* imageBatches(
      * to the checkpoint's `offset`), drawing the augmentation numbers they would have drawn.
      */
     skip?: number;
+    /**
+     * Images decoded once and kept across epochs (a run passes the same cache to every epoch). Default: a
+     * fresh one for this call, with the default budget.
+     */
+    decoded?: DecodedCache;
   },
 ): AsyncGenerator<Batch> {
   const S = params.imageSize;
+  const cache =
+    params.decoded ?? new DecodedCache(decodedSide(S, (params.augment.scale ?? DEFAULT_CROP_SCALE)[0]));
   let pending: { key: string; bytes: Uint8Array }[] = [];
   let offset = 0;
   const skip = params.skip ?? 0;
@@ -45,16 +53,16 @@ export async function* imageBatches(
     // draw every random number up front, in sample order, so the augmentation is reproducible
     // even though the decodes run concurrently in sharp's thread pool
     const rngs = group.map(() => params.augment.rng.fork(sampleSeed()));
-    const results = await Promise.all(
-      group.map((s, i) =>
-        imageToFloat(s.bytes, S, { ...params.augment, rng: rngs[i] as Augment["rng"] }).then(
-          (px) => px,
-          (err: Error) => {
-            params.onSkip?.(s.key, err.message);
-            return undefined;
-          },
-        ),
+    const decoded = await Promise.all(
+      group.map((s) =>
+        cache.get(s.bytes).catch((err: Error) => {
+          params.onSkip?.(s.key, err.message);
+          return undefined;
+        }),
       ),
+    );
+    const results = decoded.map(
+      (d, i) => d && augmentDecoded(d, S, { ...params.augment, rng: rngs[i] as Augment["rng"] }),
     );
     const keys: string[] = [];
     const images = new Float32Array(group.length * S * S * 3);

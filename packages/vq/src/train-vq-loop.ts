@@ -6,6 +6,7 @@ import path from "node:path";
 import { isResumable, prefetch, Random, type Resumable } from "@laion/mixer";
 import type { VQConfig } from "./config.js";
 import { type Batch, type DataParams, imageBatches, trainingSource } from "./data.js";
+import { DEFAULT_CROP_SCALE, DEFAULT_DECODE_CACHE_MB, DecodedCache, decodedSide } from "./decoded-images.js";
 import type { EvalSet } from "./eval-set.js";
 import { reconstructionGrid } from "./images.js";
 import { codeUsage, isInitialised, kmeansInit } from "./quantizer.js";
@@ -68,8 +69,15 @@ export class VQRun {
   private pendingInit: Batch[] = [];
   private readonly batchEpoch = new WeakMap<Batch, number>();
   private readonly warmup: number;
+  // the training images, decoded once for every epoch
+  private readonly decoded: DecodedCache;
 
   constructor(private readonly s: VQRunSetup) {
+    const minScale = (s.params.augment?.scale ?? DEFAULT_CROP_SCALE)[0];
+    this.decoded = new DecodedCache(
+      decodedSide(s.config.imageSize, minScale),
+      (s.params.decodeCacheMb ?? DEFAULT_DECODE_CACHE_MB) * 2 ** 20,
+    );
     this.step = s.step;
     this.startStep = s.step;
     this.epoch = s.resumeEpoch;
@@ -155,6 +163,7 @@ export class VQRun {
       batchSize: s.batchSize,
       imageSize: s.config.imageSize,
       skip: seek ? 0 : (replay?.offset ?? 0),
+      decoded: this.decoded,
       augment: {
         rng: augment,
         scale: params.augment?.scale,

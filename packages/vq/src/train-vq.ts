@@ -76,6 +76,11 @@ export interface TrainVQParams {
    */
   devices?: number;
   augment?: { scale?: [number, number]; flip?: boolean; colorJitter?: number };
+  /**
+   * MiB of decoded training images kept for later epochs (least recently used dropped first); 0 decodes
+   * every image every time. Crops are the same either way. Default 256 (DEFAULT_DECODE_CACHE_MB).
+   */
+  decodeCacheMb?: number;
   /** Linear LR warm-up steps; cosine decay to 10 % follows when maxSteps is known. Default min(100, maxSteps/10). */
   warmupSteps?: number;
   onEvent?: (event: TrainVQEvent) => void;
