@@ -1,7 +1,14 @@
 // Helper of DataParallelTrainer — a worker thread (wasm) or a child process pinned to one device: its
 // own backend and model copy; per request, takes the main thread's weights and returns the gradients
 // of its rows of the micro-batches.
-import { type BackendName, describeDevice, parentChannel, selectBackend, serveRequests } from "@laion/vq";
+import {
+  type BackendName,
+  describeDevice,
+  isShared,
+  parentChannel,
+  selectBackend,
+  serveRequests,
+} from "@laion/vq";
 import { type ModelConfig, Transformer } from "./model.js";
 import { type ShardTask, shardGradients } from "./parallel-step.js";
 
@@ -31,7 +38,9 @@ if (channel) {
         offset += v.size;
       }
     });
-    const r = await shardGradients(model, m.task as ShardTask);
-    return { value: r, transfer: [r.grads.buffer, ...r.ce.map((c) => c.buffer)] as ArrayBuffer[] };
+    // a worker thread sums its gradients into the main thread's shared buffer (`out`)
+    const r = await shardGradients(model, m.task as ShardTask, m.out as Float32Array | undefined);
+    const moved = [...r.ce, ...(isShared(r.grads) ? [] : [r.grads])];
+    return { value: r, transfer: moved.map((a) => a.buffer) as ArrayBuffer[] };
   });
 }

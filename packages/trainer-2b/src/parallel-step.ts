@@ -10,11 +10,14 @@ import {
   addStep,
   type BackendName,
   type HelperKind,
+  heapView,
   type Lap,
   type PhaseProfile,
   phaseClock,
   phaseProfile,
+  readInto,
   shardBounds,
+  stepBuffer,
   WorkerPool,
   workerEntry,
 } from "@laion/vq";
@@ -82,11 +85,16 @@ export interface ShardAnswer {
   cpuMs: number;
 }
 
-export async function shardGradients(model: Transformer, task: ShardTask): Promise<ShardAnswer> {
+/** One thread's Σ scale · gradient, flat; accumulated into `out` (zeroed first) when given, a buffer reused every step. */
+export async function shardGradients(
+  model: Transformer,
+  task: ShardTask,
+  out?: Float32Array,
+): Promise<ShardAnswer> {
   const clock = phaseClock();
   const tf = model.tf;
   const vars = [...model.params.values()];
-  const flat = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
+  const flat = out?.fill(0) ?? new Float32Array(vars.reduce((a, v) => a + v.size, 0));
   const ce: Float32Array[] = [];
   const objective: number[] = [];
   for (const { batch, scale } of task.micro) {
@@ -94,7 +102,8 @@ export async function shardGradients(model: Transformer, task: ShardTask): Promi
     let offset = 0;
     for (const v of vars) {
       const grad = r.grads[v.name]; // none for frozen parameters: their share stays 0
-      const g = grad ? ((await grad.data()) as Float32Array) : new Float32Array(0);
+      // on wasm a view of the heap, summed at once (no await between: see heapView)
+      const g = grad ? (heapView(tf, grad) ?? ((await grad.data()) as Float32Array)) : new Float32Array(0);
       for (let j = 0; j < g.length; j++) flat[offset + j]! += scale * g[j]!;
       offset += v.size;
     }
@@ -121,7 +130,26 @@ export class DataParallelTrainer {
   /** Time per phase, for tools/bench/threads.bench.mjs. */
   readonly profile: StepProfile & { seen: number } = phaseProfile(TRAINER_PHASES);
 
-  private constructor(private readonly pool: WorkerPool) {}
+  // reused every step (vq's host-buffers): the weights sent, each helper's gradients, this thread's
+  private buffers: { weights: Float32Array; grads: Float32Array[]; local: Float32Array } | undefined;
+
+  private constructor(
+    private readonly pool: WorkerPool,
+    private readonly kind: HelperKind,
+  ) {}
+
+  private buffersFor(model: Transformer) {
+    if (!this.buffers) {
+      const total = [...model.params.values()].reduce((a, v) => a + v.size, 0);
+      this.buffers = {
+        weights: stepBuffer(total, this.kind),
+        // a process helper allocates its own and sends them back
+        grads: this.kind === "thread" ? this.pool.workers.map(() => stepBuffer(total)) : [],
+        local: new Float32Array(total),
+      };
+    }
+    return this.buffers;
+  }
 
   get threads(): number {
     return this.pool.threads;
@@ -135,7 +163,8 @@ export class DataParallelTrainer {
   ): DataParallelTrainer {
     const entry = workerEntry(import.meta.url, "grad-worker");
     const init = { type: "init", cfg, backend: options.backend ?? "wasm" };
-    return new DataParallelTrainer(new WorkerPool(entry, threads, init, options.kind));
+    const kind = options.kind ?? "thread";
+    return new DataParallelTrainer(new WorkerPool(entry, threads, init, kind), kind);
   }
 
   /** Each device's line, device 0 (this process, described by `here`) first, once the helpers have started. */
@@ -164,21 +193,20 @@ export class DataParallelTrainer {
         return { m, batch: rows, scale: totals[m]! > 0 ? part / totals[m]! / micro.length : 0 };
       }),
     }));
-    const vars = [...model.params.values()];
-    const weights = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
+    const buf = this.buffersFor(model);
+    const { weights } = buf;
     let offset = 0;
-    for (const v of vars) {
-      weights.set((await v.data()) as Float32Array, offset);
+    for (const v of model.params.values()) {
+      await readInto(tf, v, weights, offset);
       offset += v.size;
     }
     const n = weights.length;
-    // the weights move to the last worker and are copied for the others: no structured-clone copy
-    const remote = this.pool.workers.map((w, i, all) => {
-      const mine = i === all.length - 1 ? weights : weights.slice();
-      return w.call<ShardAnswer>({ type: "step", weights: mine, task: tasks[i + 1] }, [mine.buffer]);
-    });
+    // worker threads read the one shared buffer; a process helper gets a copy through its channel
+    const remote = this.pool.workers.map((w, i) =>
+      w.call<ShardAnswer>({ type: "step", weights, task: tasks[i + 1], out: buf.grads[i] }),
+    );
     const broadcast = clock.lap();
-    const local = await shardGradients(model, tasks[0]!);
+    const local = await shardGradients(model, tasks[0]!, buf.local);
     const localLap = clock.lap();
     const answers = [local, ...(await Promise.all(remote))];
     const wait = clock.lap();

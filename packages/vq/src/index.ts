@@ -21,6 +21,8 @@ export type {
   EncodeVqCodesResult,
 } from "./encode-vq-codes.js";
 export { codeShardsStatus, encodeVqCodes } from "./encode-vq-codes.js";
+// Host buffers a data-parallel step reuses (shared with worker threads), and reads from the wasm heap.
+export { heapView, isShared, readInto, stepBuffer } from "./host-buffers.js";
 export { imageToFloat } from "./images.js";
 export { forwardFlops } from "./model.js";
 export { CUDA_LIBRARIES } from "./node-gpu.js";

@@ -1,5 +1,6 @@
 import type { Random } from "@laion/mixer";
 import type { BackendName } from "./backend.js";
+import { readInto, stepBuffer } from "./host-buffers.js";
 import { decoderForward, encoderForward } from "./model.js";
 import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
 // The VQ training objective and one optimizer step, on one thread or data-parallel over helpers: worker
@@ -73,14 +74,20 @@ export interface ShardResult extends StepLoss {
   cpuMs: number;
 }
 
-export async function shardGradients(model: VQ, images: Float32Array, n: number): Promise<ShardResult> {
+/** The shard's gradients, flat; written into `out` when given (a buffer reused every step). */
+export async function shardGradients(
+  model: VQ,
+  images: Float32Array,
+  n: number,
+  out?: Float32Array,
+): Promise<ShardResult> {
   const clock = phaseClock();
   const vars = model.trainable();
   const { x, value, grads, rec, com, z, codes, q } = gradients(model, images, n);
-  const flat = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
+  const flat = out ?? new Float32Array(vars.reduce((a, v) => a + v.size, 0));
   let offset = 0;
   for (const v of vars) {
-    flat.set((await (grads[v.name] as tf.Tensor).data()) as Float32Array, offset);
+    await readInto(tf, grads[v.name] as tf.Tensor, flat, offset);
     offset += v.size;
   }
   const result: ShardResult = {
@@ -150,7 +157,29 @@ export class DataParallelVQ {
   /** Time per phase, for tools/bench/threads.bench.mjs. */
   readonly profile: PhaseProfile<(typeof VQ_PHASES)[number]> & { seen: number } = phaseProfile(VQ_PHASES);
 
-  private constructor(private readonly pool: WorkerPool) {}
+  // reused every step (host-buffers.ts): the weights and codebook sent, each helper's gradients, their sum
+  private buffers:
+    | { weights: Float32Array; codebook: Float32Array; grads: Float32Array[]; sum: Float32Array }
+    | undefined;
+
+  private constructor(
+    private readonly pool: WorkerPool,
+    private readonly kind: HelperKind,
+  ) {}
+
+  private buffersFor(model: VQ) {
+    if (!this.buffers) {
+      const total = model.trainable().reduce((a, v) => a + v.size, 0);
+      this.buffers = {
+        weights: stepBuffer(total, this.kind),
+        codebook: stepBuffer(model.quant.codebook.size, this.kind),
+        // a process helper allocates its own and sends them back
+        grads: this.kind === "thread" ? this.pool.workers.map(() => stepBuffer(total)) : [],
+        sum: new Float32Array(total),
+      };
+    }
+    return this.buffers;
+  }
 
   get threads(): number {
     return this.pool.threads;
@@ -161,7 +190,8 @@ export class DataParallelVQ {
     // worker threads run wasm; device processes the backend they are given
     const backend = options.kind === "process" ? (options.backend ?? "wasm") : "wasm";
     const init = { type: "init", config: model.config, backend };
-    return new DataParallelVQ(new WorkerPool(entry, threads, init, options.kind));
+    const kind = options.kind ?? "thread";
+    return new DataParallelVQ(new WorkerPool(entry, threads, init, kind), kind);
   }
 
   /** Each helper's device line (describeDevice), helper 1 first, once they have started. */
@@ -182,14 +212,15 @@ export class DataParallelVQ {
     const vars = model.trainable();
     const per = images.length / n;
     const bounds = shardBounds(n, this.threads);
+    const buf = this.buffersFor(model);
     // every helper gets this step's weights and codebook (the EMA moved it since the last step)
-    const weights = new Float32Array(vars.reduce((a, v) => a + v.size, 0));
+    const { weights, codebook } = buf;
     let offset = 0;
     for (const v of vars) {
-      weights.set((await v.data()) as Float32Array, offset);
+      await readInto(tf, v, weights, offset);
       offset += v.size;
     }
-    const codebook = (await model.quant.codebook.data()) as Float32Array;
+    await readInto(tf, model.quant.codebook, codebook);
     const remote = bounds.slice(1).map(([a, b], i) =>
       (this.pool.workers[i] as WorkerClient).call<ShardResult>({
         type: "step",
@@ -197,21 +228,24 @@ export class DataParallelVQ {
         codebook,
         images: images.slice(a * per, b * per),
         n: b - a,
+        out: buf.grads[i],
       }),
     );
     const broadcast = clock.lap();
     const [a0, b0] = bounds[0] as [number, number];
-    const local = await shardGradients(model, images.subarray(a0 * per, b0 * per), b0 - a0);
+    const local = await shardGradients(model, images.subarray(a0 * per, b0 * per), b0 - a0, buf.sum);
     const localLap = clock.lap();
     const shards = [local, ...(await Promise.all(remote))];
     const wait = clock.lap();
 
-    // gradient of the batch mean = Σ (n_i / n) · gradient of shard i's mean
-    const sum = new Float32Array(weights.length);
+    // gradient of the batch mean = Σ (n_i / n) · gradient of shard i's mean, summed in place over this
+    // thread's own (the first term: 0 + w·g, as from a zeroed sum)
+    const sum = buf.sum;
     const total: StepLoss = { loss: 0, reconstruction: 0, commitment: 0 };
-    for (const s of shards) {
+    for (const [k, s] of shards.entries()) {
       const w = s.n / n;
-      for (let j = 0; j < sum.length; j++) (sum[j] as number) += w * (s.grads[j] as number);
+      if (k === 0) for (let j = 0; j < sum.length; j++) sum[j] = w * (sum[j] as number);
+      else for (let j = 0; j < sum.length; j++) (sum[j] as number) += w * (s.grads[j] as number);
       total.loss += w * s.loss;
       total.reconstruction += w * s.reconstruction;
       total.commitment += w * s.commitment;

@@ -3,6 +3,7 @@
 // shard's gradients and EMA inputs.
 import { type BackendName, describeDevice, selectBackend } from "./backend.js";
 import type { VQConfig } from "./config.js";
+import { isShared } from "./host-buffers.js";
 import * as tf from "./tfjs.js";
 import { VQ } from "./vq-model.js";
 import { shardGradients } from "./vq-step.js";
@@ -29,7 +30,9 @@ if (channel) {
       }
       vq.quant.codebook.assign(tf.tensor(m.codebook as Float32Array, vq.quant.codebook.shape));
     });
-    const r = await shardGradients(model, m.images as Float32Array, m.n as number);
-    return { value: r, transfer: [r.grads.buffer, r.z.buffer, r.codes.buffer] as ArrayBuffer[] };
+    // a worker thread writes its gradients into the main thread's shared buffer (`out`)
+    const r = await shardGradients(model, m.images as Float32Array, m.n as number, m.out as Float32Array);
+    const moved = [r.z, r.codes, ...(isShared(r.grads) ? [] : [r.grads])];
+    return { value: r, transfer: moved.map((a) => a.buffer) as ArrayBuffer[] };
   });
 }
