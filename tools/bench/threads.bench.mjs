@@ -8,18 +8,23 @@
 // takes at least max(serial main-thread work + the slower shard's gradients, all of the process's CPU / N).
 // The 1-thread step takes max(main-thread CPU, process CPU / N), so the ratio of the two is the speedup a
 // quiet machine can give at best. The N-thread runs print their per-phase profile (CPU ms per step).
-// Then the ceiling: N independent 1-thread trainers at once (no communication), their summed tokens/s
-// over one alone. FLOP/s as a share of the machine's fp32 peak (`--peak-gflops`, default 190: 2 cores).
+// Then, in the same run, the VM's own ceiling for each: one 1-thread run alone in a child process, then N
+// of them in N processes at once (no communication, separate heaps), their summed rate over the one
+// alone (`ceiling`); `of_ceiling` is the data-parallel ratio over the ceiling's, so a ratio below the
+// goal can be told apart from a VM whose second core does not give it. FLOP/s as a share of the
+// machine's fp32 peak (`--peak-gflops`, default 190: 2 cores). The load average at start and end.
 //
-// About 3 minutes on a quiet 2-core machine (estimated: 12 runs of 14 steps and the ceiling); 189 s for
-// `--rounds 1 --steps 6` at load 8–15.
+// About 3 minutes on a quiet 2-core machine (137 s at fab1ada before the VQ ceiling was added);
+// 189 s for `--rounds 1 --steps 6` at load 8–15.
 //
 //   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 6] [--rounds 3] [--only vq|trainer] [--grad-accum]
+
+import { fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
 import { parseConfig, trainMultimodal } from "../../packages/trainer-2b/dist/index.js";
 import { forwardFlops, resolveConfig, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
 import { benchFlags, fixturePhotos, photoSamples, ROOT } from "./bench-inputs.mjs";
@@ -32,6 +37,7 @@ const {
   peakGflops,
   only, // vq | trainer: one half of the benchmark
   gradAccum,
+  independent,
 } = benchFlags({
   threads: { type: "number", default: 2 },
   steps: { type: "number", default: 8 },
@@ -42,6 +48,8 @@ const {
   only: { type: "string" },
   // also the trainer at batch 4 × grad_accum 2 (a whole micro-batch per thread)
   "grad-accum": { type: "boolean" },
+  // internal: this process is one of the ceiling's independent 1-thread runs (vq | trainer)
+  independent: { type: "string" },
 });
 const peak = peakGflops * 1e9;
 const photos = await fixturePhotos();
@@ -198,40 +206,59 @@ async function compare(run) {
   };
 }
 
-/** N 1-thread trainers in N worker threads at once: their summed tokens/s. */
-async function independent(n) {
-  const runs = Array.from(
-    { length: n },
-    () =>
-      new Promise((resolve, reject) => {
-        const w = new Worker(new URL(import.meta.url), {
-          workerData: { independent: true },
-          argv: process.argv.slice(2),
-        });
-        w.once("message", resolve);
-        w.once("error", reject);
-      }),
-  );
-  return (await Promise.all(runs)).reduce((a, t) => a + t, 0);
+/** One 1-thread run of `kind` (vq | trainer) in a child process of this script: its rate over the window. */
+function childRun(kind) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), [...process.argv.slice(2), "--independent", kind], {
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    let rate;
+    child.once("message", (m) => {
+      rate = m;
+    });
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      rate === undefined ? reject(new Error(`${kind} child exited with ${code}`)) : resolve(rate),
+    );
+  });
 }
 
-if (!isMainThread && workerData?.independent) {
+/**
+ * The VM's own ceiling: one 1-thread run alone in a process, then N of them in N processes at once (no
+ * communication, separate heaps and collectors); their summed rate over the one alone.
+ */
+async function ceiling(kind, n) {
+  const alone = await childRun(kind);
+  const together = (await Promise.all(Array.from({ length: n }, () => childRun(kind)))).reduce(
+    (a, r) => a + r,
+    0,
+  );
+  return { 1: alone, [n]: together, ratio: together / alone };
+}
+
+if (independent) {
   await selectBackend({ prefer: "wasm" });
-  const r = await trainer(1, 8, 1);
-  parentPort.postMessage(r.meanStepRate);
+  const r = independent === "vq" ? await vq(1) : await trainer(1, 8, 1);
+  process.send(r.rate);
   process.exit(0);
 }
 
 const t0 = performance.now();
+const loadAtStart = loadavg();
 await selectBackend({ prefer: "wasm" });
 const flopsPerImage = 3 * forwardFlops(resolveConfig(undefined, "demo")); // forward + backward ≈ 3× forward
 const v = only === "trainer" ? undefined : await compare((n) => vq(n));
+const vCeiling = only === "trainer" ? undefined : await ceiling("vq", threads);
 const t = only === "vq" ? undefined : await compare((n) => trainer(n, 8, 1));
 const a = only === "vq" || !gradAccum ? undefined : await compare((n) => trainer(n, 4, 2));
-const alone = only === "vq" ? undefined : (await trainer(1, 8, 1)).meanStepRate;
-const ceiling = only === "vq" ? undefined : await independent(threads);
+const tCeiling = only === "vq" ? undefined : await ceiling("trainer", threads);
 const share = (flops) => `${((100 * flops) / peak).toFixed(1)} %`;
-const brief = ({ rounds: _, ...rest }) => rest;
+const brief = ({ rounds: _, ...rest }, c) => ({
+  ...rest,
+  ceiling: c,
+  of_ceiling: rest.ratio_median / c.ratio,
+});
+const load = (l) => l.map((x) => Number(x.toFixed(2)));
 console.log(
   JSON.stringify(
     {
@@ -240,18 +267,18 @@ console.log(
       warmup,
       rounds,
       ...(v && {
-        vq_images_per_s: brief(v),
+        vq_images_per_s: brief(v, vCeiling),
         vq_share_of_peak: { 1: share(v[1] * flopsPerImage), [threads]: share(v[threads] * flopsPerImage) },
       }),
       ...(t && {
-        trainer_tokens_per_s_batch_8x1: brief(t),
-        ...(a && { trainer_tokens_per_s_batch_4x2: brief(a) }),
-        ceiling_independent_trainers: { 1: alone, [threads]: ceiling, ratio: ceiling / alone },
+        trainer_tokens_per_s_batch_8x1: brief(t, tCeiling),
+        ...(a && { trainer_tokens_per_s_batch_4x2: brief(a, tCeiling) }),
         trainer_share_of_peak: {
           1: share(6 * t.rounds[0].one.params * t[1]),
           [threads]: share(6 * t.rounds[0].one.params * t[threads]),
         },
       }),
+      load_average: { start: load(loadAtStart), end: load(loadavg()) },
       seconds: Math.round((performance.now() - t0) / 1000),
     },
     null,
