@@ -15,16 +15,17 @@ import {
   withTemps,
 } from "./wasm-heap.js";
 
-/** The attributes both conv gradient kernels get; only NHWC is implemented (tfjs's own layout). */
-function convGradAttrs<Extra>(
+type Shape4 = [number, number, number, number];
+
+/** The forward conv's geometry, from a gradient kernel's attributes; only NHWC is implemented (tfjs's own layout). */
+function convInfo(
+  tf: Tf,
   kernel: string,
   attrs: KernelArgs["attrs"],
-): Extra & {
-  strides: number | [number, number];
-  pad: "same" | "valid" | number;
-  dimRoundingMode?: "floor" | "round" | "ceil";
-} {
-  const a = attrs as unknown as Extra & {
+  xShape: number[],
+  filterShape: number[],
+) {
+  const a = attrs as {
     strides: number | [number, number];
     pad: "same" | "valid" | number;
     dataFormat?: string;
@@ -33,7 +34,14 @@ function convGradAttrs<Extra>(
   if (a.dataFormat !== undefined && a.dataFormat !== "NHWC") {
     throw new Error(`wasm ${kernel} supports NHWC only, got ${a.dataFormat}`);
   }
-  return a;
+  return tf.backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    a.strides,
+    1,
+    a.pad as "same",
+    a.dimRoundingMode,
+  );
 }
 
 /** A stride-1 NHWC Conv2D with explicit pads (top, bottom, left, right) and the given dilation. */
@@ -66,17 +74,7 @@ export function makeConv2DBackpropFilter(tf: Tf) {
   return ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
     const x = inputs.x as TensorInfo;
     const dy = inputs.dy as TensorInfo;
-    const { strides, pad, dimRoundingMode, filterShape } = convGradAttrs<{
-      filterShape: [number, number, number, number];
-    }>("Conv2DBackpropFilter", attrs);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filterShape,
-      strides,
-      1,
-      pad as "same",
-      dimRoundingMode,
-    );
+    const info = convInfo(tf, "Conv2DBackpropFilter", attrs, x.shape, attrs.filterShape as number[]);
     const [kh, kw] = [info.filterHeight, info.filterWidth];
     const [sh, sw] = [info.strideHeight, info.strideWidth];
     const [, H, W, ci] = x.shape as [number, number, number, number];
@@ -151,17 +149,8 @@ export function makeConv2DBackpropInput(tf: Tf) {
   return ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
     const dy = inputs.dy as TensorInfo;
     const filter = inputs.filter as TensorInfo;
-    const { strides, pad, dimRoundingMode, inputShape } = convGradAttrs<{
-      inputShape: [number, number, number, number];
-    }>("Conv2DBackpropInput", attrs);
-    const info = tf.backend_util.computeConv2DInfo(
-      inputShape,
-      filter.shape as [number, number, number, number],
-      strides,
-      1,
-      pad as "same",
-      dimRoundingMode,
-    );
+    const inputShape = attrs.inputShape as Shape4;
+    const info = convInfo(tf, "Conv2DBackpropInput", attrs, inputShape, filter.shape);
     return withTemps(tf, backend, (ops) => {
       const d = zeroDilate(ops, dy, info.strideHeight, info.strideWidth);
       const f = rotateFilter(ops, filter);
