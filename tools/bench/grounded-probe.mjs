@@ -55,35 +55,16 @@ function maskFeatures(codes, bg) {
   return Int32Array.from(out);
 }
 
-/**
- * The codebook vector of the code of every cell ({ idx, val }: dense, cell × dim): a linear reader of
- * what the transformer's codebook embeddings (model.image_embedding: codebook) start from.
- */
-function vectorFeatures(codes, vectors, dim) {
-  const idx = new Int32Array(codes.length * dim);
-  const val = new Float32Array(codes.length * dim);
-  for (let i = 0; i < codes.length; i++)
-    for (let d = 0; d < dim; d++) {
-      idx[i * dim + d] = i * dim + d;
-      val[i * dim + d] = vectors[codes[i] * dim + d];
-    }
-  return { idx, val };
-}
-
-/**
- * Softmax regression (SGD) on sparse features: an Int32Array of active binary features, or
- * { idx, val } with values; returns predict(features) → class index.
- */
+/** Softmax regression on sparse binary features (SGD); returns predict(features) → class index. */
 function fit(rows, labels, k, dims, { epochs = 60, lr = 0.5, l2 = 1e-4 } = {}) {
   const w = new Float32Array(dims * k);
   const b = new Float32Array(k);
   const logits = new Float32Array(k);
-  const parts = (x) => (x.idx ? x : { idx: x, val: null });
-  const scale = 1 / parts(rows[0]).idx.length;
-  const score = ({ idx, val }) => {
+  const scale = 1 / rows[0].length;
+  const score = (x) => {
     for (let c = 0; c < k; c++) {
       let s = b[c];
-      for (let j = 0; j < idx.length; j++) s += w[idx[j] * k + c] * (val ? val[j] : 1) * scale;
+      for (const f of x) s += w[f * k + c] * scale;
       logits[c] = s;
     }
     return logits;
@@ -91,8 +72,7 @@ function fit(rows, labels, k, dims, { epochs = 60, lr = 0.5, l2 = 1e-4 } = {}) {
   for (let e = 0; e < epochs; e++) {
     const step = lr * (1 - e / epochs);
     for (let r = 0; r < rows.length; r++) {
-      const x = parts(rows[r]);
-      const z = score(x);
+      const z = score(rows[r]);
       const max = Math.max(...z);
       let sum = 0;
       for (let c = 0; c < k; c++) {
@@ -102,15 +82,12 @@ function fit(rows, labels, k, dims, { epochs = 60, lr = 0.5, l2 = 1e-4 } = {}) {
       for (let c = 0; c < k; c++) {
         const g = z[c] / sum - (c === labels[r] ? 1 : 0);
         b[c] -= step * g;
-        for (let j = 0; j < x.idx.length; j++) {
-          const f = x.idx[j] * k + c;
-          w[f] -= step * (g * (x.val ? x.val[j] : 1) * scale + l2 * w[f]);
-        }
+        for (const f of rows[r]) w[f * k + c] -= step * (g * scale + l2 * w[f * k + c]);
       }
     }
   }
   return (x) => {
-    const z = score(parts(x));
+    const z = score(x);
     let best = 0;
     for (let c = 1; c < k; c++) if (z[c] > z[best]) best = c;
     return best;
@@ -119,20 +96,24 @@ function fit(rows, labels, k, dims, { epochs = 60, lr = 0.5, l2 = 1e-4 } = {}) {
 
 /**
  * Probe accuracy per feature kind and attribute. `train`, `tests.*`: { codes: Int32Array[], scenes };
- * `values`: { colour: ids, shape: ids, position: ids }; `vectors` (optional): the codebook
- * { data, dim }, standardised as the transformer stores it, for the "codebook" probe.
+ * `values`: { colour: ids, shape: ids, position: ids }.
  */
-export function probeCodes({ codebook, train, tests, values, vectors }) {
+export function probeCodes({ codebook, train, tests, values }) {
   const out = {};
   const n = train.codes[0].length;
   const bg = backgroundCodes(train.codes);
   const kinds = {
     codes: { of: (c) => codeFeatures(c, codebook), dims: (n + 1) * codebook },
     mask: { of: (c) => maskFeatures(c, bg), dims: 2 + (2 * Math.ceil(Math.sqrt(n) / 4) + 1) ** 2 },
-    ...(vectors
-      ? { codebook: { of: (c) => vectorFeatures(c, vectors.data, vectors.dim), dims: n * vectors.dim } }
-      : {}),
   };
+  // Codes of each test set that no training image has: a model with one embedding row per code id
+  // would never have seen them as inputs (0 for the 16×16 VQ: every held-out code is in training).
+  const trained = new Set(train.codes.flatMap((c) => Array.from(c)));
+  out.unseen_codes = {};
+  for (const [name, t] of Object.entries(tests)) {
+    const all = t.codes.flatMap((c) => Array.from(c));
+    out.unseen_codes[name] = Number((all.filter((c) => !trained.has(c)).length / all.length).toFixed(4));
+  }
   for (const [kind, f] of Object.entries(kinds)) {
     const dims = f.dims;
     const rows = train.codes.map((c) => f.of(c));

@@ -23,7 +23,6 @@ import {
   parseConfig,
   renderReport,
   resolveShape,
-  standardCodebook,
   trainBpe,
   trainMultimodal,
   writeSamplesFile,
@@ -202,10 +201,8 @@ if (nProbe > 0) {
     probeTrain.codes.push(...(await vq.encodeImageBytes(pngs)));
     probeTrain.scenes.push(...batch.map((x) => x.scene));
   }
-  const cb = await vq.codebookVectors();
   probe = probeCodes({
     codebook: vq.codebookSize,
-    vectors: { data: standardCodebook(cb.data, cb.dim), dim: cb.dim },
     train: probeTrain,
     tests: {
       held_out: { codes: heldCodes, scenes: heldOut.map((x) => x.scene) },
@@ -255,7 +252,14 @@ say(
 // --- the transformer, on the grounded shards as its LAION source only ---
 const raw = {
   output_dir: path.join(out, "model"),
-  model: { preset: "demo", seq_len: 4 + vq.tokensPerImage + captionTokens + 2, tokenizer: tokFile },
+  model: {
+    preset: "demo",
+    seq_len: 4 + vq.tokensPerImage + captionTokens + 2,
+    tokenizer: tokFile,
+    // each code on its grid cell (configs/grounded.yaml; docs/trainer.md); the codebook embedding
+    // was worse for shape at equal steps (docs/benchmarks.md), so model.image_embedding stays "table"
+    image_positions: "grid",
+  },
   data: { held_out_fraction: 0.02 },
   training: {
     laion_path: trainDir,

@@ -30,7 +30,6 @@ export {
   type ImageInputs,
   KVCache,
   type ModelConfig,
-  standardCodebook,
   type Tf,
   Transformer,
 } from "./model.js";
