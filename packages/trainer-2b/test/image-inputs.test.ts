@@ -83,14 +83,7 @@ test("tied logits equal the explicit computation: a plain-table model whose wte 
   const model = new Transformer(tf, { ...cfg, image: { ...image, side: 0 } }, { seed: 2, codebook });
   // train a step first so the residual rows and the projection are not at their initial values
   const opt = new AdamW(tf, model.params, { weightDecay: 0.1 });
-  await trainStep({
-    model,
-    opt,
-    micro: [batchOf(seq)],
-    lr: 1e-2,
-    gradClip: 1,
-    lossWeights: { text: 1, image: 1 },
-  });
+  await stepOn(model, opt, 1e-2);
   const weights: Record<string, ReturnType<typeof tf.tensor>> = {};
   for (const [name, v] of model.params) if (!name.startsWith("img.")) weights[name] = v;
   weights["wte"] = model.embeddings();
@@ -105,6 +98,10 @@ test("tied logits equal the explicit computation: a plain-table model whose wte 
   plain.dispose();
   opt.dispose();
 });
+
+/** One optimizer step on `seq`, text and image targets weighted alike. */
+const stepOn = (model: Transformer, opt: AdamW, lr: number) =>
+  trainStep({ model, opt, micro: [batchOf(seq)], lr, gradClip: 1, lossWeights: { text: 1, image: 1 } });
 
 function batchOf(tokens: number[]): Batch {
   const T = tokens.length - 1;
@@ -128,14 +125,7 @@ test("a training step reaches the projection and the cell embeddings, never the 
   const model = new Transformer(tf, cfg, { seed: 3, codebook });
   const opt = new AdamW(tf, model.params, { weightDecay: 0.1 });
   const before = new Map([...model.params].map(([n, v]) => [n, Float32Array.from(v.dataSync())]));
-  await trainStep({
-    model,
-    opt,
-    micro: [batchOf(seq)],
-    lr: 1e-2,
-    gradClip: 1,
-    lossWeights: { text: 1, image: 1 },
-  });
+  await stepOn(model, opt, 1e-2);
   const moved = (n: string) =>
     model
       .p(n)
@@ -155,15 +145,7 @@ test("grid cells: forward needs them, they change the logits, and cached decodin
   const model = new Transformer(tf, cfg, { seed: 4, codebook });
   // move the cell embeddings off their init so a wrong cell would show
   const opt = new AdamW(tf, model.params, { weightDecay: 0 });
-  for (let s = 0; s < 3; s++)
-    await trainStep({
-      model,
-      opt,
-      micro: [batchOf(seq)],
-      lr: 3e-2,
-      gradClip: 1,
-      lossWeights: { text: 1, image: 1 },
-    });
+  for (let s = 0; s < 3; s++) await stepOn(model, opt, 3e-2);
   const T = seq.length;
   const x = tf.tensor2d(Int32Array.from(seq), [1, T], "int32");
   const mask = documentMask(tf, new Int32Array(T), 1, T);
