@@ -1,3 +1,4 @@
 import { packageBuild } from "../../tsup.shared.ts";
 
-export default packageBuild(["src/index.ts", "src/cli.ts"]);
+// fetch-worker: the thread fetchLaionSubset runs in (resolved beside the built index)
+export default packageBuild(["src/index.ts", "src/cli.ts", "src/fetch-worker.ts"]);

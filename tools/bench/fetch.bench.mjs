@@ -3,7 +3,9 @@
 //  1. rows/s filtering a local LAION-like file, as a ratio to hyparquet reading the same columns bare;
 //  2. bytes fetched for --max-samples 50000 over HTTP (Range) from a >= 1 GB parquet, vs its size;
 //  3. peak RSS of the CLI (child processes, run through its bin as a user runs it) for the first 10k rows
-//     of the big file (same pages, same code path) and for all of it; the 10k-row file for reference.
+//     of the big file (same pages, same code path) and for all of it; the 10k-row file for reference;
+//  4. the same for a library caller (the app): fetchLaionSubset called in a plain `node` (no flags), by
+//     default (a worker thread) and with `inProcess: true`.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -182,4 +184,45 @@ if (ONLY.has(3)) {
       `\n   all ${BIG_ROWS / 1e6}M rows: ${line(all)}, ${Math.round(all.stats.rows_read / all.seconds).toLocaleString()} rows/s end to end` +
       `\n   ratio to the first 10k rows = ${(all.mb / first.mb).toFixed(2)}; to the 10k-row file = ${(all.mb / r10k.mb).toFixed(2)}`,
   );
+}
+
+// 4. peak RSS of a library caller ----------------------------------------------------------------------
+const lib = path.join(root, "packages/fetch/dist/index.js");
+function libRss(input, label, extra = {}) {
+  const out = path.join(dir, `out-lib-${label}`);
+  const params = { input: [input], outDir: out, minSimilarity: 0.38, minCaptionLen: 5, ...extra };
+  const script = `const { fetchLaionSubset } = await import(${JSON.stringify(lib)}); await fetchLaionSubset(${JSON.stringify(params)});`;
+  const t = performance.now();
+  const r = spawnSync(
+    "/usr/bin/time",
+    ["-f", "MAXRSS_KB %M CPU_S %U %S", process.execPath, "--input-type=module", "-e", script],
+    {
+      encoding: "utf8",
+    },
+  );
+  const seconds = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`${label}: ${r.stderr}`);
+  const kb = Number(/MAXRSS_KB (\d+)/.exec(r.stderr)?.[1]);
+  const cpu = /CPU_S ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  const stats = JSON.parse(fs.readFileSync(path.join(out, "fetch_stats.json"), "utf8"));
+  fs.rmSync(out, { recursive: true, force: true });
+  return { mb: kb / 1024, seconds, cpu: Number(cpu?.[1]) + Number(cpu?.[2]), stats };
+}
+if (ONLY.has(4)) {
+  const line = (r) =>
+    `${r.mb.toFixed(0)} MB (${r.stats.rows_read} read, ${r.seconds.toFixed(1)} s, CPU ${r.cpu.toFixed(1)} s)`;
+  console.log(
+    `\n4. peak RSS of fetchLaionSubset called from plain node (the app's path), first 10k rows → all ${BIG_ROWS / 1e6}M:`,
+  );
+  for (const [mode, extra] of [
+    ["worker thread (default)", {}],
+    ["inProcess: true", { inProcess: true }],
+  ]) {
+    const firsts = [1, 2, 3].map(() => libRss(big, "first-10k", { ...extra, maxRowsPerFile: 10_000 }));
+    const first = [...firsts].sort((a, b) => a.mb - b.mb)[1];
+    const all = libRss(big, "big", extra);
+    console.log(
+      `   ${mode}: first 10k median of ${firsts.map((r) => r.mb.toFixed(0)).join(", ")} MB: ${line(first)}; all: ${line(all)}; ratio ${(all.mb / first.mb).toFixed(2)}`,
+    );
+  }
 }
