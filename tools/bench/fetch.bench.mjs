@@ -156,10 +156,12 @@ function cliRss(input, label, extra = []) {
     "5",
     ...extra,
   ];
+  return timedRun([bin, ...args], out, label);
+}
+/** Runs a command under /usr/bin/time: its peak RSS, wall and CPU seconds, and the fetch_stats of `out` (then removed). */
+function timedRun(command, out, label) {
   const t = performance.now();
-  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KB %M CPU_S %U %S", bin, ...args], {
-    encoding: "utf8",
-  });
+  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KB %M CPU_S %U %S", ...command], { encoding: "utf8" });
   const seconds = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${label}: ${r.stderr}`);
   const kb = Number(/MAXRSS_KB (\d+)/.exec(r.stderr)?.[1]);
@@ -192,21 +194,7 @@ function libRss(input, label, extra = {}) {
   const out = path.join(dir, `out-lib-${label}`);
   const params = { input: [input], outDir: out, minSimilarity: 0.38, minCaptionLen: 5, ...extra };
   const script = `const { fetchLaionSubset } = await import(${JSON.stringify(lib)}); await fetchLaionSubset(${JSON.stringify(params)});`;
-  const t = performance.now();
-  const r = spawnSync(
-    "/usr/bin/time",
-    ["-f", "MAXRSS_KB %M CPU_S %U %S", process.execPath, "--input-type=module", "-e", script],
-    {
-      encoding: "utf8",
-    },
-  );
-  const seconds = (performance.now() - t) / 1000;
-  if (r.status !== 0) throw new Error(`${label}: ${r.stderr}`);
-  const kb = Number(/MAXRSS_KB (\d+)/.exec(r.stderr)?.[1]);
-  const cpu = /CPU_S ([\d.]+) ([\d.]+)/.exec(r.stderr);
-  const stats = JSON.parse(fs.readFileSync(path.join(out, "fetch_stats.json"), "utf8"));
-  fs.rmSync(out, { recursive: true, force: true });
-  return { mb: kb / 1024, seconds, cpu: Number(cpu?.[1]) + Number(cpu?.[2]), stats };
+  return timedRun([process.execPath, "--input-type=module", "-e", script], out, label);
 }
 if (ONLY.has(4)) {
   const line = (r) =>
