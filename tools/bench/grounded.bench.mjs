@@ -285,9 +285,9 @@ const raw = {
 applyKeyValues(raw, positionals);
 const trainMinutes = Math.max(0.5, minutes - elapsedMin() - 0.05 * minutes);
 // Steps for the remaining budget at a measured rate (steps/s); the schedule ends there. Default:
-// 3,000 tokens/s, the demo shape with grid cells at 16 × 273 tokens on 2 cores (wasm, 2 threads) after
-// session 6's wasm kernels: 3,300–3,700 tokens/s measured at load 3.7 (1,300 in session 5).
-const stepRate = Number(flags["train-rate"] ?? 3000 / (raw.training.batch_size * raw.model.seq_len));
+// 4,200 tokens/s, the demo shape with grid cells at 16 × 273 tokens on 2 cores (wasm, 2 threads) after
+// session 6's wasm kernels: 4,480 tokens/s measured at load 3–4 (1,300 in session 5).
+const stepRate = Number(flags["train-rate"] ?? 4200 / (raw.training.batch_size * raw.model.seq_len));
 const maxSteps = flags.steps
   ? Number(flags.steps)
   : (raw.training.max_steps ?? Math.max(20, Math.round(trainMinutes * 60 * stepRate)));
