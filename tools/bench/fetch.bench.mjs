@@ -3,9 +3,7 @@
 //  1. rows/s filtering a local LAION-like file, as a ratio to hyparquet reading the same columns bare;
 //  2. bytes fetched for --max-samples 50000 over HTTP (Range) from a >= 1 GB parquet, vs its size;
 //  3. peak RSS of the CLI (child processes, run through its bin as a user runs it) for the first 10k rows
-//     of the big file (same pages, same code path) and for all of it; the 10k-row file for reference;
-//  4. the same for a library caller (the app): fetchLaionSubset called in a plain `node` (no flags), by
-//     default (a worker thread) and with `inProcess: true`.
+//     of the big file (same pages, same code path) and for all of it; the 10k-row file for reference.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -202,15 +200,10 @@ if (ONLY.has(4)) {
   console.log(
     `\n4. peak RSS of fetchLaionSubset called from plain node (the app's path), first 10k rows → all ${BIG_ROWS / 1e6}M:`,
   );
-  for (const [mode, extra] of [
-    ["worker thread (default)", {}],
-    ["inProcess: true", { inProcess: true }],
-  ]) {
-    const firsts = [1, 2, 3].map(() => libRss(big, "first-10k", { ...extra, maxRowsPerFile: 10_000 }));
-    const first = [...firsts].sort((a, b) => a.mb - b.mb)[1];
-    const all = libRss(big, "big", extra);
-    console.log(
-      `   ${mode}: first 10k median of ${firsts.map((r) => r.mb.toFixed(0)).join(", ")} MB: ${line(first)}; all: ${line(all)}; ratio ${(all.mb / first.mb).toFixed(2)}`,
-    );
-  }
+  const firsts = [1, 2, 3].map(() => libRss(big, "first-10k", { maxRowsPerFile: 10_000 }));
+  const first = [...firsts].sort((a, b) => a.mb - b.mb)[1];
+  const all = libRss(big, "big");
+  console.log(
+    `   first 10k median of ${firsts.map((r) => r.mb.toFixed(0)).join(", ")} MB: ${line(first)}; all: ${line(all)}; ratio ${(all.mb / first.mb).toFixed(2)}`,
+  );
 }

@@ -30,7 +30,6 @@ import {
 } from "./run-manifest.js";
 import { type ResolveSourcesParams, resolveSources } from "./sources.js";
 import { emptyStats, type FetchStats, type LaionRow, type Source } from "./types.js";
-import { runInWorker, semiSpaceCapped, workerEntry } from "./worker-relay.js";
 import { type OutputColumn, outputColumns, writeFiltered } from "./write-filtered.js";
 
 export const OUTPUT_FILE = "filtered.parquet";
@@ -54,13 +53,6 @@ export interface FetchLaionSubsetParams
    * anyway and keep the old as `filtered.parquet.prev-<n>` (+ its stats). Without it such a run is refused.
    */
   overwrite?: boolean;
-  /**
-   * Run in the caller's thread (true) or in a worker thread whose young generation is capped (false:
-   * flat memory without node flags). Default: a worker, except when node already runs with
-   * `--max-semi-space-size` (the bin), when a custom `fetch` function is given (it cannot cross
-   * threads), or when running from the TypeScript sources (tests; node 20 starts no worker on .ts).
-   */
-  inProcess?: boolean;
 }
 
 /** What the progress file holds; small JSON, rewritten atomically after each finished input file. */
@@ -139,21 +131,9 @@ async function* readPart(file: string, columns: readonly OutputColumn[]): AsyncG
  * `resume: true` skips those files and re-reads an unfinished one from its start, so no row is
  * written twice. At the end the parts are merged, in order, into filtered.parquet (temp + rename).
  */
-export async function fetchLaionSubset(params: FetchLaionSubsetParams): Promise<FetchResult> {
-  const here = params.fetch !== undefined || (params.inProcess ?? semiSpaceCapped());
-  const entry = here ? null : workerEntry();
-  if (!entry) return fetchLaionSubsetHere(params);
-  const { onLog, onProgress, ...data } = params;
-  return runInWorker({
-    entry,
-    data,
-    ...(onLog ? { onLog } : {}),
-    ...(onProgress ? { onProgress } : {}),
-  });
-}
-
-/** fetchLaionSubset in this thread (what the worker runs). */
-export async function fetchLaionSubsetHere(params: FetchLaionSubsetParams): Promise<FetchResult> {
+export async function fetchLaionSubset(
+  params: FetchLaionSubsetParams,
+): Promise<{ stats: FetchStats; outPath: string; statsPath: string }> {
   if (params.maxSamples !== undefined && (!Number.isInteger(params.maxSamples) || params.maxSamples < 1))
     throw new FetchError(`--max-samples must be an integer >= 1, got ${params.maxSamples}`);
   const outDir = params.outDir;
