@@ -256,9 +256,8 @@ const raw = {
     preset: "demo",
     seq_len: 4 + vq.tokensPerImage + captionTokens + 2,
     tokenizer: tokFile,
-    // each code on its grid cell (configs/grounded.yaml; docs/trainer.md); the codebook embedding
-    // was worse for shape at equal steps (docs/benchmarks.md), so model.image_embedding stays "table"
-    image_positions: "grid",
+    // model.image_embedding / image_positions stay at their defaults: neither codebook embeddings nor
+    // grid cells read held-out shape better at equal steps (docs/benchmarks.md, session 6)
   },
   data: { held_out_fraction: 0.02 },
   training: {
@@ -285,8 +284,8 @@ const raw = {
 applyKeyValues(raw, positionals);
 const trainMinutes = Math.max(0.5, minutes - elapsedMin() - 0.05 * minutes);
 // Steps for the remaining budget at a measured rate (steps/s); the schedule ends there. Default:
-// 4,200 tokens/s, the demo shape with grid cells at 16 × 273 tokens on 2 cores (wasm, 2 threads) after
-// session 6's wasm kernels: 4,480 tokens/s measured at load 3–4 (1,300 in session 5).
+// 4,200 tokens/s, the demo shape at 16 × 273 tokens on 2 cores (wasm, 2 threads) after
+// session 6's wasm kernels: 4,480 tokens/s measured at load 3–4 with grid cells (1,300 in session 5).
 const stepRate = Number(flags["train-rate"] ?? 4200 / (raw.training.batch_size * raw.model.seq_len));
 const maxSteps = flags.steps
   ? Number(flags.steps)
