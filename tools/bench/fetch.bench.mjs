@@ -191,14 +191,15 @@ const lib = path.join(root, "packages/fetch/dist/index.js");
 function libRss(input, label, extra = {}) {
   const out = path.join(dir, `out-lib-${label}`);
   const params = { input: [input], outDir: out, minSimilarity: 0.38, minCaptionLen: 5, ...extra };
-  const script = `const { fetchLaionSubset } = await import(${JSON.stringify(lib)}); await fetchLaionSubset(${JSON.stringify(params)});`;
+  // as the app's fetch stage calls it: with the bin's GC step (OWN_PROCESS_MEMORY), without its node flags
+  const script = `const { fetchLaionSubset, OWN_PROCESS_MEMORY } = await import(${JSON.stringify(lib)}); await fetchLaionSubset({ ...${JSON.stringify(params)}, memory: OWN_PROCESS_MEMORY });`;
   return timedRun([process.execPath, "--input-type=module", "-e", script], out, label);
 }
 if (ONLY.has(4)) {
   const line = (r) =>
     `${r.mb.toFixed(0)} MB (${r.stats.rows_read} read, ${r.seconds.toFixed(1)} s, CPU ${r.cpu.toFixed(1)} s)`;
   console.log(
-    `\n4. peak RSS of fetchLaionSubset called from plain node (the app's path), first 10k rows → all ${BIG_ROWS / 1e6}M:`,
+    `\n4. peak RSS of fetchLaionSubset({ memory: OWN_PROCESS_MEMORY }) called from plain node (the app's path), first 10k rows → all ${BIG_ROWS / 1e6}M:`,
   );
   const firsts = [1, 2, 3].map(() => libRss(big, "first-10k", { maxRowsPerFile: 10_000 }));
   const first = [...firsts].sort((a, b) => a.mb - b.mb)[1];

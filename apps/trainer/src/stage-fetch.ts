@@ -5,6 +5,7 @@ import {
   fetchLaionSubset,
   fetchSubsetStatus,
   OUTPUT_FILE,
+  OWN_PROCESS_MEMORY,
   STATS_FILE,
 } from "@laion/fetch";
 import type { AppConfig } from "./app-config.js";
@@ -49,6 +50,8 @@ export function fetchStage(params: FetchStageParams): Stage {
         ...(params.token ? { token: params.token } : {}),
         resume,
         overwrite,
+        // the app's process is ours: the fetch may start GCs early, as the bin does
+        memory: OWN_PROCESS_MEMORY,
         onLog: log,
       });
       const dropped = Object.entries(stats.dropped)

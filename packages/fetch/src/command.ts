@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import { DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import { type FetchLaionSubsetParams, fetchLaionSubset } from "./fetch-subset.js";
 import type { FilterParams } from "./filters.js";
+import { OWN_PROCESS_MEMORY } from "./heap-hint.js";
 import { DEFAULT_HF_DATASET, DEFAULT_HUB_URL, SUBSETS } from "./sources.js";
 import { DEFAULT_ROW_GROUP_SIZE } from "./write-filtered.js";
 
@@ -197,6 +198,8 @@ export const fetchCommand: CliCommand<FetchCliOptions> = {
     let lastRead = 0;
     const { stats, outPath } = await fetchLaionSubset({
       ...fetchParams(o, ctx.env),
+      // the bin's process is the fetch's own: let it start GCs early (the library does not by default)
+      memory: OWN_PROCESS_MEMORY,
       onLog: (m) => progress.log(m),
       onProgress: (s) => {
         progress.tick(s.rows_read - lastRead, {

@@ -17,6 +17,7 @@ import { parquetMetadataAsync } from "hyparquet";
 import { FetchError } from "./errors.js";
 import { dedupeFilter, type FetchLaionParams, fetchLaionFiles } from "./fetch-laion.js";
 import { FILTER_KEYS } from "./filters.js";
+import { checkMemoryParams, type FetchMemoryParams } from "./heap-hint.js";
 import { localBuffer } from "./open-parquet.js";
 import { readBatches } from "./read-batches.js";
 import {
@@ -46,6 +47,11 @@ export interface FetchLaionSubsetParams
   resume?: boolean;
   /** Rows per output row group (default 5 000, `DEFAULT_ROW_GROUP_SIZE`). */
   rowGroupSize?: number;
+  /**
+   * Lets the fetch manage its process's memory (a concurrent full GC every `gcStepMb` of old-generation
+   * growth). Off by default: it acts on the whole process. `OWN_PROCESS_MEMORY` is what the bin uses.
+   */
+  memory?: FetchMemoryParams;
   /** Messages for the user (resume notices). */
   onLog?: (message: string) => void;
   /**
@@ -136,6 +142,7 @@ export async function fetchLaionSubset(
 ): Promise<{ stats: FetchStats; outPath: string; statsPath: string }> {
   if (params.maxSamples !== undefined && (!Number.isInteger(params.maxSamples) || params.maxSamples < 1))
     throw new FetchError(`--max-samples must be an integer >= 1, got ${params.maxSamples}`);
+  checkMemoryParams(params.memory);
   const outDir = params.outDir;
   ensureWritableDir(outDir);
   // one writer per output folder: a second fetch on it is refused, naming the first
@@ -302,6 +309,7 @@ async function writeParts(
       outPath: partPath(params.outDir, file.index),
       columns,
       ...(params.rowGroupSize !== undefined ? { rowGroupSize: params.rowGroupSize } : {}),
+      ...(params.memory ? { memory: params.memory } : {}),
     });
     progress.done.push({ index: file.index, rows });
     progress.stats = stats;
@@ -332,6 +340,7 @@ async function mergeParts(params: FetchLaionSubsetParams, paths: OutputPaths, pr
     outPath: staged,
     columns,
     ...(params.rowGroupSize !== undefined ? { rowGroupSize: params.rowGroupSize } : {}),
+    ...(params.memory ? { memory: params.memory } : {}),
   });
 }
 

@@ -1,5 +1,6 @@
 import v8 from "node:v8";
 import vm from "node:vm";
+import { FetchError } from "./errors.js";
 
 // V8 lets the old generation grow by at least 8 MB past what the last full GC left before it collects
 // again (MinimumAllocationLimitGrowingStep; --heap-growing-percent lowers only the proportional part),
@@ -8,9 +9,9 @@ import vm from "node:vm";
 // concurrent (incremental) full GC ourselves once it has grown 2 MB narrows that swing: 1M rows, three
 // alternating rounds at load ~12: peak RSS 116 → 110 MB for ~+10 % CPU (4 MB: 113 MB, +3 %; 1 MB: no
 // lower than 2). Each is a full mark of a ~12 MB live heap, mostly on V8's helper thread.
-
-/** Growth of the old generation past its lowest point since the last GC we started that starts one. */
-const STEP = 2 << 20;
+//
+// It drives the whole process's GC, so a library must not do it behind its host's back: it is off
+// unless the caller asks (`memory.gcStepMb`); the bin and the app, whose processes are their own, do.
 
 export type GcFunction = (options: { type: "major"; execution: "async" }) => void;
 
@@ -19,7 +20,7 @@ export type GcFunction = (options: { type: "major"; execution: "async" }) => voi
  * made visible in a fresh vm context only (the flag is set for the moment of its creation, as Jest does
  * for --logHeapUsage). Null if neither works.
  */
-export function gcFunction(): GcFunction | null {
+function findGcFunction(): GcFunction | null {
   const global = (globalThis as { gc?: GcFunction }).gc;
   if (global) return global;
   try {
@@ -30,6 +31,13 @@ export function gcFunction(): GcFunction | null {
   } catch {
     return null;
   }
+}
+
+let found: GcFunction | null | undefined;
+/** `findGcFunction`, asked once per process (each call would make a vm context). */
+export function gcFunction(): GcFunction | null {
+  if (found === undefined) found = findGcFunction();
+  return found;
 }
 
 function oldSpaceUsed(): number {
@@ -60,8 +68,35 @@ export function oldSpaceLimiter(p: OldSpaceLimiterParams): () => void {
   };
 }
 
+/** How a fetch may manage its process's memory; every field is off unless given. */
+export interface FetchMemoryParams {
+  /**
+   * Start a concurrent full GC (V8's own `gc()`, reached without `--expose-gc`) whenever the old
+   * generation has grown this many MB past the lowest size seen since the last one. It acts on the
+   * whole process, so it is for processes that are the fetch's own (the bin and the app use 2:
+   * peak RSS 116 → 110 MB over 1M rows for ~10 % more CPU). Off by default.
+   */
+  gcStepMb?: number;
+}
+
+/** What the bin uses, and what a caller whose process does nothing else can pass as `memory`. */
+export const OWN_PROCESS_MEMORY: Readonly<FetchMemoryParams> = Object.freeze({ gcStepMb: 2 });
+
+/** Refuses settings that are not numbers > 0, naming the field. */
+export function checkMemoryParams(memory: FetchMemoryParams | undefined): void {
+  const stepMb = memory?.gcStepMb;
+  if (stepMb === undefined) return;
+  if (typeof stepMb !== "number" || !(stepMb > 0) || !Number.isFinite(stepMb))
+    throw new FetchError(`memory.gcStepMb must be a number > 0 (MB), got ${String(stepMb)}`);
+}
+
 /**
- * Called between batches of a long fetch: starts a concurrent full GC when the old generation has grown
- * 2 MB past the lowest size seen since the last one (what a GC left). Cheap otherwise: one heap-space query.
+ * The tick `writeFiltered` calls between batches for these settings (none when no GC step is asked):
+ * one heap-space query per call, a GC started when the old generation has grown the step.
  */
-export const limitOldSpaceGrowth = oldSpaceLimiter({ step: STEP, used: oldSpaceUsed, gc: gcFunction });
+export function memoryTick(memory: FetchMemoryParams | undefined): (() => void) | undefined {
+  checkMemoryParams(memory);
+  const stepMb = memory?.gcStepMb;
+  if (stepMb === undefined) return undefined;
+  return oldSpaceLimiter({ step: stepMb * 2 ** 20, used: oldSpaceUsed, gc: gcFunction });
+}

@@ -9,6 +9,8 @@ export type { FetchLaionSubsetParams } from "./fetch-subset.js";
 export { fetchLaionSubset, fetchSubsetStatus, OUTPUT_FILE, STATS_FILE } from "./fetch-subset.js";
 export type { FilterParams } from "./filters.js";
 export { FILTERS } from "./filters.js";
+export type { FetchMemoryParams } from "./heap-hint.js";
+export { OWN_PROCESS_MEMORY } from "./heap-hint.js";
 export type { ResolveSourcesParams } from "./sources.js";
 export { DEFAULT_HF_DATASET, resolveSources, SUBSETS } from "./sources.js";
 export { fetchArgs } from "./to-args.js";

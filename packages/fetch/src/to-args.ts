@@ -9,5 +9,6 @@ export function fetchArgs(params: FetchLaionSubsetParams): string[] {
     timeoutMs: (ms) => ["--timeout", String(Number(ms) / 1000)],
     batchRows: null,
     maxBatchRows: null,
+    memory: null,
   });
 }
