@@ -45,7 +45,7 @@ export interface FetchLaionSubsetParams
   outDir: string;
   /** Continue a crashed run with the same arguments: finished input files are skipped. */
   resume?: boolean;
-  /** Rows per output row group (default 5 000, `DEFAULT_ROW_GROUP_SIZE`). */
+  /** Rows per output row group (default 2 500, `DEFAULT_ROW_GROUP_SIZE`). */
   rowGroupSize?: number;
   /**
    * Lets the fetch manage its process's memory (a concurrent full GC every `gcStepMb` of old-generation
