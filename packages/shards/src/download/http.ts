@@ -109,7 +109,12 @@ function redirectCheck(policy: AddressPolicy): (target: URL) => void {
 /** Refuses a response by its headers: an X-Robots-Tag opt-out, or a declared size over the cap. */
 function responseCheck(directives: readonly string[], maxBodyBytes: number) {
   return (res: http.IncomingMessage) => {
-    if (directives.length > 0 && isDisallowedByRobots(res.headersDistinct["x-robots-tag"], directives))
+    // headersDistinct builds an array per header on every response: only asked for when the tag is there
+    if (
+      directives.length > 0 &&
+      res.headers["x-robots-tag"] !== undefined &&
+      isDisallowedByRobots(res.headersDistinct["x-robots-tag"], directives)
+    )
       throw new AttemptError(ROBOTS_DISALLOWED_ERROR, false);
     const declared = Number(res.headers["content-length"]);
     if (Number.isFinite(declared) && declared > maxBodyBytes)

@@ -9,6 +9,9 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { createImageFetcher } from "../../src/download/index.js";
 
 const image = fs.readFileSync(fixturePath("images/originals/123_456.jpg"));
+// larger than a socket read (64 KiB), written in uneven pieces: the body arrives in several chunks
+const big = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
+const pieces = [0, 1, 70_000, 70_001, 200_000, big.length];
 let server: http.Server;
 let base: string;
 const sockets = new Set<unknown>();
@@ -24,6 +27,13 @@ beforeAll(async () => {
       case "/br":
         res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Encoding": "br" });
         return void res.end(zlib.brotliCompressSync(image));
+      case "/big":
+      case "/big-chunked": {
+        const length = url.pathname === "/big" ? { "Content-Length": big.length } : {};
+        res.writeHead(200, { "Content-Type": "image/jpeg", ...length });
+        for (let i = 1; i < pieces.length; i++) res.write(big.subarray(pieces[i - 1], pieces[i]));
+        return void res.end();
+      }
       case "/to-ftp":
         res.writeHead(302, { Location: "ftp://127.0.0.1/x.jpg", "Content-Length": "0" });
         return void res.end();
@@ -65,6 +75,19 @@ test("deflate and brotli bodies are decoded to the image's bytes", async () => {
     for (const path of ["/deflate", "/br"]) {
       const result = await fetcher.fetch(`${base}${path}`);
       expect(result.ok && Buffer.compare(result.bytes, image), path).toBe(0);
+    }
+  } finally {
+    fetcher.close();
+  }
+});
+
+test("a body of several chunks arrives byte for byte, with a Content-Length (one buffer) and without", async () => {
+  const fetcher = createImageFetcher({ allowPrivateAddresses: true, retries: 0 });
+  try {
+    for (const path of ["/big", "/big-chunked"]) {
+      const result = await fetcher.fetch(`${base}${path}`);
+      expect(result.ok && result.bytes.length, path).toBe(big.length);
+      expect(result.ok && Buffer.compare(result.bytes, big), path).toBe(0);
     }
   } finally {
     fetcher.close();
