@@ -249,6 +249,7 @@ for (let r = 0; r < ROUNDS; r++) {
     ratio: e2eRate / bareRate,
     floorRatio: e2eRate / floorRate,
     cpuRatio,
+    fullGcs: e2e.gcMajor,
   });
   console.log(
     `round ${r + 1}: bare sharp ${bareRate.toFixed(1)} img/s (${(N / bare.cpu).toFixed(1)} per CPU-s), plain http+sharp ${floorRate.toFixed(1)} img/s, end to end ${e2eRate.toFixed(1)} img/s (${(N / e2e.cpu).toFixed(1)} per CPU-s; ${(e2eRate / cores).toFixed(1)} img/s/core), ratio to bare sharp ${(e2eRate / bareRate).toFixed(2)} (per CPU-s ${cpuRatio.toFixed(2)}), to plain http+sharp ${(e2eRate / floorRate).toFixed(2)}; GC pauses bare ${bare.gcMs.toFixed(0)} ms (${bare.gcMajor} major), end to end ${e2e.gcMs.toFixed(0)} ms (${e2e.gcMajor} major)`,
@@ -278,6 +279,8 @@ console.log(
     ratio_per_cpu_second_median: Number(
       [...rows].sort((a, b) => a.cpuRatio - b.cpuRatio)[Math.floor(rows.length / 2)].cpuRatio.toFixed(3),
     ),
+    // rounds with full GCs are the slow ones (docs/benchmarks.md, session 7): printed so a median can be read against them
+    end_to_end_full_gcs_per_round: rows.map((r) => r.fullGcs),
     ratio_to_plain_http_sharp_median: Number(
       [...rows]
         .sort((a, b) => a.floorRatio - b.floorRatio)
