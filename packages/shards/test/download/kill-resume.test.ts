@@ -2,13 +2,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
-import { type ImageServer, startImageServer } from "@laion/test-servers";
+import { type ImageServer, type Listening, serve, startImageServer } from "@laion/test-servers";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { downloadShards } from "../../src/download/index.js";
 import { bundleForChild } from "../child-bundle.js";
 import {
   listDir,
   ORIGINAL_NAMES,
+  ORIGINALS,
   readParquetRows,
   readTar,
   realCaptions,
@@ -17,6 +18,10 @@ import {
 } from "./helpers.js";
 
 let server: ImageServer;
+// Holds its one image's response open until `holding` is cleared: the first run cannot finish before it
+// is killed, however slowly the kill arrives; the runs after it get the image at once.
+let held: Listening;
+let holding = true;
 let work: string;
 let input: string;
 let runner: string;
@@ -25,12 +30,16 @@ const ROWS = 40;
 
 beforeAll(async () => {
   server = await startImageServer();
+  const image = fs.readFileSync(path.join(ORIGINALS, "389_535.jpg"));
+  held = await serve((_req, res) => {
+    if (!holding) res.writeHead(200, { "Content-Type": "image/jpeg" }).end(image);
+  });
   work = tempDir("kill");
   const captions = await realCaptions(ROWS);
   const urls = captions.map((_, i) =>
-    // one slow URL in the last shard: the first run cannot finish before it is killed
+    // one held URL in the last shard
     i === 35
-      ? `${server.url}/fault/slow/389_535.jpg?ms=30000`
+      ? `${held.url}/389_535.jpg`
       : i % 9 === 4
         ? `${server.url}/fault/404/x.jpg`
         : `${server.url}/images/${ORIGINAL_NAMES[i % ORIGINAL_NAMES.length]}`,
@@ -53,6 +62,7 @@ process.stdout.write("finished\\n");
 
 afterAll(async () => {
   await server?.close();
+  await held?.close();
   fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -61,7 +71,9 @@ const params = (output: string) => ({
   output,
   shardSize: SHARD_SIZE,
   concurrency: 3,
-  timeoutMs: 1000,
+  // a local image that took longer than a short deadline on a loaded machine (1000 ms did, under CI load)
+  // was a timeout in one run and a success in the other, and the two outputs differed
+  timeoutMs: 10_000,
   retries: 0,
   allowPrivateAddresses: true,
 });
@@ -99,6 +111,7 @@ test("kill -9 mid-run, then the same command again: same keys as an uninterrupte
   expect(left).not.toContain("stats.json");
   expect(left.filter((f) => f.endsWith("_stats.json")).length).toBeGreaterThanOrEqual(2); // shards 0 and 1 at least
   expect(left.some((f) => /\.tar\.tmp-\d+$/.test(f))).toBe(true); // the shard being written when killed
+  holding = false;
 
   const resumed = await downloadShards(params(out));
   expect(resumed.shards_skipped).toBeGreaterThanOrEqual(2);

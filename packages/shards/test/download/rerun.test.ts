@@ -32,7 +32,9 @@ async function inputFor(base: string, name: string): Promise<string> {
   });
 }
 
-const quick = { shardSize: 5, concurrency: 4, retries: 0, timeoutMs: 5000, allowPrivateAddresses: true };
+// a deadline only a hang reaches: no URL here is slow on purpose, and real images must not time out on a
+// loaded machine
+const quick = { shardSize: 5, concurrency: 4, retries: 0, timeoutMs: 30_000, allowPrivateAddresses: true };
 
 describe("transient failures are not final", () => {
   test("outage, then the same command once the server is back recovers every image", async () => {

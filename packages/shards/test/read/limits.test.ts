@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { type Listening, serve } from "@laion/test-servers";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { type ShardError, WebDataset } from "../../src/index.js";
 import { collect, shard, tarBuffer, tempDir } from "./helpers.js";
 
@@ -94,6 +94,10 @@ describe("http(s):// timeouts", () => {
   let server: Listening;
   let base = "";
   let tar: Buffer;
+  // the stalling server sends this much of the body: 6 whole samples (512-byte header + 32 KiB each)
+  // and the start of the 7th, then nothing more
+  const SENT = 200 * 1024;
+  const WHOLE_SAMPLES = Math.floor(SENT / (512 + 32 * 1024));
   beforeAll(async () => {
     tar = await tarBuffer(
       Array.from({ length: 40 }, (_, i) => ({ name: `s${i}.bin`, data: zeros(32 * 1024) })),
@@ -102,7 +106,7 @@ describe("http(s):// timeouts", () => {
       if (req.url === "/silent.tar") return; // never answers: no status line, no headers
       if (req.url === "/stall.tar") {
         res.writeHead(200, { "content-type": "application/x-tar" });
-        res.write(tar.subarray(0, 200 * 1024)); // part of the body, then nothing more
+        res.write(tar.subarray(0, SENT)); // part of the body, then nothing more
         return;
       }
       res.writeHead(200).end(tar);
@@ -120,19 +124,44 @@ describe("http(s):// timeouts", () => {
   });
 
   test("a body that stalls mid-way ends the shard with an error; the samples before it are kept", async () => {
-    const errors: ShardError[] = [];
-    const samples = await collect(
-      WebDataset(`${base}/stall.tar`, { timeoutMs: 300, handler: "ignore", onError: (e) => errors.push(e) }),
-    );
-    expect(samples.length).toBeGreaterThan(0);
-    expect(samples.length).toBeLessThan(40);
-    expect(errors[0]?.message).toContain("server sent nothing for 300 ms");
+    // The reader's clock is the test's, and it moves only once a sample has arrived, so the error always
+    // comes from the server's silence mid-body. On the wall clock (300 ms), a process descheduled on a
+    // loaded machine timed out before the first byte: 0 samples (reproduced with the test pinned to a
+    // busy core).
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const errors: ShardError[] = [];
+      const samples = WebDataset(`${base}/stall.tar`, {
+        timeoutMs: 300,
+        handler: "ignore",
+        onError: (e) => errors.push(e),
+      })[Symbol.asyncIterator]();
+      const first = await samples.next();
+      expect(first.done).toBe(false);
+      let ended = false;
+      const rest = collect({ [Symbol.asyncIterator]: () => samples }).finally(() => {
+        ended = true;
+      });
+      while (!ended) {
+        await new Promise((resolve) => setImmediate(resolve));
+        vi.advanceTimersByTime(300);
+      }
+      // whole samples only, and only from the bytes the server sent
+      expect(1 + (await rest).length).toBeLessThanOrEqual(WHOLE_SAMPLES);
+      expect(errors.map((e) => e.message)).toEqual([
+        expect.stringContaining("server sent nothing for 300 ms"),
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   test("a slow consumer does not trip the timeout (it only runs while the reader waits on the server)", async () => {
+    // the consumer holds a sample longer than timeoutMs while the server's data waits in the socket; the
+    // timeout is wide (a reader waiting on a loaded machine's local server) and the hold wider still
     let n = 0;
-    for await (const _ of WebDataset(`${base}/ok.tar`, { timeoutMs: 400 })) {
-      if (n++ < 2) await new Promise((resolve) => setTimeout(resolve, 900));
+    for await (const _ of WebDataset(`${base}/ok.tar`, { timeoutMs: 1500 })) {
+      if (n++ === 1) await new Promise((resolve) => setTimeout(resolve, 2000));
     }
     expect(n).toBe(40);
   });

@@ -93,7 +93,7 @@ describe("one cacheDir shared by two processes", () => {
       .sort((x, y) => x.length - y.length);
     const remote = NAMES.map((n) => fs.readFileSync(shard(n))).sort((x, y) => x.length - y.length);
     expect(cached.map((c, i) => c.equals(remote[i]!))).toEqual([true, true, true]);
-  }, 30_000);
+  });
 
   test("with cacheLimitBytes both evict under the limit and still read every shard whole", async () => {
     const cacheDir = path.join(tmp.dir, "limited");
@@ -110,5 +110,5 @@ describe("one cacheDir shared by two processes", () => {
     // evicted shards were fetched again (3 shards, 2 readers × 3 epochs, room for 2)
     const total = NAMES.reduce((sum, n) => sum + (gets.get(n) ?? 0), 0);
     expect(total).toBeGreaterThan(3);
-  }, 30_000);
+  });
 });
