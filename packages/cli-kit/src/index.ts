@@ -31,4 +31,4 @@ export {
 } from "./run-manifest.js";
 export type { ArgSpec } from "./to-args.js";
 export { toArgs } from "./to-args.js";
-export { writeFileAtomic, writeFileAtomicSync } from "./write-atomic.js";
+export { syncFolder, writeFileAtomic, writeFileAtomicSync } from "./write-atomic.js";

@@ -10,13 +10,60 @@ export function tempPathFor(file: string): string {
   return `${file}.tmp-${process.pid}-${counter++}`;
 }
 
+// A folder that cannot be opened for syncing (Windows: EISDIR/EPERM), or whose file system cannot sync
+// it (EINVAL and kin): its renames are as durable as that file system makes them.
+const NO_FOLDER_OPEN = new Set(["EISDIR", "EPERM", "EACCES"]);
+const NO_FOLDER_SYNC = new Set(["EINVAL", "EBADF", "EPERM", "ENOTSUP"]);
+const code = (err: unknown) => (err as NodeJS.ErrnoException).code ?? "";
+
 /**
- * Write `data` to `file` atomically: a temp file beside it, fsync, then rename over the target. A kill at
- * any moment leaves the old file or the new one, never half of one; on an error the temp file is removed
- * and the old file is untouched. Creates the parent folder.
+ * Makes a folder's entries durable — the renames just done in it: after a power cut a renamed file is
+ * found under its new name. A rename is atomic without this, but may be lost or undone by a crash.
+ */
+export async function syncFolder(dir: string): Promise<void> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(dir, "r");
+  } catch (err) {
+    if (NO_FOLDER_OPEN.has(code(err))) return;
+    throw err;
+  }
+  try {
+    await handle.sync();
+  } catch (err) {
+    if (!NO_FOLDER_SYNC.has(code(err))) throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The synchronous syncFolder. */
+export function syncFolderSync(dir: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, "r");
+  } catch (err) {
+    if (NO_FOLDER_OPEN.has(code(err))) return;
+    throw err;
+  }
+  try {
+    fs.fsyncSync(fd);
+  } catch (err) {
+    if (!NO_FOLDER_SYNC.has(code(err))) throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Write `data` to `file` atomically and durably: a temp file beside it, fsync, rename over the target,
+ * fsync the folder. A kill at any moment leaves the old file or the new one, never half of one; once it
+ * resolves, a power cut leaves the new one. On an error the temp file is removed and the old file is
+ * untouched. Creates the parent folder. Cost: two fsyncs (file and folder) per call.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const dir = path.dirname(file);
+  await fs.promises.mkdir(dir, { recursive: true });
   const tmp = tempPathFor(file);
   try {
     const fh = await fs.promises.open(tmp, "w");
@@ -31,11 +78,13 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await fs.promises.rm(tmp, { force: true });
     throw err;
   }
+  await syncFolder(dir);
 }
 
 /** The synchronous writeFileAtomic, for code paths that are synchronous already. */
 export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true });
   const tmp = tempPathFor(file);
   try {
     const fd = fs.openSync(tmp, "w");
@@ -50,4 +99,5 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
     fs.rmSync(tmp, { force: true });
     throw err;
   }
+  syncFolderSync(dir);
 }

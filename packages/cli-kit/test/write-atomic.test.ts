@@ -1,14 +1,17 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { writeFileAtomic, writeFileAtomicSync } from "../src/index.js";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { syncFolder, writeFileAtomic, writeFileAtomicSync } from "../src/index.js";
 
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "write-atomic-"));
 });
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  vi.restoreAllMocks();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 const writers = {
   async: writeFileAtomic,
@@ -33,4 +36,59 @@ describe.each(Object.entries(writers))("writeFileAtomic (%s)", (_name, write) =>
     expect(fs.readdirSync(dir)).toEqual(["taken"]);
     expect(fs.readFileSync(path.join(target, "keep.txt"), "utf8")).toBe("kept");
   });
+});
+
+// The real calls are observed (not replaced): every fsync by the name of what it syncs, every rename.
+function recordSyncsAndRenames(): string[] {
+  const events: string[] = [];
+  const name = (p: fs.PathLike) => path.basename(String(p)).replace(/\.tmp-\d+-\d+$/, ".tmp");
+  const openHandle = fs.promises.open;
+  vi.spyOn(fs.promises, "open").mockImplementation(async (file, ...rest) => {
+    const handle = await openHandle(file, ...rest);
+    const sync = handle.sync.bind(handle);
+    handle.sync = async () => {
+      await sync();
+      events.push(`sync ${name(file)}`);
+    };
+    return handle;
+  });
+  const rename = fs.promises.rename;
+  vi.spyOn(fs.promises, "rename").mockImplementation(async (from, to) => {
+    await rename(from, to);
+    events.push(`rename ${name(from)} -> ${name(to)}`);
+  });
+  const fdNames = new Map<number, string>();
+  const openSync = fs.openSync;
+  vi.spyOn(fs, "openSync").mockImplementation((file, ...rest) => {
+    const fd = openSync(file, ...rest);
+    fdNames.set(fd, name(file));
+    return fd;
+  });
+  const fsyncSync = fs.fsyncSync;
+  vi.spyOn(fs, "fsyncSync").mockImplementation((fd) => {
+    fsyncSync(fd);
+    events.push(`sync ${fdNames.get(fd)}`);
+  });
+  const renameSync = fs.renameSync;
+  vi.spyOn(fs, "renameSync").mockImplementation((from, to) => {
+    renameSync(from, to);
+    events.push(`rename ${name(from)} -> ${name(to)}`);
+  });
+  return events;
+}
+
+describe.each(Object.entries(writers))("writeFileAtomic (%s) is durable", (_name, write) => {
+  it("syncs the data, renames it in, then syncs the folder, so a power cut after it returns keeps the file", async () => {
+    const folder = path.join(dir, "state");
+    const events = recordSyncsAndRenames();
+    await write(path.join(folder, "run.json"), "{}");
+    expect(events).toEqual(["sync run.json.tmp", "rename run.json.tmp -> run.json", "sync state"]);
+  });
+});
+
+it("syncFolder syncs a real folder and refuses a missing one by name", async () => {
+  const events = recordSyncsAndRenames();
+  await syncFolder(dir);
+  expect(events).toEqual([`sync ${path.basename(dir)}`]);
+  await expect(syncFolder(path.join(dir, "missing"))).rejects.toThrow(/ENOENT.*missing/);
 });

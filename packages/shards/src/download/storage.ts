@@ -10,7 +10,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { writeFileAtomic } from "@laion/cli-kit";
+import { syncFolder, writeFileAtomic } from "@laion/cli-kit";
 import { createS3Client, describeS3Error, parseS3Url, type S3Options } from "../read/s3.js";
 
 /** A problem with the output location (unwritable, full, unreachable): stops the run with a clear message. */
@@ -62,27 +62,6 @@ const TEMP_MARK = ".tmp-";
  * With 4 MiB the tar goes out in large writev calls and a sample waits only when the disk falls behind.
  */
 export const WRITE_BUFFER_BYTES = 4 << 20;
-
-/**
- * Makes the folder's entries (the renames just done in it) durable. Platforms that cannot open a folder
- * for syncing (Windows: EISDIR/EPERM) skip it: their renames are as durable as the file system makes them.
- */
-export async function syncFolder(dir: string): Promise<void> {
-  let handle: fs.promises.FileHandle;
-  try {
-    handle = await fs.promises.open(dir, "r");
-  } catch (err) {
-    if (["EISDIR", "EPERM", "EACCES"].includes((err as NodeJS.ErrnoException).code ?? "")) return;
-    throw err;
-  }
-  try {
-    await handle.sync();
-  } catch (err) {
-    if (!["EINVAL", "EBADF", "EPERM"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * A local output folder; every file is written as `name.tmp-<pid>`, synced to disk, renamed, and the folder
@@ -137,12 +116,10 @@ export function localFolderStorage(dir: string): ShardStorage {
       };
     },
     async put(name, bytes) {
-      // writeFileAtomic syncs the data before its rename; the folder sync makes the rename itself durable
-      await writeFileAtomic(full(name), bytes)
-        .then(() => syncFolder(dir))
-        .catch((err: unknown) => {
-          throw fail(full(name), err);
-        });
+      // writeFileAtomic syncs the data before its rename and the folder after it
+      await writeFileAtomic(full(name), bytes).catch((err: unknown) => {
+        throw fail(full(name), err);
+      });
     },
     async read(name) {
       return fs.promises.readFile(full(name), "utf8");
