@@ -13,6 +13,8 @@ import { type ModelConfig, Transformer } from "./model.js";
 import { type ShardTask, shardGradients } from "./parallel-step.js";
 
 let model: Transformer | undefined;
+// a worker thread's shared buffers, sent with its first step only (vq's host-buffers)
+let shared: { weights: Float32Array; out?: Float32Array } | undefined;
 
 const channel = parentChannel();
 if (channel) {
@@ -29,7 +31,9 @@ if (channel) {
     }
     if (!model) throw new Error("grad-worker: step before init");
     const tf = model.tf;
-    const weights = m.weights as Float32Array;
+    if (m.weights) shared = { weights: m.weights as Float32Array, out: m.out as Float32Array | undefined };
+    if (!shared) throw new Error("grad-worker: step without weights");
+    const { weights, out } = shared;
     const vars = model.params;
     tf.tidy(() => {
       let offset = 0;
@@ -39,8 +43,11 @@ if (channel) {
       }
     });
     // a worker thread sums its gradients into the main thread's shared buffer (`out`)
-    const r = await shardGradients(model, m.task as ShardTask, m.out as Float32Array | undefined);
-    const moved = [...r.ce, ...(isShared(r.grads) ? [] : [r.grads])];
-    return { value: r, transfer: moved.map((a) => a.buffer) as ArrayBuffer[] };
+    const r = await shardGradients(model, m.task as ShardTask, out);
+    const transfer = r.ce.map((a) => a.buffer) as ArrayBuffer[];
+    // shared gradients are not sent back: the main thread reads them where they are (every
+    // SharedArrayBuffer a message carries becomes a new object of the receiving isolate)
+    if (isShared(r.grads)) return { value: { ...r, grads: undefined }, transfer };
+    return { value: r, transfer: [...transfer, r.grads.buffer as ArrayBuffer] };
   });
 }

@@ -132,6 +132,8 @@ export class DataParallelTrainer {
 
   // reused every step (vq's host-buffers): the weights sent, each helper's gradients, this thread's
   private buffers: { weights: Float32Array; grads: Float32Array[]; local: Float32Array } | undefined;
+  // which worker threads hold the shared buffers already
+  private readonly sent: boolean[] = [];
 
   private constructor(
     private readonly pool: WorkerPool,
@@ -202,9 +204,14 @@ export class DataParallelTrainer {
     }
     const n = weights.length;
     // worker threads read the one shared buffer; a process helper gets a copy through its channel
-    const remote = this.pool.workers.map((w, i) =>
-      w.call<ShardAnswer>({ type: "step", weights, task: tasks[i + 1], out: buf.grads[i] }),
-    );
+    const remote = this.pool.workers.map((w, i) => {
+      // a worker thread is handed the shared buffers once (vq's host-buffers), a process every step
+      const held = this.kind === "thread" && this.sent[i];
+      this.sent[i] = true;
+      return w
+        .call<ShardAnswer>({ type: "step", ...(!held && { weights, out: buf.grads[i] }), task: tasks[i + 1] })
+        .then((a) => (this.kind === "thread" ? { ...a, grads: buf.grads[i]! } : a));
+    });
     const broadcast = clock.lap();
     const local = await shardGradients(model, tasks[0]!, buf.local);
     const localLap = clock.lap();

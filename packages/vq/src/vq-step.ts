@@ -162,6 +162,9 @@ export class DataParallelVQ {
     | { weights: Float32Array; codebook: Float32Array; grads: Float32Array[]; sum: Float32Array }
     | undefined;
 
+  // which worker threads hold the shared buffers already
+  private readonly sent: boolean[] = [];
+
   private constructor(
     private readonly pool: WorkerPool,
     private readonly kind: HelperKind,
@@ -221,16 +224,19 @@ export class DataParallelVQ {
       offset += v.size;
     }
     await readInto(tf, model.quant.codebook, codebook);
-    const remote = bounds.slice(1).map(([a, b], i) =>
-      (this.pool.workers[i] as WorkerClient).call<ShardResult>({
-        type: "step",
-        weights,
-        codebook,
-        images: images.slice(a * per, b * per),
-        n: b - a,
-        out: buf.grads[i],
-      }),
-    );
+    const remote = bounds.slice(1).map(([a, b], i) => {
+      // a worker thread is handed the shared buffers once (see host-buffers.ts), a process every step
+      const held = this.kind === "thread" && this.sent[i];
+      this.sent[i] = true;
+      return (this.pool.workers[i] as WorkerClient)
+        .call<ShardResult>({
+          type: "step",
+          ...(!held && { weights, codebook, out: buf.grads[i] }),
+          images: images.slice(a * per, b * per),
+          n: b - a,
+        })
+        .then((r) => (this.kind === "thread" ? { ...r, grads: buf.grads[i] as Float32Array } : r));
+    });
     const broadcast = clock.lap();
     const [a0, b0] = bounds[0] as [number, number];
     const local = await shardGradients(model, images.subarray(a0 * per, b0 * per), b0 - a0, buf.sum);

@@ -10,6 +10,8 @@ import { shardGradients } from "./vq-step.js";
 import { parentChannel, serveRequests } from "./worker-pool.js";
 
 let model: VQ | undefined;
+// a worker thread's shared buffers, sent with its first step only (host-buffers.ts)
+let shared: { weights: Float32Array; codebook: Float32Array; out?: Float32Array } | undefined;
 
 const channel = parentChannel();
 if (channel) {
@@ -20,7 +22,12 @@ if (channel) {
       return { value: describeDevice(device) };
     }
     if (!model) throw new Error("vq-worker: step before init");
-    const weights = m.weights as Float32Array;
+    if (m.weights) {
+      const { weights, codebook, out } = m as unknown as NonNullable<typeof shared>;
+      shared = { weights, codebook, out };
+    }
+    if (!shared) throw new Error("vq-worker: step without weights");
+    const { weights, codebook, out } = shared;
     const vq = model;
     tf.tidy(() => {
       let offset = 0;
@@ -28,11 +35,14 @@ if (channel) {
         v.assign(tf.tensor(weights.subarray(offset, offset + v.size), v.shape));
         offset += v.size;
       }
-      vq.quant.codebook.assign(tf.tensor(m.codebook as Float32Array, vq.quant.codebook.shape));
+      vq.quant.codebook.assign(tf.tensor(codebook, vq.quant.codebook.shape));
     });
     // a worker thread writes its gradients into the main thread's shared buffer (`out`)
-    const r = await shardGradients(model, m.images as Float32Array, m.n as number, m.out as Float32Array);
-    const moved = [r.z, r.codes, ...(isShared(r.grads) ? [] : [r.grads])];
-    return { value: r, transfer: moved.map((a) => a.buffer) as ArrayBuffer[] };
+    const r = await shardGradients(model, m.images as Float32Array, m.n as number, out);
+    // shared gradients are not sent back: the main thread reads them where they are (every
+    // SharedArrayBuffer a message carries becomes a new object of the receiving isolate)
+    if (isShared(r.grads))
+      return { value: { ...r, grads: undefined }, transfer: [r.z.buffer, r.codes.buffer] as ArrayBuffer[] };
+    return { value: r, transfer: [r.z, r.codes, r.grads].map((a) => a.buffer) as ArrayBuffer[] };
   });
 }
