@@ -14,10 +14,10 @@
 // goal can be told apart from a VM whose second core does not give it. FLOP/s as a share of the
 // machine's fp32 peak (`--peak-gflops`, default 190: 2 cores). The load average at start and end.
 //
-// About 3 minutes on a quiet 2-core machine (137 s at fab1ada before the VQ ceiling was added);
-// 189 s for `--rounds 1 --steps 6` at load 8–15.
+// About 3 minutes on a quiet 2-core machine (131 s at 3d5f03a with 6 warm-up steps; 12 since session 7,
+// ~30 s more); 189 s for `--rounds 1 --steps 6 --warmup 6` at load 8–15.
 //
-//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 6] [--rounds 3] [--only vq|trainer] [--grad-accum]
+//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--grad-accum]
 
 import { fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -41,8 +41,9 @@ const {
 } = benchFlags({
   threads: { type: "number", default: 2 },
   steps: { type: "number", default: 8 },
-  // ≥ PROFILE_WARMUP_STEPS (5): the profiles and the CPU windows cover the same steps
-  warmup: { type: "number", default: 6 },
+  // > PROFILE_WARMUP_STEPS (11): the profiles and the CPU windows cover the same steps (6 until
+  // session 7: the second isolate's JIT and GC were still settling, see PROFILE_WARMUP_STEPS)
+  warmup: { type: "number", default: 12 },
   rounds: { type: "number", default: 3 },
   "peak-gflops": { type: "number", default: 190 },
   only: { type: "string" },
@@ -54,18 +55,23 @@ const {
 const peak = peakGflops * 1e9;
 const photos = await fixturePhotos();
 
-/** CPU ms run so far by the main thread and by the whole process (every thread), from Linux's schedstat. */
+/**
+ * CPU ms run so far by the main thread, by the whole process (every thread) and by each thread (by
+ * thread id), from Linux's schedstat.
+ */
 function cpu() {
   const ms = (file) => Number(readFileSync(file, "utf8").split(" ")[0]) / 1e6;
   let all = 0;
+  const tasks = {};
   for (const t of readdirSync("/proc/self/task")) {
     try {
-      all += ms(`/proc/self/task/${t}/schedstat`);
+      tasks[t] = ms(`/proc/self/task/${t}/schedstat`);
+      all += tasks[t];
     } catch {
       // a thread that ended between the listing and the read
     }
   }
-  return { wall: performance.now(), main: ms(`/proc/self/task/${process.pid}/schedstat`), all };
+  return { wall: performance.now(), main: tasks[process.pid] ?? 0, all, tasks };
 }
 
 /** Calls `at(step)` per finished step; measures the window from step `warmup` to `warmup + steps`. */
@@ -77,10 +83,19 @@ function windowOf() {
       if (step === warmup) start = cpu();
       if (step === warmup + steps) end = cpu();
     },
-    /** Per step: wall, main-thread CPU and process CPU, ms. */
-    perStep() {
+    /**
+     * Per step: wall, main-thread CPU and process CPU, ms; and `helpers`, the CPU of the `threads - 1`
+     * busiest other threads — the worker threads (each runs a shard of every step; V8's compiler and
+     * GC threads run a small fraction of that).
+     */
+    perStep(n) {
       const per = (k) => (end[k] - start[k]) / steps;
-      return { wall: per("wall"), main: per("main"), all: per("all") };
+      const others = Object.keys(end.tasks)
+        .filter((t) => t !== String(process.pid))
+        .map((t) => (end.tasks[t] - (start.tasks[t] ?? 0)) / steps)
+        .sort((a, b) => b - a);
+      const helpers = others.slice(0, n - 1).reduce((a, b) => a + b, 0);
+      return { wall: per("wall"), main: per("main"), all: per("all"), helpers };
     },
   };
 }
@@ -114,6 +129,10 @@ function amdahl(one, many) {
       main_gradients: Math.round(local),
       helper_gradients: Math.round(helper),
       other_threads: Math.round(many.cpu.all - many.cpu.main - helper),
+      // of which: the worker threads outside their gradients (taking the weights, messages), and the
+      // rest of the process (V8's compiler and GC threads, libuv)
+      helper_outside_gradients: Math.round(many.cpu.helpers - helper * (threads - 1)),
+      v8_and_other: Math.round(many.cpu.all - many.cpu.main - many.cpu.helpers),
     },
   };
 }
@@ -134,7 +153,7 @@ async function vq(n) {
     onEvent: (e) => e.type === "step" && w.at(e.step),
   });
   r.model.dispose();
-  const c = w.perStep();
+  const c = w.perStep(n);
   return { rate: (16 * 1000) / c.wall, cpu: c, profile: r.profile };
 }
 
@@ -165,7 +184,7 @@ async function trainer(n, batch, accum) {
       if (record.step > warmup) perStepRates += record.tokens_per_s;
     },
   });
-  const c = w.perStep();
+  const c = w.perStep(n);
   const seqLen = r.plan.model.seqLen;
   return {
     rate: (batch * accum * seqLen * 1000) / c.wall,

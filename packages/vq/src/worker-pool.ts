@@ -100,9 +100,12 @@ export interface Lap {
 
 /**
  * Steps a profile leaves out: the first compiles kernels and grows each wasm heap, and V8 keeps
- * optimising a fresh helper's wasm code (on its background threads) for a few more.
+ * optimising a fresh helper's code (on its background threads) for many more: with 2 threads V8's
+ * compiler and GC threads took 76 ms a step over steps 7–12 of the trainer demo and 38 over steps
+ * 21–26 (VQ demo: 39 → 22; load 11–20, session 7), against 20–29 with one thread. A long run pays that
+ * once; the profile is meant to show its steady state.
  */
-export const PROFILE_WARMUP_STEPS = 5;
+export const PROFILE_WARMUP_STEPS = 11;
 
 /**
  * Where data-parallel steps' time went, summed over the steps after the first PROFILE_WARMUP_STEPS: each phase
