@@ -17,6 +17,8 @@ export {
 } from "./config.js";
 export { heldOutBatches, type ImageCoder } from "./data.js";
 export {
+  captionImages,
+  drawCaptions,
   type GenerateParams,
   type GenerateRequest,
   type GenerateResult,

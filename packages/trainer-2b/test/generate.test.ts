@@ -1,6 +1,6 @@
 import { Random } from "@laion/mixer";
 import { describe, expect, test } from "vitest";
-import { generate, pickToken, sampleTokens } from "../src/generate.js";
+import { captionImages, drawCaptions, generate, pickToken, sampleTokens } from "../src/generate.js";
 import { documentMask, type ModelConfig, Transformer } from "../src/model.js";
 import { AdamW } from "../src/optim.js";
 import { buildDoc, Packer } from "../src/sequences.js";
@@ -236,7 +236,72 @@ describe("sampleTokens on a model", () => {
     // The default holds <eos> back for one token: the caption has words.
     const said = await generate(params, { kind: "image2caption", image });
     expect(said.kind === "image2caption" && said.text.length).toBeGreaterThan(0);
+
     model.dispose();
     opt.dispose();
+  });
+
+  test("captionImages: each row is the caption generate gives that image alone, with seed + row", async () => {
+    const tf = await cpuTf();
+    const model = new Transformer(tf, cfg, { seed: 9 });
+    // <eos> made exactly as likely as the best token at every step, in both decoding paths: sampled
+    // rows then stop at different steps, greedy ones (ties go to the lower id) as soon as they may.
+    const forwardCached = model.forwardCached.bind(model);
+    model.forwardCached = (x, cache, cells) =>
+      tf.tidy(() => {
+        const l = forwardCached(x, cache, cells);
+        const [B, t, V] = l.shape as [number, number, number];
+        const onEos = tf.cast(tf.oneHot(tf.fill([B, t], EOS, "int32"), V), "float32");
+        const lift = tf.sub(tf.max(l, -1, true), tf.slice(l, [0, 0, EOS], [-1, -1, 1]));
+        return tf.add(l, tf.mul(onEos, lift));
+      });
+    const vocab = makeVocab({ textSize: 256, codebookSize: 8 });
+    const tokenizer = new Tokenizer({ format: "laion-bpe-v1", merges: [] });
+    const params = { model, tokenizer, vocab, maxNewTokens: 6 };
+    const images = Array.from({ length: 5 }, (_, i) => Int32Array.from([i, (i * 3) % 8, 7 - i, 2]));
+    for (const decode of [{ greedy: true }, { temperature: 1, topK: 2, seed: 11 }]) {
+      const p = { ...params, ...decode };
+      const alone = [];
+      for (const [i, image] of images.entries()) {
+        const r = await generate({ ...p, seed: (p.seed ?? 0) + i }, { kind: "image2caption", image });
+        if (r.kind === "image2caption") alone.push({ text: r.text, finish: r.finish });
+      }
+      const batched = await captionImages(p, images, 2); // batches of 2, 2 and 1
+      expect(batched).toEqual(alone);
+      const lengths = new Set(batched.map((r) => r.text.length));
+      if (decode.greedy) expect([...lengths]).toEqual([1]);
+      else expect(lengths.size).toBeGreaterThan(1);
+    }
+    model.dispose();
+  });
+
+  test("drawCaptions: each caption's codes are the ones generate draws for it alone, guided or not", async () => {
+    const tf = await cpuTf();
+    const model = new Transformer(tf, { ...cfg, seqLen: 32 }, { seed: 12 });
+    const vocab = makeVocab({ textSize: 256, codebookSize: 8 });
+    const tokenizer = new Tokenizer({ format: "laion-bpe-v1", merges: [] });
+    const vq = fakeVq(8, 6);
+    // three token lengths (byte tokens): grouped by length, in chunks of 2
+    const captions = ["red", "blue", "a red", "green", "tan", "a blue", "big"];
+    for (const decode of [
+      { greedy: true, guidance: 2 },
+      { temperature: 1, topK: 4, seed: 5 },
+      { temperature: 0.7, topK: 3, seed: 2, guidance: 3 },
+    ]) {
+      const p = { model, tokenizer, vocab, vq, ...decode };
+      const alone = [];
+      for (const [i, caption] of captions.entries()) {
+        const r = await generate({ ...p, seed: (p.seed ?? 0) + i }, { kind: "caption2image", caption });
+        if (r.kind === "caption2image") alone.push({ codes: r.codes, png: r.png });
+      }
+      const batched = await drawCaptions(p, captions, 2);
+      expect(batched).toEqual(alone);
+      // sampled rows differ (their own seeds); greedy ones of this untrained model may all agree
+      if (!decode.greedy) expect(new Set(batched.map((r) => r.codes.join(","))).size).toBeGreaterThan(1);
+    }
+    await expect(drawCaptions({ model, tokenizer, vocab, vq: null }, ["red"])).rejects.toThrow(
+      /VQ checkpoint/,
+    );
+    model.dispose();
   });
 });
