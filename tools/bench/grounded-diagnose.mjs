@@ -17,7 +17,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { documentMask, drawCaptions, loadForGeneration } from "../../packages/trainer-2b/dist/index.js";
+import {
+  captionImages,
+  documentMask,
+  drawCaptions,
+  loadForGeneration,
+} from "../../packages/trainer-2b/dist/index.js";
 import { loadVQ, selectBackend } from "../../packages/vq/dist/index.js";
 import {
   COLOURS,
@@ -25,6 +30,7 @@ import {
   classifyImage,
   decodeImage,
   groundedSample,
+  readAttributes,
   renderScene,
   SHAPES,
   TEMPLATE_COUNT,
@@ -42,6 +48,8 @@ const { values: flags } = parseArgs({
     "top-k": { type: "string", default: "8" },
     seed: { type: "string", default: "0" },
     "train-images": { type: "string", default: "20000" },
+    // off: only the judge, the likelihoods and image → caption (no caption → image sampling)
+    sampling: { type: "boolean", default: true },
   },
 });
 if (!flags.run) throw new Error("--run <folder of a grounded.bench.mjs run> is required");
@@ -278,19 +286,37 @@ async function sampleSet(set, guidance, temperature) {
   };
 }
 
-const report = { checkpoint, step: g.step, judge: {}, likelihood: {}, sampling: {} };
+/** image → caption (greedy) on the same images: what the conditioning costs or buys the other way. */
+async function captionSet(set) {
+  const said = await captionImages(
+    { ...g, temperature: 0, maxNewTokens: 14 },
+    set.map((s) => s.codes),
+  );
+  const acc = { colour: 0, shape: 0, position: 0 };
+  said.forEach(({ text }, i) => {
+    const read = readAttributes(text);
+    for (const k of Object.keys(acc)) acc[k] += read[k] === set[i].scene[k] ? 1 / set.length : 0;
+  });
+  for (const k of Object.keys(acc)) acc[k] = r3(acc[k]);
+  return acc;
+}
+
+const report = { checkpoint, step: g.step, judge: {}, image2caption: {}, likelihood: {}, sampling: {} };
 for (const [name, set] of Object.entries(sets)) {
+  report.image2caption[name] = await captionSet(set);
+  say(`${name} image → caption ${JSON.stringify(report.image2caption[name])}`);
   report.judge[name] = await judgeSet(set);
   say(`${name} judge ${JSON.stringify(report.judge[name])}`);
   report.likelihood[name] = likelihood(set);
   say(`${name} likelihood ${JSON.stringify(report.likelihood[name])}`);
 }
-for (const guidance of guidances)
-  for (const temperature of temperatures)
-    for (const [name, set] of Object.entries(sets)) {
-      const key = `${name} g${guidance} t${temperature}`;
-      report.sampling[key] = await sampleSet(set, guidance, temperature);
-      say(`${key}: ${JSON.stringify(report.sampling[key])}`);
-    }
+if (flags.sampling)
+  for (const guidance of guidances)
+    for (const temperature of temperatures)
+      for (const [name, set] of Object.entries(sets)) {
+        const key = `${name} g${guidance} t${temperature}`;
+        report.sampling[key] = await sampleSet(set, guidance, temperature);
+        say(`${key}: ${JSON.stringify(report.sampling[key])}`);
+      }
 g.model.dispose();
 console.log(JSON.stringify(report));

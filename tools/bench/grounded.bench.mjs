@@ -10,7 +10,7 @@
 // seen). The last line is JSON with colour_acc, shape_acc, caption2image_colour_acc, … (see `summary`).
 // Build first: npx nx run-many -t build -p grounded-shapes @laion/vq @laion/trainer-2b
 // Run: node tools/bench/grounded.bench.mjs --minutes 20 [--vq-minutes 4] [--vq file] [--points 4]
-//      [--out dir] [--seed 0] [--guidance 2,1] [--c2i-temperature 0.7] [--c2i-top-k 8] [key=value …]   (key=value overrides the trainer config, e.g. training.lr=0.002)
+//      [--out dir] [--seed 0] [--guidance 3,1,2,5] [--c2i-temperature 0.7] [--c2i-top-k 8] [key=value …]   (key=value overrides the trainer config, e.g. training.lr=0.002)
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -70,7 +70,7 @@ const { values: flags, positionals } = parseArgs({
     "seen-images": { type: "string", default: "32" },
     // caption → image decoding: conditioning strengths (classifier-free guidance, 1 = off; the first
     // is the headline figure, the others are scored at the last point too), temperature, top-k
-    guidance: { type: "string", default: "2,1" },
+    guidance: { type: "string", default: "3,1,2,5" },
     "c2i-temperature": { type: "string", default: "0.7" },
     "c2i-top-k": { type: "string", default: "8" },
     langs: { type: "string", default: "en,si" },
@@ -272,6 +272,10 @@ const raw = {
     // An image is 256 codes and its caption ~11 tokens: at weight 1 the caption words (what image →
     // caption is scored on) are 4 % of the loss; 0.25 gives them the share they had at 8×8 (15 %).
     loss_weight_image: 0.25,
+    // …but the codes drawn after a caption are all caption → image learns from, and at 0.25 the model
+    // did not condition them on the caption at all (grounded-diagnose.mjs at step 240: another colour
+    // word changed the true image's loss by 0.07 nats of 225, no caption at all by −0.2): weight 1.
+    loss_weight_image_captioned: 1,
     batch_size: 16,
     lr: 0.003,
     min_lr: 0.0003,
@@ -588,6 +592,7 @@ const summary = {
     batch: cfg.training.batch_size,
     lr: cfg.training.lr,
     loss_weight_image: cfg.training.loss_weight_image,
+    loss_weight_image_captioned: cfg.training.loss_weight_image_captioned ?? null,
   },
   curve: curve.map((c) => ({
     step: c.step,

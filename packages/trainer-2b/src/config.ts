@@ -63,6 +63,11 @@ const trainingSchema = z.strictObject({
   image_text_ratio: prob.default(0.5),
   loss_weight_text: z.number().min(0).default(1),
   loss_weight_image: z.number().min(0).default(1),
+  /**
+   * Codes of text→image documents only (default: loss_weight_image). Optional, not defaulted, so runs
+   * that do not set it keep their run manifest.
+   */
+  loss_weight_image_captioned: z.number().min(0).optional(),
   batch_size: positiveInt.default(8),
   grad_accum: positiveInt.default(1),
   lr: z.number().positive().default(3e-3),

@@ -61,7 +61,10 @@ export interface Batch {
   lossMask: Float32Array;
   /** [B*T] index into `sources` of the target token's document. */
   sourceIdx: Int32Array;
-  /** [B*T] 0 text/special target, 1 image-code target. */
+  /**
+   * [B*T] 0 text/special target, 1 image-code target, 2 image-code target of a text→image document
+   * (a code drawn after its caption: `training.loss_weight_image_captioned` weights these apart).
+   */
   modality: Uint8Array;
   sources: string[];
 }
@@ -70,6 +73,8 @@ export interface PackerState {
   tokens: number[];
   docIds: number[];
   sources: number[];
+  /** 1 where the token belongs to a text→image document; absent in states saved before it existed. */
+  captioned?: number[];
   nextDoc: number;
   sourceNames: string[];
 }
@@ -79,6 +84,7 @@ export class Packer {
   private tokens: number[] = [];
   private docIds: number[] = [];
   private sources: number[] = [];
+  private captioned: number[] = [];
   private nextDoc = 0;
   private readonly sourceNames: string[];
 
@@ -104,6 +110,8 @@ export class Packer {
       this.tokens = [...s.tokens];
       this.docIds = [...s.docIds];
       this.sources = [...s.sources];
+      // an older state's tail (at most one window) counts as image-first: the weights it trained with
+      this.captioned = s.captioned ? [...s.captioned] : s.tokens.map(() => 0);
       this.nextDoc = s.nextDoc;
       for (const n of s.sourceNames) if (!this.sourceNames.includes(n)) this.sourceNames.push(n);
     }
@@ -125,13 +133,16 @@ export class Packer {
         this.tokens.push(PAD);
         this.docIds.push(padId);
         this.sources.push(s);
+        this.captioned.push(0);
       }
     }
     const id = this.nextDoc++;
+    const captioned = doc.kind === "text2image" ? 1 : 0;
     for (const t of doc.tokens) {
       this.tokens.push(t);
       this.docIds.push(id);
       this.sources.push(s);
+      this.captioned.push(captioned);
     }
   }
 
@@ -162,13 +173,14 @@ export class Packer {
         sourceIdx[i] = this.sources[j + 1]!;
         const crossesDoc = this.docIds[j] !== this.docIds[j + 1];
         lossMask[i] = crossesDoc || targets[i] === PAD ? 0 : 1;
-        modality[i] = kindOf(vocab, targets[i]!) === "image" ? 1 : 0;
+        modality[i] = kindOf(vocab, targets[i]!) === "image" ? 1 + this.captioned[j + 1]! : 0;
       }
     }
     const used = Math.min(n, this.tokens.length);
     this.tokens = this.tokens.slice(used);
     this.docIds = this.docIds.slice(used);
     this.sources = this.sources.slice(used);
+    this.captioned = this.captioned.slice(used);
     return { B, T, inputs, targets, docIds, lossMask, sourceIdx, modality, sources: [...this.sourceNames] };
   }
 
@@ -177,6 +189,7 @@ export class Packer {
       tokens: [...this.tokens],
       docIds: [...this.docIds],
       sources: [...this.sources],
+      captioned: [...this.captioned],
       nextDoc: this.nextDoc,
       sourceNames: [...this.sourceNames],
     };

@@ -23,7 +23,7 @@ import { type MetricRecord, type ReportSample, readMetrics, renderReport, writeR
 import { loadSampleSections } from "./report-samples.js";
 import type { Batch } from "./sequences.js";
 import type { Tokenizer } from "./tokenizer.js";
-import { evaluate, type LossStats, trainStep } from "./train-step.js";
+import { evaluate, type LossStats, type LossWeights, trainStep } from "./train-step.js";
 import { UnigramBaseline } from "./unigram-baseline.js";
 import type { Vocab } from "./vocab.js";
 
@@ -67,7 +67,7 @@ export class MultimodalRun {
   readonly records: MetricRecord[];
   private readonly metricsFile: string;
   private readonly baseline: UnigramBaseline;
-  private readonly weights: { text: number; image: number };
+  private readonly weights: LossWeights;
 
   private constructor(
     private readonly s: MultimodalRunSetup,
@@ -78,7 +78,14 @@ export class MultimodalRun {
     this.records = kept;
     this.metricsFile = metricsPath(s.cfg);
     this.baseline = new UnigramBaseline(s.modelCfg.vocabSize);
-    this.weights = { text: s.cfg.training.loss_weight_text, image: s.cfg.training.loss_weight_image };
+    const t = s.cfg.training;
+    this.weights = {
+      text: t.loss_weight_text,
+      image: t.loss_weight_image,
+      ...(t.loss_weight_image_captioned !== undefined
+        ? { imageCaptioned: t.loss_weight_image_captioned }
+        : {}),
+    };
   }
 
   /** Rewrites metrics.jsonl up to the resumed step, opens the training stream there, and reads the held-out batches. */

@@ -9,6 +9,8 @@ import type { Batch } from "./sequences.js";
 export interface LossWeights {
   text: number;
   image: number;
+  /** Codes of text→image documents (drawn after their caption); default `image`. */
+  imageCaptioned?: number;
 }
 
 export interface LossStats {
@@ -24,8 +26,8 @@ export interface LossStats {
 /** Per-token loss weights (loss mask × modality weight) and their sum, the loss's denominator. */
 export function tokenWeights(batch: Batch, w: LossWeights): { weights: Float32Array; sum: number } {
   const weights = new Float32Array(batch.B * batch.T);
-  for (let i = 0; i < weights.length; i++)
-    weights[i] = batch.lossMask[i]! * (batch.modality[i] ? w.image : w.text);
+  const byModality = [w.text, w.image, w.imageCaptioned ?? w.image];
+  for (let i = 0; i < weights.length; i++) weights[i] = batch.lossMask[i]! * byModality[batch.modality[i]!]!;
   return { weights, sum: weights.reduce((a, b) => a + b, 0) };
 }
 

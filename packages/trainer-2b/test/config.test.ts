@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
 import { applyOverrides, loadConfig, modelConfigFor, parseConfig, resolveShape } from "../src/config.js";
+import { trainManifestParams } from "../src/run-manifest.js";
 
 const repoConfigs = path.resolve(import.meta.dirname, "../../../configs");
 
@@ -71,4 +72,21 @@ test("model.image_embedding / image_positions: recorded in the model config only
   // a text-only model has no codes to read
   expect(modelConfigFor(both, 431)).not.toHaveProperty("image");
   expect(() => parseConfig({ model: { image_embedding: "vq" } })).toThrow(/model\.image_embedding/);
+});
+
+test("training.loss_weight_image_captioned: optional, so a run that leaves it out keeps its manifest", () => {
+  const plain = parseConfig({}, "x.yaml");
+  expect(plain.training.loss_weight_image_captioned).toBeUndefined();
+  expect(Object.keys(trainManifestParams(plain).training as object)).not.toContain(
+    "loss_weight_image_captioned",
+  );
+  const set = parseConfig(
+    { training: { loss_weight_image: 0.25, loss_weight_image_captioned: 1 } },
+    "x.yaml",
+  );
+  expect(set.training.loss_weight_image_captioned).toBe(1);
+  expect(trainManifestParams(set).training).toMatchObject({ loss_weight_image_captioned: 1 });
+  expect(() => parseConfig({ training: { loss_weight_image_captioned: -1 } }, "x.yaml")).toThrow(
+    /training\.loss_weight_image_captioned/,
+  );
 });

@@ -1,6 +1,7 @@
 import { expect, test } from "vitest";
 import { buildDoc, type Doc, Packer } from "../src/sequences.js";
 import { trainBpe } from "../src/tokenizer.js";
+import { tokenWeights } from "../src/train-step.js";
 import {
   BOI,
   BOS,
@@ -79,7 +80,8 @@ test("packing: windows shift by one, the cross-document target is masked, ids ma
   expect(Array.from(b.docIds)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
   // EOS → next BOS crosses documents: no loss there.
   expect(Array.from(b.lossMask)).toEqual([1, 1, 1, 0, 1, 1, 1, 1]);
-  expect(Array.from(b.modality)).toEqual([0, 0, 0, 0, 0, 0, 1, 1]);
+  // codes drawn after their caption (a text→image document) are modality 2
+  expect(Array.from(b.modality)).toEqual([0, 0, 0, 0, 0, 0, 2, 2]);
   expect(Array.from(b.sourceIdx, (i) => b.sources[i])).toEqual([
     "text",
     "text",
@@ -117,4 +119,34 @@ test("packing with wholeDocs: a document that fits a window is never cut; the ga
   // The second window holds exactly the second document: it attends to nothing else.
   expect(new Set(Array.from(b.docIds.slice(4))).size).toBe(1);
   expect(b.docIds[3]).not.toBe(b.docIds[2]);
+});
+
+test("codes after a caption are weighted apart (loss_weight_image_captioned); old packer states restore", () => {
+  const vocab = makeVocab({ textSize: 256, codebookSize: 4 });
+  const img = vocab.imageOffset;
+  const p = new Packer({ vocab, seqLen: 7, batchSize: 2, sources: ["laion"], wholeDocs: true });
+  p.push({ tokens: [BOS, 12, BOI, img, img + 1, EOI, EOS], source: "laion", kind: "text2image" });
+  p.push({ tokens: [BOS, BOI, img + 2, img + 3, EOI, 13, EOS], source: "laion", kind: "image2text" });
+  const state = JSON.parse(JSON.stringify(p.state()));
+  const b = p.batch(true);
+  expect(Array.from(b.targets.slice(0, 6))).toEqual([12, BOI, img, img + 1, EOI, EOS]);
+  expect(Array.from(b.modality.slice(0, 6))).toEqual([0, 0, 2, 2, 0, 0]);
+  expect(Array.from(b.targets.slice(7, 13))).toEqual([BOI, img + 2, img + 3, EOI, 13, EOS]);
+  expect(Array.from(b.modality.slice(7, 13))).toEqual([0, 1, 1, 0, 0, 0]);
+  const w = (imageCaptioned?: number) =>
+    Array.from(
+      tokenWeights(b, { text: 1, image: 0.25, ...(imageCaptioned !== undefined ? { imageCaptioned } : {}) })
+        .weights,
+    );
+  expect(w().slice(2, 4)).toEqual([0.25, 0.25]); // unset: every code weighs loss_weight_image
+  expect(w(1).slice(2, 4)).toEqual([1, 1]);
+  expect(w(1).slice(8, 10)).toEqual([0.25, 0.25]);
+  expect(tokenWeights(b, { text: 1, image: 0.25, imageCaptioned: 1 }).sum).toBe(
+    w(1).reduce((a, x) => a + x, 0),
+  );
+  // A state saved before `captioned` existed: its tail's codes weigh as image-first ones.
+  delete state.captioned;
+  const old = new Packer({ vocab, seqLen: 7, batchSize: 2, sources: ["laion"], state }).batch(true);
+  expect(Array.from(old.targets)).toEqual(Array.from(b.targets));
+  expect(Array.from(old.modality.slice(0, 6))).toEqual([0, 0, 1, 1, 0, 0]);
 });
