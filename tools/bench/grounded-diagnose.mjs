@@ -12,7 +12,7 @@
 // Seen pairs (unseen images of pairs training showed) and held-out pairs are reported apart: a model
 // that draws seen pairs right and held-out ones wrong fails at composing, not at following captions.
 // Build first: npx nx run-many -t build -p grounded-shapes @laion/vq @laion/trainer-2b
-// Run: node tools/bench/grounded-diagnose.mjs --run .bench/<grounded run> [--checkpoint dir]
+// Run: node tools/bench/grounded-diagnose.mjs --run .bench/<grounded run> [--checkpoint dir] [--vq file]
 //      [--images 32] [--gen-images 16] [--guidance 1,2,4] [--temperature 0.7] [--top-k 8]
 import fs from "node:fs";
 import path from "node:path";
@@ -40,6 +40,8 @@ const { values: flags } = parseArgs({
   options: {
     run: { type: "string" },
     checkpoint: { type: "string" },
+    // default: the run's own VQ (a run given --vq has none in its folder: pass the same file here)
+    vq: { type: "string" },
     images: { type: "string", default: "32" },
     "gen-images": { type: "string", default: "16" },
     "map-images": { type: "string", default: "400" },
@@ -73,7 +75,7 @@ function lastCheckpoint(dir) {
 }
 
 const { tf } = await selectBackend({ prefer: "wasm" });
-const vq = await loadVQ(path.join(flags.run, "vq", "visual_vq.pt"));
+const vq = await loadVQ(flags.vq ?? path.join(flags.run, "vq", "visual_vq.pt"));
 const g = await loadForGeneration({ tf, checkpoint, vq });
 const { model, tokenizer, vocab } = g;
 const side = Math.round(Math.sqrt(vq.tokensPerImage));
