@@ -110,7 +110,13 @@ export function localFolderStorage(dir: string): ShardStorage {
           });
         },
         async abort() {
-          stream.destroy();
+          // The stream may still be opening (creating) its file: wait until it has closed it, or the rm
+          // could run first and the file appear after it (seen in CI: an aborted shard's .tmp left behind).
+          if (!stream.closed) {
+            const closed = new Promise<void>((resolve) => stream.once("close", () => resolve()));
+            stream.destroy();
+            await closed;
+          }
           await fs.promises.rm(tmp, { force: true });
         },
       };

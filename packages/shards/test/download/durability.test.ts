@@ -2,6 +2,7 @@
 // cut, a `_stats.json` on disk must mean its tar and parquet are on disk too. The file system calls are
 // observed (not replaced) while a real shard is written to a real folder, and their order is checked.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fixturePath } from "@laion/test-servers";
 import { afterEach, expect, test, vi } from "vitest";
@@ -97,4 +98,25 @@ test("a shard's tar and parquet are synced to disk, and their names too, before 
   ).toBe(true);
   expect(events.filter((e) => e.startsWith("rename")).at(-1), log).toBe(events[stats]);
   expect(fs.readdirSync(dir).sort()).toEqual(["00007.parquet", "00007.tar", "00007_stats.json"]);
+});
+
+test("an aborted object's temporary file is removed only after its stream has closed it (nothing left behind)", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shards-abort-"));
+  try {
+    const object = await localFolderStorage(dir).create("00000.tar");
+    // Before the fix, rm ran while the stream was still opening (creating) its file, and the file could
+    // appear after the rm: a CI run found an aborted shard's .tmp left behind. The order is checked here,
+    // because the race itself is rare.
+    const rm = fs.promises.rm;
+    let closedWhenRemoved: boolean | undefined;
+    vi.spyOn(fs.promises, "rm").mockImplementation((...args: Parameters<typeof rm>) => {
+      closedWhenRemoved = object.stream.closed;
+      return rm(...args);
+    });
+    await object.abort();
+    expect(closedWhenRemoved).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
