@@ -34,8 +34,10 @@ function convert(name, type, raw) {
 
 /**
  * The bench's flags: `spec` maps each `--kebab-name` to `{ type: "number" | "string" | "json" | "boolean",
- * default? }`; the result has camelCased keys (`--cpu-steps 2` → `cpuSteps: 2`), the default where a flag
- * is not given. `positionals: true` also returns the other arguments as `positionals`.
+ * default?, check? }`; the result has camelCased keys (`--cpu-steps 2` → `cpuSteps: 2`), the default where a
+ * flag is not given. `check(value, flags)` runs once every flag is read and returns what is wrong with the
+ * value (the bench then stops naming the flag), or undefined. `positionals: true` also returns the other
+ * arguments as `positionals`.
  */
 export function benchFlags(spec, { argv = process.argv.slice(2), positionals = false } = {}) {
   const options = Object.fromEntries(
@@ -57,9 +59,17 @@ export function benchFlags(spec, { argv = process.argv.slice(2), positionals = f
     flags[camel(name)] =
       raw === undefined ? s.default : s.type === "boolean" ? raw : convert(name, s.type, raw);
   }
+  for (const [name, s] of Object.entries(spec)) {
+    const problem = s.check?.(flags[camel(name)], flags);
+    if (problem) fail(`--${name} ${problem}, got ${flags[camel(name)]}`);
+  }
   if (positionals) flags.positionals = parsed.positionals;
   return flags;
 }
+
+/** A `check` for counts: "must be a positive integer" unless the value is one. */
+export const positiveInteger = (n) =>
+  Number.isInteger(n) && n > 0 ? undefined : "must be a positive integer";
 
 /** The real photos under fixtures/images/originals (the JPEGs, in name order), as bytes. */
 export async function fixturePhotos() {

@@ -17,7 +17,7 @@
 // About 3 minutes on a quiet 2-core machine (131 s at 3d5f03a with 6 warm-up steps; 12 since session 7,
 // ~30 s more); 189 s for `--rounds 1 --steps 6 --warmup 6` at load 8–15.
 //
-//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--grad-accum]
+//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--trainer-batch 16] [--grad-accum]
 
 import { fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -25,9 +25,7 @@ import { mkdtemp } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseConfig, trainMultimodal } from "../../packages/trainer-2b/dist/index.js";
-import { forwardFlops, resolveConfig, selectBackend, trainVQ } from "../../packages/vq/dist/index.js";
-import { benchFlags, fixturePhotos, photoSamples, ROOT } from "./bench-inputs.mjs";
+import { benchFlags, fixturePhotos, photoSamples, positiveInteger, ROOT } from "./bench-inputs.mjs";
 
 const {
   threads,
@@ -50,12 +48,24 @@ const {
   only: { type: "string" },
   // the trainer's batch: 16 is what configs/demo.yaml and configs/grounded.yaml train with (8 until
   // session 7; each thread's shard pays a fixed ~90 ms of tfjs bookkeeping, so a smaller batch scales worse)
-  "trainer-batch": { type: "number", default: 16 },
+  // --grad-accum halves it: an odd batch would give a fractional micro-batch
+  "trainer-batch": {
+    type: "number",
+    default: 16,
+    check: (b, f) =>
+      positiveInteger(b) ??
+      (f.gradAccum && b % 2 ? "must be even with --grad-accum (it runs batch/2 × 2)" : undefined),
+  },
   // also the trainer at batch/2 × grad_accum 2 (a whole micro-batch per thread)
   "grad-accum": { type: "boolean" },
   // internal: this process is one of the ceiling's independent 1-thread runs (vq | trainer)
   independent: { type: "string" },
 });
+// after the flags, so a bad flag is refused at once (and without a build: tools/test/bench-flags.test.ts)
+const { parseConfig, trainMultimodal } = await import("../../packages/trainer-2b/dist/index.js");
+const { forwardFlops, resolveConfig, selectBackend, trainVQ } = await import(
+  "../../packages/vq/dist/index.js"
+);
 const peak = peakGflops * 1e9;
 const photos = await fixturePhotos();
 
