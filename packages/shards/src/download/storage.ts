@@ -56,6 +56,19 @@ export function explain(err: unknown): string {
 const TEMP_MARK = ".tmp-";
 
 /**
+ * Destroys a file's write stream and resolves once it has closed the file. Before that the stream may
+ * still be opening (creating) it: a temporary file removed right after `destroy()` could appear after the
+ * removal (seen in CI: an aborted shard's `.tmp` left behind). Both storages' `abort()` call this before
+ * they remove their temporary file.
+ */
+async function destroyAndWaitClosed(stream: Writable): Promise<void> {
+  if (stream.closed) return;
+  const closed = new Promise<void>((resolve) => stream.once("close", () => resolve()));
+  stream.destroy();
+  await closed;
+}
+
+/**
  * Bytes a shard's write stream buffers before it pushes back. Node's default, 16 KiB, is less than one
  * resized image: every sample then waited for its own disk write, queued in libuv's thread pool behind the
  * sharp jobs that hold all its threads (0.4–0.5 ms CPU and ~1 ms wall per sample, serialised per shard).
@@ -110,13 +123,7 @@ export function localFolderStorage(dir: string): ShardStorage {
           });
         },
         async abort() {
-          // The stream may still be opening (creating) its file: wait until it has closed it, or the rm
-          // could run first and the file appear after it (seen in CI: an aborted shard's .tmp left behind).
-          if (!stream.closed) {
-            const closed = new Promise<void>((resolve) => stream.once("close", () => resolve()));
-            stream.destroy();
-            await closed;
-          }
+          await destroyAndWaitClosed(stream);
           await fs.promises.rm(tmp, { force: true });
         },
       };
@@ -211,7 +218,7 @@ export function s3Storage(params: S3StorageParams): ShardStorage {
           }
         },
         async abort() {
-          stream.destroy();
+          await destroyAndWaitClosed(stream);
           await cleanup();
         },
       };

@@ -4,9 +4,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fixturePath } from "@laion/test-servers";
+import { S3Client } from "@aws-sdk/client-s3";
+import { fixturePath, s3ClientConfig, startS3Server } from "@laion/test-servers";
 import { afterEach, expect, test, vi } from "vitest";
-import { createWebDatasetWriter, localFolderStorage } from "../../src/download/index.js";
+import {
+  createWebDatasetWriter,
+  localFolderStorage,
+  type PendingObject,
+  s3Storage,
+} from "../../src/download/index.js";
 import { emptyStats } from "../../src/download/stats.js";
 import { tempDir } from "./helpers.js";
 
@@ -100,23 +106,45 @@ test("a shard's tar and parquet are synced to disk, and their names too, before 
   expect(fs.readdirSync(dir).sort()).toEqual(["00007.parquet", "00007.tar", "00007_stats.json"]);
 });
 
+/** Aborts `object` and returns, for each `fs.promises.rm` it made, the path and whether the stream was closed then. */
+async function abortWatchingRm(object: PendingObject): Promise<{ path: string; closed: boolean }[]> {
+  const rm = fs.promises.rm;
+  const calls: { path: string; closed: boolean }[] = [];
+  vi.spyOn(fs.promises, "rm").mockImplementation((...args: Parameters<typeof rm>) => {
+    calls.push({ path: String(args[0]), closed: object.stream.closed });
+    return rm(...args);
+  });
+  await object.abort();
+  return calls;
+}
+
+// Before the fix, rm ran while the stream was still opening (creating) its file, and the file could appear
+// after the rm: a CI run found an aborted shard's .tmp left behind. The order is checked, because the race
+// itself is rare.
 test("an aborted object's temporary file is removed only after its stream has closed it (nothing left behind)", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shards-abort-"));
   try {
     const object = await localFolderStorage(dir).create("00000.tar");
-    // Before the fix, rm ran while the stream was still opening (creating) its file, and the file could
-    // appear after the rm: a CI run found an aborted shard's .tmp left behind. The order is checked here,
-    // because the race itself is rare.
-    const rm = fs.promises.rm;
-    let closedWhenRemoved: boolean | undefined;
-    vi.spyOn(fs.promises, "rm").mockImplementation((...args: Parameters<typeof rm>) => {
-      closedWhenRemoved = object.stream.closed;
-      return rm(...args);
-    });
-    await object.abort();
-    expect(closedWhenRemoved).toBe(true);
+    const removed = await abortWatchingRm(object);
+    expect(removed.map((r) => r.closed)).toEqual([true]);
     expect(fs.readdirSync(dir)).toEqual([]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("an aborted S3 object's local spool is removed only after its stream has closed it, and nothing is uploaded", async () => {
+  const s3 = await startS3Server({ buckets: ["laion"] });
+  const client = new S3Client(s3ClientConfig(s3));
+  try {
+    const object = await s3Storage({ url: "s3://laion/run", client }).create("00000.tar");
+    object.stream.write("a few bytes of a shard that will not be finished");
+    const removed = await abortWatchingRm(object);
+    expect(removed.map((r) => r.closed)).toEqual([true]);
+    expect(fs.existsSync(removed[0]!.path), removed[0]!.path).toBe(false);
+    expect(s3.requests.filter((r) => r.method === "PUT")).toEqual([]);
+  } finally {
+    client.destroy();
+    await s3.close();
   }
 });
