@@ -96,8 +96,14 @@ async function openHttp(url: string, timeoutMs: number): Promise<OpenedShard> {
 }
 
 /**
- * `promise`, or an Error with `message` once `ms` have passed first; `onExpire` (closing the request)
- * runs after the race is decided, so its own AbortError does not replace the message.
+ * `promise`, or an Error with `message` once `ms` have passed with no answer; `onExpire` (closing the
+ * request) runs after the race is decided, so its own AbortError does not replace the message.
+ *
+ * The timer counts wall time and can run late: when synchronous work on this thread (a training step,
+ * tfjs-node's synchronous ops) outlasts `ms`, the event loop's next turn runs the expired timer (timers
+ * phase) before it reads the socket data that arrived meanwhile (poll phase). So an expired timer first
+ * lets that turn's I/O run (a setImmediate callback runs after the poll phase) and fails only if the answer
+ * is still missing: the timeout means no progress for `ms`, whatever this thread was doing.
  */
 async function withTimeout<T>(
   promise: Promise<T>,
@@ -106,16 +112,20 @@ async function withTimeout<T>(
   onExpire: () => void,
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let grace: NodeJS.Immediate | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new Error(message));
-      queueMicrotask(onExpire);
+      grace = setImmediate(() => {
+        reject(new Error(message));
+        queueMicrotask(onExpire);
+      });
     }, ms);
   });
   try {
     return await Promise.race([promise, expired]);
   } finally {
     clearTimeout(timer);
+    clearImmediate(grace);
   }
 }
 

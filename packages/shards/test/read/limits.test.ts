@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import type { ServerResponse } from "node:http";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { type Listening, serve } from "@laion/test-servers";
@@ -98,12 +99,39 @@ describe("http(s):// timeouts", () => {
   // and the start of the 7th, then nothing more
   const SENT = 200 * 1024;
   const WHOLE_SAMPLES = Math.floor(SENT / (512 + 32 * 1024));
+  // Synchronous work on the reader's thread (a training step) longer than timeoutMs, begun in a
+  // setImmediate callback while the reader waits: when it ends, the event loop runs the expired timer
+  // (timers phase) before it reads the bytes that arrived meanwhile (poll phase).
+  const BLOCK_MS = 1000;
+  const block = () => {
+    const until = performance.now() + BLOCK_MS;
+    while (performance.now() < until) {
+      // the training step
+    }
+  };
+  let small: Buffer; // three 4 KiB samples
+  const HELD_AT = 2 * (512 + 4096) + 512 + 1024; // s0 and s1 whole, then part of s2
+  let held: ServerResponse | undefined;
   beforeAll(async () => {
     tar = await tarBuffer(
       Array.from({ length: 40 }, (_, i) => ({ name: `s${i}.bin`, data: zeros(32 * 1024) })),
     );
+    small = await tarBuffer([0, 1, 2].map((i) => ({ name: `s${i}.bin`, data: zeros(4096) })));
     server = await serve((req, res) => {
       if (req.url === "/silent.tar") return; // never answers: no status line, no headers
+      if (req.url === "/late-headers.tar") {
+        // the answer waits in the socket while this thread is busy
+        setImmediate(() => {
+          res.writeHead(200).end(small);
+          block();
+        });
+        return;
+      }
+      if (req.url === "/held.tar") {
+        res.writeHead(200).write(small.subarray(0, HELD_AT)); // the rest when the test says
+        held = res;
+        return;
+      }
       if (req.url === "/stall.tar") {
         res.writeHead(200, { "content-type": "application/x-tar" });
         res.write(tar.subarray(0, SENT)); // part of the body, then nothing more
@@ -154,6 +182,25 @@ describe("http(s):// timeouts", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  test("headers that arrived while this thread was busy past timeoutMs are read, not timed out", async () => {
+    const samples = await collect(WebDataset(`${base}/late-headers.tar`, { timeoutMs: 500 }));
+    expect(samples.map((s) => s.__key__)).toEqual(["s0", "s1", "s2"]);
+  });
+
+  test("body bytes that arrived while this thread was busy past timeoutMs are read, not timed out", async () => {
+    const keys: string[] = [];
+    for await (const sample of WebDataset(`${base}/held.tar`, { timeoutMs: 500 })) {
+      keys.push(sample.__key__);
+      // s0 is out once s1 is read whole; the reader now waits for the rest of s2, its timer armed
+      if (keys.length === 1)
+        setImmediate(() => {
+          held?.end(small.subarray(HELD_AT));
+          block();
+        });
+    }
+    expect(keys).toEqual(["s0", "s1", "s2"]);
   });
 
   test("a slow consumer does not trip the timeout (it only runs while the reader waits on the server)", async () => {
