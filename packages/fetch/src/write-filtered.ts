@@ -1,11 +1,12 @@
 import fs from "node:fs";
 import { describeFsError } from "@laion/cli-kit";
 import type { ColumnSource, Writer } from "hyparquet-writer";
-import { ByteWriter, ParquetWriter, schemaFromColumnData } from "hyparquet-writer";
+import { ByteWriter, schemaFromColumnData } from "hyparquet-writer";
 import { snappyCompressor } from "hysnappy";
 import { type ColumnMap, OUTPUT_ORDER } from "./columns.js";
 import { FetchError } from "./errors.js";
 import { type FetchMemoryParams, memoryTick } from "./heap-hint.js";
+import { SpoolingParquetWriter } from "./spooling-writer.js";
 import type { CanonicalColumn, LaionRow } from "./types.js";
 
 /**
@@ -146,7 +147,7 @@ export async function writeFiltered(params: WriteFilteredParams): Promise<{ rows
     throw new FetchError(describeFsError(err, { action: "writing", file: params.outPath }), { cause: err });
   }
   let columns = params.columns ? [...params.columns] : undefined;
-  let writer: ParquetWriter | undefined;
+  let writer: SpoolingParquetWriter | undefined;
   let buffer: unknown[][] = [];
   let buffered = 0;
   let total = 0;
@@ -155,8 +156,10 @@ export async function writeFiltered(params: WriteFilteredParams): Promise<{ rows
     columns = cols;
     buffer = cols.map(() => []);
     const probe: ColumnSource[] = cols.map((c) => ({ name: c.name, data: [], type: c.type, nullable: true }));
-    writer = new ParquetWriter({
+    writer = new SpoolingParquetWriter({
       writer: fdWriter(fd),
+      // each written group's metadata waits there for the footer, not in memory (flat at any row count)
+      spoolPath: `${tmp}.groups`,
       schema: schemaFromColumnData({ columnData: probe }),
       compressors: { SNAPPY: compressor() },
     });
@@ -212,6 +215,7 @@ export async function writeFiltered(params: WriteFilteredParams): Promise<{ rows
     try {
       fs.closeSync(fd);
     } catch {}
+    writer?.discard();
     fs.rmSync(tmp, { force: true });
     // fd writes carry no path: name the file (ENOSPC → "disk full writing filtered.parquet in data/laion")
     if ((err as NodeJS.ErrnoException).code && !(err instanceof FetchError))
