@@ -3,7 +3,10 @@
 //  1. rows/s filtering a local LAION-like file, as a ratio to hyparquet reading the same columns bare;
 //  2. bytes fetched for --max-samples 50000 over HTTP (Range) from a >= 1 GB parquet, vs its size;
 //  3. peak RSS of the CLI (child processes, run through its bin as a user runs it) for the first 10k rows
-//     of the big file (same pages, same code path) and for all of it; the 10k-row file for reference.
+//     of the big file (same pages, same code path) and for all of it; the 10k-row file for reference;
+//  4. (ONLY=4) the same through fetchLaionSubset called in-process, as the app calls it;
+//  5. (ONLY=5) the JS heap a writer holds per written row group until its footer, writeFiltered vs
+//     hyparquet-writer's ParquetWriter (what decides whether memory stays flat for a 200M-row output).
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -23,7 +26,7 @@ const small = path.join(dir, "laion-like-10k.parquet");
 const bin = path.join(root, "packages/fetch/bin/fetch-laion-subset.js");
 const COLUMNS = ["URL", "TEXT", "WIDTH", "HEIGHT", "similarity", "punsafe", "pwatermark", "hash"];
 const FILTERS = { minCaptionLen: 5, minWidth: 100, maxPunsafe: 0.5 };
-// ONLY=1,3 runs a subset of the three measurements
+// ONLY=1,3 runs a subset of the measurements (1–3 by default; 4 the library path, 5 the writer per row group)
 const ONLY = new Set((process.env.ONLY ?? "1,2,3").split(",").map(Number));
 
 for (const [file, rows] of [
@@ -206,5 +209,33 @@ if (ONLY.has(4)) {
   const all = libRss(big, "big");
   console.log(
     `   first 10k median of ${firsts.map((r) => r.mb.toFixed(0)).join(", ")} MB: ${line(first)}; all: ${line(all)}; ratio ${(all.mb / first.mb).toFixed(2)}`,
+  );
+}
+
+// 5. what the writer holds per written row group until its footer ----------------------------------------
+// Child processes with --expose-gc (tools/bench/fetch-row-groups.mjs): writeFiltered against
+// hyparquet-writer's ParquetWriter with the same columns, META_GROUPS groups of 2,500 rows (400 = 1M rows).
+if (ONLY.has(5)) {
+  const groups = Number(process.env.META_GROUPS ?? 400);
+  const script = path.join(root, "tools/bench/fetch-row-groups.mjs");
+  const held = (writer) => {
+    const out = path.join(dir, `row-groups-${writer}.parquet`);
+    const r = spawnSync(process.execPath, ["--expose-gc", script, writer, String(groups), out], {
+      encoding: "utf8",
+    });
+    fs.rmSync(out, { force: true });
+    if (r.status !== 0) throw new Error(`fetch-row-groups ${writer}: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const ours = held("fetch");
+  const base = held("hyparquet");
+  const line = (r) =>
+    `${Math.round(r.heldBytesPerGroup).toLocaleString()} B per group (live heap ${r.heapMbFirst.toFixed(1)} → ${r.heapMbLast.toFixed(1)} MB), ` +
+    `${((r.heldBytesPerGroup * 400) / 1e6).toFixed(2)} MB per 1M rows, ${((r.heldBytesPerGroup * 80_000) / 1e6).toFixed(0)} MB for a 200M-row output`;
+  console.log(
+    `\n5. JS heap held per written row group until the footer (${groups} groups of 2,500 LAION-like rows, slope after forced GCs):` +
+      `\n   writeFiltered (metadata spooled to disk): ${line(ours)}` +
+      `\n   hyparquet-writer's ParquetWriter, same columns: ${line(base)}` +
+      `\n   footer on disk: ${Math.round(ours.footerBytesPerGroup)} B per group (${((ours.footerBytesPerGroup * 80_000) / 1e6).toFixed(0)} MB for a 200M-row output)`,
   );
 }
