@@ -6,7 +6,9 @@
 //     of the big file (same pages, same code path) and for all of it; the 10k-row file for reference;
 //  4. (ONLY=4) the same through fetchLaionSubset called in-process, as the app calls it;
 //  5. (ONLY=5) the JS heap a writer holds per written row group until its footer, writeFiltered vs
-//     hyparquet-writer's ParquetWriter (what decides whether memory stays flat for a 200M-row output).
+//     hyparquet-writer's ParquetWriter (what decides whether memory stays flat for a 200M-row output);
+//  6. (ONLY=6) peak RSS of the CLI when no filter is given, so every row is written: the first 10k rows
+//     (median of three) against all of them (a 10M-row output of 4,000 row groups).
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -144,19 +146,10 @@ async function httpBytes() {
 }
 
 // 3. peak RSS ---------------------------------------------------------------------------------
-function cliRss(input, label, extra = []) {
+const KEEP_10_PERCENT = ["--min-similarity", "0.38", "--min-caption-len", "5"];
+function cliRss(input, label, extra = [], filters = KEEP_10_PERCENT) {
   const out = path.join(dir, `out-${label}`);
-  const args = [
-    "--input",
-    input,
-    "--out-dir",
-    out,
-    "--min-similarity",
-    "0.38",
-    "--min-caption-len",
-    "5",
-    ...extra,
-  ];
+  const args = ["--input", input, "--out-dir", out, ...filters, ...extra];
   return timedRun([bin, ...args], out, label);
 }
 /** Runs a command under /usr/bin/time: its peak RSS, wall and CPU seconds, and the fetch_stats of `out` (then removed). */
@@ -237,5 +230,20 @@ if (ONLY.has(5)) {
       `\n   writeFiltered (metadata spooled to disk): ${line(ours)}` +
       `\n   hyparquet-writer's ParquetWriter, same columns: ${line(base)}` +
       `\n   footer on disk: ${Math.round(ours.footerBytesPerGroup)} B per group (${((ours.footerBytesPerGroup * 80_000) / 1e6).toFixed(0)} MB for a 200M-row output)`,
+  );
+}
+
+// 6. peak RSS when every row is kept ----------------------------------------------------------------
+if (ONLY.has(6)) {
+  const line = (r) =>
+    `${r.mb.toFixed(0)} MB (${r.stats.rows_kept} kept, ${r.seconds.toFixed(1)} s, CPU ${r.cpu.toFixed(1)} s)`;
+  const firsts = [1, 2, 3].map(() => cliRss(big, "all-first-10k", ["--max-rows-per-file", "10000"], []));
+  const first = [...firsts].sort((a, b) => a.mb - b.mb)[1];
+  const all = cliRss(big, "all-kept", [], []);
+  console.log(
+    `\n6. peak RSS of fetch-laion-subset with no filter (every row written; 2,500-row output groups):` +
+      `\n   first 10k rows, median of ${firsts.map((r) => r.mb.toFixed(0)).join(", ")} MB: ${line(first)}` +
+      `\n   all ${BIG_ROWS / 1e6}M rows: ${line(all)}` +
+      `\n   ratio = ${(all.mb / first.mb).toFixed(2)}`,
   );
 }
