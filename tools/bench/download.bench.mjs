@@ -1,6 +1,8 @@
 // Benchmark of @laion/shards' downloader (build first: `cd packages/shards && npx tsup`; run
 // `node tools/bench/download.bench.mjs`; N= sets the number of images, default 1050; C= the concurrency,
-// default the downloader's own default).
+// default the downloader's own default; RUNTIME=download sets DOWNLOAD_RUNTIME's V8 flags after the
+// warm-up, as the trainer app's download stage does — the A/B for the app: full GCs per round with and
+// without it, in the printed `end_to_end_full_gcs_per_round`).
 //
 // End to end: downloadShards() over a parquet of N URLs served by a local HTTP server (keep-alive, files
 // held in memory), 256 center_crop, JPEG q95, written to webdataset tars — against the baseline of bare
@@ -34,12 +36,20 @@ import { parquetWriteFile } from "hyparquet-writer";
 import sharp from "sharp";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const { downloadShards, defaultConcurrency } = await import(path.join(root, "packages/shards/dist/index.js"));
+const { downloadShards, defaultConcurrency, DOWNLOAD_RUNTIME } = await import(
+  path.join(root, "packages/shards/dist/index.js")
+);
+const { setV8Flags } = await import(path.join(root, "packages/cli-kit/dist/index.js"));
 
 const N = Number(process.env.N ?? 1050);
 const C = Number(process.env.C ?? defaultConcurrency());
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const SERVER = process.env.SERVER ?? "in-process";
+// RUNTIME=download: set DOWNLOAD_RUNTIME's V8 flags after the warm-up, while this process runs, as the
+// trainer app does for its download stage (the bin sets them at start-up instead)
+const RUNTIME = process.env.RUNTIME ?? "";
+if (RUNTIME !== "" && RUNTIME !== "download")
+  throw new Error(`RUNTIME must be download or unset, got ${JSON.stringify(RUNTIME)}`);
 if (SERVER !== "in-process" && SERVER !== "child")
   throw new Error(`SERVER must be in-process or child, got ${JSON.stringify(SERVER)}`);
 const benchDir = path.join(root, ".bench");
@@ -206,6 +216,7 @@ console.log(
 // warm-up, both sides alike: sharp's first calls; the downloader's modules, sockets and JIT
 await bareSharp(buffers.slice(0, 50), C);
 await endToEnd(warmupInput, out, C);
+if (RUNTIME === "download") setV8Flags(DOWNLOAD_RUNTIME.v8Flags);
 
 // Main-thread GC pauses of each run: the downloader's process runs a full Mark-Compact every ~60–100
 // images in some rounds and none in others (V8 sizing its heap; external memory of in-flight bodies
@@ -268,6 +279,8 @@ console.log(
     images: N,
     concurrency: C,
     server: SERVER,
+    runtime_v8_flags:
+      RUNTIME === "download" ? DOWNLOAD_RUNTIME.v8Flags.map((f) => `--${f.name}=${f.value}`) : [],
     load_1min_end: Number(os.loadavg()[0].toFixed(1)),
     cores,
     bare_sharp_img_s_best: Number(Math.max(...rows.map((r) => r.bareRate)).toFixed(1)),

@@ -1,3 +1,4 @@
+import { withV8Flags } from "@laion/cli-kit";
 import type { Stage, StageCheck } from "./stage.js";
 
 export type StageStatus = "ran" | "reran" | "resumed" | "skipped" | "failed" | "not run";
@@ -96,7 +97,10 @@ export async function runPipeline(params: RunPipelineParams): Promise<PipelineSu
           ? `resuming (${found.detail})`
           : "running";
       log(`[${stage.name}] ${doing}: ${stage.describe()}`);
-      await stage.run({ resume, overwrite, log: (line) => log(`[${stage.name}] ${line}`) });
+      // the stage's package's run-time V8 flags (its bin's) while it runs; V8's defaults for the next
+      await withV8Flags(stage.runtime?.v8Flags ?? [], () =>
+        stage.run({ resume, overwrite, log: (line) => log(`[${stage.name}] ${line}`) }),
+      );
       const device = stage.ranOn?.();
       if (device) report.device = device;
       // the stages after this one see its new output through their own check (input identities)

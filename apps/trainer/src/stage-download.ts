@@ -1,6 +1,12 @@
 import path from "node:path";
 import { createProgress } from "@laion/cli-kit";
-import { type DownloadParams, downloadArgs, downloadShards, downloadStatus } from "@laion/shards";
+import {
+  DOWNLOAD_RUNTIME,
+  type DownloadParams,
+  downloadArgs,
+  downloadShards,
+  downloadStatus,
+} from "@laion/shards";
 import type { AppConfig } from "./app-config.js";
 import { commandLine } from "./command-line.js";
 import { parquetRowCount } from "./parquet-rows.js";
@@ -39,6 +45,7 @@ export function downloadStage(params: DownloadStageParams): Stage {
   const p = downloadParamsFor(params);
   return {
     name: "download",
+    runtime: DOWNLOAD_RUNTIME,
     describe: () =>
       `${p.input} → ${d.output}/{00000..}.tar (${d.image_size} px ${d.resize_mode}, ${d.shard_size} per shard)`,
     outputs: () => [d.output],

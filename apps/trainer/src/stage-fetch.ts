@@ -1,5 +1,6 @@
 import path from "node:path";
 import {
+  FETCH_RUNTIME,
   type FetchLaionSubsetParams,
   fetchArgs,
   fetchLaionSubset,
@@ -39,6 +40,7 @@ export function fetchStage(params: FetchStageParams): Stage {
   const source = laion.input ? laion.input.join(" ") : `hf://${laion.hf_dataset}`;
   return {
     name: "fetch",
+    runtime: FETCH_RUNTIME,
     describe: () =>
       `${source} → ${outPath} (${laion.max_samples === null ? "all rows" : `up to ${laion.max_samples} rows`})`,
     outputs: () => [outPath, statsPath],

@@ -1,4 +1,4 @@
-import type { RunStatus } from "@laion/cli-kit";
+import type { NodeRuntimeSettings, RunStatus } from "@laion/cli-kit";
 
 /** What a stage finds when it looks at its outputs before running (its package's `status()`, mapped). */
 export interface StageCheck {
@@ -55,4 +55,9 @@ export interface Stage {
   ranOn?(): string | undefined;
   /** The shell command that runs this stage alone with the same settings. */
   command(): string;
+  /**
+   * How the stage's package runs it in its bin (FETCH_RUNTIME, DOWNLOAD_RUNTIME): the pipeline sets its
+   * `v8Flags` while the stage runs; the start-up settings are the app process's (process-settings.ts).
+   */
+  runtime?: NodeRuntimeSettings;
 }

@@ -9,6 +9,8 @@ export type { ConfigIssue } from "./config-issues.js";
 export { describeConfigIssue } from "./config-issues.js";
 export type { FsErrorContext } from "./fs-errors.js";
 export { describeFsError } from "./fs-errors.js";
+export type { NodeRuntimeSettings, RuntimeV8Flag } from "./node-runtime.js";
+export { nodeFlagGiven, setV8Flags, withV8Flags } from "./node-runtime.js";
 export type { RangeParams } from "./options.js";
 export { boolOption, floatOption, intOption } from "./options.js";
 export type { AcquireLockParams, LockHolder, OutputLock } from "./output-lock.js";

@@ -9,6 +9,8 @@
 // much freed memory at the top of its main heap; fixed, blocks ≥ 1 MiB go back to the system when freed
 // and the heap is trimmed past 128 KiB. 1M rows, three alternating rounds: peak RSS 107 → 104 MB, same
 // CPU. Only glibc reads it (musl ignores it), and it has to be in the environment at start-up, hence here.
+// These values are FETCH_RUNTIME's (src/node-runtime.ts, which the trainer app's process uses too):
+// package.test.ts checks that they agree.
 // Committed so npm links it at `npm ci` time (before dist/ exists); runs the built CLI.
 import { launch } from "@laion/cli-kit/launch";
 

@@ -11,6 +11,7 @@ export type { FilterParams } from "./filters.js";
 export { FILTERS } from "./filters.js";
 export type { FetchMemoryParams } from "./heap-hint.js";
 export { OWN_PROCESS_MEMORY } from "./heap-hint.js";
+export { FETCH_RUNTIME } from "./node-runtime.js";
 export type { ResolveSourcesParams } from "./sources.js";
 export { DEFAULT_HF_DATASET, resolveSources, SUBSETS } from "./sources.js";
 export { fetchArgs } from "./to-args.js";

@@ -9,6 +9,7 @@ export {
   asSampleMeta,
   computeKey,
   createWebDatasetWriter,
+  DOWNLOAD_RUNTIME,
   DownloadFailedError,
   type DownloadOutputParams,
   type DownloadParams,

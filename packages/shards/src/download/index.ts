@@ -21,6 +21,7 @@ export type { InputFormat, RecordSource } from "./input-formats.js";
 export { formatFromPath, INPUT_FORMATS, openRecordSource } from "./input-formats.js";
 export type { ComputeKeyParams } from "./key.js";
 export { computeKey, SHARD_DIGITS, sampleDigits, shardName } from "./key.js";
+export { DOWNLOAD_RUNTIME } from "./node-runtime.js";
 export type { EncodeFormat, ResizeParams, ResizeResult } from "./resize.js";
 export { DEFAULT_LIMIT_INPUT_PIXELS, ENCODE_FORMATS, resizeImage, validateResizeParams } from "./resize.js";
 export { DEFAULT_DISALLOWED_DIRECTIVES, isDisallowedByRobots, ROBOTS_DISALLOWED_ERROR } from "./robots.js";
