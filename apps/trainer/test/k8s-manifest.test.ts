@@ -43,17 +43,22 @@ describe("tools/k8s/download-indexed-job.yaml", () => {
     expect(args[args.indexOf("--image-size") + 1]).toBe("256");
   });
 
-  for (const [name, bin] of [
-    ["download", "packages/shards/dist/download-cli.js"],
-    ["fetch", "packages/fetch/dist/cli.js"],
+  for (const [name, bin, dist] of [
+    ["download", "packages/shards/bin/download-laion-images.js", "packages/shards/dist/download-cli.js"],
+    ["fetch", "packages/fetch/bin/fetch-laion-subset.js", "packages/fetch/dist/cli.js"],
   ] as const) {
-    test.skipIf(!fs.existsSync(path.join(root, bin)))(
-      `every flag the ${name} container passes exists in ${bin}`,
+    test(`the ${name} container starts ${bin}, whose shebang carries the package's node settings`, () => {
+      // `node dist/…` would run without them (each package's package.test.ts checks its shebang)
+      expect(c[name]!.command).toEqual([bin]);
+      expect(fs.statSync(path.join(root, bin)).mode & 0o111).not.toBe(0);
+      expect(fs.readFileSync(path.join(root, bin), "utf8")).toMatch(/^#!\/usr\/bin\/env -S /);
+    });
+
+    test.skipIf(!fs.existsSync(path.join(root, dist)))(
+      `every flag the ${name} container passes exists in ${dist}`,
       () => {
-        const container = c[name]!;
-        expect(container.command).toEqual(["node", bin]);
-        const known = helpFlags(bin);
-        const used = container.args.filter((a) => a.startsWith("--"));
+        const known = helpFlags(dist);
+        const used = c[name]!.args.filter((a) => a.startsWith("--"));
         expect(used.filter((f) => !known.has(f))).toEqual([]);
       },
     );
