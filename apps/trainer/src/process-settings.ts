@@ -1,17 +1,33 @@
 // The app runs its stages' library functions in its own process, so that process needs the settings the
 // stages' bins run with. Run-time V8 flags are set per stage (run-pipeline.ts, `Stage.runtime`); the rest
-// (node flags, glibc's environment) is read only when a process starts: a process started without them
-// starts the app again, once, with them.
+// (node flags, glibc's environment) is read only when a process starts: a command that runs such a stage,
+// started without them, starts the app again, once, with them. Light on purpose: the packages that own
+// the settings are loaded only when a command needs them (loading @laion/shards alone takes ~1.3 s).
 import { spawn } from "node:child_process";
 import { type NodeRuntimeSettings, nodeFlagGiven } from "@laion/cli-kit";
-import { FETCH_RUNTIME } from "@laion/fetch";
-import { DOWNLOAD_RUNTIME } from "@laion/shards";
 
 /** Set in the started-again process: it never starts another (and a user can set it to skip the relaunch). */
 export const RELAUNCHED_ENV = "LAION_TRAINER_RELAUNCHED";
 
-/** The packages whose work runs in the app's process (fetch, download). */
-export const IN_PROCESS_RUNTIMES: readonly NodeRuntimeSettings[] = [FETCH_RUNTIME, DOWNLOAD_RUNTIME];
+/** The commands that may run the fetch or download stage in this process. */
+const IN_PROCESS_COMMANDS = new Set(["kaggle", "demo", "fetch", "download"]);
+/** Flags with which a command runs no stage. */
+const NOTHING_RUNS = new Set(["--help", "-h", "--version", "-V", "--dry-run"]);
+
+/** Whether `argv` (after node and the script) names a command that may run the fetch or download stage. */
+export function runsInProcessStages(argv: readonly string[]): boolean {
+  const command = argv.find((a) => !a.startsWith("-"));
+  return command !== undefined && IN_PROCESS_COMMANDS.has(command) && !argv.some((a) => NOTHING_RUNS.has(a));
+}
+
+/** The settings of the packages whose work runs in the app's process (fetch, download). */
+export async function inProcessRuntimes(): Promise<NodeRuntimeSettings[]> {
+  const [{ FETCH_RUNTIME }, { DOWNLOAD_RUNTIME }] = await Promise.all([
+    import("@laion/fetch"),
+    import("@laion/shards"),
+  ]);
+  return [FETCH_RUNTIME, DOWNLOAD_RUNTIME];
+}
 
 /** Start-up settings a process lacks: node flags to start it with, environment to add. */
 export interface StartupSettings {
@@ -27,7 +43,7 @@ export interface StartupSettings {
 export function missingStartupSettings(
   execArgv: readonly string[],
   env: NodeJS.ProcessEnv,
-  runtimes: readonly NodeRuntimeSettings[] = IN_PROCESS_RUNTIMES,
+  runtimes: readonly NodeRuntimeSettings[],
 ): StartupSettings | null {
   if (env[RELAUNCHED_ENV]) return null;
   const wanted: Record<string, string> = {};
