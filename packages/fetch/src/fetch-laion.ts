@@ -8,6 +8,7 @@ import { buildFilters, type FilterParams } from "./filters.js";
 import type { HttpParams } from "./http.js";
 import { type OpenedParquet, openParquet } from "./open-parquet.js";
 import { readBatches } from "./read-batches.js";
+import { Scratch } from "./scratch.js";
 import { type CanonicalColumn, emptyStats, type FetchStats, type LaionRow, type Source } from "./types.js";
 
 export interface FetchLaionParams extends FilterParams, Omit<HttpParams, "counter"> {
@@ -134,6 +135,13 @@ interface RunState {
   counter: { bytes: number };
   /** Updates the time and byte counters and reports progress. */
   tick: () => void;
+  /**
+   * The page arrays of the files read so far, by output column, for the next file to reuse: a new set
+   * per file left the last file's (~18 MB for 8 LAION columns) waiting for a full GC while the next
+   * allocated its own, ~10 MB more peak RSS over 10 files than over one file of all their rows. A file
+   * takes the set while it reads and gives it back when done, so two files read at once never share.
+   */
+  scratch: Map<CanonicalColumn, Scratch>;
 }
 
 /**
@@ -156,6 +164,7 @@ export async function* fetchLaionFiles(
     max: params.maxSamples ?? Number.POSITIVE_INFINITY,
     counter,
     tick: progressTicker(params, stats, counter),
+    scratch: new Map(),
   };
   stats.files_total = params.sources.length;
   for (const index of fileOrder(params.sources.length, params)) {
@@ -230,11 +239,15 @@ async function* filterFile(
   const { params, stats } = run;
   const present = OUTPUT_ORDER.filter((c) => map[c] !== undefined);
   const perFile = params.maxRowsPerFile ?? Number.POSITIVE_INFINITY;
+  const spare = run.scratch;
+  run.scratch = new Map();
+  const scratch = present.map((c) => spare.get(c) ?? new Scratch());
   try {
     for await (const batch of readBatches({
       file: opened.file,
       metadata: opened.metadata,
       columns: present.map((c) => map[c]!),
+      scratch,
       ...(params.batchRows !== undefined ? { batchRows: params.batchRows } : {}),
       ...(params.maxBatchRows !== undefined ? { maxBatchRows: params.maxBatchRows } : {}),
     })) {
@@ -256,6 +269,7 @@ async function* filterFile(
     });
   } finally {
     await opened.close();
+    run.scratch = new Map(present.map((c, i) => [c, scratch[i]!]));
   }
 }
 

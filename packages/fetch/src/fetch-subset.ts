@@ -29,6 +29,7 @@ import {
   MANIFEST_FILE,
   ROW_PARAMS,
 } from "./run-manifest.js";
+import { Scratch } from "./scratch.js";
 import { type ResolveSourcesParams, resolveSources } from "./sources.js";
 import { emptyStats, type FetchStats, type LaionRow, type Source } from "./types.js";
 import { type OutputColumn, outputColumns, writeFiltered } from "./write-filtered.js";
@@ -107,13 +108,21 @@ function partPath(dir: string, index: number): string {
   return path.join(dir, PARTS_DIR, `part-${String(index).padStart(5, "0")}.parquet`);
 }
 
-/** Read back one of our own part files as rows (used to merge and to re-seed the dedupe filter). */
-async function* readPart(file: string, columns: readonly OutputColumn[]): AsyncGenerator<LaionRow[]> {
+/**
+ * Read back one of our own part files as rows (used to merge and to re-seed the dedupe filter). Parts
+ * read one after another pass the same `scratch` (one per column), so each does not allocate its own
+ * page arrays while the last part's wait for a full GC.
+ */
+async function* readPart(
+  file: string,
+  columns: readonly OutputColumn[],
+  scratch: readonly Scratch[],
+): AsyncGenerator<LaionRow[]> {
   const buf = await localBuffer(file);
   try {
     const metadata = await parquetMetadataAsync(buf);
     const names = columns.map((c) => c.name);
-    for await (const batch of readBatches({ file: buf, metadata, columns: names })) {
+    for await (const batch of readBatches({ file: buf, metadata, columns: names, scratch })) {
       const cols = names.map((n) => batch.columns[n]!);
       const out: LaionRow[] = new Array(batch.length);
       for (let i = 0; i < batch.length; i++) {
@@ -269,8 +278,10 @@ function startOrResume(params: FetchLaionSubsetParams, paths: OutputPaths, sourc
 async function rebuildDedupe(params: FetchLaionSubsetParams, progress: Progress) {
   const bloom = dedupeFilter(params);
   if (!bloom) return undefined;
+  const columns = progress.columns ?? [];
+  const scratch = columns.map(() => new Scratch());
   for (const d of progress.done)
-    for await (const batch of readPart(partPath(params.outDir, d.index), progress.columns ?? []))
+    for await (const batch of readPart(partPath(params.outDir, d.index), columns, scratch))
       for (const row of batch) bloom.testAndAdd(row.URL);
   return bloom;
 }
@@ -332,8 +343,9 @@ async function mergeParts(params: FetchLaionSubsetParams, paths: OutputPaths, pr
     fs.linkSync(parts[0]!, staged);
     return;
   }
+  const scratch = columns.map(() => new Scratch());
   async function* merged() {
-    for (const p of parts) yield* readPart(p, columns);
+    for (const p of parts) yield* readPart(p, columns, scratch);
   }
   await writeFiltered({
     rows: merged(),

@@ -31,6 +31,12 @@ export interface ReadBatchesParams {
    * promoted to the old generation).
    */
   maxBatchRows?: number;
+  /**
+   * The reused page arrays, one `Scratch` per column in `columns` order (default: a new set for this
+   * file). A caller reading files one after another passes the same set to each, so a file does not
+   * allocate its own while the last one's wait for a full GC. Nothing a read returns points into them.
+   */
+  scratch?: readonly Scratch[];
 }
 
 /**
@@ -43,9 +49,11 @@ export async function* readBatches(params: ReadBatchesParams): AsyncGenerator<Co
   const maxBatchRows = params.maxBatchRows ?? 4_096;
   let step = Math.min(params.batchRows ?? 4_096, maxBatchRows);
   let groupStart = 0;
-  // one set of reused page arrays per column for the whole file (a new set per row group was ~10 MB of
-  // garbage buffers per group in a LAION file)
-  const scratch = columns.map(() => new Scratch());
+  // one set of reused page arrays per column for the whole file at least (a new set per row group was
+  // ~10 MB of garbage buffers per group in a LAION file)
+  const scratch = params.scratch ?? columns.map(() => new Scratch());
+  if (scratch.length !== columns.length)
+    throw new Error(`readBatches: ${scratch.length} scratch sets for ${columns.length} columns`);
   for (const group of metadata.row_groups) {
     const groupRows = Number(group.num_rows);
     const groupEnd = groupStart + groupRows;
