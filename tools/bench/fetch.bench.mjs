@@ -8,7 +8,9 @@
 //  5. (ONLY=5) the JS heap a writer holds per written row group until its footer, writeFiltered vs
 //     hyparquet-writer's ParquetWriter (what decides whether memory stays flat for a 200M-row output);
 //  6. (ONLY=6) peak RSS of the CLI when no filter is given, so every row is written: the first 10k rows
-//     (median of three) against all of them (a 10M-row output of 4,000 row groups).
+//     (median of three) against all of them (a 10M-row output of 4,000 row groups);
+//  7. (ONLY=7) peak RSS of the CLI over 10 input files of 1M rows (links to the big file read with
+//     --max-rows-per-file 1000000; a 2B-row job is 128 files) against the first 10k rows of one.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -244,6 +246,35 @@ if (ONLY.has(6)) {
     `\n6. peak RSS of fetch-laion-subset with no filter (every row written; 2,500-row output groups):` +
       `\n   first 10k rows, median of ${firsts.map((r) => r.mb.toFixed(0)).join(", ")} MB: ${line(first)}` +
       `\n   all ${BIG_ROWS / 1e6}M rows: ${line(all)}` +
+      `\n   ratio = ${(all.mb / first.mb).toFixed(2)}`,
+  );
+}
+
+// 7. many input files ------------------------------------------------------------------------------------
+if (ONLY.has(7)) {
+  const line = (r) =>
+    `${r.mb.toFixed(0)} MB (${r.stats.rows_read} read, ${r.stats.rows_kept} kept, ${r.seconds.toFixed(1)} s, CPU ${r.cpu.toFixed(1)} s)`;
+  const links = path.join(dir, "files");
+  fs.rmSync(links, { recursive: true, force: true });
+  fs.mkdirSync(links);
+  const inputs = Array.from({ length: 10 }, (_, i) => {
+    const link = path.join(links, `part-${i}.parquet`);
+    fs.symlinkSync(big, link);
+    return link;
+  });
+  const firsts = [1, 2, 3].map(() => cliRss(inputs[0], "files-first-10k", ["--max-rows-per-file", "10000"]));
+  const first = [...firsts].sort((a, b) => a.mb - b.mb)[1];
+  const all = cliRss(inputs[0], "files-all", [
+    "--max-rows-per-file",
+    "1000000",
+    "--input",
+    ...inputs.slice(1),
+  ]);
+  fs.rmSync(links, { recursive: true, force: true });
+  console.log(
+    `\n7. peak RSS of fetch-laion-subset over 10 input files of 1M rows each (10 parts, then merged):` +
+      `\n   first 10k rows of one, median of ${firsts.map((r) => r.mb.toFixed(0)).join(", ")} MB: ${line(first)}` +
+      `\n   10 files × 1M rows: ${line(all)}` +
       `\n   ratio = ${(all.mb / first.mb).toFixed(2)}`,
   );
 }
