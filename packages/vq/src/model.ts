@@ -1,5 +1,6 @@
 import { Random } from "@laion/mixer";
 import type { VQConfig } from "./config.js";
+import { reluConv } from "./fused-conv.js";
 import * as tf from "./tfjs.js";
 
 /**
@@ -77,15 +78,19 @@ function conv(
   params: Params,
   name: string,
   x: tf.Tensor4D,
-  opts: { stride?: number; relu?: boolean } = {},
+  opts: { stride?: number; relu?: boolean; constantInput?: boolean } = {},
 ): tf.Tensor4D {
+  const filter = p(params, `${name}.w`) as tf.Tensor4D;
+  const bias = p(params, `${name}.b`) as tf.Tensor1D;
+  // fused also under a gradient tape (fused-conv.ts); linear convs are fused by tfjs itself
+  if (opts.relu)
+    return reluConv(x, filter, bias, { stride: opts.stride ?? 1, constantInput: opts.constantInput });
   return tf.fused.conv2d({
     x,
-    filter: p(params, `${name}.w`) as tf.Tensor4D,
-    bias: p(params, `${name}.b`),
+    filter,
+    bias,
     strides: opts.stride ?? 1,
     pad: "same",
-    activation: opts.relu ? "relu" : "linear",
   }) as tf.Tensor4D;
 }
 
@@ -96,7 +101,11 @@ function resBlock(params: Params, name: string, x: tf.Tensor4D): tf.Tensor4D {
 
 /** images [n,H,W,3] in [0,1] → pre-quantisation features [n,g,g,codeDim]. */
 export function encoderForward(params: Params, config: VQConfig, images: tf.Tensor4D): tf.Tensor4D {
-  let h = conv(params, "enc.in", tf.sub(tf.mul(images, 2), 1) as tf.Tensor4D, { relu: true });
+  // the images are data: no gradient for them
+  let h = conv(params, "enc.in", tf.sub(tf.mul(images, 2), 1) as tf.Tensor4D, {
+    relu: true,
+    constantInput: true,
+  });
   const L = config.channels.length - 1;
   for (let i = 0; i < L; i++) h = conv(params, `enc.down${i}`, h, { stride: 2, relu: true });
   for (let j = 0; j < config.resBlocks; j++) h = resBlock(params, `enc.res${j}`, h);

@@ -240,18 +240,19 @@ export class DataParallelVQ {
     const broadcast = clock.lap();
     const [a0, b0] = bounds[0] as [number, number];
     const local = await shardGradients(model, images.subarray(a0 * per, b0 * per), b0 - a0, buf.sum);
+    // gradient of the batch mean = Σ (n_i / n) · gradient of shard i's mean, summed in place over this
+    // thread's own: its term (0 + w·g, as from a zeroed sum) while the helpers finish
+    const sum = buf.sum;
+    const w0 = local.n / n;
+    for (let j = 0; j < sum.length; j++) sum[j] = w0 * (sum[j] as number);
     const localLap = clock.lap();
     const shards = [local, ...(await Promise.all(remote))];
     const wait = clock.lap();
 
-    // gradient of the batch mean = Σ (n_i / n) · gradient of shard i's mean, summed in place over this
-    // thread's own (the first term: 0 + w·g, as from a zeroed sum)
-    const sum = buf.sum;
     const total: StepLoss = { loss: 0, reconstruction: 0, commitment: 0 };
     for (const [k, s] of shards.entries()) {
       const w = s.n / n;
-      if (k === 0) for (let j = 0; j < sum.length; j++) sum[j] = w * (sum[j] as number);
-      else for (let j = 0; j < sum.length; j++) (sum[j] as number) += w * (s.grads[j] as number);
+      if (k > 0) for (let j = 0; j < sum.length; j++) (sum[j] as number) += w * (s.grads[j] as number);
       total.loss += w * s.loss;
       total.reconstruction += w * s.reconstruction;
       total.commitment += w * s.commitment;

@@ -141,9 +141,88 @@ function cropNegative(ops: WasmOps, x: TensorInfo, pads: number[]): { x: TensorI
   return { x: cropped, pads: pads.map((v) => Math.max(0, v)) };
 }
 
+/** Filter taps along one axis of a stride-2 phase: the original indices, in the rotated filter's order, and the leading pad. */
+const PHASE_TAPS = [
+  { taps: [2, 0], pad: 1 }, // even outputs: dy[q−1]·w[2] + dy[q]·w[0]
+  { taps: [1], pad: 0 }, // odd outputs: dy[q]·w[1]
+] as const;
+
+/** The sub-filter of one phase: taps (ty × tx) of `filter` [3, 3, ci, co], rotated and channel-swapped to [th, tw, co, ci]. */
+function phaseFilter(
+  ops: WasmOps,
+  filter: TensorInfo,
+  ty: readonly number[],
+  tx: readonly number[],
+): TensorInfo {
+  const [, kw, ci, co] = filter.shape as [number, number, number, number];
+  const { out, o, ins } = heapViews(ops.backend, [ty.length, tx.length, co, ci], [filter]);
+  ops.keep(out);
+  const f = ins[0] as Float32Array;
+  for (const [a, i] of ty.entries())
+    for (const [b, j] of tx.entries()) {
+      const src = (i * kw + j) * ci * co;
+      const dst = (a * tx.length + b) * co * ci;
+      for (let c = 0; c < ci; c++)
+        for (let d = 0; d < co; d++) o[dst + d * ci + c] = f[src + c * co + d] as number;
+    }
+  return out;
+}
+
+/**
+ * The input gradient of a stride-2, 3×3, "same" conv over even sizes (the encoder's downsampling) in
+ * sub-pixel form: each of the four output phases (even/odd row × even/odd column) is a stride-1 conv of
+ * dy with the 1–4 filter taps that reach it, and the four are interleaved. The zero-dilated form runs a
+ * 3×3 conv over a dy with three zeros in every four values: 4× the arithmetic, and a 4×-size copy of dy.
+ * The taps are visited in the rotated filter's order, so each output sums the same products in the
+ * same order as the dilated form (whose other products are exact zeros).
+ */
+function subPixelInputGrad(ops: WasmOps, dy: TensorInfo, filter: TensorInfo, inputShape: Shape4): TensorInfo {
+  const [n, H, W, ci] = inputShape;
+  const [, Ho, Wo] = dy.shape as [number, number, number, number];
+  const phases = PHASE_TAPS.map((py) =>
+    PHASE_TAPS.map((px) =>
+      ops.keep(conv(ops, dy, phaseFilter(ops, filter, py.taps, px.taps), [py.pad, 0, px.pad, 0], [1, 1])),
+    ),
+  );
+  const { out, o, ins } = heapViews(ops.backend, inputShape, phases.flat());
+  for (let py = 0; py < 2; py++)
+    for (let px = 0; px < 2; px++) {
+      const src = ins[py * 2 + px] as Float32Array;
+      for (let b = 0; b < n; b++)
+        for (let q = 0; q < Ho; q++) {
+          const row = ((b * H + 2 * q + py) * W + px) * ci;
+          const from = (b * Ho + q) * Wo * ci;
+          // an indexed copy: a subarray per pixel costs more than the copy itself
+          for (let r = 0; r < Wo; r++) {
+            const d = row + 2 * r * ci;
+            const f = from + r * ci;
+            for (let c = 0; c < ci; c++) o[d + c] = src[f + c] as number;
+          }
+        }
+    }
+  return out;
+}
+
+/** Whether subPixelInputGrad applies: stride 2, a 3×3 filter, no dilation, "same" padding of even sizes (no leading pad). */
+function isSubPixelCase(info: ReturnType<typeof convInfo>, inputShape: Shape4): boolean {
+  return (
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.filterHeight === 3 &&
+    info.filterWidth === 3 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    inputShape[1] === 2 * info.outHeight &&
+    inputShape[2] === 2 * info.outWidth
+  );
+}
+
 /**
  * Conv2DBackpropInput (conv2d's gradient w.r.t. its input): a stride-1 conv of dy — zero-dilated by the
- * stride — with the filter rotated 180° and its in/out channels swapped, padded by k−1−pad.
+ * stride — with the filter rotated 180° and its in/out channels swapped, padded by k−1−pad; the
+ * encoder's stride-2 case in sub-pixel form (subPixelInputGrad).
  */
 export function makeConv2DBackpropInput(tf: Tf) {
   return ({ inputs, backend, attrs }: KernelArgs): TensorInfo => {
@@ -152,6 +231,7 @@ export function makeConv2DBackpropInput(tf: Tf) {
     const inputShape = attrs.inputShape as Shape4;
     const info = convInfo(tf, "Conv2DBackpropInput", attrs, inputShape, filter.shape);
     return withTemps(tf, backend, (ops) => {
+      if (isSubPixelCase(info, inputShape)) return subPixelInputGrad(ops, dy, filter, inputShape);
       const d = zeroDilate(ops, dy, info.strideHeight, info.strideWidth);
       const f = rotateFilter(ops, filter);
       // pad by k−1−pad on the leading side, and whatever brings the output to the input's size after

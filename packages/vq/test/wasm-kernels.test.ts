@@ -33,6 +33,8 @@ interface ConvCase {
 const cases: ConvCase[] = [
   { x: [2, 8, 8, 3], k: 3, co: 4, stride: 1, pad: "same" },
   { x: [2, 8, 8, 5], k: 3, co: 6, stride: 2, pad: "same" },
+  // the sub-pixel input gradient (stride 2, 3×3, even sizes), not square
+  { x: [2, 16, 12, 3], k: 3, co: 4, stride: 2, pad: "same" },
   { x: [1, 9, 7, 4], k: 3, co: 3, stride: 2, pad: "same" },
   { x: [2, 9, 9, 2], k: 3, co: 5, stride: 2, pad: "valid" },
   { x: [1, 10, 10, 3], k: 4, co: 2, stride: 2, pad: "same" },
