@@ -55,21 +55,16 @@ export function reluConv(
     return [dx, dw, db];
   };
   type Save = (tensors: tf.Tensor[]) => void;
-  if (params.constantInput) {
-    const op = tf.customGrad(((w: tf.Tensor4D, b: tf.Tensor1D, save: Save) => {
-      const y = forward(x, w, b);
-      // x too: the forward pass's tidy disposes what is not saved
-      save([x, w, y]);
-      return {
-        value: y,
-        gradFunc: (dy: tf.Tensor, [sx, sw, sy]: tf.Tensor[]) =>
-          grads(dy, sx as tf.Tensor4D, sw as tf.Tensor4D, sy as tf.Tensor),
-      };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]);
-    return op(filter, bias) as tf.Tensor4D;
-  }
-  const op = tf.customGrad(((input: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, save: Save) => {
+  // customGrad passes the differentiable inputs, then `save`; a constant x is not one of them
+  const op = tf.customGrad(((...args: (tf.Tensor | Save)[]) => {
+    const save = args.pop() as Save;
+    const [input, w, b] = (params.constantInput ? [x, ...args] : args) as [
+      tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor1D,
+    ];
     const y = forward(input, w, b);
+    // x too when constant: the forward pass's tidy disposes what is not saved
     save([input, w, y]);
     return {
       value: y,
@@ -77,5 +72,5 @@ export function reluConv(
         grads(dy, si as tf.Tensor4D, sw as tf.Tensor4D, sy as tf.Tensor),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return op(x, filter, bias) as tf.Tensor4D;
+  return (params.constantInput ? op(filter, bias) : op(x, filter, bias)) as tf.Tensor4D;
 }
