@@ -15,7 +15,8 @@
 // machine's fp32 peak (`--peak-gflops`, default 190: 2 cores). The load average at start and end.
 //
 // About 3 minutes on a quiet 2-core machine (131 s at 3d5f03a with 6 warm-up steps; 12 since session 7,
-// ~30 s more); 189 s for `--rounds 1 --steps 6 --warmup 6` at load 8–15.
+// ~30 s more); 189 s for `--rounds 1 --steps 6 --warmup 6` at load 8–15; `--only vq` 110 s at load 5 → 3
+// (session 8), ~25 s more a round.
 //
 //   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--trainer-batch 16] [--grad-accum]
 
