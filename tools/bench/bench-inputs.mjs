@@ -11,7 +11,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 
 const camel = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
 
-function fail(message) {
+/** Stops the bench with exit code 2 and `message`, as a bad flag does. */
+export function fail(message) {
   console.error(`${path.basename(process.argv[1] ?? "bench")}: ${message}`);
   process.exit(2);
 }

@@ -18,7 +18,7 @@
 // ~30 s more); 189 s for `--rounds 1 --steps 6 --warmup 6` at load 8–15; `--only vq` 110 s at load 5 → 3
 // (session 8), ~25 s more a round.
 //
-//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--trainer-batch 16] [--grad-accum]
+//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--vq-preset demo] [--vq-batch 16] [--trainer-batch 16] [--grad-accum]
 
 import { fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -26,7 +26,7 @@ import { mkdtemp } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { benchFlags, fixturePhotos, photoSamples, positiveInteger, ROOT } from "./bench-inputs.mjs";
+import { benchFlags, fail, fixturePhotos, photoSamples, positiveInteger, ROOT } from "./bench-inputs.mjs";
 
 const {
   threads,
@@ -37,6 +37,8 @@ const {
   only, // vq | trainer: one half of the benchmark
   gradAccum,
   trainerBatch,
+  vqPreset,
+  vqBatch,
   independent,
 } = benchFlags({
   threads: { type: "number", default: 2 },
@@ -57,6 +59,10 @@ const {
       positiveInteger(b) ??
       (f.gradAccum && b % 2 ? "must be even with --grad-accum (it runs batch/2 × 2)" : undefined),
   },
+  // the VQ's preset and batch: demo (64 px, what `npm run demo` trains) at 16 by default; configs/kaggle.yaml
+  // trains 256-f16-1k at 16, where each shard's fixed cost weighs less against ~16× the arithmetic
+  "vq-preset": { type: "string", default: "demo" },
+  "vq-batch": { type: "number", default: 16, check: positiveInteger },
   // also the trainer at batch/2 × grad_accum 2 (a whole micro-batch per thread)
   "grad-accum": { type: "boolean" },
   // internal: this process is one of the ceiling's independent 1-thread runs (vq | trainer)
@@ -64,9 +70,11 @@ const {
 });
 // after the flags, so a bad flag is refused at once (and without a build: tools/test/bench-flags.test.ts)
 const { parseConfig, trainMultimodal } = await import("../../packages/trainer-2b/dist/index.js");
-const { forwardFlops, resolveConfig, selectBackend, trainVQ } = await import(
+const { forwardFlops, resolveConfig, selectBackend, trainVQ, VQ_PRESETS } = await import(
   "../../packages/vq/dist/index.js"
 );
+if (!Object.hasOwn(VQ_PRESETS, vqPreset))
+  fail(`--vq-preset must be one of ${Object.keys(VQ_PRESETS).join(", ")}, got ${vqPreset}`);
 const peak = peakGflops * 1e9;
 const photos = await fixturePhotos();
 
@@ -152,7 +160,7 @@ function amdahl(one, many) {
   };
 }
 
-/** VQ demo preset, batch 16: images/s and CPU per step over the window. */
+/** VQ at `--vq-preset` and `--vq-batch`: images/s and CPU per step over the window. */
 async function vq(n) {
   const w = windowOf();
   const r = await trainVQ({
@@ -161,15 +169,15 @@ async function vq(n) {
     evalImages: [photos[0]],
     maxSteps: warmup + steps,
     evalEvery: 1_000_000,
-    batchSize: 16,
-    preset: "demo",
+    batchSize: vqBatch,
+    preset: vqPreset,
     seed: 1,
     threads: n,
     onEvent: (e) => e.type === "step" && w.at(e.step),
   });
   r.model.dispose();
   const c = w.perStep(n);
-  return { rate: (16 * 1000) / c.wall, cpu: c, profile: r.profile };
+  return { rate: (vqBatch * 1000) / c.wall, cpu: c, profile: r.profile };
 }
 
 /** Trainer demo preset on the fixtures' Sinhala text: tokens/s and CPU per step over the window. */
@@ -280,7 +288,7 @@ if (independent) {
 const t0 = performance.now();
 const loadAtStart = loadavg();
 await selectBackend({ prefer: "wasm" });
-const flopsPerImage = 3 * forwardFlops(resolveConfig(undefined, "demo")); // forward + backward ≈ 3× forward
+const flopsPerImage = 3 * forwardFlops(resolveConfig(undefined, vqPreset)); // forward + backward ≈ 3× forward
 const v = only === "trainer" ? undefined : await compare((n) => vq(n));
 const vCeiling = only === "trainer" ? undefined : await ceiling("vq", threads);
 const t = only === "vq" ? undefined : await compare((n) => trainer(n, trainerBatch, 1));
@@ -301,6 +309,7 @@ console.log(
       warmup,
       rounds,
       ...(v && {
+        vq: { preset: vqPreset, batch: vqBatch },
         vq_images_per_s: brief(v, vCeiling),
         vq_share_of_peak: { 1: share(v[1] * flopsPerImage), [threads]: share(v[threads] * flopsPerImage) },
       }),

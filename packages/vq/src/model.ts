@@ -125,24 +125,47 @@ export function decoderForward(params: Params, config: VQConfig, z: tf.Tensor4D)
   return conv(params, "dec.out", h);
 }
 
-/** Multiply-accumulate FLOPs (×2) of one forward pass for one image, for throughput reports. */
-export function forwardFlops(config: VQConfig): number {
+/** One convolution of the model, for cost and memory estimates: output resolution, kernel, channels. */
+export interface ConvShape {
+  res: number;
+  k: number;
+  cin: number;
+  cout: number;
+  /** Its input is a nearest-neighbour 2× upsample (the decoder), made at the output resolution. */
+  upsampled?: boolean;
+}
+
+/** The model's convolutions in forward order (encoder, codes, decoder), plus the nearest-code search as a 1×1. */
+export function convShapes(config: VQConfig): ConvShape[] {
   const c = config.channels;
   const L = c.length - 1;
   const S = config.imageSize;
-  let flops = 0;
-  const add = (res: number, k: number, cin: number, cout: number) => {
-    flops += 2 * res * res * k * k * cin * cout;
-  };
-  add(S, 3, 3, c[0] as number);
-  for (let i = 0; i < L; i++) add(S >> (i + 1), 3, c[i] as number, c[i + 1] as number);
   const g = S >> L;
   const top = c[L] as number;
-  for (let j = 0; j < config.resBlocks * 4; j++) add(g, 3, top, top);
-  add(g, 1, top, config.codeDim);
-  add(g, 3, config.codeDim, top);
-  for (let i = L - 1; i >= 0; i--) add(S >> i, 3, c[i + 1] as number, c[i] as number);
-  add(S, 3, c[0] as number, 3);
-  add(g, 1, config.codeDim, config.codebookSize); // nearest-code search
-  return flops;
+  const layers: ConvShape[] = [{ res: S, k: 3, cin: 3, cout: c[0] as number }];
+  for (let i = 0; i < L; i++)
+    layers.push({ res: S >> (i + 1), k: 3, cin: c[i] as number, cout: c[i + 1] as number });
+  for (let j = 0; j < config.resBlocks * 4; j++) layers.push({ res: g, k: 3, cin: top, cout: top });
+  layers.push({ res: g, k: 1, cin: top, cout: config.codeDim });
+  layers.push({ res: g, k: 3, cin: config.codeDim, cout: top });
+  for (let i = L - 1; i >= 0; i--)
+    layers.push({ res: S >> i, k: 3, cin: c[i + 1] as number, cout: c[i] as number, upsampled: true });
+  layers.push({ res: S, k: 3, cin: c[0] as number, cout: 3 });
+  layers.push({ res: g, k: 1, cin: config.codeDim, cout: config.codebookSize }); // nearest-code search
+  return layers;
+}
+
+/** Multiply-accumulate FLOPs (×2) of one forward pass for one image, for throughput reports. */
+export function forwardFlops(config: VQConfig): number {
+  return convShapes(config).reduce((sum, l) => sum + 2 * l.res * l.res * l.k * l.k * l.cin * l.cout, 0);
+}
+
+/** float32 bytes of one image's forward activations: the input, each conv's output, each upsample's. */
+export function activationBytes(config: VQConfig): number {
+  const S = config.imageSize;
+  const values = convShapes(config).reduce(
+    (sum, l) => sum + l.res * l.res * (l.cout + (l.upsampled ? l.cin : 0)),
+    S * S * 3,
+  );
+  return 4 * values;
 }

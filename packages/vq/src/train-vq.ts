@@ -12,6 +12,7 @@ import {
 import { PRESET_LR, resolveConfig, type VQConfig, type VQPresetName } from "./config.js";
 import { type DataParams, decodeImages } from "./data.js";
 import { buildEvalSet, type EvalSet, evalSources } from "./eval-set.js";
+import { checkWasmHeap } from "./memory-preflight.js";
 import { forwardFlops } from "./model.js";
 import { claimVqOutput } from "./run-manifest.js";
 import type { ImageSample } from "./samples.js";
@@ -235,6 +236,8 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
   const config: VQConfig = resumed?.config ?? resolveConfig(params.config, params.preset);
   // a resumed run keeps the schedule it was started with unless told otherwise
   const lr = params.lr ?? resumed?.lr ?? PRESET_LR[params.preset ?? "demo"];
+  const batchSize = params.batchSize ?? 16;
+  if (backend === "wasm") checkWasmHeap(config, batchSize, dataParallel(backend, params, gpus).count);
   const model = VQ.create(config, seed);
   if (resumed) model.assignTensors(resumed.tensors, out);
   const optimizer = tf.train.adam(lr);
@@ -286,7 +289,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
     data,
     seed,
     lr,
-    batchSize: params.batchSize ?? 16,
+    batchSize,
     evalEvery: params.evalEvery ?? 200,
     heldOutFraction,
     rng: resumed?.rng ?? new Random(seed),

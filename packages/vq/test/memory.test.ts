@@ -1,8 +1,10 @@
+import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
-import { selectBackend, trainVQ } from "../src/index.js";
+import { resolveConfig, selectBackend, trainVQ } from "../src/index.js";
+import { checkWasmHeap, stepHeapBytes } from "../src/memory-preflight.js";
 import { fixturePhotos, photoSamples, small } from "./helpers.js";
 
 test("training steps hold no more tensors at step 12 than at step 4 (nothing leaks per step)", async () => {
@@ -25,3 +27,42 @@ test("training steps hold no more tensors at step 12 than at step 4 (nothing lea
   r.model.dispose();
   expect(live[12]).toBe(live[4]);
 }, 60_000);
+
+test("a batch whose training step cannot fit in a wasm heap is refused before any step, naming the flags and what fits", async () => {
+  await selectBackend({ prefer: "wasm" });
+  const photos = await fixturePhotos();
+  const out = path.join(await mkdtemp(path.join(tmpdir(), "vq-heap-")), "vq.pt");
+  const run = trainVQ({
+    out,
+    preset: "256-f16-1k", // 16 images of 256 px: ~7 GiB, where tfjs-backend-wasm used to fail mid-step
+    samples: photoSamples(photos, 100),
+    evalImages: [photos[0]?.bytes as Uint8Array],
+    maxSteps: 1,
+    batchSize: 16,
+    threads: 1,
+    seed: 2,
+  });
+  await expect(run).rejects.toThrow(
+    /batch size 16 \(--batch-size, --threads\).*At most 8 images fit per thread: use --batch-size 8 or less, more --threads \(batch 16 needs 2\)/,
+  );
+  expect(existsSync(out)).toBe(false);
+}, 60_000);
+
+test("the same batch split over two threads fits, and the estimate covers every heap measured", () => {
+  const big = resolveConfig({}, "256-f16-1k");
+  expect(() => checkWasmHeap(big, 16, 2)).not.toThrow();
+  expect(() => checkWasmHeap(resolveConfig({}, "demo"), 64, 1)).not.toThrow();
+  const MiB = 2 ** 20;
+  // the wasm heap's size after two steps, measured (memory-preflight.ts)
+  for (const [images, heap] of [
+    [4, 1961],
+    [6, 2660],
+    [8, 3589],
+  ] as const)
+    expect(stepHeapBytes(big, images)).toBeGreaterThanOrEqual(heap * MiB);
+  for (const [images, heap] of [
+    [16, 172],
+    [32, 298],
+  ] as const)
+    expect(stepHeapBytes(resolveConfig({}, "demo"), images)).toBeGreaterThanOrEqual(heap * MiB);
+});
