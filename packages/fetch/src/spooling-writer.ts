@@ -15,6 +15,11 @@ import { ParquetWriter } from "hyparquet-writer";
  * A group some of whose columns need a page index (a column chunk over one page, `pageSize` 1 MiB) or
  * a bloom filter stays in memory whole: `finish()` writes those first and records their offsets in the
  * group's column objects.
+ *
+ * It uses two of `ParquetWriter`'s fields (`row_groups`, `pendingIndexes`) and how `finish()` walks
+ * them, which no release promises: package.json pins hyparquet-writer to the exact version this was
+ * checked against, and test/spooling-writer.test.ts compares the footer byte for byte with
+ * `ParquetWriter`'s, so an upgrade that changes them fails there first.
  */
 export class SpoolingParquetWriter extends ParquetWriter {
   private readonly spool: Spool;
