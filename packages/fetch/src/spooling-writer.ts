@@ -17,9 +17,10 @@ import { ParquetWriter } from "hyparquet-writer";
  * group's column objects.
  *
  * It uses two of `ParquetWriter`'s fields (`row_groups`, `pendingIndexes`) and how `finish()` walks
- * them, which no release promises: package.json pins hyparquet-writer to the exact version this was
- * checked against, and test/spooling-writer.test.ts compares the footer byte for byte with
- * `ParquetWriter`'s, so an upgrade that changes them fails there first.
+ * them, which no release promises (0.16 had ten patch releases). A published package declares a range
+ * (package.test.ts), so a change there must fail loudly: the list handed to `finish()` throws naming
+ * any other use of it, a missing field is a TypeError on the first write, and
+ * test/spooling-writer.test.ts compares the footer byte for byte with `ParquetWriter`'s.
  */
 export class SpoolingParquetWriter extends ParquetWriter {
   private readonly spool: Spool;
