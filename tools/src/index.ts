@@ -1,3 +1,4 @@
+export { binStartup } from "./bin-startup.js";
 export type { CapturedIo, CapturedRun } from "./cli-run.js";
 export { runCaptured } from "./cli-run.js";
 export { FIXTURES_DIR, fixturePath } from "./fixtures.js";
