@@ -18,7 +18,7 @@
 // ~30 s more); 189 s for `--rounds 1 --steps 6 --warmup 6` at load 8–15; `--only vq` 110 s at load 5 → 3
 // (session 8), ~25 s more a round.
 //
-//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--vq-preset demo] [--vq-batch 16] [--trainer-batch 16] [--grad-accum]
+//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--vq-preset demo] [--vq-batch 16] [--trainer-preset demo] [--trainer-batch 16] [--grad-accum]
 
 import { fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -37,6 +37,7 @@ const {
   only, // vq | trainer: one half of the benchmark
   gradAccum,
   trainerBatch,
+  trainerPreset,
   vqPreset,
   vqBatch,
   independent,
@@ -59,6 +60,9 @@ const {
       positiveInteger(b) ??
       (f.gradAccum && b % 2 ? "must be even with --grad-accum (it runs batch/2 × 2)" : undefined),
   },
+  // the trainer's model preset: demo (what configs/demo.yaml and grounded.yaml train) by default; a larger
+  // one (small: configs/kaggle.yaml's wasm fallback) puts more arithmetic behind each shard's fixed cost
+  "trainer-preset": { type: "string", default: "demo" },
   // the VQ's preset and batch: demo (64 px, what `npm run demo` trains) at 16 by default; configs/kaggle.yaml
   // trains 256-f16-1k at 16, where each shard's fixed cost weighs less against ~16× the arithmetic
   "vq-preset": { type: "string", default: "demo" },
@@ -69,12 +73,16 @@ const {
   independent: { type: "string" },
 });
 // after the flags, so a bad flag is refused at once (and without a build: tools/test/bench-flags.test.ts)
-const { parseConfig, trainMultimodal } = await import("../../packages/trainer-2b/dist/index.js");
+const { parseConfig, PRESET_NAMES, trainMultimodal } = await import(
+  "../../packages/trainer-2b/dist/index.js"
+);
 const { forwardFlops, resolveConfig, selectBackend, trainVQ, VQ_PRESETS } = await import(
   "../../packages/vq/dist/index.js"
 );
 if (!Object.hasOwn(VQ_PRESETS, vqPreset))
   fail(`--vq-preset must be one of ${Object.keys(VQ_PRESETS).join(", ")}, got ${vqPreset}`);
+if (!PRESET_NAMES.includes(trainerPreset))
+  fail(`--trainer-preset must be one of ${PRESET_NAMES.join(", ")}, got ${trainerPreset}`);
 const peak = peakGflops * 1e9;
 const photos = await fixturePhotos();
 
@@ -180,12 +188,12 @@ async function vq(n) {
   return { rate: (vqBatch * 1000) / c.wall, cpu: c, profile: r.profile };
 }
 
-/** Trainer demo preset on the fixtures' Sinhala text: tokens/s and CPU per step over the window. */
+/** Trainer at `--trainer-preset` on the fixtures' Sinhala text: tokens/s and CPU per step over the window. */
 async function trainer(n, batch, accum) {
   const w = windowOf();
   const config = parseConfig({
     output_dir: await mkdtemp(path.join(tmpdir(), "trainer-threads-")),
-    model: { preset: "demo" },
+    model: { preset: trainerPreset },
     data: { corpus: [path.join(ROOT, "fixtures/sinhala/corpus.txt")] },
     training: {
       text_only_prob: 1,
@@ -314,6 +322,7 @@ console.log(
         vq_share_of_peak: { 1: share(v[1] * flopsPerImage), [threads]: share(v[threads] * flopsPerImage) },
       }),
       ...(t && {
+        trainer: { preset: trainerPreset, batch: trainerBatch },
         [`trainer_tokens_per_s_batch_${trainerBatch}x1`]: brief(t, tCeiling),
         ...(a && { [`trainer_tokens_per_s_batch_${trainerBatch / 2}x2`]: brief(a, tCeiling) }),
         trainer_share_of_peak: {
