@@ -1,3 +1,4 @@
+import type { DeviceInfo } from "./backend.js";
 import type { VQConfig } from "./config.js";
 import { activationBytes, convShapes } from "./model.js";
 import { shardBounds } from "./worker-pool.js";
@@ -60,5 +61,65 @@ export function checkWasmHeap(config: VQConfig, batchSize: number, threads: numb
         ? "Not even one image fits: use a GPU backend (--backend webgpu or tfjs-node-gpu)."
         : `At most ${fits} images fit per thread: use --batch-size ${fits * threads} or less, more ` +
           `--threads (batch ${batchSize} needs ${Math.ceil(batchSize / fits)}), or a GPU backend.`),
+  );
+}
+
+/**
+ * The largest single float32 tensor of a training step over `images` images: the input, a conv's
+ * output, an upsampled decoder input, or the distances to every code. Its gradient has the same size,
+ * and on webgpu each lives in one buffer (tfjs-backend-webgpu's convs are implicit GEMMs: no im2col
+ * buffer bigger than these).
+ */
+export function largestStepTensor(config: VQConfig, images: number): { name: string; bytes: number } {
+  const S = config.imageSize;
+  const grid = convShapes(config).at(-1) as { res: number; cout: number };
+  const candidates = [{ name: `input images [${images}, ${S}, ${S}, 3]`, n: images * S * S * 3 }];
+  for (const l of convShapes(config).slice(0, -1)) {
+    candidates.push({
+      name: `a conv's output [${images}, ${l.res}, ${l.res}, ${l.cout}]`,
+      n: images * l.res ** 2 * l.cout,
+    });
+    if (l.upsampled)
+      candidates.push({
+        name: `an upsampled decoder input [${images}, ${l.res}, ${l.res}, ${l.cin}]`,
+        n: images * l.res ** 2 * l.cin,
+      });
+  }
+  const rows = images * grid.res ** 2;
+  candidates.push({ name: `the distances to every code [${rows}, ${grid.cout}]`, n: rows * grid.cout });
+  const top = candidates.reduce((a, b) => (b.n > a.n ? b : a));
+  return { name: top.name, bytes: 4 * top.n };
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+/**
+ * Refuses a GPU run whose shard (the batch split over `devices` processes) has a tensor larger than one
+ * buffer of the device may hold (webgpu: the adapter's maxStorageBufferBindingSize / maxBufferSize, as
+ * granted) — it would otherwise fail at that op, mid-step — and says which batch size fits. Nothing to
+ * check where no per-buffer limit is known (wasm: checkWasmHeap; tfjs-node-gpu, cpu).
+ */
+export function checkTensorFits(
+  config: VQConfig,
+  batchSize: number,
+  devices: number,
+  device: DeviceInfo,
+): void {
+  const limit = device.maxTensorBytes;
+  if (limit === undefined) return;
+  const shard = Math.max(...shardBounds(batchSize, devices).map(([a, b]) => b - a));
+  const top = largestStepTensor(config, shard);
+  if (top.bytes <= limit) return;
+  let fits = shard;
+  while (fits > 0 && largestStepTensor(config, fits).bytes > limit) fits--;
+  const split = devices > 1 ? ` split over ${devices} devices` : "";
+  throw new Error(
+    `batch size ${batchSize}${split} (--batch-size, --devices): the largest tensor of a training step, ` +
+      `${top.name} (${mib(top.bytes)}), exceeds what one buffer may hold on ${device.backend} on ${device.name}: ` +
+      `${mib(limit)} (the adapter's maxStorageBufferBindingSize / maxBufferSize). ` +
+      (fits === 0
+        ? "Not even one image fits: use a smaller --preset."
+        : `At most ${fits} images fit per device: use --batch-size ${fits * devices} or less` +
+          (devices > 1 ? "." : ", or more --devices (one per GPU).")),
   );
 }

@@ -12,7 +12,7 @@ import {
 import { PRESET_LR, resolveConfig, type VQConfig, type VQPresetName } from "./config.js";
 import { type DataParams, decodeImages } from "./data.js";
 import { buildEvalSet, type EvalSet, evalSources } from "./eval-set.js";
-import { checkWasmHeap } from "./memory-preflight.js";
+import { checkTensorFits, checkWasmHeap } from "./memory-preflight.js";
 import { forwardFlops } from "./model.js";
 import { claimVqOutput } from "./run-manifest.js";
 import type { ImageSample } from "./samples.js";
@@ -237,7 +237,10 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
   // a resumed run keeps the schedule it was started with unless told otherwise
   const lr = params.lr ?? resumed?.lr ?? PRESET_LR[params.preset ?? "demo"];
   const batchSize = params.batchSize ?? 16;
-  if (backend === "wasm") checkWasmHeap(config, batchSize, dataParallel(backend, params, gpus).count);
+  const shares = dataParallel(backend, params, gpus);
+  if (backend === "wasm") checkWasmHeap(config, batchSize, shares.count);
+  const device = currentDevice();
+  if (device) checkTensorFits(config, batchSize, shares.count, device);
   const model = VQ.create(config, seed);
   if (resumed) model.assignTensors(resumed.tensors, out);
   const optimizer = tf.train.adam(lr);
@@ -253,7 +256,7 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
     laionProb: params.laionProb ?? DEFAULT_LAION_PROB,
     seed,
   };
-  const { threads, parallel, evalSet, deviceLines } = await startHelpers(model, backend, params, gpus, () =>
+  const { threads, parallel, evalSet, deviceLines } = await startHelpers(model, backend, shares, () =>
     loadEvalSet(params, config.imageSize, heldOutFraction, data, seed),
   );
   const step = resumed?.step ?? 0;
@@ -312,11 +315,9 @@ async function train(params: TrainVQParams): Promise<TrainVQResult> {
 async function startHelpers(
   model: VQ,
   backend: BackendName,
-  params: TrainVQParams,
-  gpus: number,
+  { count: threads, kind }: ReturnType<typeof dataParallel>,
   loading: () => Promise<EvalSet>,
 ) {
-  const { count: threads, kind } = dataParallel(backend, params, gpus);
   if (threads === 1)
     return { threads, parallel: undefined, evalSet: await loading(), deviceLines: undefined };
   const parallel = DataParallelVQ.start(model, threads, { kind, backend });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
 import { resolveConfig, selectBackend, trainVQ } from "../src/index.js";
-import { checkWasmHeap, stepHeapBytes } from "../src/memory-preflight.js";
+import { checkTensorFits, checkWasmHeap, largestStepTensor, stepHeapBytes } from "../src/memory-preflight.js";
 import { fixturePhotos, photoSamples, small } from "./helpers.js";
 
 test("training steps hold no more tensors at step 12 than at step 4 (nothing leaks per step)", async () => {
@@ -65,4 +65,36 @@ test("the same batch split over two threads fits, and the estimate covers every 
     [32, 298],
   ] as const)
     expect(stepHeapBytes(resolveConfig({}, "demo"), images)).toBeGreaterThanOrEqual(heap * MiB);
+});
+
+test("webgpu: the largest tensor of a step is checked against one buffer's limit, per device's shard", () => {
+  const big = resolveConfig({}, "256-f16-1k");
+  const MiB = 2 ** 20;
+  // the decoder's last upsampled input, 256 × 256 × 128 floats an image, outgrows the first conv's output (64 channels)
+  expect(largestStepTensor(big, 1)).toEqual({
+    name: "an upsampled decoder input [1, 256, 256, 128]",
+    bytes: 32 * MiB,
+  });
+  // 64 px, f=4, 512 codes: the distances of 16 × 16 cells to every code are the largest
+  expect(largestStepTensor(resolveConfig({}, "64-f4-small"), 2).name).toBe(
+    "the distances to every code [512, 512]",
+  );
+  const llvmpipe = {
+    backend: "webgpu",
+    name: "llvmpipe",
+    software: true,
+    maxTensorBytes: 128 * MiB,
+    reason: "test",
+  } as const;
+  expect(() => checkTensorFits(big, 4, 1, llvmpipe)).not.toThrow();
+  expect(() => checkTensorFits(big, 5, 1, llvmpipe)).toThrow(
+    "batch size 5 (--batch-size, --devices): the largest tensor of a training step, an upsampled decoder input [5, 256, 256, 128] (160 MiB), exceeds what one buffer may hold on webgpu on llvmpipe: 128 MiB (the adapter's maxStorageBufferBindingSize / maxBufferSize). At most 4 images fit per device: use --batch-size 4 or less, or more --devices (one per GPU).",
+  );
+  // two devices each hold half the batch
+  expect(() => checkTensorFits(big, 8, 2, llvmpipe)).not.toThrow();
+  expect(() => checkTensorFits(big, 10, 2, llvmpipe)).toThrow(
+    /split over 2 devices.*\[5, 256, 256, 128\].*use --batch-size 8 or less\./,
+  );
+  // no per-buffer limit known (wasm, cpu, tfjs-node-gpu): nothing to check here
+  expect(() => checkTensorFits(big, 512, 1, { backend: "wasm", name: "wasm", reason: "test" })).not.toThrow();
 });

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -50,4 +51,28 @@ test.runIf(await webgpuAvailable())(
     expect(Math.abs((gpu.lastEval?.psnr ?? 0) - (cpu.lastEval?.psnr ?? 0))).toBeLessThan(0.01);
   },
   300_000,
+);
+
+test.runIf(await webgpuAvailable())(
+  "a batch with a tensor larger than one webgpu buffer is refused before any step, naming the flag and what fits",
+  async () => {
+    const photos = await fixturePhotos();
+    const out = path.join(await mkdtemp(path.join(tmpdir(), "vq-webgpu-limit-")), "vq.safetensors");
+    const run = trainVQ({
+      out,
+      backend: "webgpu",
+      preset: "256-f16-1k", // 32 MiB an image in its largest tensor: 64 images outgrow any adapter's buffer here
+      samples: photoSamples(photos, 3),
+      evalImages: [photos[0]?.bytes as Uint8Array],
+      maxSteps: 1,
+      batchSize: 64,
+      devices: 1,
+      seed: 4,
+    });
+    await expect(run).rejects.toThrow(
+      /batch size 64 \(--batch-size, --devices\): the largest tensor of a training step, an upsampled decoder input \[64, 256, 256, 128\] \(2048 MiB\), exceeds what one buffer may hold on webgpu on .*At most \d+ images fit per device/,
+    );
+    expect(existsSync(out)).toBe(false);
+  },
+  120_000,
 );
