@@ -290,11 +290,15 @@ const raw = {
   },
 };
 applyKeyValues(raw, positionals);
+// Steps for the remaining budget at this machine's rate now (steps/s), so the run ends inside its
+// minutes; the schedule ends there. Until session 9 the rate was assumed (4,200 tokens/s) and quiet runs
+// took 20.3–20.4 minutes to their last step. --train-rate sets it instead of measuring.
+const stepRate = flags["train-rate"]
+  ? Number(flags["train-rate"])
+  : flags.steps || raw.training.max_steps
+    ? undefined
+    : await measureStepRate();
 const trainMinutes = Math.max(0.5, minutes - elapsedMin() - 0.05 * minutes);
-// Steps for the remaining budget at a measured rate (steps/s); the schedule ends there. Default:
-// 4,200 tokens/s, the demo shape at 16 × 273 tokens on 2 cores (wasm, 2 threads) after
-// session 6's wasm kernels: 4,480 tokens/s measured at load 3–4 with grid cells (1,300 in session 5).
-const stepRate = Number(flags["train-rate"] ?? 4200 / (raw.training.batch_size * raw.model.seq_len));
 const maxSteps = flags.steps
   ? Number(flags.steps)
   : (raw.training.max_steps ?? Math.max(20, Math.round(trainMinutes * 60 * stepRate)));
@@ -373,6 +377,49 @@ if (flags["score-only"]) {
       dir: path.join(ckRoot, `step-${String(maxSteps).padStart(8, "0")}`),
     });
   say(`trained ${stoppedAt} of ${maxSteps} steps in ${trainWall.toFixed(1)} min`);
+}
+
+/**
+ * The trainer's steps/s on this config here and now: PROBE_STEPS steps into a scratch folder, timed after
+ * the first PROBE_UNCOUNTED (kernel set-up, tier-up). Every step encodes its images afresh (no image
+ * repeats within a run), as in the run itself. About 20 s of the budget.
+ */
+async function measureStepRate() {
+  const PROBE_STEPS = 10;
+  const PROBE_UNCOUNTED = 4;
+  const probe = parseConfig(
+    {
+      ...raw,
+      output_dir: path.join(out, "rate-probe"),
+      // stopped after PROBE_STEPS (below): no final eval, report or checkpoint is timed or written
+      training: { ...raw.training, max_steps: 10 ** 6, eval_every: 10 ** 6, checkpoint_every: 10 ** 6 },
+    },
+    "grounded bench rate probe",
+  );
+  const at = [];
+  class ProbeDone extends Error {}
+  try {
+    await trainMultimodal({
+      config: probe,
+      tf,
+      backendName: "wasm",
+      vq,
+      log: () => {},
+      onStep: (r) => {
+        at[r.step] = performance.now();
+        if (r.step === PROBE_STEPS) throw new ProbeDone();
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof ProbeDone)) throw err;
+  }
+  fs.rmSync(probe.output_dir, { recursive: true, force: true });
+  const rate = (PROBE_STEPS - PROBE_UNCOUNTED) / ((at[PROBE_STEPS] - at[PROBE_UNCOUNTED]) / 1000);
+  const tokens = rate * raw.training.batch_size * raw.model.seq_len;
+  say(
+    `trainer rate here: ${rate.toFixed(3)} steps/s (${Math.round(tokens)} tokens/s, steps ${PROBE_UNCOUNTED + 1}–${PROBE_STEPS})`,
+  );
+  return rate;
 }
 
 const ATTRS = ["colour", "shape", "position"];
