@@ -7,6 +7,7 @@ import { writeFileAtomicSync } from "@laion/cli-kit";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "@laion/vq";
 import type * as TF from "@tensorflow/tfjs-core";
 import type { ModelConfig, Tf } from "./model.js";
+import type { Readable } from "./optim.js";
 
 export interface CheckpointState {
   format: "laion-trainer-2b-v1";
@@ -22,7 +23,7 @@ export interface CheckpointState {
   config: unknown;
 }
 
-async function toRaw(vars: Map<string, TF.Variable>, prefix = ""): Promise<Record<string, SafeTensor>> {
+async function toRaw(vars: Map<string, Readable>, prefix = ""): Promise<Record<string, SafeTensor>> {
   const out: Record<string, SafeTensor> = {};
   for (const [name, v] of vars) {
     out[prefix + name] = { dtype: "F32", shape: v.shape, data: (await v.data()) as Float32Array };
@@ -34,7 +35,7 @@ export async function saveCheckpoint(params: {
   dir: string;
   state: CheckpointState;
   weights: Map<string, TF.Variable>;
-  optimizer?: { m: Map<string, TF.Variable>; v: Map<string, TF.Variable>; step: number };
+  optimizer?: { m: Map<string, Readable>; v: Map<string, Readable>; step: number };
   keep?: number;
 }): Promise<string> {
   const root = path.join(params.dir, "checkpoints");

@@ -9,10 +9,13 @@ import {
   selectBackend,
   serveRequests,
 } from "@laion/vq";
+import { type FlatHeld, type FlatOp, runFlatOp } from "./flat-adamw.js";
 import { type ModelConfig, Transformer } from "./model.js";
 import { type ShardTask, shardGradients } from "./parallel-step.js";
 
 let model: Transformer | undefined;
+// a worker thread's share of the optimizer step: the flat weights, moments and gradients (flat-adamw.ts)
+let held: FlatHeld | undefined;
 // a worker thread's shared buffers, sent with its first step only (vq's host-buffers)
 let shared: { weights: Float32Array; out?: Float32Array } | undefined;
 
@@ -28,6 +31,14 @@ if (channel) {
       const codebook = new Float32Array((cfg.image?.size ?? 0) * (cfg.image?.codebookDim ?? 0)).fill(1);
       model = new Transformer(tf, cfg, { seed: 0, codebook });
       return { value: describeDevice(device) };
+    }
+    if (m.type === "hold") {
+      held = { state: m.state, layout: m.layout } as FlatHeld;
+      return { value: null };
+    }
+    if (m.type === "reduce" || m.type === "adam") {
+      if (!held) throw new Error(`grad-worker: ${m.type} before hold`);
+      return { value: runFlatOp(held, m as unknown as FlatOp, m.from as number, m.to as number) };
     }
     if (!model) throw new Error("grad-worker: step before init");
     const tf = model.tf;

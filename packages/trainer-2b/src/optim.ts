@@ -1,5 +1,6 @@
 // AdamW (decoupled weight decay, Loshchilov & Hutter) + warmup/cosine schedule + global-norm clip.
 import type * as TF from "@tensorflow/tfjs-core";
+import type { AdamWHyper, FlatState } from "./flat-adamw.js";
 import type { Tf } from "./model.js";
 
 export interface ScheduleParams {
@@ -24,9 +25,17 @@ export interface AdamWParams {
   weightDecay: number;
 }
 
+/** A parameter-shaped array a checkpoint can read: a tfjs variable, or a view of a flat host buffer. */
+export interface Readable {
+  shape: number[];
+  data(): Promise<TF.TypedArray>;
+}
+
 export class AdamW {
-  readonly m = new Map<string, TF.Variable>();
-  readonly v = new Map<string, TF.Variable>();
+  private readonly m = new Map<string, TF.Variable>();
+  private readonly v = new Map<string, TF.Variable>();
+  /** The flat buffers holding the moments once a data-parallel trainer has taken them over (holdIn). */
+  private host: FlatState | undefined;
   /** Number of updates applied so far (bias correction uses t = step + 1). */
   step = 0;
   readonly beta1: number;
@@ -52,8 +61,50 @@ export class AdamW {
     if (state) this.step = state.step;
   }
 
+  /**
+   * Move the moments into `state.m` / `state.v` (flat, in the parameters' order), where the
+   * data-parallel trainer updates them from now on (flat-adamw.ts); `apply` is then refused.
+   */
+  async holdIn(state: FlatState): Promise<void> {
+    if (this.host === state) return;
+    if (this.host) throw new Error("AdamW: the moments are held in another trainer's buffers already");
+    let offset = 0;
+    for (const [name, p] of this.params) {
+      state.m.set((await this.m.get(name)!.data()) as Float32Array, offset);
+      state.v.set((await this.v.get(name)!.data()) as Float32Array, offset);
+      offset += p.size;
+    }
+    this.disposeMoments();
+    this.host = state;
+  }
+
+  /** The first and second moments by parameter name, wherever they are held (for a checkpoint). */
+  moments(): { m: Map<string, Readable>; v: Map<string, Readable>; step: number } {
+    const host = this.host;
+    if (!host) return { m: this.m, v: this.v, step: this.step };
+    const m = new Map<string, Readable>();
+    const v = new Map<string, Readable>();
+    let offset = 0;
+    for (const [name, p] of this.params) {
+      const at = offset;
+      m.set(name, { shape: p.shape, data: async () => host.m.slice(at, at + p.size) });
+      v.set(name, { shape: p.shape, data: async () => host.v.slice(at, at + p.size) });
+      offset += p.size;
+    }
+    return { m, v, step: this.step };
+  }
+
+  /** The settings of the next update over the held buffers (holdIn), counted as applied. */
+  nextUpdate(lr: number, scale: number): AdamWHyper {
+    if (!this.host) throw new Error("AdamW.nextUpdate: the moments are not held in flat buffers (holdIn)");
+    this.step++;
+    const { beta1, beta2, eps } = this;
+    return { lr, scale, beta1, beta2, eps, weightDecay: this.opts.weightDecay, t: this.step };
+  }
+
   /** Apply one update with gradients `grads` at learning rate `lr`. */
   apply(grads: Record<string, TF.Tensor>, lr: number): void {
+    if (this.host) throw new Error("AdamW.apply: the moments are held by a data-parallel trainer (holdIn)");
     const { tf, beta1: b1, beta2: b2, eps } = this;
     const t = this.step + 1;
     const c1 = 1 - b1 ** t;
@@ -76,8 +127,19 @@ export class AdamW {
   }
 
   dispose(): void {
-    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+    this.disposeMoments();
   }
+
+  private disposeMoments(): void {
+    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
+
+/** The factor that brings a gradient of global norm `norm` down to `maxNorm` (1 when within it, or 0 = no clip). */
+export function clipScale(norm: number, maxNorm: number): number {
+  return !(maxNorm > 0) || norm <= maxNorm ? 1 : maxNorm / (norm + 1e-6);
 }
 
 /**
@@ -92,8 +154,8 @@ export async function clipByGlobalNorm(
   const squared = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
   const norm = Math.sqrt((await squared.data())[0]!);
   squared.dispose();
-  if (!(maxNorm > 0) || norm <= maxNorm) return { norm, grads };
-  const scale = maxNorm / (norm + 1e-6);
+  const scale = clipScale(norm, maxNorm);
+  if (scale === 1) return { norm, grads };
   const out: Record<string, TF.Tensor> = {};
   for (const [k, g] of Object.entries(grads)) {
     out[k] = tf.mul(g, scale);

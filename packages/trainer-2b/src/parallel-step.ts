@@ -4,7 +4,9 @@
 // grad_accum 64 — still parallelises); with fewer, each micro-batch's rows are split into contiguous
 // shards. Each thread returns Σ_m (W_mh / W_m) / M · ∇L_mh over its pieces (W = the micro-batch's
 // loss-weight sum, L = its weighted mean loss), which summed over threads is exactly the mean
-// micro-batch gradient one thread computes. Clip and AdamW then run once, on the main thread.
+// micro-batch gradient one thread computes. Worker threads then share the optimizer step too: each
+// sums, clips and updates its range of the flat shared buffers (flat-adamw.ts); with child processes
+// (one GPU each) clip and AdamW run once, as tensor ops on the main process's device.
 
 import {
   addStep,
@@ -22,10 +24,13 @@ import {
   workerEntry,
 } from "@laion/vq";
 import type * as TF from "@tensorflow/tfjs-core";
+import { type FlatHeld, type FlatOp, type FlatState, flatLayout, runFlatOp } from "./flat-adamw.js";
 import type { ModelConfig, Transformer } from "./model.js";
+import { type AdamW, clipScale } from "./optim.js";
 import type { Batch } from "./sequences.js";
 import {
   applyStep,
+  finishStats,
   type LossStats,
   type LossWeights,
   microGradients,
@@ -34,6 +39,8 @@ import {
   statsOf,
   tokenWeights,
 } from "./train-step.js";
+
+const paramCount = (model: Transformer) => [...model.params.values()].reduce((a, v) => a + v.size, 0);
 
 /** Rows [a, b) of a batch. */
 export function sliceRows(batch: Batch, a: number, b: number): Batch {
@@ -134,6 +141,8 @@ export class DataParallelTrainer {
   private buffers: { weights: Float32Array; grads: Float32Array[]; local: Float32Array } | undefined;
   // which worker threads hold the shared buffers already
   private readonly sent: boolean[] = [];
+  // worker threads: the optimizer whose moments the flat buffers hold, and where each parameter sits
+  private held: (FlatHeld & { opt: AdamW }) | undefined;
 
   private constructor(
     private readonly pool: WorkerPool,
@@ -142,15 +151,40 @@ export class DataParallelTrainer {
 
   private buffersFor(model: Transformer) {
     if (!this.buffers) {
-      const total = [...model.params.values()].reduce((a, v) => a + v.size, 0);
+      const total = paramCount(model);
       this.buffers = {
         weights: stepBuffer(total, this.kind),
         // a process helper allocates its own and sends them back
         grads: this.kind === "thread" ? this.pool.workers.map(() => stepBuffer(total)) : [],
-        local: new Float32Array(total),
+        local: stepBuffer(total, this.kind),
       };
     }
+    if (this.buffers.weights.length !== paramCount(model))
+      throw new Error("DataParallelTrainer: a trainer steps models of one size only");
     return this.buffers;
+  }
+
+  /**
+   * Worker threads: the flat shared state of the optimizer step, taken over from `opt` (weights from
+   * the model, moments from the optimizer) the first time it is stepped; from then on the buffers
+   * hold the truth and the model's variables are refreshed from them after every step.
+   */
+  private async holdState(model: Transformer, opt: AdamW) {
+    const buf = this.buffersFor(model);
+    if (this.held?.opt === opt) return this.held;
+    await readWeights(model, buf.weights);
+    const n = buf.weights.length;
+    const state: FlatState = {
+      weights: buf.weights,
+      m: this.held?.state.m ?? stepBuffer(n),
+      v: this.held?.state.v ?? stepBuffer(n),
+      grads: [buf.local, ...buf.grads],
+    };
+    await opt.holdIn(state);
+    const layout = flatLayout(model.params);
+    await Promise.all(this.pool.workers.map((w) => w.call({ type: "hold", state, layout })));
+    this.held = { opt, state, layout };
+    return this.held;
   }
 
   get threads(): number {
@@ -181,35 +215,19 @@ export class DataParallelTrainer {
   async step(params: OptimizerStep): Promise<StepResult> {
     await this.pool.ready();
     const { model, micro, lossWeights } = params;
-    const tf = model.tf;
     const clock = phaseClock();
-    const totals = micro.map((batch) => tokenWeights(batch, lossWeights).sum);
-    const tasks: ShardTask[] = shareWork(
-      micro.map((b) => b.B),
-      this.threads,
-    ).map((pieces) => ({
-      lossWeights,
-      micro: pieces.map(({ m, a, b }) => {
-        const rows = a === 0 && b === micro[m]!.B ? micro[m]! : sliceRows(micro[m]!, a, b);
-        const part = tokenWeights(rows, lossWeights).sum;
-        return { m, batch: rows, scale: totals[m]! > 0 ? part / totals[m]! / micro.length : 0 };
-      }),
-    }));
+    const tasks = shardTasks(micro, lossWeights, this.threads);
     const buf = this.buffersFor(model);
     const { weights } = buf;
-    let offset = 0;
-    for (const v of model.params.values()) {
-      await readInto(tf, v, weights, offset);
-      offset += v.size;
-    }
-    const n = weights.length;
-    // worker threads read the one shared buffer; a process helper gets a copy through its channel
+    // worker threads: the shared buffer holds the weights already; a process gets a copy every step
+    const held = this.kind === "thread" ? await this.holdState(model, params.opt) : undefined;
+    if (!held) await readWeights(model, weights);
     const remote = this.pool.workers.map((w, i) => {
       // a worker thread is handed the shared buffers once (vq's host-buffers), a process every step
-      const held = this.kind === "thread" && this.sent[i];
+      const has = this.kind === "thread" && this.sent[i];
       this.sent[i] = true;
       return w
-        .call<ShardAnswer>({ type: "step", ...(!held && { weights, out: buf.grads[i] }), task: tasks[i + 1] })
+        .call<ShardAnswer>({ type: "step", ...(!has && { weights, out: buf.grads[i] }), task: tasks[i + 1] })
         .then((a) => (this.kind === "thread" ? { ...a, grads: buf.grads[i]! } : a));
     });
     const broadcast = clock.lap();
@@ -217,18 +235,22 @@ export class DataParallelTrainer {
     const localLap = clock.lap();
     const answers = [local, ...(await Promise.all(remote))];
     const wait = clock.lap();
-
-    // summed in place into the main thread's own gradients
-    const sum = local.grads;
-    for (const a of answers.slice(1)) for (let j = 0; j < n; j++) sum[j]! += a.grads[j]!;
-    const grads: Record<string, TF.Tensor> = {};
-    offset = 0;
-    for (const [name, v] of model.params) {
-      grads[name] = tf.tensor(sum.subarray(offset, offset + v.size), v.shape);
-      offset += v.size;
+    const parts = statistics(micro, tasks, answers);
+    let norm: number;
+    let reduce: Lap;
+    if (held) {
+      // the gradients summed, and the optimizer step, each thread over its range of the parameters
+      const squares = await this.everyThread(held, { type: "reduce" });
+      norm = Math.sqrt(squares.reduce((x, y) => x + y, 0));
+      reduce = clock.lap();
+      const hyper = params.opt.nextUpdate(params.lr, clipScale(norm, params.gradClip));
+      await this.everyThread(held, { type: "adam", hyper });
+      refreshWeights(model, weights);
+    } else {
+      const grads = sumToTensors(model, answers);
+      reduce = clock.lap();
+      norm = (await applyStep(params, grads, parts)).gradNorm;
     }
-    const reduce = clock.lap();
-    const result = await applyStep(params, grads, statistics(micro, tasks, answers));
     // the first PROFILE_WARMUP_STEPS steps are not counted (kernel compiles, wasm heap growth, tier-up)
     const laps: Record<(typeof TRAINER_PHASES)[number], Lap> = {
       broadcast,
@@ -238,12 +260,72 @@ export class DataParallelTrainer {
       apply: clock.lap(),
     };
     addStep(this.profile, laps, answers.slice(1));
-    return result;
+    return { ...finishStats(parts), gradNorm: norm, lr: params.lr };
+  }
+
+  /** One pass over the flat buffers by ranges: the helpers' posted first, this thread's run meanwhile; values in thread order. */
+  private async everyThread(held: FlatHeld, op: FlatOp): Promise<number[]> {
+    const ranges = shardBounds(held.state.weights.length, this.threads);
+    const remote = this.pool.workers.map((w, i) => {
+      const [from, to] = ranges[i + 1] ?? [0, 0];
+      return w.call<number>({ ...op, from, to });
+    });
+    const [from, to] = ranges[0]!;
+    return [runFlatOp(held, op, from, to), ...(await Promise.all(remote))];
   }
 
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/** Each thread's rows of the micro-batches, each piece with its share of the micro-batch's loss weight. */
+function shardTasks(micro: Batch[], lossWeights: LossWeights, threads: number): ShardTask[] {
+  const totals = micro.map((batch) => tokenWeights(batch, lossWeights).sum);
+  return shareWork(
+    micro.map((b) => b.B),
+    threads,
+  ).map((pieces) => ({
+    lossWeights,
+    micro: pieces.map(({ m, a, b }) => {
+      const rows = a === 0 && b === micro[m]!.B ? micro[m]! : sliceRows(micro[m]!, a, b);
+      const part = tokenWeights(rows, lossWeights).sum;
+      return { m, batch: rows, scale: totals[m]! > 0 ? part / totals[m]! / micro.length : 0 };
+    }),
+  }));
+}
+
+async function readWeights(model: Transformer, out: Float32Array): Promise<void> {
+  let offset = 0;
+  for (const v of model.params.values()) {
+    await readInto(model.tf, v, out, offset);
+    offset += v.size;
+  }
+}
+
+/** The model's variables set from the flat weights (after the shared optimizer step). */
+function refreshWeights(model: Transformer, weights: Float32Array): void {
+  const tf = model.tf;
+  tf.tidy(() => {
+    let offset = 0;
+    for (const v of model.params.values()) {
+      v.assign(tf.tensor(weights.subarray(offset, offset + v.size), v.shape));
+      offset += v.size;
+    }
+  });
+}
+
+/** The threads' (or processes') gradients summed into the first's buffer, as tensors by parameter name. */
+function sumToTensors(model: Transformer, answers: ShardAnswer[]): Record<string, TF.Tensor> {
+  const sum = answers[0]!.grads;
+  for (const a of answers.slice(1)) for (let j = 0; j < sum.length; j++) sum[j]! += a.grads[j]!;
+  const grads: Record<string, TF.Tensor> = {};
+  let offset = 0;
+  for (const [name, v] of model.params) {
+    grads[name] = model.tf.tensor(sum.subarray(offset, offset + v.size), v.shape);
+    offset += v.size;
+  }
+  return grads;
 }
 
 /** Each micro-batch's CE reassembled in row order, and its loss as the shards' weighted mean. */

@@ -215,7 +215,7 @@ export class MultimodalRun {
         config: cfg,
       },
       weights: model.params,
-      optimizer: { m: opt.m, v: opt.v, step: opt.step },
+      optimizer: opt.moments(),
     });
   }
 }

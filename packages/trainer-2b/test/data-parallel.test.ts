@@ -1,12 +1,17 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { Random } from "@laion/mixer";
 import { selectBackend } from "@laion/vq";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { findCheckpoint } from "../src/checkpoint.js";
 import { parameterShapes, type Tf, Transformer } from "../src/model.js";
 import { AdamW } from "../src/optim.js";
 import { DataParallelTrainer, shareWork, sliceRows } from "../src/parallel-step.js";
 import type { Batch } from "../src/sequences.js";
+import { trainMultimodal } from "../src/train.js";
 import { type OptimizerStep, type StepResult, trainStep } from "../src/train-step.js";
-import { tinyModel } from "./helpers.js";
+import { fakeVq, tinyConfig, tinyModel } from "./helpers.js";
 
 // Two threads (main + one worker, each with its own wasm backend) must train like one thread on the
 // same micro-batches: each thread's rows carry their share of the loss weights.
@@ -140,4 +145,40 @@ test("2 threads ≈ 1 thread with image codes read through the frozen VQ codeboo
   } finally {
     await ipool.close();
   }
+}, 180_000);
+
+test("2 threads: a run resumed from its checkpoint continues exactly (the moments the threads hold are saved)", async () => {
+  const config = (out: string) =>
+    tinyConfig(out, {
+      batch_size: 2,
+      grad_accum: 2,
+      max_steps: 4,
+      eval_every: 100,
+      eval_batches: 1,
+      checkpoint_every: 2,
+      warmup: 1,
+      lr: 0.01,
+      text_only_prob: 0.5,
+      seed: 9,
+      threads: 2,
+    });
+  const run = async (dir: string, more: { stopAfter?: number; resume?: boolean } = {}) => {
+    const r = await trainMultimodal({
+      config: config(dir),
+      tf,
+      backendName: "wasm",
+      vq: fakeVq(),
+      log: () => {},
+      ...more,
+    });
+    expect(r.plan).toMatchObject({ threads: 2, helpers: "thread" });
+    return r.records.filter((x) => x.type === "train").map((x) => x.loss);
+  };
+  const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "train-threads-"));
+  const straight = await run(tmp());
+  const dir = tmp();
+  await run(dir, { stopAfter: 3 });
+  expect(path.basename(findCheckpoint(dir)!)).toBe("step-00000002");
+  // same thread count, same arithmetic: bit for bit
+  expect(await run(dir, { resume: true })).toEqual(straight);
 }, 180_000);
