@@ -72,9 +72,10 @@ export function checkWasmHeap(config: VQConfig, batchSize: number, threads: numb
  */
 export function largestStepTensor(config: VQConfig, images: number): { name: string; bytes: number } {
   const S = config.imageSize;
-  const grid = convShapes(config).at(-1) as { res: number; cout: number };
+  const convs = convShapes(config);
+  const grid = convs.at(-1) as { res: number; cout: number };
   const candidates = [{ name: `input images [${images}, ${S}, ${S}, 3]`, n: images * S * S * 3 }];
-  for (const l of convShapes(config).slice(0, -1)) {
+  for (const l of convs.slice(0, -1)) {
     candidates.push({
       name: `a conv's output [${images}, ${l.res}, ${l.res}, ${l.cout}]`,
       n: images * l.res ** 2 * l.cout,
