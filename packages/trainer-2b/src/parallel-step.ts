@@ -176,8 +176,9 @@ export class DataParallelTrainer {
     const n = buf.weights.length;
     const state: FlatState = {
       weights: buf.weights,
-      m: this.held?.state.m ?? stepBuffer(n),
-      v: this.held?.state.v ?? stepBuffer(n),
+      // fresh for each optimizer: an earlier one still reads its moments where it left them
+      m: stepBuffer(n),
+      v: stepBuffer(n),
       grads: [buf.local, ...buf.grads],
     };
     await opt.holdIn(state);
