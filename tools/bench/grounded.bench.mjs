@@ -21,6 +21,7 @@ import {
   captionImages,
   drawCaptions,
   generate,
+  lastCheckpointStep,
   loadForGeneration,
   parseConfig,
   renderReport,
@@ -41,6 +42,7 @@ import {
   SHAPES,
   writeGroundedShards,
 } from "../grounded/dist/index.js";
+import { fail } from "./bench-inputs.mjs";
 import { applyKeyValues } from "./config-overrides.mjs";
 import { probeCodes } from "./grounded-probe.mjs";
 
@@ -292,22 +294,27 @@ const raw = {
 applyKeyValues(raw, positionals);
 // Steps for the remaining budget at this machine's rate now (steps/s), so the run ends inside its
 // minutes; the schedule ends there. Until session 9 the rate was assumed (4,200 tokens/s) and quiet runs
-// took 20.3–20.4 minutes to their last step. --train-rate sets it instead of measuring.
+// took 20.3–20.4 minutes to their last step. --train-rate sets it instead of measuring. --score-only
+// trains nothing, so plans nothing: the config takes the earlier run's last checkpoint as its end.
+const scoreOnly = flags["score-only"];
 const stepRate = flags["train-rate"]
   ? Number(flags["train-rate"])
-  : flags.steps || raw.training.max_steps
+  : flags.steps || raw.training.max_steps || scoreOnly
     ? undefined
     : await measureStepRate();
 const trainMinutes = Math.max(0.5, minutes - elapsedMin() - 0.05 * minutes);
 const maxSteps = flags.steps
   ? Number(flags.steps)
-  : (raw.training.max_steps ?? Math.max(20, Math.round(trainMinutes * 60 * stepRate)));
+  : scoreOnly
+    ? (lastCheckpointStep(raw.output_dir) ??
+      fail(`--score-only: no checkpoint in ${raw.output_dir} to score`))
+    : (raw.training.max_steps ?? Math.max(20, Math.round(trainMinutes * 60 * stepRate)));
 const points = Math.max(1, Number(flags.points));
 raw.training.max_steps = maxSteps;
 raw.training.eval_every = maxSteps;
 raw.training.checkpoint_every = Math.max(1, Math.floor(maxSteps / points));
 const cfg = parseConfig(raw, "grounded bench config");
-if (!flags["score-only"]) fs.rmSync(cfg.output_dir, { recursive: true, force: true });
+if (!scoreOnly) fs.rmSync(cfg.output_dir, { recursive: true, force: true });
 const ckRoot = path.join(cfg.output_dir, "checkpoints");
 const curveDir = path.join(out, "curve");
 fs.mkdirSync(curveDir, { recursive: true });
@@ -317,7 +324,7 @@ let trainWall = 0;
 let result;
 let stoppedAt = maxSteps;
 class OverBudget extends Error {}
-if (flags["score-only"]) {
+if (scoreOnly) {
   // Score the snapshots of an earlier run in --out (after changing the scoring); minutes unknown.
   const step = (d) => Number(d.slice("step-".length));
   for (const d of fs.readdirSync(curveDir).sort())
@@ -630,7 +637,8 @@ const summary = {
   vq: vqInfo,
   train: {
     steps: final.step,
-    planned_steps: maxSteps,
+    // unknown when scoring an earlier run without its --steps
+    planned_steps: scoreOnly && !flags.steps ? null : maxSteps,
     minutes: Number(trainWall.toFixed(2)),
     images_seen: final.images_seen,
     seq_len: cfg.model.seq_len,

@@ -203,6 +203,8 @@ async function trainer(n, batch, accum) {
       eval_every: 1000,
       checkpoint_every: 1000,
       threads: n,
+      // wasm by name: "auto" would first probe for a webgpu adapter (a Dawn instance in this process)
+      backend: "wasm",
       seed: 1,
     },
   });
