@@ -6,6 +6,7 @@
 // update are two fused passes, split between the threads. Same arithmetic as AdamW (optim.ts), in
 // float64 between float32 loads and stores.
 import type * as TF from "@tensorflow/tfjs-core";
+import { decays } from "./optim.js";
 
 /** Where each parameter sits in the flat buffers, and how the update treats it. */
 export interface FlatSegment {
@@ -13,14 +14,14 @@ export interface FlatSegment {
   size: number;
   /** Updated at all: frozen parameters (the VQ codebook) get no update and no decay. */
   trainable: boolean;
-  /** Weight-decayed: matrices only; norm gains (1-D) are not shrunk towards 0. */
+  /** Weight-decayed (optim.ts `decays`). */
   decay: boolean;
 }
 
 export function flatLayout(params: Map<string, TF.Variable>): FlatSegment[] {
   let offset = 0;
   return [...params.values()].map((p) => {
-    const s = { offset, size: p.size, trainable: p.trainable, decay: p.shape.length >= 2 };
+    const s = { offset, size: p.size, trainable: p.trainable, decay: decays(p) };
     offset += p.size;
     return s;
   });

@@ -18,6 +18,9 @@ export function lrAt(step: number, s: ScheduleParams): number {
   return s.minLr + 0.5 * (s.lr - s.minLr) * (1 + Math.cos(Math.PI * progress));
 }
 
+/** Weight decay applies to matrices only: norm gains (1-D) are not shrunk towards 0. */
+export const decays = (p: { shape: readonly number[] }): boolean => p.shape.length >= 2;
+
 export interface AdamWParams {
   beta1?: number;
   beta2?: number;
@@ -118,8 +121,7 @@ export class AdamW {
         m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
         v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
-        // Decay matrices only: norm gains (1-D) are not shrunk towards 0.
-        const decay = p.shape.length >= 2 ? this.opts.weightDecay : 0;
+        const decay = decays(p) ? this.opts.weightDecay : 0;
         p.assign(tf.sub(decay > 0 ? tf.mul(p, 1 - lr * decay) : p, tf.mul(update, lr)));
       }
     });

@@ -139,6 +139,8 @@ export class DataParallelTrainer {
 
   // reused every step (vq's host-buffers): the weights sent, each helper's gradients, this thread's
   private buffers: { weights: Float32Array; grads: Float32Array[]; local: Float32Array } | undefined;
+  // the model last stepped, whose size the buffers were checked against
+  private sized: Transformer | undefined;
   // which worker threads hold the shared buffers already
   private readonly sent: boolean[] = [];
   // worker threads: the optimizer whose moments the flat buffers hold, and where each parameter sits
@@ -159,8 +161,11 @@ export class DataParallelTrainer {
         local: stepBuffer(total, this.kind),
       };
     }
-    if (this.buffers.weights.length !== paramCount(model))
-      throw new Error("DataParallelTrainer: a trainer steps models of one size only");
+    if (this.sized !== model) {
+      if (this.buffers.weights.length !== paramCount(model))
+        throw new Error("DataParallelTrainer: a trainer steps models of one size only");
+      this.sized = model;
+    }
     return this.buffers;
   }
 
@@ -237,20 +242,21 @@ export class DataParallelTrainer {
     const answers = [local, ...(await Promise.all(remote))];
     const wait = clock.lap();
     const parts = statistics(micro, tasks, answers);
-    let norm: number;
+    let result: StepResult;
     let reduce: Lap;
     if (held) {
       // the gradients summed, and the optimizer step, each thread over its range of the parameters
       const squares = await this.everyThread(held, { type: "reduce" });
-      norm = Math.sqrt(squares.reduce((x, y) => x + y, 0));
+      const norm = Math.sqrt(squares.reduce((x, y) => x + y, 0));
       reduce = clock.lap();
       const hyper = params.opt.nextUpdate(params.lr, clipScale(norm, params.gradClip));
       await this.everyThread(held, { type: "adam", hyper });
       refreshWeights(model, weights);
+      result = { ...finishStats(parts), gradNorm: norm, lr: params.lr };
     } else {
       const grads = sumToTensors(model, answers);
       reduce = clock.lap();
-      norm = (await applyStep(params, grads, parts)).gradNorm;
+      result = await applyStep(params, grads, parts);
     }
     // the first PROFILE_WARMUP_STEPS steps are not counted (kernel compiles, wasm heap growth, tier-up)
     const laps: Record<(typeof TRAINER_PHASES)[number], Lap> = {
@@ -261,7 +267,7 @@ export class DataParallelTrainer {
       apply: clock.lap(),
     };
     addStep(this.profile, laps, answers.slice(1));
-    return { ...finishStats(parts), gradNorm: norm, lr: params.lr };
+    return result;
   }
 
   /** One pass over the flat buffers by ranges: the helpers' posted first, this thread's run meanwhile; values in thread order. */

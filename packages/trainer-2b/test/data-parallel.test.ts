@@ -182,3 +182,22 @@ test("2 threads: a run resumed from its checkpoint continues exactly (the moment
   // same thread count, same arithmetic: bit for bit
   expect(await run(dir, { resume: true })).toEqual(straight);
 }, 180_000);
+
+test("a data-parallel trainer refuses a model of another size than the one its buffers were made for", async () => {
+  // the shared buffers are sized by the first model stepped; another model of that size steps on
+  await train((p) => pool.step(p), [batch(50, 2)]);
+  const other = new Transformer(tf, tinyModel(48), { seed: 1 });
+  const opt = new AdamW(tf, other.params, { weightDecay: 0.1 });
+  await expect(
+    pool.step({
+      model: other,
+      opt,
+      micro: [batch(40, 2)],
+      lr: 3e-3,
+      gradClip: 1,
+      lossWeights: { text: 1, image: 2 },
+    }),
+  ).rejects.toThrow(/models of one size only/);
+  other.dispose();
+  opt.dispose();
+}, 120_000);
