@@ -10,7 +10,7 @@
 // quiet machine can give at best. The N-thread runs print their per-phase profile (CPU ms per step).
 // Then, in the same run, the VM's own ceiling for each: one 1-thread run alone in a child process, then N
 // of them in N processes at once (no communication, separate heaps), their summed rate over the one
-// alone (`ceiling`); `of_ceiling` is the data-parallel ratio over the ceiling's, so a ratio below the
+// alone (`ceiling`; `--rounds` pairs, alternated, the median's figures); `of_ceiling` is the data-parallel ratio over the ceiling's, so a ratio below the
 // goal can be told apart from a VM whose second core does not give it. FLOP/s as a share of the
 // machine's fp32 peak (`--peak-gflops`, default 190: 2 cores). The load average at start and end.
 //
@@ -276,16 +276,32 @@ function childRun(kind) {
 }
 
 /**
- * The VM's own ceiling: one 1-thread run alone in a process, then N of them in N processes at once (no
- * communication, separate heaps and collectors); their summed rate over the one alone.
+ * The VM's own ceiling: one 1-thread run alone in a process, and N of them in N processes at once (no
+ * communication, separate heaps and collectors); their summed rate over the one alone. `--rounds`
+ * rounds alternating which goes first, as `compare` does, and the median round's figures: a single pair
+ * read anywhere from 1.6× to 2.2× on session 11's VM, whose speed drifts by a quarter over minutes.
  */
 async function ceiling(kind, n) {
-  const alone = await childRun(kind);
-  const together = (await Promise.all(Array.from({ length: n }, () => childRun(kind)))).reduce(
-    (a, r) => a + r,
-    0,
-  );
-  return { 1: alone, [n]: together, ratio: together / alone };
+  const together = async () =>
+    (await Promise.all(Array.from({ length: n }, () => childRun(kind)))).reduce((a, r) => a + r, 0);
+  const all = [];
+  for (let r = 0; r < rounds; r++) {
+    const pair = {};
+    if (r % 2 === 0) {
+      pair[1] = await childRun(kind);
+      pair[n] = await together();
+    } else {
+      pair[n] = await together();
+      pair[1] = await childRun(kind);
+    }
+    all.push({ ...pair, ratio: pair[n] / pair[1] });
+  }
+  const mid = [...all].sort((a, b) => a.ratio - b.ratio)[all.length >> 1];
+  return {
+    ...mid,
+    ratio: median(all.map((x) => x.ratio)),
+    ratios: all.map((x) => Number(x.ratio.toFixed(3))),
+  };
 }
 
 if (independent) {
