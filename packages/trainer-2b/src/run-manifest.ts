@@ -23,8 +23,9 @@ export const manifestPath = (outputDir: string) => path.join(outputDir, ".run-ma
 
 /**
  * The config minus what does not change what is learnt: the output folder, max_steps (a target: raising it
- * continues the run), how often to evaluate and checkpoint, the backend and the memory override. The data
- * paths and the VQ checkpoint are inputs (compared by identity, not by name).
+ * continues the run), how often to evaluate and checkpoint, the backend, the threads or devices a step is
+ * shared over (the same sums in another rounding: a run resumes on any count, as the VQ's does) and the
+ * memory override. The data paths and the VQ checkpoint are inputs (compared by identity, not by name).
  */
 export function trainManifestParams(cfg: TrainConfig): Record<string, JsonValue> {
   const {
@@ -38,6 +39,8 @@ export function trainManifestParams(cfg: TrainConfig): Record<string, JsonValue>
     vq_checkpoint: _v,
     code_cache_size: _cc,
     report_samples: _rs,
+    threads: _t,
+    devices: _dv,
     ...training
   } = cfg.training;
   const { corpus: _co, captions: _ca, image_root: _i, ...data } = cfg.data;
@@ -61,6 +64,15 @@ function requestParams(cfg: TrainConfig): Record<string, JsonValue> {
   const params = trainManifestParams(cfg);
   const recorded = readManifest(manifestPath(cfg.output_dir));
   if (recorded && !("held_out_split" in recorded.params)) delete params["held_out_split"];
+  // one written before session 11 recorded threads and devices (last in its training section): whatever
+  // they were, they are not a difference
+  const before = recorded?.params["training"];
+  if (before && typeof before === "object" && !Array.isArray(before) && "threads" in before)
+    params["training"] = {
+      ...(params["training"] as Record<string, JsonValue>),
+      threads: before["threads"] ?? null,
+      devices: before["devices"] ?? null,
+    };
   return params;
 }
 

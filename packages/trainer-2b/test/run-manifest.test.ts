@@ -48,6 +48,21 @@ test("a finished run is complete; other settings are 'changed' and refused by na
   fs.writeFileSync(file, JSON.stringify(recorded));
   // raising max_steps continues the same run
   expect(trainStatus(applyOverrides(cfg, { maxSteps: 4 })).state).toBe("partial");
+  // the threads or devices a step is shared over are not what is learnt: not recorded, not a difference,
+  // also against a manifest from before session 11 that recorded them
+  expect(recorded.params.training).not.toHaveProperty("threads");
+  expect(trainStatus(applyOverrides(cfg, { threads: 2 })).state).toBe("complete");
+  expect(trainStatus(applyOverrides(cfg, { devices: 2 })).state).toBe("complete");
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      ...recorded,
+      params: { ...recorded.params, training: { ...recorded.params.training, threads: 2, devices: null } },
+    }),
+  );
+  expect(trainStatus(applyOverrides(cfg, { threads: 1 })).state).toBe("complete");
+  expect(trainStatus(applyOverrides(cfg, { textOnlyProb: 0.9 })).state).toBe("changed");
+  fs.writeFileSync(file, JSON.stringify(recorded));
 
   const other = applyOverrides(cfg, { textOnlyProb: 0.9 });
   expect(trainStatus(other)).toMatchObject({ state: "changed" });
