@@ -64,15 +64,14 @@ function requestParams(cfg: TrainConfig): Record<string, JsonValue> {
   const params = trainManifestParams(cfg);
   const recorded = readManifest(manifestPath(cfg.output_dir));
   if (recorded && !("held_out_split" in recorded.params)) delete params["held_out_split"];
-  // one written before session 11 recorded threads and devices (last in its training section): whatever
-  // they were, they are not a difference
+  // one written before session 11 recorded threads (and later devices) last in its training section:
+  // whatever they were, they are not a difference
   const before = recorded?.params["training"];
-  if (before && typeof before === "object" && !Array.isArray(before) && "threads" in before)
-    params["training"] = {
-      ...(params["training"] as Record<string, JsonValue>),
-      threads: before["threads"] ?? null,
-      devices: before["devices"] ?? null,
-    };
+  if (before && typeof before === "object" && !Array.isArray(before)) {
+    const training = { ...(params["training"] as Record<string, JsonValue>) };
+    for (const key of ["threads", "devices"]) if (key in before) training[key] = before[key] ?? null;
+    params["training"] = training;
+  }
   return params;
 }
 
