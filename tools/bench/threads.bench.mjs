@@ -18,7 +18,7 @@
 // ~30 s more); 189 s for `--rounds 1 --steps 6 --warmup 6` at load 8–15; `--only vq` 110 s at load 5 → 3
 // (session 8), ~25 s more a round.
 //
-//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--vq-preset demo] [--vq-batch 16] [--trainer-preset demo] [--trainer-batch 16] [--grad-accum]
+//   npx nx run-many -t build -p @laion/vq @laion/trainer-2b && node tools/bench/threads.bench.mjs [--threads 2] [--steps 8] [--warmup 12] [--rounds 3] [--only vq|trainer] [--vq-preset demo] [--vq-batch 16] [--helpers thread|process] [--trainer-preset demo] [--trainer-batch 16] [--grad-accum]
 
 import { fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -40,6 +40,7 @@ const {
   trainerPreset,
   vqPreset,
   vqBatch,
+  helpers,
   independent,
 } = benchFlags({
   threads: { type: "number", default: 2 },
@@ -69,6 +70,14 @@ const {
   "vq-batch": { type: "number", default: 16, check: positiveInteger },
   // also the trainer at batch/2 × grad_accum 2 (a whole micro-batch per thread)
   "grad-accum": { type: "boolean" },
+  // how the N-thread runs share a step: worker threads (--threads, the wasm default) or child processes
+  // (--devices, one per GPU on Kaggle; here each on wasm). With processes the CPU figures cover this
+  // process only: the helpers' own shard CPU comes from their answers (helper_gradients)
+  helpers: {
+    type: "string",
+    default: "thread",
+    check: (v) => (["thread", "process"].includes(v) ? undefined : "must be thread or process"),
+  },
   // internal: this process is one of the ceiling's independent 1-thread runs (vq | trainer)
   independent: { type: "string" },
 });
@@ -168,6 +177,9 @@ function amdahl(one, many) {
   };
 }
 
+/** How `n` helpers share a step (`--helpers`): `threads`, or `devices` for child processes. */
+const parallelism = (n) => (helpers === "process" && n > 1 ? { devices: n } : { threads: n });
+
 /** VQ at `--vq-preset` and `--vq-batch`: images/s and CPU per step over the window. */
 async function vq(n) {
   const w = windowOf();
@@ -180,7 +192,7 @@ async function vq(n) {
     batchSize: vqBatch,
     preset: vqPreset,
     seed: 1,
-    threads: n,
+    ...parallelism(n),
     onEvent: (e) => e.type === "step" && w.at(e.step),
   });
   r.model.dispose();
@@ -202,7 +214,7 @@ async function trainer(n, batch, accum) {
       max_steps: warmup + steps,
       eval_every: 1000,
       checkpoint_every: 1000,
-      threads: n,
+      ...parallelism(n),
       // wasm by name: "auto" would first probe for a webgpu adapter (a Dawn instance in this process)
       backend: "wasm",
       seed: 1,
@@ -331,6 +343,7 @@ console.log(
   JSON.stringify(
     {
       threads,
+      helpers,
       steps,
       warmup,
       rounds,

@@ -228,14 +228,21 @@ export class DataParallelTrainer {
     // worker threads: the shared buffer holds the weights already; a process gets a copy every step
     const held = this.kind === "thread" ? await this.holdState(model, params.opt) : undefined;
     if (!held) await readWeights(model, weights);
-    const remote = this.pool.workers.map((w, i) => {
+    const posted = this.pool.workers.map((w, i) => {
       // a worker thread is handed the shared buffers once (vq's host-buffers), a process every step
       const has = this.kind === "thread" && this.sent[i];
       this.sent[i] = true;
-      return w
-        .call<ShardAnswer>({ type: "step", ...(!has && { weights, out: buf.grads[i] }), task: tasks[i + 1] })
-        .then((a) => (this.kind === "thread" ? { ...a, grads: buf.grads[i]! } : a));
+      return w.post<ShardAnswer>({
+        type: "step",
+        ...(!has && { weights, out: buf.grads[i] }),
+        task: tasks[i + 1],
+      });
     });
+    const remote = posted.map(({ answer }, i) =>
+      answer.then((a) => (this.kind === "thread" ? { ...a, grads: buf.grads[i]! } : a)),
+    );
+    // a child process gets its share only once it is written (vq's WorkerClient.post)
+    await Promise.all(posted.map((p) => p.sent));
     const broadcast = clock.lap();
     const local = await shardGradients(model, tasks[0]!, buf.local);
     const localLap = clock.lap();

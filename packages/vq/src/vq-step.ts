@@ -224,19 +224,22 @@ export class DataParallelVQ {
       offset += v.size;
     }
     await readInto(tf, model.quant.codebook, codebook);
-    const remote = bounds.slice(1).map(([a, b], i) => {
+    const posted = bounds.slice(1).map(([a, b], i) => {
       // a worker thread is handed the shared buffers once (see host-buffers.ts), a process every step
       const held = this.kind === "thread" && this.sent[i];
       this.sent[i] = true;
-      return (this.pool.workers[i] as WorkerClient)
-        .call<ShardResult>({
-          type: "step",
-          ...(!held && { weights, codebook, out: buf.grads[i] }),
-          images: images.slice(a * per, b * per),
-          n: b - a,
-        })
-        .then((r) => (this.kind === "thread" ? { ...r, grads: buf.grads[i] as Float32Array } : r));
+      return (this.pool.workers[i] as WorkerClient).post<ShardResult>({
+        type: "step",
+        ...(!held && { weights, codebook, out: buf.grads[i] }),
+        images: images.slice(a * per, b * per),
+        n: b - a,
+      });
     });
+    const remote = posted.map(({ answer }, i) =>
+      answer.then((r) => (this.kind === "thread" ? { ...r, grads: buf.grads[i] as Float32Array } : r)),
+    );
+    // a child process gets its share only once it is written (WorkerClient.post)
+    await Promise.all(posted.map((p) => p.sent));
     const broadcast = clock.lap();
     const [a0, b0] = bounds[0] as [number, number];
     const local = await shardGradients(model, images.subarray(a0 * per, b0 * per), b0 - a0, buf.sum);

@@ -175,7 +175,8 @@ export type HelperKind = "thread" | "process";
 
 /** What a WorkerClient talks through: a worker thread or a forked child process (its IPC channel). */
 interface Channel {
-  send(message: object, transfer: ArrayBuffer[]): void;
+  /** Resolves once the message has left this process: at once for a thread, when written for a child. */
+  send(message: object, transfer: ArrayBuffer[]): Promise<void>;
   onMessage(f: (m: { id: number; ok: boolean; value?: unknown; error?: string }) => void): void;
   /** Called once when the helper fails or exits; `why` says how (exit code or signal). */
   onGone(f: (why: string, err?: Error) => void): void;
@@ -187,7 +188,10 @@ interface Channel {
 function threadChannel(entry: { url: URL; execArgv: string[] }): Channel {
   const worker = new Worker(entry.url, { execArgv: entry.execArgv });
   return {
-    send: (m, transfer) => worker.postMessage(m, transfer),
+    send: (m, transfer) => {
+      worker.postMessage(m, transfer);
+      return Promise.resolve();
+    },
     onMessage: (f) => worker.on("message", f),
     onGone: (f) => {
       worker.on("error", (err) => f(err.message, err));
@@ -212,10 +216,18 @@ function processChannel(entry: { url: URL; execArgv: string[] }, env: Record<str
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return {
     pid: child.pid,
-    // a child's IPC channel copies everything: there is nothing to transfer. A send to a child that
-    // just died fails with "channel closed": its exit, which follows, says why (signal or code)
+    // a child's IPC channel copies everything: there is nothing to transfer. The write goes through a
+    // pipe of 64 KiB, on this process's event loop: a message larger than that is written while the
+    // child reads, and only once the callback has run is all of it out. A send to a child that just
+    // died fails with "channel closed": its exit, which follows, says why (signal or code)
     send: (m) => {
+      let written = () => {};
+      const sent = new Promise<void>((resolve) => {
+        written = resolve;
+      });
+      // outside the promise: a message that cannot be serialised throws to the caller, as from a thread
       child.send(m, (err) => {
+        written();
         if (!err) return;
         // a child that stays alive with its channel closed would leave the request unanswered
         setTimeout(() => {
@@ -223,6 +235,7 @@ function processChannel(entry: { url: URL; execArgv: string[] }, env: Record<str
             gone(`closed its channel (${err.message})`, err);
         }, 5000).unref();
       });
+      return sent;
     },
     onMessage: (f) => child.on("message", f as (m: unknown) => void),
     onGone: (f) => {
@@ -336,12 +349,24 @@ export class WorkerClient {
 
   /** Send a request; resolves with the helper's answer. Listed buffers are moved to a thread, not copied. */
   call<T>(message: object, transfer: ArrayBuffer[] = []): Promise<T> {
-    if (this.failed) return Promise.reject(this.failed);
+    return this.post<T>(message, transfer).answer;
+  }
+
+  /**
+   * Send a request: `sent` resolves once it has left this process, `answer` with the helper's answer.
+   * A caller about to compute for long without yielding awaits `sent` first: a child process's message
+   * is written on this event loop, so a computation started before the write is done holds the rest
+   * of it back, and the child starts its share only when the computation ends (in turn, not at once).
+   */
+  post<T>(message: object, transfer: ArrayBuffer[] = []): { sent: Promise<void>; answer: Promise<T> } {
+    if (this.failed) return { sent: Promise.resolve(), answer: Promise.reject(this.failed) };
     const id = this.next++;
-    return new Promise<T>((resolve, reject) => {
+    let sent: Promise<void> = Promise.resolve();
+    const answer = new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.channel.send({ id, ...message }, transfer);
+      sent = this.channel.send({ id, ...message }, transfer);
     });
+    return { sent, answer };
   }
 
   async close(): Promise<void> {
