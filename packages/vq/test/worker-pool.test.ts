@@ -35,3 +35,19 @@ test("without waiting for it to be sent, the same request arrives only after the
   const end = compute(2000);
   expect((await answer).received).toBeGreaterThanOrEqual(end);
 }, 60_000);
+
+// the write's callback runs with an error when the pipe breaks, so a step does not hang on `sent`
+test("a child that dies while its request is being written: `sent` still resolves, the answer names the device", async () => {
+  const dying = new WorkerPool(workerEntry(import.meta.url, "echo-worker"), 2, { type: "init" }, "process");
+  try {
+    await dying.ready();
+    const helper = dying.workers[0]!;
+    const { sent, answer } = helper.post({ type: "echo", payload: new Float32Array(16 << 20) });
+    answer.catch(() => {});
+    process.kill(helper.pid!, "SIGKILL");
+    await sent;
+    await expect(answer).rejects.toThrow(/device 1 \(child process \d+, CUDA_VISIBLE_DEVICES=1\)/);
+  } finally {
+    await dying.close();
+  }
+}, 60_000);
