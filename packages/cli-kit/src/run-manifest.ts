@@ -116,7 +116,14 @@ export function inputIdentity(location: string): InputIdentity {
   return { path: location, kind: "file", size: st.size, mtimeMs: Math.floor(st.mtimeMs) };
 }
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+/** JSON with every object's keys sorted: a setting is the same wherever an older writer put its key. */
+const canonical = (v: unknown) =>
+  JSON.stringify(v, (_key, x: unknown) =>
+    x && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 
 function describeInput(i: InputIdentity | undefined): JsonValue | undefined {
   if (!i) return undefined;

@@ -41,6 +41,16 @@ describe("run manifests", () => {
     expect(formatDifferences(diffs)).toMatch(/3 bytes.* → 8 bytes/);
   });
 
+  test("a setting is compared by value, not by where the writer put its key; arrays keep their order", () => {
+    const file = path.join(dir, "order", ".run-manifest.json");
+    const recorded = { model: { d_model: 128, layers: 4 }, data: { sources: ["a", "b"] } };
+    writeManifest(file, { ...newManifest("test", recorded, []), complete: true });
+    const reordered = { data: { sources: ["a", "b"] }, model: { layers: 4, d_model: 128 } };
+    expect(manifestStatus(file, reordered, []).state).toBe("complete");
+    const swapped = { model: { d_model: 128, layers: 4 }, data: { sources: ["b", "a"] } };
+    expect(manifestStatus(file, swapped, []).differences?.map((d) => d.key)).toEqual(["data"]);
+  });
+
   test("a folder's identity changes when a file is added, not when a dot-file is", () => {
     const folder = path.join(dir, "photos");
     fs.mkdirSync(folder);

@@ -64,7 +64,7 @@ function requestParams(cfg: TrainConfig): Record<string, JsonValue> {
   const params = trainManifestParams(cfg);
   const recorded = readManifest(manifestPath(cfg.output_dir));
   if (recorded && !("held_out_split" in recorded.params)) delete params["held_out_split"];
-  // one written before session 11 recorded threads (and later devices) last in its training section:
+  // one written before session 11 recorded threads (and later devices) in its training section:
   // whatever they were, they are not a difference
   const before = recorded?.params["training"];
   if (before && typeof before === "object" && !Array.isArray(before)) {
