@@ -10,9 +10,10 @@
 // quiet machine can give at best. The N-thread runs print their per-phase profile (CPU ms per step).
 // Then, in the same run, the VM's own ceiling for each: one 1-thread run alone in a child process, then N
 // of them in N processes at once (no communication, separate heaps), their summed rate over the one
-// alone (`ceiling`; `--rounds` pairs, alternated, the median's figures); `of_ceiling` is the data-parallel ratio over the ceiling's, so a ratio below the
-// goal can be told apart from a VM whose second core does not give it. FLOP/s as a share of the
-// machine's fp32 peak (`--peak-gflops`, default 190: 2 cores). The load average at start and end.
+// alone (`ceiling`; `--rounds` pairs, alternated, the median's figures); `of_ceiling` is the
+// data-parallel ratio over the ceiling's, so a ratio below the goal can be told apart from a VM whose
+// second core does not give it. FLOP/s as a share of the machine's fp32 peak (`--peak-gflops`, default
+// 190: 2 cores). The load average at start and end.
 //
 // About 3 minutes on a quiet 2-core machine (131 s at 3d5f03a with 6 warm-up steps; 12 since session 7,
 // ~30 s more); 189 s for `--rounds 1 --steps 6 --warmup 6` at load 8–15; `--only vq` 110 s at load 5 → 3
@@ -246,17 +247,34 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** `rounds` rounds of run(1) and run(N), alternating which goes first; the median round's figures. */
-async function compare(run) {
+/**
+ * `rounds` rounds of `one()` and `many()`, alternating which goes first (the machine drifts over
+ * minutes): each round's results and rate ratio (`rateOf`), and the index of the median round.
+ */
+async function alternated(one, many, rateOf) {
   const all = [];
   for (let i = 0; i < rounds; i++) {
-    const order = i % 2 === 0 ? [1, threads] : [threads, 1];
-    const got = {};
-    for (const n of order) got[n] = await run(n);
-    all.push({ one: got[1], many: got[threads], ratio: got[threads].rate / got[1].rate });
+    const r = {};
+    if (i % 2 === 0) {
+      r.one = await one();
+      r.many = await many();
+    } else {
+      r.many = await many();
+      r.one = await one();
+    }
+    all.push({ ...r, ratio: rateOf(r.many) / rateOf(r.one) });
   }
+  return { all, mid: all.indexOf([...all].sort((a, b) => a.ratio - b.ratio)[all.length >> 1]) };
+}
+
+/** run(1) and run(N) over `rounds` alternated rounds; the median round's figures. */
+async function compare(run) {
+  const { all, mid } = await alternated(
+    () => run(1),
+    () => run(threads),
+    (x) => x.rate,
+  );
   const bounds = all.map((r) => amdahl(r.one, r.many));
-  const mid = all.indexOf([...all].sort((a, b) => a.ratio - b.ratio)[all.length >> 1]);
   return {
     1: all[mid].one.rate,
     [threads]: all[mid].many.rate,
@@ -296,21 +314,14 @@ function childRun(kind) {
 async function ceiling(kind, n) {
   const together = async () =>
     (await Promise.all(Array.from({ length: n }, () => childRun(kind)))).reduce((a, r) => a + r, 0);
-  const all = [];
-  for (let r = 0; r < rounds; r++) {
-    const pair = {};
-    if (r % 2 === 0) {
-      pair[1] = await childRun(kind);
-      pair[n] = await together();
-    } else {
-      pair[n] = await together();
-      pair[1] = await childRun(kind);
-    }
-    all.push({ ...pair, ratio: pair[n] / pair[1] });
-  }
-  const mid = [...all].sort((a, b) => a.ratio - b.ratio)[all.length >> 1];
+  const { all, mid } = await alternated(
+    () => childRun(kind),
+    together,
+    (rate) => rate,
+  );
   return {
-    ...mid,
+    1: all[mid].one,
+    [n]: all[mid].many,
     ratio: median(all.map((x) => x.ratio)),
     ratios: all.map((x) => Number(x.ratio.toFixed(3))),
   };
