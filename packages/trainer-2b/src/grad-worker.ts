@@ -2,12 +2,14 @@
 // own backend and model copy; per request, takes the main thread's weights and returns the gradients
 // of its rows of the micro-batches.
 import {
+  assignFrom,
   type BackendName,
   describeDevice,
-  isShared,
+  keptPayload,
   parentChannel,
   selectBackend,
   serveRequests,
+  stepAnswer,
 } from "@laion/vq";
 import { type FlatHeld, type FlatOp, runFlatOp } from "./flat-adamw.js";
 import { type ModelConfig, Transformer } from "./model.js";
@@ -16,8 +18,8 @@ import { type ShardTask, shardGradients } from "./parallel-step.js";
 let model: Transformer | undefined;
 // a worker thread's share of the optimizer step: the flat weights, moments and gradients (flat-adamw.ts)
 let held: FlatHeld | undefined;
-// a worker thread's shared buffers, sent with its first step only (vq's host-buffers)
-let shared: { weights: Float32Array; out?: Float32Array } | undefined;
+// the step's weights (a worker thread keeps its shared buffers from its first step)
+const payload = keptPayload<{ weights: Float32Array; out?: Float32Array }>("grad-worker");
 
 const channel = parentChannel();
 if (channel) {
@@ -41,24 +43,13 @@ if (channel) {
       return { value: runFlatOp(held, m as unknown as FlatOp, m.from as number, m.to as number) };
     }
     if (!model) throw new Error("grad-worker: step before init");
-    const tf = model.tf;
-    if (m.weights) shared = { weights: m.weights as Float32Array, out: m.out as Float32Array | undefined };
-    if (!shared) throw new Error("grad-worker: step without weights");
-    const { weights, out } = shared;
-    const vars = model.params;
-    tf.tidy(() => {
-      let offset = 0;
-      for (const v of vars.values()) {
-        v.assign(tf.tensor(weights.subarray(offset, offset + v.size), v.shape));
-        offset += v.size;
-      }
-    });
+    const { weights, out } = payload(m);
+    assignFrom(model.tf, model.params.values(), weights);
     // a worker thread sums its gradients into the main thread's shared buffer (`out`)
     const r = await shardGradients(model, m.task as ShardTask, out);
-    const transfer = r.ce.map((a) => a.buffer) as ArrayBuffer[];
-    // shared gradients are not sent back: the main thread reads them where they are (every
-    // SharedArrayBuffer a message carries becomes a new object of the receiving isolate)
-    if (isShared(r.grads)) return { value: { ...r, grads: undefined }, transfer };
-    return { value: r, transfer: [...transfer, r.grads.buffer as ArrayBuffer] };
+    return stepAnswer(
+      r,
+      r.ce.map((a) => a.buffer as ArrayBuffer),
+    );
   });
 }

@@ -10,6 +10,7 @@
 
 import {
   addStep,
+  assignFrom,
   type BackendName,
   type HelperKind,
   heapView,
@@ -17,7 +18,7 @@ import {
   type PhaseProfile,
   phaseClock,
   phaseProfile,
-  readInto,
+  readAllInto,
   shardBounds,
   stepBuffer,
   WorkerPool,
@@ -141,24 +142,19 @@ export class DataParallelTrainer {
   private buffers: { weights: Float32Array; grads: Float32Array[]; local: Float32Array } | undefined;
   // the model last stepped, whose size the buffers were checked against
   private sized: Transformer | undefined;
-  // which worker threads hold the shared buffers already
-  private readonly sent: boolean[] = [];
   // worker threads: the optimizer whose moments the flat buffers hold, and where each parameter sits
   private held: (FlatHeld & { opt: AdamW }) | undefined;
 
-  private constructor(
-    private readonly pool: WorkerPool,
-    private readonly kind: HelperKind,
-  ) {}
+  private constructor(private readonly pool: WorkerPool) {}
 
   private buffersFor(model: Transformer) {
     if (!this.buffers) {
       const total = paramCount(model);
       this.buffers = {
-        weights: stepBuffer(total, this.kind),
+        weights: stepBuffer(total, this.pool.kind),
         // a process helper allocates its own and sends them back
-        grads: this.kind === "thread" ? this.pool.workers.map(() => stepBuffer(total)) : [],
-        local: stepBuffer(total, this.kind),
+        grads: this.pool.kind === "thread" ? this.pool.workers.map(() => stepBuffer(total)) : [],
+        local: stepBuffer(total, this.pool.kind),
       };
     }
     if (this.sized !== model) {
@@ -177,7 +173,7 @@ export class DataParallelTrainer {
   private async holdState(model: Transformer, opt: AdamW) {
     const buf = this.buffersFor(model);
     if (this.held?.opt === opt) return this.held;
-    await readWeights(model, buf.weights);
+    await readAllInto(model.tf, model.params.values(), buf.weights);
     const n = buf.weights.length;
     const state: FlatState = {
       weights: buf.weights,
@@ -205,8 +201,7 @@ export class DataParallelTrainer {
   ): DataParallelTrainer {
     const entry = workerEntry(import.meta.url, "grad-worker");
     const init = { type: "init", cfg, backend: options.backend ?? "wasm" };
-    const kind = options.kind ?? "thread";
-    return new DataParallelTrainer(new WorkerPool(entry, threads, init, kind), kind);
+    return new DataParallelTrainer(new WorkerPool(entry, threads, init, options.kind));
   }
 
   /** Each device's line, device 0 (this process, described by `here`) first, once the helpers have started. */
@@ -226,23 +221,13 @@ export class DataParallelTrainer {
     const buf = this.buffersFor(model);
     const { weights } = buf;
     // worker threads: the shared buffer holds the weights already; a process gets a copy every step
-    const held = this.kind === "thread" ? await this.holdState(model, params.opt) : undefined;
-    if (!held) await readWeights(model, weights);
-    const posted = this.pool.workers.map((w, i) => {
-      // a worker thread is handed the shared buffers once (vq's host-buffers), a process every step
-      const has = this.kind === "thread" && this.sent[i];
-      this.sent[i] = true;
-      return w.post<ShardAnswer>({
-        type: "step",
-        ...(!has && { weights, out: buf.grads[i] }),
-        task: tasks[i + 1],
-      });
-    });
-    const remote = posted.map(({ answer }, i) =>
-      answer.then((a) => (this.kind === "thread" ? { ...a, grads: buf.grads[i]! } : a)),
+    const held = this.pool.kind === "thread" ? await this.holdState(model, params.opt) : undefined;
+    if (!held) await readAllInto(model.tf, model.params.values(), weights);
+    const remote = await this.pool.postStep<ShardAnswer>(
+      { weights },
+      buf.grads,
+      tasks.slice(1).map((task) => ({ task })),
     );
-    // a child process gets its share only once it is written (vq's WorkerClient.post)
-    await Promise.all(posted.map((p) => p.sent));
     const broadcast = clock.lap();
     const local = await shardGradients(model, tasks[0]!, buf.local);
     const localLap = clock.lap();
@@ -258,7 +243,8 @@ export class DataParallelTrainer {
       reduce = clock.lap();
       const hyper = params.opt.nextUpdate(params.lr, clipScale(norm, params.gradClip));
       await this.everyThread(held, { type: "adam", hyper });
-      refreshWeights(model, weights);
+      // the model's variables from the weights the shared step updated
+      assignFrom(model.tf, model.params.values(), weights);
       result = { ...finishStats(parts), gradNorm: norm, lr: params.lr };
     } else {
       const grads = sumToTensors(model, answers);
@@ -307,26 +293,6 @@ function shardTasks(micro: Batch[], lossWeights: LossWeights, threads: number): 
       return { m, batch: rows, scale: totals[m]! > 0 ? part / totals[m]! / micro.length : 0 };
     }),
   }));
-}
-
-async function readWeights(model: Transformer, out: Float32Array): Promise<void> {
-  let offset = 0;
-  for (const v of model.params.values()) {
-    await readInto(model.tf, v, out, offset);
-    offset += v.size;
-  }
-}
-
-/** The model's variables set from the flat weights (after the shared optimizer step). */
-function refreshWeights(model: Transformer, weights: Float32Array): void {
-  const tf = model.tf;
-  tf.tidy(() => {
-    let offset = 0;
-    for (const v of model.params.values()) {
-      v.assign(tf.tensor(weights.subarray(offset, offset + v.size), v.shape));
-      offset += v.size;
-    }
-  });
 }
 
 /** The threads' (or processes') gradients summed into the first's buffer, as tensors by parameter name. */

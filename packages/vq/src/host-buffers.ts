@@ -36,3 +36,27 @@ export function heapView(tf: typeof TF, t: TF.Tensor): Float32Array | undefined 
 export async function readInto(tf: typeof TF, t: TF.Tensor, out: Float32Array, offset = 0): Promise<void> {
   out.set(heapView(tf, t) ?? ((await t.data()) as Float32Array), offset);
 }
+
+/** Copy each tensor's values into `out`, one after another in the order given (a model's flat weights). */
+export async function readAllInto(
+  tf: typeof TF,
+  tensors: Iterable<TF.Tensor>,
+  out: Float32Array,
+): Promise<void> {
+  let offset = 0;
+  for (const t of tensors) {
+    await readInto(tf, t, out, offset);
+    offset += t.size;
+  }
+}
+
+/** Set each variable from its range of `flat`, in the order readAllInto wrote them. */
+export function assignFrom(tf: typeof TF, variables: Iterable<TF.Variable>, flat: Float32Array): void {
+  tf.tidy(() => {
+    let offset = 0;
+    for (const v of variables) {
+      v.assign(tf.tensor(flat.subarray(offset, offset + v.size), v.shape));
+      offset += v.size;
+    }
+  });
+}

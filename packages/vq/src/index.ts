@@ -22,7 +22,7 @@ export type {
 } from "./encode-vq-codes.js";
 export { codeShardsStatus, encodeVqCodes } from "./encode-vq-codes.js";
 // Host buffers a data-parallel step reuses (shared with worker threads), and reads from the wasm heap.
-export { heapView, isShared, readInto, stepBuffer } from "./host-buffers.js";
+export { assignFrom, heapView, isShared, readAllInto, readInto, stepBuffer } from "./host-buffers.js";
 export { imageToFloat } from "./images.js";
 export { forwardFlops } from "./model.js";
 export { CUDA_LIBRARIES } from "./node-gpu.js";
@@ -46,6 +46,7 @@ export type { HelperKind, Lap, PhaseProfile } from "./worker-pool.js";
 export {
   addStep,
   dataParallel,
+  keptPayload,
   nvidiaGpus,
   parentChannel,
   phaseClock,
@@ -54,6 +55,7 @@ export {
   plannedDevices,
   serveRequests,
   shardBounds,
+  stepAnswer,
   trainingThreads,
   WorkerPool,
   workerEntry,

@@ -1,6 +1,6 @@
 import type { Random } from "@laion/mixer";
 import type { BackendName } from "./backend.js";
-import { readInto, stepBuffer } from "./host-buffers.js";
+import { readAllInto, readInto, stepBuffer } from "./host-buffers.js";
 import { decoderForward, encoderForward } from "./model.js";
 import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
 // The VQ training objective and one optimizer step, on one thread or data-parallel over helpers: worker
@@ -162,22 +162,16 @@ export class DataParallelVQ {
     | { weights: Float32Array; codebook: Float32Array; grads: Float32Array[]; sum: Float32Array }
     | undefined;
 
-  // which worker threads hold the shared buffers already
-  private readonly sent: boolean[] = [];
-
-  private constructor(
-    private readonly pool: WorkerPool,
-    private readonly kind: HelperKind,
-  ) {}
+  private constructor(private readonly pool: WorkerPool) {}
 
   private buffersFor(model: VQ) {
     if (!this.buffers) {
       const total = model.trainable().reduce((a, v) => a + v.size, 0);
       this.buffers = {
-        weights: stepBuffer(total, this.kind),
-        codebook: stepBuffer(model.quant.codebook.size, this.kind),
+        weights: stepBuffer(total, this.pool.kind),
+        codebook: stepBuffer(model.quant.codebook.size, this.pool.kind),
         // a process helper allocates its own and sends them back
-        grads: this.kind === "thread" ? this.pool.workers.map(() => stepBuffer(total)) : [],
+        grads: this.pool.kind === "thread" ? this.pool.workers.map(() => stepBuffer(total)) : [],
         sum: new Float32Array(total),
       };
     }
@@ -193,8 +187,7 @@ export class DataParallelVQ {
     // worker threads run wasm; device processes the backend they are given
     const backend = options.kind === "process" ? (options.backend ?? "wasm") : "wasm";
     const init = { type: "init", config: model.config, backend };
-    const kind = options.kind ?? "thread";
-    return new DataParallelVQ(new WorkerPool(entry, threads, init, kind), kind);
+    return new DataParallelVQ(new WorkerPool(entry, threads, init, options.kind));
   }
 
   /** Each helper's device line (describeDevice), helper 1 first, once they have started. */
@@ -218,28 +211,13 @@ export class DataParallelVQ {
     const buf = this.buffersFor(model);
     // every helper gets this step's weights and codebook (the EMA moved it since the last step)
     const { weights, codebook } = buf;
-    let offset = 0;
-    for (const v of vars) {
-      await readInto(tf, v, weights, offset);
-      offset += v.size;
-    }
+    await readAllInto(tf, vars, weights);
     await readInto(tf, model.quant.codebook, codebook);
-    const posted = bounds.slice(1).map(([a, b], i) => {
-      // a worker thread is handed the shared buffers once (see host-buffers.ts), a process every step
-      const held = this.kind === "thread" && this.sent[i];
-      this.sent[i] = true;
-      return (this.pool.workers[i] as WorkerClient).post<ShardResult>({
-        type: "step",
-        ...(!held && { weights, codebook, out: buf.grads[i] }),
-        images: images.slice(a * per, b * per),
-        n: b - a,
-      });
-    });
-    const remote = posted.map(({ answer }, i) =>
-      answer.then((r) => (this.kind === "thread" ? { ...r, grads: buf.grads[i] as Float32Array } : r)),
+    const remote = await this.pool.postStep<ShardResult>(
+      { weights, codebook },
+      buf.grads,
+      bounds.slice(1).map(([a, b]) => ({ images: images.slice(a * per, b * per), n: b - a })),
     );
-    // a child process gets its share only once it is written (WorkerClient.post)
-    await Promise.all(posted.map((p) => p.sent));
     const broadcast = clock.lap();
     const [a0, b0] = bounds[0] as [number, number];
     const local = await shardGradients(model, images.subarray(a0 * per, b0 * per), b0 - a0, buf.sum);
@@ -261,7 +239,7 @@ export class DataParallelVQ {
       total.commitment += w * s.commitment;
     }
     const grads: Record<string, tf.Tensor> = {};
-    offset = 0;
+    let offset = 0;
     for (const v of vars) {
       grads[v.name] = tf.tensor(sum.subarray(offset, offset + v.size), v.shape);
       offset += v.size;

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parentPort, Worker } from "node:worker_threads";
+import { isShared } from "./host-buffers.js";
 
 /** Cores this process may use (cgroup-aware on Node ≥ 18.14). */
 export function availableCores(): number {
@@ -384,12 +385,14 @@ export class WorkerClient {
 export class WorkerPool {
   private readonly init: Promise<unknown[]>;
   readonly workers: WorkerClient[];
+  // which worker threads keep the step's shared payload already (postStep)
+  private readonly handed: boolean[] = [];
 
   constructor(
     entry: { url: URL; execArgv: string[] },
     threads: number,
     init: object,
-    kind: HelperKind = "thread",
+    readonly kind: HelperKind = "thread",
   ) {
     this.workers = Array.from({ length: threads - 1 }, (_, i) =>
       WorkerClient.start(entry, kind === "process" ? i + 1 : undefined),
@@ -407,9 +410,69 @@ export class WorkerPool {
     return this.init;
   }
 
+  /**
+   * One data-parallel step: `requests[i]` to helper i (at most one each), each with `shared` (the step's weights) and
+   * `out: outs[i]` (its gradient buffer) as `m.shared` — every step to a process, the first step
+   * only to a worker thread, whose shared buffers stay in place (host-buffers.ts; the helper's side
+   * is `keptPayload`). Resolves once every request has left this process, so that the caller's own
+   * shard, synchronous work that never yields, cannot hold a child's back (WorkerClient.post); the
+   * answers are still to come. A worker thread's answer has its `grads` in `outs[i]`.
+   */
+  async postStep<A extends { grads?: Float32Array }>(
+    shared: object,
+    outs: Float32Array[],
+    requests: object[],
+  ): Promise<Promise<A & { grads: Float32Array }>[]> {
+    if (requests.length > this.workers.length)
+      throw new Error(`postStep: ${requests.length} requests for ${this.workers.length} helpers`);
+    // a step smaller than the pool leaves the last helpers idle
+    const posted = requests.map((request, i) => {
+      const kept = this.kind === "thread" && this.handed[i];
+      this.handed[i] = true;
+      return (this.workers[i] as WorkerClient).post<A & { grads: Float32Array }>({
+        type: "step",
+        ...request,
+        ...(!kept && { shared: { ...shared, out: outs[i] } }),
+      });
+    });
+    const answers = posted.map(({ answer }, i) =>
+      this.kind === "thread" ? answer.then((a) => ({ ...a, grads: outs[i] as Float32Array })) : answer,
+    );
+    // awaited after the caller's shard: a helper failing meanwhile is reported then, not as unhandled
+    for (const a of answers) a.catch(() => {});
+    await Promise.all(posted.map((p) => p.sent));
+    return answers;
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
   }
+}
+
+/**
+ * A helper's side of WorkerPool.postStep: returns the step's shared payload, the one a request
+ * carries or, for a worker thread, the one kept from its first step.
+ */
+export function keptPayload<S extends object>(name: string): (m: Record<string, unknown>) => S {
+  let kept: S | undefined;
+  return (m) => {
+    if (m.shared) kept = m.shared as S;
+    if (!kept) throw new Error(`${name}: a step before any step with the weights`);
+    return kept;
+  };
+}
+
+/**
+ * A helper's answer to a step: gradients written into the caller's shared buffer are not sent back
+ * (every SharedArrayBuffer a message carries becomes a new object of the receiving isolate); others
+ * move with the answer, as do the `transfer` buffers.
+ */
+export function stepAnswer<R extends { grads: Float32Array }>(
+  r: R,
+  transfer: ArrayBuffer[],
+): { value: unknown; transfer: ArrayBuffer[] } {
+  if (isShared(r.grads)) return { value: { ...r, grads: undefined }, transfer };
+  return { value: r, transfer: [...transfer, r.grads.buffer as ArrayBuffer] };
 }
 
 /** The channel a helper answers on: its worker thread's parentPort, or its parent process's IPC channel. */

@@ -1,4 +1,5 @@
-import { afterAll, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
+import { stepBuffer } from "../src/host-buffers.js";
 import { WorkerPool, workerEntry } from "../src/worker-pool.js";
 
 // A device helper is a child process whose requests are written through a 64 KiB pipe on this process's
@@ -51,3 +52,66 @@ test("a child that dies while its request is being written: `sent` still resolve
     await dying.close();
   }
 }, 60_000);
+
+// WorkerPool.postStep: what a data-parallel step (vq-step.ts, trainer-2b's parallel-step.ts) sends
+describe("postStep", () => {
+  type Answer = { grads: Float32Array; carried: boolean };
+  const entry = workerEntry(import.meta.url, "echo-worker");
+
+  test("a worker thread gets the shared buffers with its first step only, and answers in them", async () => {
+    const threads = new WorkerPool(entry, 3, { type: "init" }, "thread");
+    try {
+      await threads.ready();
+      const weights = stepBuffer(4);
+      const outs = [stepBuffer(4), stepBuffer(4)];
+      weights.set([1, 2, 3, 4]);
+      const first = await Promise.all(
+        await threads.postStep<Answer>({ weights }, outs, [{ k: 2 }, { k: 3 }]),
+      );
+      expect(first.map((a) => a.carried)).toEqual([true, true]);
+      expect(first[0]!.grads).toBe(outs[0]);
+      expect([...outs[1]!]).toEqual([3, 6, 9, 12]);
+      // the next step's weights, written where the helpers already read them
+      weights.set([1, 1, 1, 1]);
+      const second = await Promise.all(
+        await threads.postStep<Answer>({ weights }, outs, [{ k: 5 }, { k: 7 }]),
+      );
+      expect(second.map((a) => a.carried)).toEqual([false, false]);
+      expect([...outs[0]!]).toEqual([5, 5, 5, 5]);
+      expect([...second[1]!.grads]).toEqual([7, 7, 7, 7]);
+    } finally {
+      await threads.close();
+    }
+  }, 60_000);
+
+  test("a process gets the weights with every step and sends its gradients back", async () => {
+    await pool.ready();
+    const weights = new Float32Array([1, 2]);
+    const [one] = await Promise.all(await pool.postStep<Answer>({ weights }, [], [{ k: 2 }]));
+    weights.set([3, 4]);
+    const [two] = await Promise.all(await pool.postStep<Answer>({ weights }, [], [{ k: 2 }]));
+    expect([one!.carried, two!.carried]).toEqual([true, true]);
+    expect([...two!.grads]).toEqual([6, 8]);
+  }, 60_000);
+
+  test("a step with fewer shards than helpers leaves the rest idle; more than helpers is refused", async () => {
+    const threads = new WorkerPool(entry, 3, { type: "init" }, "thread");
+    try {
+      await threads.ready();
+      const weights = stepBuffer(1);
+      weights[0] = 1;
+      const outs = [stepBuffer(1), stepBuffer(1)];
+      const answers = await threads.postStep<Answer>({ weights }, outs, [{ k: 4 }]);
+      expect(answers).toHaveLength(1);
+      expect((await answers[0]!).grads[0]).toBe(4);
+      // the idle helper gets the shared buffers with the first step it is given
+      const next = await Promise.all(await threads.postStep<Answer>({ weights }, outs, [{ k: 1 }, { k: 2 }]));
+      expect(next.map((a) => a.carried)).toEqual([false, true]);
+      await expect(threads.postStep({ weights }, outs, [{ k: 1 }, { k: 1 }, { k: 1 }])).rejects.toThrow(
+        /3 requests for 2 helpers/,
+      );
+    } finally {
+      await threads.close();
+    }
+  }, 60_000);
+});
