@@ -1,6 +1,8 @@
 // Memory arithmetic done before any tensor is allocated, so a run that cannot fit is refused with
 // the sizes that would, instead of dying in the allocator an hour later.
+
 import os from "node:os";
+import { tensorOverflow } from "@laion/vq";
 import { countParameters, type ModelConfig } from "./model.js";
 import { PRESET_NAMES, PRESETS, type PresetName } from "./presets.js";
 import { SPECIALS } from "./vocab.js";
@@ -118,14 +120,11 @@ export function assertTensorFits(params: {
   device: string;
 }): void {
   const { cfg, batchSize, maxTensorBytes } = params;
-  if (maxTensorBytes === undefined) return;
-  const top = largestTensor(cfg, batchSize);
-  if (top.bytes <= maxTensorBytes) return;
-  let fits = batchSize;
-  while (fits > 0 && largestTensor(cfg, fits).bytes > maxTensorBytes) fits--;
+  const over = tensorOverflow(batchSize, maxTensorBytes, (n) => largestTensor(cfg, n));
+  if (!over) return;
+  const { fits } = over;
   throw new Error(
-    `the largest tensor, ${top.name} (${gb(top.bytes)}), exceeds what one buffer may hold on ${params.device}: ` +
-      `${gb(maxTensorBytes)} (the adapter's maxStorageBufferBindingSize / maxBufferSize). ` +
+    `the largest tensor, ${over.exceeds} on ${params.device}: ${over.limit}. ` +
       (fits > 0
         ? `training.batch_size ≤ ${fits} fits (raise training.grad_accum to keep the effective batch).`
         : "No batch size fits: choose a smaller model.preset."),

@@ -95,6 +95,28 @@ export function largestStepTensor(config: VQConfig, images: number): { name: str
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 /**
+ * Where one buffer of the device holds at most `limit` bytes (webgpu: the adapter's limits; undefined
+ * elsewhere): undefined when `largest(n)`, the largest tensor of a step over `n` examples, fits; else
+ * what a refusal says — that tensor against the limit, and the most examples that fit (0: none).
+ */
+export function tensorOverflow(
+  n: number,
+  limit: number | undefined,
+  largest: (n: number) => { name: string; bytes: number },
+): { exceeds: string; limit: string; fits: number } | undefined {
+  if (limit === undefined) return undefined;
+  const top = largest(n);
+  if (top.bytes <= limit) return undefined;
+  let fits = n;
+  while (fits > 0 && largest(fits).bytes > limit) fits--;
+  return {
+    exceeds: `${top.name} (${mib(top.bytes)}), exceeds what one buffer may hold`,
+    limit: `${mib(limit)} (the adapter's maxStorageBufferBindingSize / maxBufferSize)`,
+    fits,
+  };
+}
+
+/**
  * Refuses a GPU run whose shard (the batch split over `devices` processes) has a tensor larger than one
  * buffer of the device may hold (webgpu: the adapter's maxStorageBufferBindingSize / maxBufferSize, as
  * granted) — it would otherwise fail at that op, mid-step — and says which batch size fits. Nothing to
@@ -106,18 +128,14 @@ export function checkTensorFits(
   devices: number,
   device: DeviceInfo,
 ): void {
-  const limit = device.maxTensorBytes;
-  if (limit === undefined) return;
   const shard = Math.max(...shardBounds(batchSize, devices).map(([a, b]) => b - a));
-  const top = largestStepTensor(config, shard);
-  if (top.bytes <= limit) return;
-  let fits = shard;
-  while (fits > 0 && largestStepTensor(config, fits).bytes > limit) fits--;
+  const over = tensorOverflow(shard, device.maxTensorBytes, (n) => largestStepTensor(config, n));
+  if (!over) return;
+  const { fits } = over;
   const split = devices > 1 ? ` split over ${devices} devices` : "";
   throw new Error(
     `batch size ${batchSize}${split} (--batch-size, --devices): the largest tensor of a training step, ` +
-      `${top.name} (${mib(top.bytes)}), exceeds what one buffer may hold on ${device.backend} on ${device.name}: ` +
-      `${mib(limit)} (the adapter's maxStorageBufferBindingSize / maxBufferSize). ` +
+      `${over.exceeds} on ${device.backend} on ${device.name}: ${over.limit}. ` +
       (fits === 0
         ? "Not even one image fits: use a smaller --preset."
         : `At most ${fits} images fit per device: use --batch-size ${fits * devices} or less` +
