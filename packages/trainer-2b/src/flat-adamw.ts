@@ -6,7 +6,12 @@
 // update are two fused passes, split between the threads. Same arithmetic as AdamW (optim.ts), in
 // float64 between float32 loads and stores.
 import type * as TF from "@tensorflow/tfjs-core";
-import { decays } from "./optim.js";
+
+/**
+ * Weight decay applies to matrices only: norm gains (1-D) are not shrunk towards 0. The rule of both
+ * updates, this one and AdamW's tensor ops (optim.ts).
+ */
+export const decays = (p: { shape: readonly number[] }): boolean => p.shape.length >= 2;
 
 /** Where each parameter sits in the flat buffers, and how the update treats it. */
 export interface FlatSegment {

@@ -1,6 +1,6 @@
 // AdamW (decoupled weight decay, Loshchilov & Hutter) + warmup/cosine schedule + global-norm clip.
 import type * as TF from "@tensorflow/tfjs-core";
-import type { AdamWHyper, FlatState } from "./flat-adamw.js";
+import { type AdamWHyper, decays, type FlatState } from "./flat-adamw.js";
 import type { Tf } from "./model.js";
 
 export interface ScheduleParams {
@@ -17,9 +17,6 @@ export function lrAt(step: number, s: ScheduleParams): number {
   const progress = (step - s.warmup) / Math.max(1, s.maxSteps - s.warmup);
   return s.minLr + 0.5 * (s.lr - s.minLr) * (1 + Math.cos(Math.PI * progress));
 }
-
-/** Weight decay applies to matrices only: norm gains (1-D) are not shrunk towards 0. */
-export const decays = (p: { shape: readonly number[] }): boolean => p.shape.length >= 2;
 
 export interface AdamWParams {
   beta1?: number;

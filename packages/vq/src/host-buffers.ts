@@ -6,7 +6,12 @@
 // plain arrays sent as before.
 
 import type * as TF from "./tfjs.js";
-import type { HelperKind } from "./worker-pool.js";
+
+/**
+ * Where a data-parallel helper runs (worker-pool.ts): a worker thread of this process, which shares
+ * these buffers, or a child process pinned to one device, which gets copies.
+ */
+export type HelperKind = "thread" | "process";
 
 /** A float32 buffer of `length` values a step reuses: shared with worker threads, plain for processes. */
 export function stepBuffer(length: number, kind: HelperKind = "thread"): Float32Array {

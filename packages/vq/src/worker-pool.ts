@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parentPort, Worker } from "node:worker_threads";
-import { isShared } from "./host-buffers.js";
+import { type HelperKind, isShared } from "./host-buffers.js";
 
 /** Cores this process may use (cgroup-aware on Node ≥ 18.14). */
 export function availableCores(): number {
@@ -171,8 +171,7 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** Where a data-parallel helper runs: a worker thread of this process, or a child process pinned to one device. */
-export type HelperKind = "thread" | "process";
+export type { HelperKind };
 
 /** What a WorkerClient talks through: a worker thread or a forked child process (its IPC channel). */
 interface Channel {
