@@ -12,7 +12,8 @@ import { DEFAULT_DEDUPE_FPR } from "./bloom.js";
 import { type FetchLaionSubsetParams, fetchLaionSubset } from "./fetch-subset.js";
 import type { FilterParams } from "./filters.js";
 import { OWN_PROCESS_MEMORY } from "./heap-hint.js";
-import { DEFAULT_HF_DATASET, DEFAULT_HUB_URL, SUBSETS } from "./sources.js";
+import { DEFAULT_HUB_URL } from "./http.js";
+import { DEFAULT_HF_DATASET, SUBSETS } from "./sources.js";
 import { DEFAULT_ROW_GROUP_SIZE } from "./write-filtered.js";
 
 /** The parsed flags of `fetch-laion-subset` (commander's camelCased names); the filters are FilterParams'. */

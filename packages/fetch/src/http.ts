@@ -1,5 +1,20 @@
 import { FetchError, GATED_HINT, scrub } from "./errors.js";
-import { defaultHubUrl } from "./sources.js";
+
+export const DEFAULT_HUB_URL = "https://huggingface.co";
+
+/**
+ * The hub to use when no --hub-url / `hubUrl` is given: `HF_ENDPOINT` when set (the variable the
+ * Hugging Face clients read for mirrors, e.g. `HF_ENDPOINT=https://hf-mirror.com`), else huggingface.co.
+ */
+export function defaultHubUrl(env: NodeJS.ProcessEnv = process.env): string {
+  const endpoint = env["HF_ENDPOINT"]?.trim();
+  if (!endpoint) return DEFAULT_HUB_URL;
+  if (!/^https?:\/\/[^/]/i.test(endpoint))
+    throw new FetchError(
+      `HF_ENDPOINT must be an http(s):// URL such as https://hf-mirror.com, got "${endpoint}"`,
+    );
+  return endpoint.replace(/\/+$/, "");
+}
 
 export interface HttpParams {
   /** Sent as `Authorization: Bearer …`; never put in a message. */

@@ -1,24 +1,9 @@
 import { HubApiError, listFiles } from "@huggingface/hub";
 import { FetchError, GATED_HINT, scrub } from "./errors.js";
-import { createLimitedFetch, networkCode } from "./http.js";
+import { createLimitedFetch, defaultHubUrl, networkCode } from "./http.js";
 import type { Source } from "./types.js";
 
 export const DEFAULT_HF_DATASET = "laion/relaion2B-en-research-safe";
-export const DEFAULT_HUB_URL = "https://huggingface.co";
-
-/**
- * The hub to use when no --hub-url / `hubUrl` is given: `HF_ENDPOINT` when set (the variable the
- * Hugging Face clients read for mirrors, e.g. `HF_ENDPOINT=https://hf-mirror.com`), else huggingface.co.
- */
-export function defaultHubUrl(env: NodeJS.ProcessEnv = process.env): string {
-  const endpoint = env["HF_ENDPOINT"]?.trim();
-  if (!endpoint) return DEFAULT_HUB_URL;
-  if (!/^https?:\/\/[^/]/i.test(endpoint))
-    throw new FetchError(
-      `HF_ENDPOINT must be an http(s):// URL such as https://hf-mirror.com, got "${endpoint}"`,
-    );
-  return endpoint.replace(/\/+$/, "");
-}
 
 /**
  * The original LAION part files: `{hub}/datasets/{repo}/resolve/main/part-{00000..}-{uuid}-c000.snappy.parquet`.

@@ -4,7 +4,7 @@ import path from "node:path";
 import { fixturePath, startHubServer, startImageServer } from "@laion/test-servers";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { fetchLaion, fetchLaionSubset, resolveSources } from "../src/index.js";
-import { defaultHubUrl } from "../src/sources.js";
+import { defaultHubUrl } from "../src/http.js";
 import { readAll, tempDir, writeParquet } from "./helpers.js";
 
 const T1000 = fixturePath("laion/test_1000.parquet");
