@@ -11,12 +11,8 @@ import {
 } from "@laion/cli-kit";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { AddressPolicy } from "./address-safety.js";
-import {
-  type DownloadParams,
-  type DownloadProgress,
-  defaultConcurrency,
-  downloadShards,
-} from "./download-shards.js";
+import type { DownloadParams, DownloadProgress } from "./download-params.js";
+import { defaultConcurrency, downloadShards } from "./download-shards.js";
 import { RESIZE_MODES, type ResizeMode } from "./geometry.js";
 import { InputError } from "./input.js";
 import { INPUT_FORMATS, type InputFormat } from "./input-formats.js";

@@ -2,7 +2,7 @@
 // input's rows into open shards (`concurrency` samples in flight), finish each shard when its rows
 // are done, and on any failure drop the open shards' temp files (finished shards stay for a rerun).
 import { createHash } from "node:crypto";
-import type { DownloadParams, DownloadProgress } from "./download-shards.js";
+import type { DownloadParams, DownloadProgress } from "./download-params.js";
 import { createImageFetcher, type ImageFetcher } from "./http.js";
 import type { InputRow, openInput } from "./input.js";
 import { computeKey, SHARD_DIGITS, shardName } from "./key.js";

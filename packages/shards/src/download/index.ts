@@ -9,7 +9,7 @@ export {
 } from "./address-safety.js";
 export type { DownloadCliOptions } from "./command.js";
 export { cliOptionsToParams, downloadCommand, formatSummary } from "./command.js";
-export type { DownloadParams, DownloadProgress } from "./download-shards.js";
+export type { DownloadParams, DownloadProgress } from "./download-params.js";
 export { DownloadFailedError, defaultConcurrency, downloadShards } from "./download-shards.js";
 export type { GeometryFn, GeometryParams, ResizeMode, ResizePlan } from "./geometry.js";
 export { isResizeMode, RESIZE_MODES, roundHalfEven } from "./geometry.js";

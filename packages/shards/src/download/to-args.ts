@@ -1,5 +1,5 @@
 import { toArgs } from "@laion/cli-kit";
-import type { DownloadParams } from "./download-shards.js";
+import type { DownloadParams } from "./download-params.js";
 
 /** The `download-laion-images` argv for these params (credentials and clients are never printed). */
 export function downloadArgs(params: DownloadParams): string[] {
