@@ -3,9 +3,15 @@
 // bounded and the source is read only as fast as members are taken.
 import type { Header as EntryHeader, Extract, ExtractEvents } from "tar-stream";
 import { ShardError } from "./errors.js";
-import type { TarMember } from "./tar-members.js";
 
 const MAX_AHEAD_BYTES = 16 << 20;
+
+/** One regular file of a tar archive, read whole. */
+export interface TarMember {
+  /** Path inside the archive (pax and GNU long names resolved); a trailing `.gz` is removed when the member was gunzipped. */
+  name: string;
+  data: Uint8Array;
+}
 
 /** An entry's body stream (streamx's Readable, as tar-stream hands it over). */
 type EntryStream = ExtractEvents["entry"][1];

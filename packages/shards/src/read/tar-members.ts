@@ -2,14 +2,9 @@ import { type Readable, Transform } from "node:stream";
 import { createGunzip, gunzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { ShardError } from "./errors.js";
-import { MemberQueue } from "./tar-member-queue.js";
+import { MemberQueue, type TarMember } from "./tar-member-queue.js";
 
-/** One regular file of a tar archive, read whole. */
-export interface TarMember {
-  /** Path inside the archive (pax and GNU long names resolved); a trailing `.gz` is removed when the member was gunzipped. */
-  name: string;
-  data: Uint8Array;
-}
+export type { TarMember };
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
