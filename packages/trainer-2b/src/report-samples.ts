@@ -4,9 +4,17 @@
 import fs from "node:fs";
 import { writeFileAtomicSync } from "@laion/cli-kit";
 import { z } from "zod";
-import type { ReportSample } from "./report.js";
 
 export const SAMPLES_FORMAT = "laion-report-samples-v1";
+
+/** One generated sample the report shows. */
+export interface ReportSample {
+  kind: "text" | "caption2image" | "image2caption";
+  prompt: string;
+  output: string;
+  /** PNG bytes (generated image, or the input image of image2caption). */
+  png?: Uint8Array | null;
+}
 
 /** A titled set of samples from elsewhere (a benchmark, another run), with a line on where they came from. */
 export interface SampleSection {

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "@laion/cli-kit";
 import { sinhalaFontFace } from "./report-font.js";
-import type { SampleSection } from "./report-samples.js";
+import type { ReportSample, SampleSection } from "./report-samples.js";
 
 export interface MetricRecord {
   type: "train" | "eval";
@@ -20,13 +20,7 @@ export interface MetricRecord {
   baseline_by_source?: Record<string, number>;
 }
 
-export interface ReportSample {
-  kind: "text" | "caption2image" | "image2caption";
-  prompt: string;
-  output: string;
-  /** PNG bytes (generated image, or the input image of image2caption). */
-  png?: Uint8Array | null;
-}
+export type { ReportSample };
 
 const esc = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
