@@ -35,8 +35,8 @@ export { checkpointStep, vqStatus } from "./run-manifest.js";
 export type { SafeTensor, SafetensorsDtype, TensorData } from "./safetensors.js";
 export { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from "./safetensors.js";
 export { trainVqArgs } from "./to-args.js";
-export type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq.js";
 export { trainVQ } from "./train-vq.js";
+export type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq-params.js";
 // The trained model.
 export type { VqIdentity } from "./vq-identity.js";
 export type { VQModel } from "./vq-model.js";

@@ -16,7 +16,7 @@ import {
 } from "@laion/cli-kit";
 import { DEFAULT_LAION_PROB, HELD_OUT_SPLIT } from "@laion/mixer";
 import { resolveConfig } from "./config.js";
-import type { TrainVQParams } from "./train-vq.js";
+import type { TrainVQParams } from "./train-vq-params.js";
 import { optimPath } from "./train-vq-state.js";
 
 /** Beside the checkpoint: what it was trained with (`<out>.manifest.json`). */

@@ -1,5 +1,5 @@
 import { toArgs } from "@laion/cli-kit";
-import type { TrainVQParams } from "./train-vq.js";
+import type { TrainVQParams } from "./train-vq-params.js";
 
 /** The `train-visual-vq` argv for these params; a model config object becomes --image-size/--codebook-size. */
 export function trainVqArgs(params: TrainVQParams): string[] {

@@ -18,7 +18,8 @@ import { z } from "zod";
 import { type BackendName, selectBackend } from "./backend.js";
 import { configSchema, VQ_PRESETS, type VQConfig, type VQPresetName } from "./config.js";
 import { BACKEND_FLAG, backendFlag, devicesOption, threadsOption } from "./device-flags.js";
-import { type TrainVQEvent, type TrainVQParams, trainVQ } from "./train-vq.js";
+import { trainVQ } from "./train-vq.js";
+import type { TrainVQEvent, TrainVQParams } from "./train-vq-params.js";
 
 /** Options a YAML --config may set (kebab-case or snake_case keys, as on the command line), with their types. */
 const runSchema = z

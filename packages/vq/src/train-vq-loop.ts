@@ -12,7 +12,7 @@ import { reconstructionGrid } from "./images.js";
 import { codeUsage, isInitialised, kmeansInit } from "./quantizer.js";
 import { trainingSide } from "./samples.js";
 import * as tf from "./tfjs.js";
-import type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq.js";
+import type { EvalMetrics, TrainVQEvent, TrainVQParams, TrainVQResult } from "./train-vq-params.js";
 import { type DataPosition, optimPath, saveOptimizer } from "./train-vq-state.js";
 import { saveVQ, type VQ } from "./vq-model.js";
 import { type DataParallelVQ, type StepLoss, type StepResult, singleStep } from "./vq-step.js";
