@@ -7,6 +7,7 @@ import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parentPort, Worker } from "node:worker_threads";
 import { type HelperKind, isShared } from "./host-buffers.js";
+import { closeSpool, openSpool, SPOOL_ENV, spoolIn, spoolOut } from "./ipc-spool.js";
 
 /** Cores this process may use (cgroup-aware on Node ≥ 18.14). */
 export function availableCores(): number {
@@ -203,11 +204,19 @@ function threadChannel(entry: { url: URL; execArgv: string[] }): Channel {
   };
 }
 
-function processChannel(entry: { url: URL; execArgv: string[] }, env: Record<string, string>): Channel {
+/**
+ * A forked child; its large typed arrays, both ways, go through files in `spool` (ipc-spool.ts), a
+ * folder the pool shares between its children.
+ */
+function processChannel(
+  entry: { url: URL; execArgv: string[] },
+  env: Record<string, string>,
+  spool: string,
+): Channel {
   // "advanced" serialization: typed arrays cross as typed arrays (structured clone), not as JSON
   const child = fork(fileURLToPath(entry.url), [], {
     execArgv: entry.execArgv,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, [SPOOL_ENV]: spool },
     serialization: "advanced",
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -226,7 +235,7 @@ function processChannel(entry: { url: URL; execArgv: string[] }, env: Record<str
         written = resolve;
       });
       // outside the promise: a message that cannot be serialised throws to the caller, as from a thread
-      child.send(m, (err) => {
+      child.send(spoolOut(m, spool) as object, (err) => {
         written();
         if (!err) return;
         // a child that stays alive with its channel closed would leave the request unanswered
@@ -237,7 +246,7 @@ function processChannel(entry: { url: URL; execArgv: string[] }, env: Record<str
       });
       return sent;
     },
-    onMessage: (f) => child.on("message", f as (m: unknown) => void),
+    onMessage: (f) => child.on("message", (m) => f(spoolIn(m) as Parameters<typeof f>[0])),
     onGone: (f) => {
       gone = f;
       // a running child's errors are IPC ones; its exit reports it
@@ -331,14 +340,20 @@ export class WorkerClient {
     });
   }
 
-  /** A worker thread, or with `device` a child process pinned to that device (deviceEnv). */
-  static start(entry: { url: URL; execArgv: string[] }, device?: number): WorkerClient {
+  /**
+   * A worker thread, or with `device` a child process pinned to device `index` (deviceEnv) whose large
+   * arrays pass through the folder `spool` (ipc-spool.ts).
+   */
+  static start(
+    entry: { url: URL; execArgv: string[] },
+    device?: { index: number; spool: string },
+  ): WorkerClient {
     if (device === undefined) return new WorkerClient(threadChannel(entry), "worker thread");
-    const env = deviceEnv(device);
-    const channel = processChannel(entry, env);
+    const env = deviceEnv(device.index);
+    const channel = processChannel(entry, env, device.spool);
     return new WorkerClient(
       channel,
-      `device ${device} (child process ${channel.pid}, CUDA_VISIBLE_DEVICES=${env.CUDA_VISIBLE_DEVICES})`,
+      `device ${device.index} (child process ${channel.pid}, CUDA_VISIBLE_DEVICES=${env.CUDA_VISIBLE_DEVICES})`,
     );
   }
 
@@ -386,6 +401,8 @@ export class WorkerPool {
   readonly workers: WorkerClient[];
   // which worker threads keep the step's shared payload already (postStep)
   private readonly handed: boolean[] = [];
+  // process helpers: the folder their large arrays pass through (ipc-spool.ts)
+  private readonly spool: string | undefined;
 
   constructor(
     entry: { url: URL; execArgv: string[] },
@@ -393,8 +410,10 @@ export class WorkerPool {
     init: object,
     readonly kind: HelperKind = "thread",
   ) {
+    const spool = kind === "process" && threads > 1 ? openSpool() : undefined;
+    this.spool = spool;
     this.workers = Array.from({ length: threads - 1 }, (_, i) =>
-      WorkerClient.start(entry, kind === "process" ? i + 1 : undefined),
+      WorkerClient.start(entry, spool === undefined ? undefined : { index: i + 1, spool }),
     );
     this.init = Promise.all(this.workers.map((w) => w.call(init)));
     this.init.catch(() => {}); // reported by ready(), not as an unhandled rejection
@@ -445,6 +464,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
+    if (this.spool) closeSpool(this.spool);
   }
 }
 
@@ -481,9 +501,11 @@ export function parentChannel(): RequestPort | undefined {
   if (!send) return undefined;
   // the parent going away (closed pool, crashed trainer) must not leave this process running
   process.once("disconnect", () => process.exit(0));
+  // large arrays both ways through the parent's spool folder (ipc-spool.ts)
+  const spool = process.env[SPOOL_ENV];
   return {
-    on: (_event, f) => process.on("message", f as (m: unknown) => void),
-    postMessage: (m) => send(m),
+    on: (_event, f) => process.on("message", (m) => f((spool ? spoolIn(m) : m) as { id: number })),
+    postMessage: (m) => send(spool ? spoolOut(m, spool) : m),
   };
 }
 

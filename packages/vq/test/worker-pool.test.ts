@@ -1,5 +1,8 @@
+import { readdirSync } from "node:fs";
+import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { stepBuffer } from "../src/host-buffers.js";
+import { SPOOL_MIN_BYTES, spoolRoot } from "../src/ipc-spool.js";
 import { WorkerPool, workerEntry } from "../src/worker-pool.js";
 
 // A device helper is a child process whose requests are written through a 64 KiB pipe on this process's
@@ -29,9 +32,10 @@ test("a request to a child process has arrived whole by the end of a computation
   expect(got.received).toBeLessThan(end);
 }, 60_000);
 
-test("without waiting for it to be sent, the same request arrives only after the computation (what `sent` is for)", async () => {
+test("without waiting for it to be sent, a request the pipe carries arrives only after the computation (what `sent` is for)", async () => {
   const helper = pool.workers[0]!;
-  const payload = new Float32Array(4 << 20);
+  // the largest array that goes inline, 16 pipe buffers (larger ones go through a file: ipc-spool.ts)
+  const payload = new Float32Array(SPOOL_MIN_BYTES / 4 - 1);
   const { answer } = helper.post<{ received: number; floats: number }>({ type: "echo", payload });
   const end = compute(2000);
   expect((await answer).received).toBeGreaterThanOrEqual(end);
@@ -43,7 +47,11 @@ test("a child that dies while its request is being written: `sent` still resolve
   try {
     await dying.ready();
     const helper = dying.workers[0]!;
-    const { sent, answer } = helper.post({ type: "echo", payload: new Float32Array(16 << 20) });
+    // under the spool threshold: it goes through the pipe, so the kill comes mid-write
+    const { sent, answer } = helper.post({
+      type: "echo",
+      payload: new Float32Array(SPOOL_MIN_BYTES / 4 - 1),
+    });
     answer.catch(() => {});
     process.kill(helper.pid!, "SIGKILL");
     await sent;
@@ -115,3 +123,26 @@ describe("postStep", () => {
     }
   }, 60_000);
 });
+
+test("a process's large arrays go both ways through its pool's spool folder, emptied as read and removed at close", async () => {
+  const mine = () => readdirSync(spoolRoot()).filter((d) => d.startsWith(`laion-ipc-${process.pid}-`));
+  const before = new Set(mine());
+  const big = new WorkerPool(workerEntry(import.meta.url, "echo-worker"), 2, { type: "init" }, "process");
+  try {
+    await big.ready();
+    const [folder] = mine().filter((d) => !before.has(d));
+    expect(folder).toBeDefined();
+    const weights = new Float32Array(4 << 20).map((_, j) => j % 7);
+    const [answer] = await Promise.all(
+      await big.postStep<{ grads: Float32Array }>({ weights }, [], [{ k: 3 }]),
+    );
+    expect(answer!.grads).toBeInstanceOf(Float32Array);
+    expect(answer!.grads.length).toBe(weights.length);
+    expect(answer!.grads[13]).toBe(3 * (13 % 7));
+    expect(readdirSync(path.join(spoolRoot(), folder!))).toEqual([]);
+    await big.close();
+    expect(mine().filter((d) => !before.has(d))).toEqual([]);
+  } finally {
+    await big.close();
+  }
+}, 60_000);
