@@ -1,8 +1,16 @@
 // The device process of tools/bench/ipc.bench.mjs: answers each step with "gradients" as large as the
-// weights it was sent, as a trainer's helper does; the pipe baseline answers the same way by itself.
-import { keptPayload, parentChannel, serveRequests, stepAnswer } from "../../packages/vq/dist/index.js";
+// weights it was sent, from a buffer of its own, as a trainer's helper does; the pipe baseline answers
+// the same way by itself.
+import {
+  keptPayload,
+  parentChannel,
+  releaseSpooled,
+  serveRequests,
+  stepAnswer,
+} from "../../packages/vq/dist/index.js";
 
 const channel = parentChannel();
+let own;
 if (channel && process.env.IPC_BENCH_PIPE) {
   // the baseline: what WorkerPool sent before the spool — the IPC channel alone
   process.on("message", (m) => process.send({ id: m.id, grads: m.weights }));
@@ -10,6 +18,10 @@ if (channel && process.env.IPC_BENCH_PIPE) {
   const payload = keptPayload("ipc-echo-worker");
   serveRequests(channel, async (m) => {
     if (m.type === "init") return { value: "ready" };
-    return stepAnswer({ grads: payload(m).weights }, []);
+    const { weights } = payload(m);
+    if (own?.length !== weights.length) own = new Float32Array(weights.length);
+    own.set(weights);
+    releaseSpooled(weights);
+    return stepAnswer({ grads: own }, []);
   });
 }

@@ -18,7 +18,7 @@ const { presets, rounds } = benchFlags({
 const { countParameters, modelConfigFor, parseConfig, PRESET_NAMES, resolveShape, SPECIALS } = await import(
   "../../packages/trainer-2b/dist/index.js"
 );
-const { spoolRoot, WorkerPool } = await import("../../packages/vq/dist/index.js");
+const { releaseSpooled, spoolRoot, WorkerPool } = await import("../../packages/vq/dist/index.js");
 const names = presets.split(",");
 for (const n of names)
   if (!PRESET_NAMES.includes(n)) fail(`--presets: ${n} is not one of ${PRESET_NAMES.join(", ")}`);
@@ -38,7 +38,10 @@ const pool = new WorkerPool({ url: worker, execArgv: [] }, 2, { type: "init" }, 
 await pool.ready();
 const viaSpool = async (weights) => {
   const [answer] = await pool.postStep({ weights }, [], [{}]);
-  return (await answer).grads;
+  const { grads } = await answer;
+  // summed into the step's gradients at once, as the trainers do; then handed back
+  setImmediate(() => releaseSpooled(grads));
+  return grads;
 };
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

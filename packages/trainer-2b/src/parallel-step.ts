@@ -19,6 +19,7 @@ import {
   phaseClock,
   phaseProfile,
   readAllInto,
+  releaseSpooled,
   shardBounds,
   stepBuffer,
   WorkerPool,
@@ -298,7 +299,11 @@ function shardTasks(micro: Batch[], lossWeights: LossWeights, threads: number): 
 /** The threads' (or processes') gradients summed into the first's buffer, as tensors by parameter name. */
 function sumToTensors(model: Transformer, answers: ShardAnswer[]): Record<string, TF.Tensor> {
   const sum = answers[0]!.grads;
-  for (const a of answers.slice(1)) for (let j = 0; j < sum.length; j++) sum[j]! += a.grads[j]!;
+  for (const a of answers.slice(1)) {
+    for (let j = 0; j < sum.length; j++) sum[j]! += a.grads[j]!;
+    // a process's gradients: their memory takes its next step's (vq's ipc-spool)
+    releaseSpooled(a.grads);
+  }
   const grads: Record<string, TF.Tensor> = {};
   let offset = 0;
   for (const [name, v] of model.params) {

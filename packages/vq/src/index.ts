@@ -24,7 +24,7 @@ export { codeShardsStatus, encodeVqCodes } from "./encode-vq-codes.js";
 // Host buffers a data-parallel step reuses (shared with worker threads), and reads from the wasm heap.
 export { assignFrom, heapView, isShared, readAllInto, readInto, stepBuffer } from "./host-buffers.js";
 export { imageToFloat } from "./images.js";
-export { SPOOL_MIN_BYTES, spoolRoot } from "./ipc-spool.js";
+export { releaseSpooled, SPOOL_MIN_BYTES, spoolRoot } from "./ipc-spool.js";
 export { tensorOverflow } from "./memory-preflight.js";
 export { forwardFlops } from "./model.js";
 export { CUDA_LIBRARIES } from "./node-gpu.js";

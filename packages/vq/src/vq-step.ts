@@ -1,6 +1,7 @@
 import type { Random } from "@laion/mixer";
 import type { BackendName } from "./backend.js";
 import { readAllInto, readInto, stepBuffer } from "./host-buffers.js";
+import { releaseSpooled } from "./ipc-spool.js";
 import { decoderForward, encoderForward } from "./model.js";
 import { codeUsage, emaUpdate, l2Normalize, quantizeStraightThrough } from "./quantizer.js";
 // The VQ training objective and one optimizer step, on one thread or data-parallel over helpers: worker
@@ -233,7 +234,11 @@ export class DataParallelVQ {
     const total: StepLoss = { loss: 0, reconstruction: 0, commitment: 0 };
     for (const [k, s] of shards.entries()) {
       const w = s.n / n;
-      if (k > 0) for (let j = 0; j < sum.length; j++) (sum[j] as number) += w * (s.grads[j] as number);
+      if (k > 0) {
+        for (let j = 0; j < sum.length; j++) (sum[j] as number) += w * (s.grads[j] as number);
+        // a process's gradients: their memory takes its next step's (ipc-spool.ts)
+        releaseSpooled(s.grads);
+      }
       total.loss += w * s.loss;
       total.reconstruction += w * s.reconstruction;
       total.commitment += w * s.commitment;

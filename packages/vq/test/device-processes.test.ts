@@ -2,9 +2,12 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
+import { resolveConfig } from "../src/config.js";
 import type { TrainVQEvent } from "../src/index.js";
+import { SPOOL_MIN_BYTES } from "../src/ipc-spool.js";
+import { VQ } from "../src/vq-model.js";
 import { deviceEnv } from "../src/worker-pool.js";
-import { trainSmall } from "./helpers.js";
+import { small, trainSmall } from "./helpers.js";
 
 // Data-parallel over processes, one per device (the second T4 on Kaggle): each helper is a child process
 // pinned with CUDA_VISIBLE_DEVICES and running the parent's backend. Here the devices are wasm
@@ -34,6 +37,18 @@ test("3 device processes on wasm train exactly like 3 worker threads, and the st
   // three different processes
   const pids = lines.map((l) => /process (\d+)/.exec(l)?.[1]);
   expect(new Set(pids).size).toBe(3);
+}, 180_000);
+
+test("weights too large for the pipe go through the spool folder, and 2 device processes still train exactly like 2 threads", async () => {
+  const config = { ...small, channels: [32, 64, 128, 128] };
+  const model = VQ.create(resolveConfig(config), 0);
+  const bytes = model.trainable().reduce((a, v) => a + 4 * v.size, 0);
+  model.dispose();
+  expect(bytes).toBeGreaterThan(SPOOL_MIN_BYTES); // so the weights and gradients cross as files
+  const threads = await run("threads-spooled", { threads: 2, config });
+  const devices = await run("devices-spooled", { devices: 2, config });
+  expect(devices.losses).toEqual(threads.losses);
+  expect(devices.losses).toHaveLength(3);
 }, 180_000);
 
 test("a device process that dies stops training with an error naming the device", async () => {

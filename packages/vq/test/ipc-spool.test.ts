@@ -3,7 +3,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
-import { closeSpool, openSpool, SPOOL_MIN_BYTES, spoolIn, spoolOut } from "../src/ipc-spool.js";
+import {
+  closeSpool,
+  openSpool,
+  releaseSpooled,
+  SPOOL_MIN_BYTES,
+  spoolIn,
+  spoolOut,
+} from "../src/ipc-spool.js";
 
 // The transport of large arrays to and from device processes (src/ipc-spool.ts), in one process.
 
@@ -69,4 +76,19 @@ test("a new spool removes the folders of processes that have died, and keeps the
   expect(readdirSync(r).sort()).toEqual(
     [path.basename(dir), `laion-ipc-${process.ppid}-def`, "other"].sort(),
   );
+});
+
+test("memory handed back is read into by the next array of its size; memory it did not deliver is not taken", () => {
+  const dir = openSpool(root());
+  // a size of this test's own: the memory handed back is kept per process, by size
+  const a = new Float32Array(SPOOL_MIN_BYTES / 4 + 3).fill(1);
+  const first = spoolIn(spoolOut({ a }, dir)) as { a: Float32Array };
+  releaseSpooled(new Float32Array(a.length)); // not delivered by spoolIn: ignored
+  releaseSpooled(first.a);
+  const second = spoolIn(spoolOut({ a: a.fill(2) }, dir)) as { a: Float32Array };
+  expect(second.a.buffer).toBe(first.a.buffer);
+  expect(second.a[a.length - 1]).toBe(2);
+  // not handed back: the next one gets memory of its own
+  const third = spoolIn(spoolOut({ a }, dir)) as { a: Float32Array };
+  expect(third.a.buffer).not.toBe(second.a.buffer);
 });
