@@ -1,10 +1,11 @@
 // Large typed arrays between the trainer and its device processes go through files in memory, not the
 // IPC pipe. A child's IPC channel serialises every message and pushes it through a 64 KiB pipe on both
 // event loops: ~0.3 GiB/s on this machine, so the `base` trainer preset's weights out and gradients back
-// (954 MiB each) cost 6–10 s a step, longer than a T4 takes for the step itself. Written to a file on
-// /dev/shm (tmpfs) and read back, each costs a copy out and a copy in (tools/bench/ipc.bench.mjs); the
-// message carries only where each array is. The receiver removes the file once read; the pool removes
-// its folder when it closes, and the next pool removes the folders of processes that have died.
+// (864 MiB each) took 5.6 s a step. Written to a file on /dev/shm (tmpfs) and read back into memory
+// used before (releaseSpooled), each costs a copy out and a copy in: 1.3 s a step
+// (tools/bench/ipc.bench.mjs). The message carries only where each array is. The receiver removes the
+// file once read; the pool removes its folder when it closes, and the next pool removes the folders of
+// processes that have died.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
