@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
 import { resolveConfig } from "../src/config.js";
-import type { TrainVQEvent } from "../src/index.js";
+import type { TrainVQEvent, TrainVQParams } from "../src/index.js";
 import { SPOOL_MIN_BYTES } from "../src/ipc-spool.js";
 import { VQ } from "../src/vq-model.js";
 import { deviceEnv } from "../src/worker-pool.js";
@@ -15,7 +15,7 @@ import { small, trainSmall } from "./helpers.js";
 
 async function run(
   name: string,
-  opts: { threads?: number; devices?: number },
+  opts: Pick<TrainVQParams, "threads" | "devices" | "config">,
   onEvent?: (e: TrainVQEvent) => void,
 ) {
   const dir = await mkdtemp(path.join(tmpdir(), "vq-devices-"));
