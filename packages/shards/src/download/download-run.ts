@@ -30,9 +30,19 @@ interface OpenShard {
   writer: SampleWriter;
   stats: ShardStats;
   tasks: Promise<void>[];
-  /** Writes of one shard go through one queue, so a sample's members stay together in the tar. */
+  /**
+   * The last sample's write: each waits for the one before, so a shard holds its samples in row (key)
+   * order whatever order their downloads finish in, and its members stay together in the tar.
+   */
   queue: Promise<void>;
 }
+
+/**
+ * Rows started but not yet written, as a multiple of `concurrency`: samples done before an earlier,
+ * slower row wait for it in memory (a shard is written in row order, so that a rerun writes the same
+ * bytes and trains on the same sequence); past the window, reading the next row waits for the oldest.
+ */
+const REORDER_WINDOW = 4;
 
 /** A counting semaphore: caps the samples in flight, and with them memory and open sockets. */
 function semaphore(size: number) {
@@ -119,6 +129,8 @@ export class DownloadRun {
   private readonly finishing: Promise<void>[] = [];
   private readonly fetcher: ImageFetcher;
   private readonly sem: ReturnType<typeof semaphore>;
+  // rows started and not yet written (REORDER_WINDOW)
+  private readonly window: ReturnType<typeof semaphore>;
   private failure: unknown;
 
   constructor(
@@ -137,6 +149,7 @@ export class DownloadRun {
     };
     this.fetcher = createImageFetcher(params);
     this.sem = semaphore(ctx.concurrency);
+    this.window = semaphore(REORDER_WINDOW * ctx.concurrency);
   }
 
   /** Downloads every row of this worker's unfinished shards; rejects with the first failure. */
@@ -178,9 +191,11 @@ export class DownloadRun {
         current = (await this.wantShard(row.shardId)) ? await this.openShard(row.shardId) : undefined;
       }
       if (!current) continue; // a shard that is not ours, or already complete
+      await this.window.acquire();
       await this.sem.acquire();
       if (this.failure) {
         this.sem.release();
+        this.window.release();
         break;
       }
       current.tasks.push(this.downloadRow(current, row));
@@ -235,25 +250,26 @@ export class DownloadRun {
     return shard;
   }
 
-  /** One sample: download and resize concurrently, then write in the shard's queue and count it. */
-  private async downloadRow(shard: OpenShard, row: InputRow): Promise<void> {
+  /**
+   * One sample: downloaded and resized now, up to `concurrency` at once; written and counted once the
+   * rows before it are. Rows ahead of the oldest unwritten one are bounded by the window.
+   */
+  private downloadRow(shard: OpenShard, row: InputRow): Promise<void> {
     const key = computeKey({
       indexInShard: row.indexInShard,
       shardId: row.shardId,
       shardSize: this.ctx.shardSize,
       shardDigits: SHARD_DIGITS,
     });
-    try {
-      const sample = await processRow(row, key, this.fetcher, this.params, this.ctx.input.hasCaptions);
-      const written = shard.queue.then(() => shard.writer.write(sample));
-      shard.queue = written;
-      await written;
+    const processed = processRow(row, key, this.fetcher, this.params, this.ctx.input.hasCaptions).finally(
+      () => this.sem.release(),
+    );
+    const written = Promise.all([processed, shard.queue]).then(async ([sample]) => {
+      await shard.writer.write(sample);
       this.countSample(shard, sample);
-    } catch (err) {
-      this.fail(err);
-    } finally {
-      this.sem.release();
-    }
+    });
+    shard.queue = written;
+    return written.catch(this.fail).finally(() => this.window.release());
   }
 
   private countSample(shard: OpenShard, sample: SampleRecord): void {

@@ -312,3 +312,35 @@ test("a server slower than the deadline: failed_to_download with the deadline na
   await expect(downloadShards({ ...run, retries: 0 })).rejects.toThrow(failed);
   expect(requests()).toBe(3);
 });
+
+test("a shard holds its samples in row order whatever order their downloads finish in, so a rerun writes the same members", async () => {
+  // the first image trickles in over 600 ms, the other five come at once: written as they finish,
+  // 000000000 would come last
+  const urls = [
+    `${server.url}/fault/slow/${ORIGINAL_NAMES[0]}?ms=600`,
+    ...ORIGINAL_NAMES.slice(1, 6).map((n) => `${server.url}/images/${n}`),
+  ];
+  const file = writeParquet(path.join(work, "order.parquet"), {
+    URL: { data: urls, type: "STRING" },
+    TEXT: { data: urls.map((_, i) => `image ${i}`), type: "STRING" },
+  });
+  const run = (out: string) =>
+    downloadShards({
+      input: file,
+      output: path.join(work, out),
+      concurrency: 8,
+      allowPrivateAddresses: true,
+    });
+  await run("order-a");
+  const members = (await readTar(path.join(work, "order-a", "00000.tar"))).map((m) => m.name);
+  const keys = members.filter((n) => n.endsWith(".jpg")).map((n) => n.slice(0, -4));
+  expect(keys).toEqual([0, 1, 2, 3, 4, 5].map((i) => String(i).padStart(9, "0")));
+  // each sample's members together
+  expect(members.slice(0, 3)).toEqual(["000000000.jpg", "000000000.json", "000000000.txt"]);
+  // the same names and bytes in the same order (the tar headers' mtimes are the write times)
+  await run("order-b");
+  const again = await readTar(path.join(work, "order-b", "00000.tar"));
+  const first = await readTar(path.join(work, "order-a", "00000.tar"));
+  expect(again.map((m) => m.name)).toEqual(members);
+  expect(again.every((m, i) => m.body.equals(first[i]!.body))).toBe(true);
+});
