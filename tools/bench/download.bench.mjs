@@ -48,6 +48,10 @@ const SERVER = process.env.SERVER ?? "in-process";
 // RUNTIME=download: set DOWNLOAD_RUNTIME's V8 flags after the warm-up, while this process runs, as the
 // trainer app does for its download stage (the bin sets them at start-up instead)
 const RUNTIME = process.env.RUNTIME ?? "";
+// SLOW=k: every k-th URL answers after SLOW_MS ms (default 3000), as a slow or dying server does — what a
+// shard written in key order costs when its head waits (download-run.ts's reorder bounds); 0: none
+const SLOW = Number(process.env.SLOW ?? 0);
+const SLOW_MS = Number(process.env.SLOW_MS ?? 3000);
 if (RUNTIME !== "" && RUNTIME !== "download")
   throw new Error(`RUNTIME must be download or unset, got ${JSON.stringify(RUNTIME)}`);
 if (SERVER !== "in-process" && SERVER !== "child")
@@ -88,13 +92,19 @@ async function makeImages() {
 
 function serve(files) {
   const server = http.createServer((req, res) => {
-    const body = files.get(decodeURIComponent(req.url.slice(1)));
+    const url = new URL(req.url, "http://bench");
+    const body = files.get(decodeURIComponent(url.pathname.slice(1)));
     if (!body) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": body.length });
-    res.end(body);
+    const answer = () => {
+      res.writeHead(200, { "Content-Type": "image/jpeg", "Content-Length": body.length });
+      res.end(body);
+    };
+    const slow = Number(url.searchParams.get("slow") ?? 0);
+    if (slow > 0) setTimeout(answer, slow);
+    else answer();
   });
   server.keepAliveTimeout = 60_000;
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
@@ -194,7 +204,11 @@ function writeInput(file, inputNames) {
   parquetWriteFile({
     filename: file,
     columnData: [
-      { name: "URL", data: inputNames.map((n) => `${base}/${n}`), type: "STRING" },
+      {
+        name: "URL",
+        data: inputNames.map((n, i) => `${base}/${n}${SLOW > 0 && i % SLOW === 0 ? `?slow=${SLOW_MS}` : ""}`),
+        type: "STRING",
+      },
       { name: "TEXT", data: inputNames.map((n, i) => `caption ${i} for ${n}`), type: "STRING" },
     ],
   });
