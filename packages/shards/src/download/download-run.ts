@@ -136,7 +136,8 @@ export class DownloadRun {
   // rows started and not yet written (REORDER_WINDOW), and the bytes of those done and waiting
   private readonly window: ReturnType<typeof semaphore>;
   private waitingBytes = 0;
-  private drained: { promise: Promise<void>; resolve: () => void } | undefined;
+  // readRows, waiting for the bytes to fall under REORDER_BYTES (it is the only waiter)
+  private wakeReader: (() => void) | undefined;
   private failure: unknown;
 
   constructor(
@@ -197,7 +198,10 @@ export class DownloadRun {
         current = (await this.wantShard(row.shardId)) ? await this.openShard(row.shardId) : undefined;
       }
       if (!current) continue; // a shard that is not ours, or already complete
-      while (this.waitingBytes > REORDER_BYTES && !this.failure) await this.nextWrite();
+      while (this.waitingBytes > REORDER_BYTES && !this.failure)
+        await new Promise<void>((resolve) => {
+          this.wakeReader = resolve;
+        });
       await this.window.acquire();
       await this.sem.acquire();
       if (this.failure) {
@@ -268,42 +272,25 @@ export class DownloadRun {
       shardSize: this.ctx.shardSize,
       shardDigits: SHARD_DIGITS,
     });
-    const processed = processRow(row, key, this.fetcher, this.params, this.ctx.input.hasCaptions).finally(
-      () => this.sem.release(),
-    );
-    const bytes = processed
+    let bytes = 0; // its image's, from when it is done until it is written (or given up)
+    const processed = processRow(row, key, this.fetcher, this.params, this.ctx.input.hasCaptions)
       .then((sample) => {
-        const n = sample.image?.byteLength ?? 0;
-        this.waitingBytes += n;
-        return n;
+        bytes = sample.image?.byteLength ?? 0;
+        this.waitingBytes += bytes;
+        return sample;
       })
-      .catch(() => 0);
+      .finally(() => this.sem.release());
     const written = Promise.all([processed, shard.queue]).then(async ([sample]) => {
       await shard.writer.write(sample);
       this.countSample(shard, sample);
     });
     shard.queue = written;
-    // done waiting, written or not (a failure ends the run): its bytes leave the reorder budget
-    written
-      .catch(() => {})
-      .then(async () => {
-        this.waitingBytes -= await bytes;
-        this.drained?.resolve();
-        this.drained = undefined;
-      });
-    return written.catch(this.fail).finally(() => this.window.release());
-  }
-
-  /** Resolves at the next sample written (or given up). */
-  private nextWrite(): Promise<void> {
-    if (!this.drained) {
-      let resolve = () => {};
-      const promise = new Promise<void>((r) => {
-        resolve = r;
-      });
-      this.drained = { promise, resolve };
-    }
-    return this.drained.promise;
+    return written.catch(this.fail).finally(() => {
+      this.waitingBytes -= bytes;
+      this.window.release();
+      this.wakeReader?.();
+      this.wakeReader = undefined;
+    });
   }
 
   private countSample(shard: OpenShard, sample: SampleRecord): void {
