@@ -2,6 +2,7 @@
 // weights it was sent, from a buffer of its own, as a trainer's helper does; the pipe baseline answers
 // the same way by itself.
 import {
+  gradientBuffer,
   keptPayload,
   parentChannel,
   releaseSpooled,
@@ -10,18 +11,18 @@ import {
 } from "../../packages/vq/dist/index.js";
 
 const channel = parentChannel();
-let own;
 if (channel && process.env.IPC_BENCH_PIPE) {
   // the baseline: what WorkerPool sent before the spool — the IPC channel alone
   process.on("message", (m) => process.send({ id: m.id, grads: m.weights }));
 } else if (channel) {
   const payload = keptPayload("ipc-echo-worker");
+  const gradsInto = gradientBuffer();
   serveRequests(channel, async (m) => {
     if (m.type === "init") return { value: "ready" };
     const { weights } = payload(m);
-    if (own?.length !== weights.length) own = new Float32Array(weights.length);
-    own.set(weights);
+    const grads = gradsInto(undefined, weights.length);
+    grads.set(weights);
     releaseSpooled(weights);
-    return stepAnswer({ grads: own }, []);
+    return stepAnswer({ grads }, []);
   });
 }

@@ -5,6 +5,7 @@ import {
   assignFrom,
   type BackendName,
   describeDevice,
+  gradientBuffer,
   keptPayload,
   parentChannel,
   releaseSpooled,
@@ -17,8 +18,8 @@ import { type ModelConfig, Transformer } from "./model.js";
 import { type ShardTask, shardGradients } from "./parallel-step.js";
 
 let model: Transformer | undefined;
-// a process's gradient buffer (a worker thread sums into the main thread's)
-let own: Float32Array | undefined;
+// a worker thread sums its gradients into the main thread's shared buffer, a process into its own
+const gradsInto = gradientBuffer();
 // a worker thread's share of the optimizer step: the flat weights, moments and gradients (flat-adamw.ts)
 let held: FlatHeld | undefined;
 // the step's weights (a worker thread keeps its shared buffers from its first step)
@@ -50,10 +51,7 @@ if (channel) {
     assignFrom(model.tf, model.params.values(), weights);
     // a process's copy, read from its spool into memory that the next step's is read into
     releaseSpooled(weights);
-    // a worker thread sums its gradients into the main thread's shared buffer (`out`); a process
-    // into its own, reused: the answer is copied out before the next request is taken
-    if (!out && own?.length !== weights.length) own = new Float32Array(weights.length);
-    const r = await shardGradients(model, m.task as ShardTask, out ?? own);
+    const r = await shardGradients(model, m.task as ShardTask, gradsInto(out, weights.length));
     return stepAnswer(
       r,
       r.ce.map((a) => a.buffer as ArrayBuffer),

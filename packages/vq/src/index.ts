@@ -48,6 +48,7 @@ export type { HelperKind, Lap, PhaseProfile } from "./worker-pool.js";
 export {
   addStep,
   dataParallel,
+  gradientBuffer,
   keptPayload,
   nvidiaGpus,
   parentChannel,

@@ -8,11 +8,11 @@ import { releaseSpooled } from "./ipc-spool.js";
 import * as tf from "./tfjs.js";
 import { VQ } from "./vq-model.js";
 import { shardGradients } from "./vq-step.js";
-import { keptPayload, parentChannel, serveRequests, stepAnswer } from "./worker-pool.js";
+import { gradientBuffer, keptPayload, parentChannel, serveRequests, stepAnswer } from "./worker-pool.js";
 
 let model: VQ | undefined;
-// a process's gradient buffer (a worker thread writes into the main thread's)
-let own: Float32Array | undefined;
+// a worker thread writes its gradients into the main thread's shared buffer, a process into its own
+const gradsInto = gradientBuffer();
 // the step's weights and codebook (a worker thread keeps its shared buffers from its first step)
 const payload = keptPayload<{ weights: Float32Array; codebook: Float32Array; out?: Float32Array }>(
   "vq-worker",
@@ -33,10 +33,12 @@ if (channel) {
     // a process's copies, read from its spool into memory that the next step's are read into
     releaseSpooled(weights);
     releaseSpooled(codebook);
-    // a worker thread writes its gradients into the main thread's shared buffer (`out`); a process
-    // into its own, reused: the answer is copied out before the next request is taken
-    if (!out && own?.length !== weights.length) own = new Float32Array(weights.length);
-    const r = await shardGradients(model, m.images as Float32Array, m.n as number, out ?? own);
+    const r = await shardGradients(
+      model,
+      m.images as Float32Array,
+      m.n as number,
+      gradsInto(out, weights.length),
+    );
     return stepAnswer(r, [r.z.buffer, r.codes.buffer] as ArrayBuffer[]);
   });
 }

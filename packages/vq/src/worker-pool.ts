@@ -482,6 +482,20 @@ export function keptPayload<S extends object>(name: string): (m: Record<string, 
 }
 
 /**
+ * A helper's side of WorkerPool.postStep: where each step's gradients go — the caller's shared buffer
+ * (`out`, a worker thread's), else one buffer of the helper's own (a process's), kept from step to
+ * step because the answer is copied out before the next request is taken.
+ */
+export function gradientBuffer(): (out: Float32Array | undefined, length: number) => Float32Array {
+  let own: Float32Array | undefined;
+  return (out, length) => {
+    if (out) return out;
+    if (own?.length !== length) own = new Float32Array(length);
+    return own;
+  };
+}
+
+/**
  * A helper's answer to a step: gradients written into the caller's shared buffer are not sent back
  * (every SharedArrayBuffer a message carries becomes a new object of the receiving isolate); others
  * move with the answer, as do the `transfer` buffers.
