@@ -11,6 +11,9 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 
 const camel = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
 
+/** The middle value of `xs` (the upper middle for an even count), as every bench reports its rounds. */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 /** Stops the bench with exit code 2 and `message`, as a bad flag does. */
 export function fail(message) {
   console.error(`${path.basename(process.argv[1] ?? "bench")}: ${message}`);

@@ -21,7 +21,7 @@ import {
   selectBackend,
   trainVQ,
 } from "../../packages/vq/dist/index.js";
-import { benchFlags, fixturePhotos } from "./bench-inputs.mjs";
+import { benchFlags, fixturePhotos, median } from "./bench-inputs.mjs";
 
 const {
   preset,
@@ -132,7 +132,6 @@ for (let k = 0; k < 3; k++) {
     `   round ${k + 1}: images ${img.wall.toFixed(1)} samples/s (${img.cpu.toFixed(1)} per CPU-s), codes ${codes.wall.toFixed(0)} samples/s (${codes.cpu.toFixed(0)} per CPU-s), ratio ${(codes.wall / img.wall).toFixed(0)}`,
   );
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const [imgBytes, codeBytes] = [await bytesIn(imageShards), await bytesIn(codeShards)];
 console.log(
   `\nencode-vq-codes, preset ${preset} (${size} px → ${vq.gridSize}×${vq.gridSize} codes), backend ${backend}, ${IMAGES} images:` +

@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { fetchLaion } from "../../packages/fetch/dist/index.js";
+import { median } from "./bench-inputs.mjs";
 import { generate } from "./fetch-gen.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -95,7 +96,6 @@ for (let r = 0; ONLY.has(1) && r < ROUNDS; r++) {
     `   round ${r + 1}: fetch ${Math.round(o.rate).toLocaleString()} rows/s, bare ${Math.round(b).toLocaleString()} rows/s, ratio ${(o.rate / b).toFixed(2)}`,
   );
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 if (ONLY.has(1))
   console.log(
     `\n1. filtering ${SPEED_ROWS.toLocaleString()} local rows (${COLUMNS.length} columns, filters ${JSON.stringify(FILTERS)}, kept ${rounds[0].kept}), ${ROUNDS} rounds:` +

@@ -9,7 +9,7 @@
 import { fork } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { benchFlags, fail } from "./bench-inputs.mjs";
+import { benchFlags, fail, median } from "./bench-inputs.mjs";
 
 const { presets, rounds } = benchFlags({
   presets: { type: "string", default: "demo,small,base" },
@@ -44,7 +44,6 @@ const viaSpool = async (weights) => {
   return grads;
 };
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function roundTrip(send, weights) {
   const t0 = performance.now();
   const grads = await send(weights);

@@ -19,6 +19,7 @@ import {
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebDataset } from "../../packages/shards/dist/index.js";
+import { median } from "./bench-inputs.mjs";
 import { header } from "./tar-header.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -181,7 +182,6 @@ for (let r = 0; r < ROUNDS; r++) {
   );
 }
 if (ROUNDS > 0) {
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   console.log(
     `median of ${ROUNDS} rounds: reader ${median(rounds.map((r) => r.samples / r.reader)).toFixed(0)} samples/s, ${gbps(median(rounds.map((r) => r.reader)))} GB/s; raw ${gbps(median(rounds.map((r) => r.raw)))} GB/s; ratio reader/raw ${median(rounds.map((r) => r.raw / r.reader)).toFixed(2)} (goal >= 0.8), cpu-time ratio ${median(rounds.map((r) => r.rawCpu / r.readerCpu)).toFixed(2)}`,
   );

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ShardWriter, WebDataset } from "../../packages/shards/dist/index.js";
+import { median } from "./bench-inputs.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const DIR = path.join(ROOT, ".bench", "resume");
@@ -34,8 +35,6 @@ async function generate() {
   await writer.close();
   return file;
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function firstSampleAfterRestore(urls, at) {
   const t0 = performance.now();

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { writeFileAtomic } from "../../packages/cli-kit/dist/index.js";
-import { benchFlags } from "./bench-inputs.mjs";
+import { benchFlags, median } from "./bench-inputs.mjs";
 
 const { rounds } = benchFlags({ rounds: { type: "number", default: 40 } });
 
@@ -23,8 +23,6 @@ async function withoutFolderSync(file, data) {
   }
   await fs.promises.rename(tmp, file);
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(bytes) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "write-atomic-bench-"));
