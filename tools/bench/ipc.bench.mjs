@@ -9,11 +9,11 @@
 import { fork } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { benchFlags, fail, median } from "./bench-inputs.mjs";
+import { benchFlags, fail, median, positiveInteger } from "./bench-inputs.mjs";
 
 const { presets, rounds } = benchFlags({
   presets: { type: "string", default: "demo,small,base" },
-  rounds: { type: "number", default: 3 },
+  rounds: { type: "number", default: 3, check: positiveInteger },
 });
 const { countParameters, modelConfigFor, parseConfig, PRESET_NAMES, resolveShape, SPECIALS } = await import(
   "../../packages/trainer-2b/dist/index.js"
